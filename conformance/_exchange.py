@@ -1,0 +1,96 @@
+"""One HTTP exchange with the endpoint, recorded as evidence (secrets already redacted)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance._sse import FramingProblem, ServerSentEvent
+
+DONE = "[DONE]"
+EVIDENCE_BODY_LIMIT = 64 * 1024  # bytes of a body kept for the report; the rest is marked cut
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    url: str
+    headers: dict[str, str]  # as sent, with credentials redacted
+    body: Any  # the JSON body as sent (or the raw text when it was not JSON)
+
+
+@dataclass
+class Exchange:
+    """A request and what came back. ``id`` names the probe that sent it."""
+
+    id: str
+    request: RecordedRequest
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names, redacted
+    body: bytes = b""  # the body (or raw stream) as received, up to the client's cap
+    body_truncated: bool = False  # True when ``body`` is cut: the rest was read but not kept
+    events: list[ServerSentEvent] = field(default_factory=list)  # when read as a stream
+    framing: list[FramingProblem] = field(default_factory=list)
+    error: str | None = None  # a transport failure: nothing can be concluded
+    elapsed_s: float = 0.0
+    streamed: bool = False  # True when the body was read as an event stream
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased ("" when absent)."""
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
+        return json.loads(self.body)
+
+    def data_events(self) -> list[ServerSentEvent]:
+        """The events whose ``data`` is a chunk: everything up to (not including) ``[DONE]``."""
+        out: list[ServerSentEvent] = []
+        for event in self.events:
+            if event.data == DONE:
+                break
+            out.append(event)
+        return out
+
+    def to_dict(self, body_limit: int = EVIDENCE_BODY_LIMIT) -> dict[str, Any]:
+        """The exchange as evidence for ``results.json``; long bodies are cut visibly."""
+        text = self.body[:body_limit].decode("utf-8", errors="replace")
+        truncated = self.body_truncated or len(self.body) > body_limit
+        return {
+            "id": self.id,
+            "request": {
+                "method": self.request.method,
+                "url": self.request.url,
+                "headers": self.request.headers,
+                "body": self.request.body,
+            },
+            "response": None
+            if self.status is None
+            else {
+                "status": self.status,
+                "headers": self.headers,
+                "body": text,
+                "body_truncated": truncated,
+                "streamed": self.streamed,
+                "events": [
+                    {"index": e.index, "event": e.event, "id": e.id, "data": e.data}
+                    for e in self.events
+                ],
+            },
+            "framing_problems": [
+                {"title": p.title, "detail": p.detail, "offset": p.offset,
+                 "event_index": p.event_index}
+                for p in self.framing
+            ],
+            "error": self.error,
+            "elapsed_s": round(self.elapsed_s, 4),
+        }

@@ -1,0 +1,89 @@
+"""Verdicts, severities and findings: the data every layer passes around.
+
+Nothing here knows about HTTP, pytest or HTML.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conformance._exchange import Exchange
+
+
+class Severity(enum.StrEnum):
+    """How much a broken promise weighs: MUST fails the run, SHOULD warns."""
+
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+
+
+class Verdict(enum.StrEnum):
+    """The outcome of one check against one endpoint."""
+
+    PASS = "PASS"  # the endpoint keeps the promise
+    FAIL = "FAIL"  # a MUST is broken
+    WARN = "WARN"  # a SHOULD is broken
+    SKIP = "SKIP"  # not applicable here, or the endpoint declares the feature unsupported
+    ERROR = "ERROR"  # inconclusive: transport failure, timeout, rate limit; never nonconformance
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One way an exchange broke a promise, as data.
+
+    A check yields findings with ``title``, ``json_path`` and the expected/actual pair;
+    the engine fills in ``check_id``, ``severity`` and ``exchange`` and groups repeats
+    (the same title at the same JSON path) into one finding with a ``count``.
+    """
+
+    title: str
+    json_path: str = "$"
+    expected: Any = None
+    actual: Any = None
+    schema_path: str | None = None
+    chunk_index: int | None = None  # which SSE event showed it, for stream findings
+    check_id: str = ""
+    severity: Severity = Severity.MUST
+    exchange: Exchange | None = field(default=None, compare=False, repr=False)
+    count: int = 1
+
+    @property
+    def group_key(self) -> tuple[str, str, str]:
+        """Findings with the same key are one problem seen several times."""
+        return (self.check_id, self.title, self.json_path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check_id": self.check_id,
+            "title": self.title,
+            "severity": self.severity.value,
+            "json_path": self.json_path,
+            "schema_path": self.schema_path,
+            "expected": self.expected,
+            "actual": self.actual,
+            "chunk_index": self.chunk_index,
+            "count": self.count,
+            "exchange": self.exchange.id if self.exchange is not None else None,
+        }
+
+
+def group_findings(findings: list[Finding]) -> list[Finding]:
+    """Collapse findings with the same ``group_key``: first example kept, counts added."""
+    grouped: dict[tuple[str, str, str], Finding] = {}
+    for finding in findings:
+        key = finding.group_key
+        seen = grouped.get(key)
+        if seen is None:
+            grouped[key] = finding
+        else:
+            grouped[key] = _with_count(seen, seen.count + finding.count)
+    return list(grouped.values())
+
+
+def _with_count(finding: Finding, count: int) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, count=count)

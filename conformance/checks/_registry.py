@@ -1,0 +1,153 @@
+"""The one registry of checks and of the probes (requests) they judge.
+
+A check is a plain function ``(exchange, ctx) -> Iterable[Finding]`` registered with
+``@check``. It judges the exchange of each probe it names; it never sends requests
+itself, so the same exchange feeds many checks and a run costs few tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from conformance._exchange import Exchange
+from conformance._model import Finding, Severity
+from conformance._spec import Contract
+
+AuthMode = Literal["default", "none", "invalid"]
+
+
+class NotApplicable(Exception):  # noqa: N818 - reads as what it is: `raise NotApplicable(why)`
+    """Raised by a check when it cannot apply to this endpoint; the verdict is SKIP."""
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may know besides the exchange."""
+
+    contract: Contract
+    model: str
+    api_key_configured: bool
+    probe: Probe
+
+
+CheckFunc = Callable[[Exchange, CheckContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A named request. ``body(model)`` builds the JSON body; ``auth`` picks the credentials.
+
+    ``auth="none"`` sends no Authorization header, ``"invalid"`` a made-up key.
+    ``content`` (raw bytes) replaces the JSON body for requests that are not JSON at all.
+    """
+
+    id: str
+    description: str
+    body: Callable[[str], dict[str, Any]]
+    auth: AuthMode = "default"
+    needs_key: bool = False  # only meaningful when an API key is configured
+    content: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    area: str
+    severity: Severity
+    spec: str  # a pointer into the OpenAPI document, e.g. "#/components/schemas/Usage"
+    probes: tuple[str, ...]
+    func: CheckFunc = field(repr=False, compare=False)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "area": self.area,
+            "severity": self.severity.value,
+            "spec": self.spec,
+            "probes": list(self.probes),
+        }
+
+
+_CHECKS: dict[str, Check] = {}
+_PROBES: dict[str, Probe] = {}
+
+
+def check(
+    *,
+    area: str,
+    severity: Severity | str,
+    spec: str,
+    probes: Iterable[str],
+    id: str | None = None,  # noqa: A002 - mirrors the field it sets
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check. Its id defaults to the function's name; its title to the
+    first line of its docstring."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        check_id = id or func.__name__
+        doc = (func.__doc__ or "").strip()
+        if not doc:
+            raise ValueError(f"check {check_id!r} needs a docstring: its first line is the title")
+        if check_id in _CHECKS:
+            raise ValueError(f"check id {check_id!r} is registered twice")
+        names = tuple(probes)
+        unknown = [name for name in names if name not in _PROBES]
+        if unknown:
+            raise ValueError(f"check {check_id!r} names unknown probes {unknown}")
+        _CHECKS[check_id] = Check(
+            id=check_id,
+            title=doc.splitlines()[0].rstrip("."),
+            area=area,
+            severity=Severity(severity),
+            spec=spec,
+            probes=names,
+            func=func,
+            description=doc,
+        )
+        return func
+
+    return register
+
+
+def probe(p: Probe) -> Probe:
+    """Register a probe under its id."""
+    if p.id in _PROBES:
+        raise ValueError(f"probe id {p.id!r} is registered twice")
+    _PROBES[p.id] = p
+    return p
+
+
+def registered_checks() -> list[Check]:
+    """Every registered check, in registration order (area by area)."""
+    _load_catalogue()
+    return list(_CHECKS.values())
+
+
+def get_check(check_id: str) -> Check:
+    _load_catalogue()
+    try:
+        return _CHECKS[check_id]
+    except KeyError:
+        raise KeyError(
+            f"no check with id {check_id!r}; known: {', '.join(sorted(_CHECKS))}"
+        ) from None
+
+
+def get_probe(probe_id: str) -> Probe:
+    _load_catalogue()
+    return _PROBES[probe_id]
+
+
+def registered_probes() -> list[Probe]:
+    _load_catalogue()
+    return list(_PROBES.values())
+
+
+def _load_catalogue() -> None:
+    """Import the catalogue modules so their decorators run (once)."""
+    from conformance.checks import _catalogue  # noqa: F401
