@@ -43,6 +43,28 @@ class Violation:
     expected: Any
     actual: Any
 
+    @property
+    def summary(self) -> str:
+        """A title without the instance's values, so repeats across chunks group together."""
+        expected = self.expected if isinstance(self.expected, dict) else {}
+        if self.keyword == "required":
+            return f"required property {expected.get('required')!r} is missing"
+        if self.keyword == "type":
+            return f"wrong type: expected {_types(expected.get('type'))}"
+        if self.keyword in ("anyOf", "oneOf"):
+            return f"matches none of the allowed shapes ({_types(expected.get(self.keyword))})"
+        if self.keyword in ("const", "enum"):
+            return f"value not allowed: expected {expected.get(self.keyword)!r}"
+        if self.keyword == "additionalProperties":
+            return "property not allowed here"
+        return f"breaks `{self.keyword}`: {expected.get(self.keyword)!r}"
+
+
+def _types(value: Any) -> str:
+    if isinstance(value, list):
+        return " or ".join(str(v) for v in value)
+    return str(value)
+
 
 class SchemaValidator:
     """A compiled validator for one component schema of the contract. Build once, reuse."""
