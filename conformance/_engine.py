@@ -1,0 +1,230 @@
+"""Send each probe once, then judge every selected check on the recorded exchanges.
+
+No pytest and no HTML here: the plugin calls :class:`Runner` and renders what it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+
+from conformance._client import ChatClient, Endpoint
+from conformance._exchange import Exchange
+from conformance._model import Finding, Severity, Verdict, group_findings
+from conformance._spec import Contract
+from conformance.checks import Check, CheckContext, NotApplicable, get_probe
+
+RATE_LIMITED = 429
+
+
+@dataclass
+class CheckResult:
+    """What one check concluded, with the findings and the exchanges it judged."""
+
+    check: Check
+    verdict: Verdict
+    findings: list[Finding] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    reason: str = ""  # why SKIP or ERROR
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.check.to_dict(),
+            "title": self.check.title,
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "duration_s": round(self.duration_s, 4),
+            "findings": [f.to_dict() for f in self.findings],
+            "exchanges": [e.id for e in self.exchanges],
+        }
+
+
+@dataclass
+class Usage:
+    """Tokens the run spent, from the endpoint's own ``usage`` where it reported one."""
+
+    prompt: int = 0
+    completion: int = 0
+    unreported: int = 0  # successful exchanges that reported no usage
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.completion
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt": self.prompt,
+            "completion": self.completion,
+            "total": self.total,
+            "unreported_exchanges": self.unreported,
+        }
+
+
+class Runner:
+    """Holds the endpoint, the contract and the exchanges recorded so far (one per probe)."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        contract: Contract,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        self.endpoint = endpoint
+        self.contract = contract
+        self.concurrency = max(1, concurrency)
+        self._transport = transport
+        self._exchanges: dict[str, Exchange] = {}
+        self.requests_sent = 0
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return list(self._exchanges.values())
+
+    def exchange(self, probe_id: str) -> Exchange | None:
+        return self._exchanges.get(probe_id)
+
+    def fetch(self, probe_ids: Iterable[str]) -> list[Exchange]:
+        """Send every probe not sent yet (concurrently) and return their exchanges."""
+        wanted = [p for p in dict.fromkeys(probe_ids) if p not in self._exchanges]
+        if wanted:
+            asyncio.run(self._fetch(wanted))
+        return [self._exchanges[p] for p in dict.fromkeys(probe_ids) if p in self._exchanges]
+
+    async def _fetch(self, probe_ids: list[str]) -> None:
+        gate = asyncio.Semaphore(self.concurrency)
+        async with ChatClient(self.endpoint, transport=self._transport) as client:
+
+            async def one(probe_id: str) -> None:
+                probe = get_probe(probe_id)
+                if probe.needs_key and not self.endpoint.api_key:
+                    return
+                async with gate:
+                    self._exchanges[probe_id] = await client.chat(
+                        probe_id,
+                        probe.body(self.endpoint.model),
+                        auth=probe.auth,
+                        content=probe.content,
+                    )
+
+            await asyncio.gather(*(one(p) for p in probe_ids))
+            self.requests_sent += client.requests_sent
+
+    def evaluate(self, check: Check) -> CheckResult:
+        """Judge ``check`` on the exchanges of its probes, fetching any not sent yet."""
+        started = time.perf_counter()
+        self.fetch(check.probes)
+        findings: list[Finding] = []
+        judged: list[Exchange] = []
+        skipped: list[str] = []
+        errors: list[str] = []
+        for probe_id in check.probes:
+            probe = get_probe(probe_id)
+            exchange = self._exchanges.get(probe_id)
+            if exchange is None:
+                skipped.append(
+                    f"{probe_id}: no API key is configured, so there is nothing to compare "
+                    "a missing or wrong key against"
+                    if probe.needs_key
+                    else f"{probe_id}: not sent"
+                )
+                continue
+            judged.append(exchange)
+            if exchange.error is not None:
+                errors.append(f"{probe_id}: {exchange.error}")
+                continue
+            if exchange.status == RATE_LIMITED:
+                errors.append(f"{probe_id}: rate limited (429); nothing can be concluded")
+                continue
+            ctx = CheckContext(
+                contract=self.contract,
+                model=self.endpoint.model,
+                api_key_configured=bool(self.endpoint.api_key),
+                probe=probe,
+            )
+            try:
+                for finding in check.func(exchange, ctx):
+                    findings.append(
+                        replace(
+                            finding,
+                            check_id=check.id,
+                            severity=check.severity,
+                            exchange=exchange,
+                        )
+                    )
+            except NotApplicable as why:
+                skipped.append(f"{probe_id}: {why}")
+        grouped = group_findings(findings)
+        verdict, reason = _verdict(check, grouped, judged, skipped, errors)
+        return CheckResult(
+            check=check,
+            verdict=verdict,
+            findings=grouped,
+            exchanges=judged,
+            reason=reason,
+            duration_s=time.perf_counter() - started,
+        )
+
+    def usage(self) -> Usage:
+        """Tokens spent so far, summed from the exchanges' reported usage."""
+        spent = Usage()
+        for exchange in self._exchanges.values():
+            if not exchange.ok:
+                continue
+            reported = _reported_usage(exchange)
+            if reported is None:
+                spent.unreported += 1
+                continue
+            spent.prompt += reported[0]
+            spent.completion += reported[1]
+        return spent
+
+
+def _verdict(
+    check: Check,
+    findings: list[Finding],
+    judged: list[Exchange],
+    skipped: list[str],
+    errors: list[str],
+) -> tuple[Verdict, str]:
+    if findings:
+        verdict = Verdict.FAIL if check.severity is Severity.MUST else Verdict.WARN
+        return verdict, "; ".join(errors)
+    if errors:
+        return Verdict.ERROR, "; ".join(errors)
+    if skipped and len(skipped) >= len(check.probes):
+        return Verdict.SKIP, "; ".join(skipped)
+    if not judged:
+        return Verdict.SKIP, "no exchange to judge"
+    return Verdict.PASS, "; ".join(skipped)
+
+
+def _reported_usage(exchange: Exchange) -> tuple[int, int] | None:
+    candidates: list[Any] = []
+    if exchange.streamed:
+        import json
+
+        for event in exchange.data_events():
+            try:
+                candidates.append(json.loads(event.data))
+            except ValueError:
+                continue
+    else:
+        try:
+            candidates.append(exchange.json())
+        except ValueError:
+            return None
+    for payload in reversed(candidates):
+        usage = payload.get("usage") if isinstance(payload, dict) else None
+        if isinstance(usage, dict):
+            prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            if isinstance(prompt, int) and isinstance(completion, int):
+                return prompt, completion
+    return None

@@ -1,0 +1,113 @@
+"""The outcome of a run as data: ``results.json`` and the exit code.
+
+The fields are documented in ``docs/results-schema.json``; tests validate against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from conformance._engine import CheckResult, Usage
+from conformance._exchange import Exchange
+from conformance._model import Verdict
+from conformance._version import __version__
+
+SCHEMA_VERSION = 1
+
+EXIT_OK = 0
+EXIT_NONCONFORMANT = 1
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3
+
+
+@dataclass
+class RunInfo:
+    """What the run was pointed at and how long it took."""
+
+    base_url: str
+    model: str
+    profile: str
+    spec_title: str
+    spec_version: str
+    spec_sha256: str
+    started_at: str
+    duration_s: float = 0.0
+    embedded: bool = False  # True when the suite ran against the embedded reference server
+    partial: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def public_url(url: str) -> str:
+    """The URL without credentials, query or fragment: safe to print and store."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def outcome(results: Sequence[CheckResult]) -> tuple[str, int]:
+    """The run's overall verdict and exit code: FAIL wins, then ERROR, else conformant."""
+    verdicts = {r.verdict for r in results}
+    if Verdict.FAIL in verdicts:
+        return "nonconformant", EXIT_NONCONFORMANT
+    if Verdict.ERROR in verdicts or not results:
+        return "inconclusive", EXIT_INCONCLUSIVE
+    return "conformant", EXIT_OK
+
+
+def build(
+    info: RunInfo,
+    results: Sequence[CheckResult],
+    *,
+    exchanges: Sequence[Exchange],
+    requests_sent: int,
+    usage: Usage,
+) -> dict[str, Any]:
+    verdict, exit_code = outcome(results)
+    totals = Counter(r.verdict.value for r in results)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "conformance", "version": __version__},
+        "endpoint": {"base_url": public_url(info.base_url), "embedded": info.embedded},
+        "model": info.model,
+        "profile": info.profile,
+        "spec": {
+            "title": info.spec_title,
+            "version": info.spec_version,
+            "sha256": info.spec_sha256,
+        },
+        "started_at": info.started_at,
+        "duration_s": round(info.duration_s, 3),
+        "partial": info.partial,
+        "notes": list(info.notes),
+        "verdict": verdict,
+        "exit_code": exit_code,
+        "totals": {v.value: totals.get(v.value, 0) for v in Verdict},
+        "requests": requests_sent,
+        "tokens": usage.to_dict(),
+        "checks": [r.to_dict() for r in results],
+        "exchanges": [e.to_dict() for e in exchanges],
+    }
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON so that a crash never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,199 @@
+"""The pytest plugin (entry point ``pytest11``): options, markers, fixtures and wiring.
+
+It holds no check logic and renders nothing itself: the engine judges, ``_text`` and
+``_report`` render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from conformance._engine import CheckResult
+from conformance._errors import ConformanceError
+from conformance._exchange import Exchange
+from conformance._model import Verdict
+from conformance._session import Session
+from conformance._settings import resolve_settings
+from conformance._text import render_result
+from conformance.checks import get_check
+
+RESULT_KEY = pytest.StashKey[CheckResult]()
+STATE_KEY = pytest.StashKey["_State"]()
+MARKER = "conformance_check"
+
+
+class Inconclusive(Exception):  # noqa: N818 - it is an outcome, not a programming error
+    """A check could not conclude (transport failure, rate limit): reported as an error."""
+
+
+class _State:
+    """The plugin's per-config state: the session (handed over by the CLI, or opened
+    lazily here) and the ids of the checks collected."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        handed = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Session)]
+        self.session: Session | None = handed[0] if handed else None
+        self.owned = False
+        self.selected: list[str] = []
+        self.fetched = False
+
+    def open(self) -> Session:
+        if self.session is None:
+            opt = self.config.getoption
+            try:
+                settings = resolve_settings(
+                    base_url=opt("conformance_base_url"),
+                    model=opt("conformance_model"),
+                    spec=opt("conformance_spec"),
+                    profile=opt("conformance_profile"),
+                    concurrency=opt("conformance_concurrency"),
+                )
+                self.session = Session(settings).__enter__()
+            except ConformanceError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            self.owned = True
+        if not self.fetched:
+            self.fetched = True
+            probes = [p for cid in self.selected for p in get_check(cid).probes]
+            self.session.runner.fetch(probes)
+        return self.session
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "OpenAI-compatible chat-completions conformance")
+    group.addoption(
+        "--conformance-base-url",
+        dest="conformance_base_url",
+        default=None,
+        help="Base URL of the endpoint, e.g. https://host/v1 (else CONFORMANCE_BASE_URL, "
+        "OPENAI_BASE_URL; with none, the embedded reference server is tested). The API key "
+        "is read from CONFORMANCE_API_KEY or OPENAI_API_KEY only.",
+    )
+    group.addoption("--conformance-model", dest="conformance_model", default=None,
+                    help="Model to test (else CONFORMANCE_MODEL).")
+    group.addoption("--conformance-spec", dest="conformance_spec", default=None,
+                    help="OpenAPI 3.1 document to test against (default: the vendored one).")
+    group.addoption("--conformance-profile", dest="conformance_profile", default="strict",
+                    choices=["strict", "compat"],
+                    help="strict: the document as written; compat: with schemas/errata.yaml.")
+    group.addoption("--conformance-concurrency", dest="conformance_concurrency", type=int,
+                    default=8, help="Requests in flight at once (default 8).")
+    group.addoption("--conformance-results", dest="conformance_results", default=None,
+                    help="Write results.json to this path.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(check_id): the test runs the registered conformance check."
+    )
+    config.stash[STATE_KEY] = _State(config)
+    if config.pluginmanager.hasplugin("html"):
+        from conformance._report import HtmlReportHooks
+
+        config.pluginmanager.register(HtmlReportHooks(config), "conformance-html")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item], config: pytest.Config) -> None:
+    state = config.stash[STATE_KEY]
+    for item in items:
+        mark = item.get_closest_marker(MARKER)
+        if mark is not None and mark.args:
+            state.selected.append(str(mark.args[0]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is None or state.session is None:
+        return
+    path = session.config.getoption("conformance_results")
+    if path:
+        from pathlib import Path
+
+        state.session.write_results(Path(path))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None and state.owned and state.session is not None:
+        state.session.__exit__(None, None, None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    result = item.stash.get(RESULT_KEY, None)
+    if result is not None:
+        report.user_properties.append(("conformance_verdict", result.verdict.value))
+        report.user_properties.append(("conformance_check", result.check.id))
+        if call.when == "call" or (call.when == "setup" and report.failed):
+            from conformance._report import attach_evidence
+
+            attach_evidence(item.config, report, result)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or state.session is None or not state.session.results:
+        return
+    warned = [r for r in state.session.results if r.verdict is Verdict.WARN]
+    if warned:
+        terminalreporter.section("conformance warnings (SHOULD)")
+        for result in warned:
+            terminalreporter.write_line(render_result(result))
+
+
+def enforce_verdict(result: CheckResult) -> None:
+    """Turn a verdict into the pytest outcome: FAIL fails, SKIP skips, PASS/WARN pass."""
+    if result.verdict is Verdict.FAIL:
+        pytest.fail(render_result(result), pytrace=False)
+    if result.verdict is Verdict.SKIP:
+        pytest.skip(f"{result.check.id}: {result.reason}")
+
+
+@pytest.fixture(scope="session")
+def conformance_session(request: pytest.FixtureRequest) -> Session:
+    """The run's session: contract, endpoint (or embedded server) and recorded exchanges."""
+    return request.config.stash[STATE_KEY].open()
+
+
+@pytest.fixture
+def conformance_check(request: pytest.FixtureRequest, conformance_session: Session) -> CheckResult:
+    """Judge the check named by the test's parameter; ERROR raises ``Inconclusive``."""
+    result = conformance_session.runner.evaluate(get_check(str(request.param)))
+    conformance_session.results.append(result)
+    request.node.stash[RESULT_KEY] = result
+    if result.verdict is Verdict.ERROR:
+        raise Inconclusive(f"{result.check.id}: inconclusive: {result.reason}")
+    return result
+
+
+@pytest.fixture
+def conformance_chat(conformance_session: Session) -> Iterator[Callable[..., Exchange]]:
+    """Send one chat request to the endpoint under test and get the recorded exchange.
+
+    ``conformance_chat({"messages": [...]})`` fills in ``model``; pass ``auth="none"`` to
+    send no key. Nothing is cached: every call is a new request.
+    """
+    import asyncio
+
+    from conformance._client import ChatClient
+
+    session = conformance_session
+    counter = iter(range(1, 1_000_000))
+
+    def chat(body: dict[str, Any], *, auth: str = "default") -> Exchange:
+        payload = {"model": session.endpoint.model, **body}
+
+        async def send() -> Exchange:
+            async with ChatClient(session.endpoint) as client:
+                return await client.chat(f"adhoc-{next(counter)}", payload, auth=auth)  # type: ignore[arg-type]
+
+        return asyncio.run(send())
+
+    yield chat
