@@ -7,24 +7,64 @@ Checks are registered through :mod:`conformance.checks`; the reference server li
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from conformance._client import ChatClient, Endpoint, Timeouts
-from conformance._engine import CheckResult, Runner
-from conformance._errors import ConfigError, ConformanceError, EndpointUnreachable, SpecError
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity, Verdict
-from conformance._spec import Contract, default_contract
-from conformance._sse import FramingProblem, ServerSentEvent, SSEDecoder
-from conformance._validation import Violation
 from conformance._version import __version__
 
+if TYPE_CHECKING:
+    from conformance._client import ChatClient, Endpoint, Timeouts
+    from conformance._engine import CheckResult, Runner
+    from conformance._errors import (
+        ConfigError,
+        ConformanceError,
+        EndpointUnreachable,
+        SpecError,
+    )
+    from conformance._exchange import Exchange
+    from conformance._model import Finding, Severity, Verdict
+    from conformance._spec import Contract
+    from conformance._sse import FramingProblem, ServerSentEvent, SSEDecoder
+    from conformance._validation import Violation
 
-def validate(schema: str, instance: Any, *, profile: str = "strict") -> list[Violation]:
+# Names are imported on first use, so `import conformance` stays cheap (the pytest plugin
+# is imported by every pytest run on a machine where conformance is installed).
+_LAZY = {
+    "ChatClient": "conformance._client",
+    "Endpoint": "conformance._client",
+    "Timeouts": "conformance._client",
+    "CheckResult": "conformance._engine",
+    "Runner": "conformance._engine",
+    "ConfigError": "conformance._errors",
+    "ConformanceError": "conformance._errors",
+    "EndpointUnreachable": "conformance._errors",
+    "SpecError": "conformance._errors",
+    "Exchange": "conformance._exchange",
+    "Finding": "conformance._model",
+    "Severity": "conformance._model",
+    "Verdict": "conformance._model",
+    "Contract": "conformance._spec",
+    "FramingProblem": "conformance._sse",
+    "ServerSentEvent": "conformance._sse",
+    "SSEDecoder": "conformance._sse",
+    "Violation": "conformance._validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conformance' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def validate(schema: str, instance: Any, *, profile: str = "strict") -> list["Violation"]:
     """Every violation of the vendored contract's component ``schema`` by ``instance``.
 
     ``validate("ChatCompletionResponse", body)`` returns ``[]`` for a valid body.
     """
+    from conformance._spec import default_contract
+
     return default_contract(profile).validator(schema).validate(instance)
 
 

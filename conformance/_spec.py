@@ -175,9 +175,10 @@ def _check_openapi(path: Path, document: dict[str, Any]) -> None:
         first = errors[0]
         where = "/".join(str(p) for p in getattr(first, "absolute_path", [])) or "(root)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        said = str(getattr(first, "message", first)).strip().splitlines()[0]
         raise SpecError(
             f"spec file {str(path)!r} is not valid OpenAPI 3.1: at {where}: "
-            f"{getattr(first, 'message', first)}{more}. Fix the document or restore the "
+            f"{said}{more}. Fix the document or restore the "
             "vendored copy."
         )
     operation = document.get("paths", {}).get(CHAT_PATH, {}).get("post")
