@@ -1,0 +1,70 @@
+"""Helpers for end-to-end tests: run the command as a user would, on real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CANARY = "sk-canary-9f8e7d6c5b4a"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CONFORMANCE_", "OPENAI_"))}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own command
+        [sys.executable, "-m", "conformance", *args],
+        capture_output=True, text=True, env=env or clean_env(), cwd=cwd, timeout=timeout,
+        check=False,
+    )
+
+
+def load_results(report_dir: Path) -> dict[str, Any]:
+    return json.loads((report_dir / "results.json").read_text())
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    """`conformance serve` in its own process, with a key; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "conformance", "serve", "--port", str(port)],
+        env=clean_env(CONFORMANCE_SERVER_API_KEY=CANARY),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "") from None
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("conformance serve did not start listening within 30 s")
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

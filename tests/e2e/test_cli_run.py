@@ -1,0 +1,133 @@
+"""`conformance run` as a user runs it: real processes, real sockets, real files."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.e2e.conftest import CANARY, clean_env, free_port, load_results, run_cli
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS_SCHEMA = json.loads((ROOT / "docs" / "results-schema.json").read_text())
+
+
+def assert_valid_results(data):
+    errors = list(jsonschema.Draft202012Validator(RESULTS_SCHEMA).iter_errors(data))
+    assert errors == []
+
+
+def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path):
+    out = tmp_path / "reports"
+    proc = run_cli("run", "--report-dir", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {p.name for p in out.iterdir()} >= {"report.html", "results.json", "junit.xml"}
+    data = load_results(out)
+    assert_valid_results(data)
+    assert data["verdict"] == "conformant"
+    assert data["endpoint"]["embedded"] is True
+    assert data["model"] == "conformance/reference-1"
+    assert data["spec"]["sha256"] == json.loads(
+        (ROOT / "schemas" / "chat-completions.openapi.source.json").read_text())["sha256"]
+    verdicts = {c["id"]: c["verdict"] for c in data["checks"]}
+    assert set(verdicts.values()) == {"PASS"}, verdicts
+    assert {"response_schema", "chunk_schema", "stream_done_terminator", "usage_arithmetic",
+            "auth_missing_key_rejected", "invalid_request_rejected"} <= set(verdicts)
+    assert data["requests"] == len(data["exchanges"])
+    assert data["tokens"]["total"] == data["tokens"]["prompt"] + data["tokens"]["completion"] > 0
+    junit = ET.parse(out / "junit.xml").getroot()
+    cases = junit.findall(".//testcase")
+    assert len(cases) == len(verdicts)
+    assert junit.findall(".//failure") == [] and junit.findall(".//error") == []
+    html = (out / "report.html").read_text()
+    assert "embedded reference server" in html
+    assert "usage_arithmetic" in html
+    assert "conformance: conformant:" in proc.stdout
+
+
+def test_a_defect_is_found_with_its_evidence(tmp_path):
+    out = tmp_path / "reports"
+    proc = run_cli("run", "--report-dir", str(out), "--defect", "bad-usage-total")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = load_results(out)
+    assert_valid_results(data)
+    assert data["verdict"] == "nonconformant"
+    failed = {c["id"]: c for c in data["checks"] if c["verdict"] == "FAIL"}
+    assert set(failed) == {"usage_arithmetic"}
+    findings = failed["usage_arithmetic"]["findings"]
+    assert {(f["json_path"], f["exchange"]) for f in findings} == {
+        ("$.usage.total_tokens", "chat"), ("$.usage.total_tokens", "chat_stream_usage")}
+    for finding in findings:
+        assert finding["actual"] == finding["expected"] + 1
+    assert "usage_arithmetic [FAIL, MUST, usage]" in proc.stdout
+    html = (out / "report.html").read_text()
+    assert "$.usage.total_tokens" in html
+    assert 'Authorization: Bearer $CONFORMANCE_API_KEY' in html  # the curl reproduction
+
+
+def test_another_server_on_loopback_works_with_no_code_change_and_the_key_never_leaks(
+        tmp_path, served):
+    out = tmp_path / "reports"
+    proc = run_cli("run", "--base-url", served, "--model", "conformance/reference-1",
+                   "--report-dir", str(out), env=clean_env(CONFORMANCE_API_KEY=CANARY))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = load_results(out)
+    assert data["endpoint"] == {"base_url": served, "embedded": False}
+    assert {c["verdict"] for c in data["checks"]} == {"PASS"}
+    for path in out.rglob("*"):
+        assert CANARY not in path.read_text(errors="replace"), path
+    assert CANARY not in proc.stdout + proc.stderr
+
+
+def test_an_unreachable_endpoint_is_one_clear_line_and_exit_3(tmp_path):
+    port = free_port()
+    out = tmp_path / "reports"
+    proc = run_cli("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
+                   "--report-dir", str(out))
+    assert proc.returncode == 3
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith(
+        f"conformance: cannot reach the endpoint at http://127.0.0.1:{port}/v1/chat/completions: ")
+    assert first.endswith("Check --base-url and that the server is up.")
+    assert "Traceback" not in proc.stderr
+    assert load_results(out)["verdict"] == "inconclusive"
+
+
+def test_a_wrong_key_is_one_clear_line_and_exit_3(tmp_path, served):
+    proc = run_cli("run", "--base-url", served, "--model", "conformance/reference-1",
+                   "--report-dir", str(tmp_path), env=clean_env(CONFORMANCE_API_KEY="sk-wrong-key"))
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines()[0] == (
+        f"conformance: authentication rejected: {served}/chat/completions answered 401 to the "
+        "API key given. Check --api-key (or CONFORMANCE_API_KEY / OPENAI_API_KEY)."
+    )
+    assert "sk-wrong-key" not in (tmp_path / "results.json").read_text()
+
+
+def test_a_bad_base_url_is_a_usage_error():
+    proc = run_cli("run", "--base-url", "localhost:8000", "--model", "m")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "conformance: error: --base-url 'localhost:8000' is not an http(s) URL with a host. "
+        "Pass the endpoint's base URL, for example --base-url https://api.example.com/v1.\n"
+    )
+
+
+def test_a_broken_spec_is_a_usage_error_not_a_traceback(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("openapi: 3.1.0\ninfo: [\n")
+    proc = run_cli("run", "--spec", str(spec), "--report-dir", str(tmp_path / "r"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        f"conformance: error: spec file {str(spec)!r} is not valid YAML or JSON at line ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_unknown_defect_is_a_usage_error():
+    proc = run_cli("run", "--defect", "gremlins")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("conformance: error: --defect 'gremlins' is unknown. Known defects: ")
