@@ -1,0 +1,206 @@
+"""The reference server: an ASGI app that keeps the contract (unless told to break it).
+
+``POST /v1/chat/completions`` checks, in order: the API key (401), the content type and
+JSON (422), the body against ``ChatCompletionRequest`` of the configured profile (422), the
+model (404), what OpenAI refuses with 400 (``top_logprobs`` above 20, a ``tool_choice`` that
+names no tool); then answers with the toy model's completion, as JSON or as an event
+stream produced chunk by chunk. ``GET /v1/models`` lists the models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from conformance._spec import default_contract
+from conformance._version import __version__
+from conformance.server._config import ServerConfig
+from conformance.server._errors import error_response, validation_response, violation_detail
+from conformance.server._generator import RequestProblem, generate, read_params
+from conformance.server._render import Envelope, chunk, chunks, response_body
+
+MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z: a fixed date keeps /v1/models stable
+_SERVICE_TIERS = {"flex": "flex", "no-limit": "no-limit"}  # others are served as "default"
+_JSON_TYPES = ("application/json",)
+
+
+def create_app(config: ServerConfig = ServerConfig()) -> Starlette:  # noqa: B008 - frozen
+    """The reference server as an ASGI app, configured by ``config``."""
+    server = _ReferenceServer(config)
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", server.chat_completions, methods=["POST"]),
+            Route("/v1/models", server.list_models, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: server.http_exception},
+    )
+
+
+class _ReferenceServer:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.contract = default_contract(config.profile)
+        self.request_validator = self.contract.validator("ChatCompletionRequest")
+        identity = f"{__version__} {config.seed} {config.profile} {sorted(config.defects)}"
+        self.fingerprint = "fp_" + hashlib.sha256(identity.encode()).hexdigest()[:10]
+
+    async def chat_completions(self, request: Request) -> Response:
+        admitted = await self._admit(request)
+        if isinstance(admitted, Response):
+            return admitted
+        body, model = admitted
+        try:
+            params = read_params(body, seed=self.config.seed)
+        except RequestProblem as exc:
+            return error_response(self.config, 400, exc.message, param=exc.param, code=None)
+        completion = generate(params)
+        envelope = Envelope(
+            id=f"chatcmpl-{uuid.uuid4().hex}",
+            created=int(time.time()),
+            model=model,
+            system_fingerprint=self.fingerprint,
+            service_tier=_SERVICE_TIERS.get(str(body.get("service_tier")), "default"),
+        )
+        if body.get("stream") is not True:
+            return JSONResponse(response_body(completion, envelope, self.config))
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        source = chunks(completion, envelope, self.config, include_usage=include_usage)
+        json_defect = self.config.has("stream-json-content-type")
+        return StreamingResponse(
+            self._events(source, envelope),
+            media_type="application/json" if json_defect else "text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+
+    async def _admit(self, request: Request) -> Response | tuple[dict[str, Any], str]:
+        """The request body and model if the request may be served, else the error answer."""
+        refused = self._authenticate(request)
+        if refused is not None:
+            return refused
+        body, problem = await _read_json(request)
+        if problem is not None:
+            return validation_response(self.config, [problem])
+        violations = self.request_validator.validate(body)
+        if violations and not self.config.has("invalid-request-200"):
+            return validation_response(self.config, [violation_detail(v) for v in violations])
+        served: dict[str, Any] = body if isinstance(body, dict) else {}
+        model = served.get("model")
+        if violations and not isinstance(model, str):
+            model = self.config.models[0]  # invalid-request-200: serve whatever came
+        if model not in self.config.models:
+            return error_response(
+                self.config,
+                404,
+                f"The model {model!r} does not exist. This server serves: "
+                f"{', '.join(self.config.models)}.",
+                param="model",
+                code="model_not_found",
+            )
+        return served, str(model)
+
+    async def _events(
+        self, source: Iterator[dict[str, Any]], envelope: Envelope
+    ) -> AsyncIterator[bytes]:
+        """The event stream, one chunk per event, produced as the client reads it."""
+        for item in source:
+            yield _event(item)
+            await asyncio.sleep(0)  # let the chunk go out before the next is built
+        if not self.config.has("no-done"):
+            yield b"data: [DONE]\n\n"
+        if self.config.has("data-after-done"):
+            yield _event(chunk(envelope, self.config, []))
+
+    async def list_models(self, request: Request) -> Response:
+        refused = self._authenticate(request)
+        if refused is not None:
+            return refused
+        data = [
+            {"id": name, "object": "model", "created": MODELS_CREATED, "owned_by": "conformance"}
+            for name in self.config.models
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def http_exception(self, request: Request, exc: Exception) -> Response:
+        """Unknown paths (404) and methods (405) get an OpenAI-style body too."""
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+        allow = next((v for k, v in headers.items() if k.lower() == "allow"), "another method")
+        message = {
+            404: f"No route for {request.url.path!r}. This server answers "
+            "POST /v1/chat/completions and GET /v1/models.",
+            405: f"Method {request.method} is not allowed on {request.url.path!r}; use {allow}.",
+        }.get(status, f"HTTP {status}.")
+        code = "not_found" if status == 404 else "method_not_allowed" if status == 405 else None
+        return error_response(self.config, status, message, code=code, headers=headers)
+
+    def _authenticate(self, request: Request) -> Response | None:
+        """A 401 when a key is required and the request lacks it; ``None`` when it may go on."""
+        key = self.config.api_key
+        if key is None or self.config.has("accept-any-key"):
+            return None
+        header = request.headers.get("authorization")
+        if header is None:
+            message = (
+                "You didn't provide an API key. Send it in the Authorization header: "
+                "`Authorization: Bearer <key>`."
+            )
+        else:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(
+                token.strip().encode(), key.encode()
+            ):
+                return None
+            message = (
+                "Incorrect API key provided. Send the key this server was started with as "
+                "`Authorization: Bearer <key>`."
+            )
+        return error_response(
+            self.config, 401, message, code="invalid_api_key",
+            headers={"www-authenticate": "Bearer"},
+        )  # fmt: skip
+
+
+async def _read_json(request: Request) -> tuple[Any, dict[str, Any] | None]:
+    """The body as JSON, or the ``ValidationError`` entry that says why it is not."""
+    content_type = request.headers.get("content-type")
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if content_type is not None and not (media_type in _JSON_TYPES or media_type.endswith("+json")):
+        return None, {
+            "loc": ["body"],
+            "msg": f"Content-Type must be application/json, not {media_type or '(empty)'!r}.",
+            "type": "content_type",
+        }
+    raw = await request.body()
+    try:
+        return json.loads(raw, parse_constant=_reject_constant), None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        where = (f" at line {exc.lineno}, column {exc.colno}"
+                 if isinstance(exc, json.JSONDecodeError) else "")  # fmt: skip
+        return None, {
+            "loc": ["body"],
+            "msg": f"JSON decode error: {reason}{where}.",
+            "type": "json_invalid",
+        }
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _event(item: dict[str, Any]) -> bytes:
+    text = json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return b"data: " + text.encode("utf-8") + b"\n\n"

@@ -1,0 +1,68 @@
+"""How the reference server is set up, and the deliberate defects it can be told to have."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from conformance._spec import PROFILES
+
+DEFAULT_MODEL = "conformance/reference-1"
+
+# Each defect breaks one promise of the contract at one place, so that our own tests can
+# prove that the check for that promise fires. The descriptions feed `--defect` help text.
+DEFECTS: dict[str, str] = {
+    "no-done": "streams end without the `data: [DONE]` terminator",
+    "data-after-done": "streams send one more chunk after `data: [DONE]`",
+    "bad-usage-total": "usage.total_tokens is prompt + completion + 1 (streamed and not)",
+    "missing-chunk-id": "stream chunks carry no `id`",
+    "missing-service-tier": "non-streamed responses carry no `service_tier`",
+    "wrong-object": 'non-streamed responses say `object: "chat.completion.chunk"`',
+    "stream-json-content-type": "streams are sent with Content-Type application/json",
+    "accept-any-key": "the API key is never checked: requests without one are served",
+    "invalid-request-500": "requests that fail validation get 500 text/plain Internal Server Error",
+    "invalid-request-200": "schema-invalid JSON requests are served as if they were valid (200)",
+    "html-error-page": "every error is answered as 500 with an HTML page",
+}
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The reference server's settings. Invalid settings raise ``ValueError`` at construction."""
+
+    api_key: str | None = field(default=None, repr=False)  # never shown, not even in repr()
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
+    seed: int = 0
+    profile: str = "strict"
+    defects: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Accept any iterable for the collections, keep them immutable.
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "defects", frozenset(self.defects))
+        if self.api_key == "":
+            raise ValueError(
+                "api_key is the empty string; pass None to serve without authentication "
+                "or a non-empty key to require `Authorization: Bearer <key>`."
+            )
+        if not self.models or not all(isinstance(m, str) and m for m in self.models):
+            raise ValueError(
+                f"models must be a non-empty list of model names, got {list(self.models)!r}; "
+                f"pass at least one name, e.g. ({DEFAULT_MODEL!r},)."
+            )
+        if self.profile not in PROFILES:
+            raise ValueError(
+                f"profile {self.profile!r} is unknown; use 'strict' (the document as written) "
+                "or 'compat' (the document with the errata applied)."
+            )
+        unknown = sorted(self.defects - DEFECTS.keys())
+        if unknown:
+            raise ValueError(
+                f"unknown defect {', '.join(repr(d) for d in unknown)}; "
+                f"known defects: {', '.join(sorted(DEFECTS))}."
+            )
+
+    def has(self, defect: str) -> bool:
+        """Whether the deliberate defect ``defect`` (a key of ``DEFECTS``) is switched on."""
+        if defect not in DEFECTS:  # a typo here would silently switch a defect off
+            raise KeyError(f"{defect!r} is not a defect; known defects: {', '.join(DEFECTS)}")
+        return defect in self.defects
