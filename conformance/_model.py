@@ -51,9 +51,11 @@ class Finding:
     count: int = 1
 
     @property
-    def group_key(self) -> tuple[str, str, str]:
-        """Findings with the same key are one problem seen several times."""
-        return (self.check_id, self.title, self.json_path)
+    def group_key(self) -> tuple[str, str, str, str]:
+        """Findings with the same key are one problem seen several times (in one exchange:
+        the same violation in 40 chunks of a stream is one finding with a count of 40)."""
+        exchange_id = self.exchange.id if self.exchange is not None else ""
+        return (self.check_id, exchange_id, self.title, self.json_path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,7 +74,7 @@ class Finding:
 
 def group_findings(findings: list[Finding]) -> list[Finding]:
     """Collapse findings with the same ``group_key``: first example kept, counts added."""
-    grouped: dict[tuple[str, str, str], Finding] = {}
+    grouped: dict[tuple[str, str, str, str], Finding] = {}
     for finding in findings:
         key = finding.group_key
         seen = grouped.get(key)

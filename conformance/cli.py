@@ -115,6 +115,8 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
         "--rootdir", str(Path(suite.__file__).parent),
         "-c", os.devnull,  # the user's own pytest configuration must not change the suite
         "-q", "--no-header", "-p", "no:cacheprovider",
+        # httpx (and so anyio) is imported before pytest starts; nothing of ours to rewrite.
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
         f"--html={report_dir / 'report.html'}", "--self-contained-html",
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o", "junit_family=xunit1", "-o", "junit_suite_name=conformance",
