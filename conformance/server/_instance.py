@@ -171,7 +171,10 @@ class _Builder:
         return out
 
     def _string(self, schema: Mapping[str, Any]) -> str:
-        text = _FORMATS.get(str(schema.get("format")), "") or self._words()
+        formatted = _FORMATS.get(str(schema.get("format")))
+        if formatted is not None:
+            return formatted  # padding would break the format
+        text = self._words()
         minimum = schema.get("minLength", 0)
         while isinstance(minimum, int) and len(text) < minimum:
             text += " " + self._words()

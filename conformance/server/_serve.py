@@ -23,7 +23,6 @@ from conformance.server._config import ServerConfig
 
 STARTUP_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 10.0
-_logger = logging.getLogger("conformance.server")
 
 
 @dataclass(frozen=True)
@@ -88,13 +87,18 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
-    """Serve until interrupted (Ctrl-C). A busy or unusable address raises ``ConfigError``."""
+    """Serve until interrupted (Ctrl-C, then return). A busy address raises ``ConfigError``."""
     sock = _bind(host, port)
     try:
-        server = uvicorn.Server(_uvicorn_config(config, quiet=False))
-        bound_port = sock.getsockname()[1]
-        _logger.info("reference server at http://%s:%s/v1", _url_host(host), bound_port)
+        server = uvicorn.Server(_uvicorn_config(config, quiet=False))  # configures its logging
+        logging.getLogger("uvicorn.error").info(
+            "Reference server running on http://%s:%d/v1 (Press CTRL+C to quit)",
+            _url_host(host),
+            sock.getsockname()[1],
+        )
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; serving is over
+        pass
     finally:
         sock.close()
 
@@ -127,6 +131,7 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(2048)  # connections queue from now on, even before uvicorn takes over
     except OSError as exc:
         sock.close()
         raise ConfigError(
