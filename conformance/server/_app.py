@@ -1,10 +1,11 @@
 """The reference server: an ASGI app that keeps the contract (unless told to break it).
 
-``POST /v1/chat/completions`` checks, in order: the API key (401), the content type and
-JSON (422), the body against ``ChatCompletionRequest`` of the configured profile (422), the
-model (404), what OpenAI refuses with 400 (``top_logprobs`` above 20, a ``tool_choice`` that
-names no tool); then answers with the toy model's completion, as JSON or as an event
-stream produced chunk by chunk. ``GET /v1/models`` lists the models.
+``POST /v1/chat/completions`` checks, in order: the API key (401), the body's size (413),
+its content type and JSON (422), the body against ``ChatCompletionRequest`` of the
+configured profile (422), the model (404), and what OpenAI refuses with 400
+(``top_logprobs`` above 20, a ``tool_choice`` that names no tool); then it answers with
+the toy model's completion, as JSON or as an event stream produced chunk by chunk.
+``GET /v1/models`` lists the models.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from conformance.server._errors import error_response, validation_response, viol
 from conformance.server._generator import RequestProblem, generate, read_params
 from conformance.server._render import Envelope, chunk, chunks, response_body
 
+MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
 MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z: a fixed date keeps /v1/models stable
 _SERVICE_TIERS = {"flex": "flex", "no-limit": "no-limit"}  # others are served as "default"
 _JSON_TYPES = ("application/json",)
@@ -90,7 +92,15 @@ class _ReferenceServer:
         refused = self._authenticate(request)
         if refused is not None:
             return refused
-        body, problem = await _read_json(request)
+        raw = await _read_capped(request)
+        if raw is None:
+            return error_response(
+                self.config,
+                413,
+                f"The request body is larger than {MAX_BODY_BYTES} bytes; send a smaller one.",
+                code="request_too_large",
+            )
+        body, problem = _parse_json(request.headers.get("content-type"), raw)
         if problem is not None:
             return validation_response(self.config, [problem])
         violations = self.request_validator.validate(body)
@@ -173,9 +183,21 @@ class _ReferenceServer:
         )  # fmt: skip
 
 
-async def _read_json(request: Request) -> tuple[Any, dict[str, Any] | None]:
+async def _read_capped(request: Request) -> bytes | None:
+    """The body, or ``None`` when it is larger than ``MAX_BODY_BYTES`` (reading stops there)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def _parse_json(content_type: str | None, raw: bytes) -> tuple[Any, dict[str, Any] | None]:
     """The body as JSON, or the ``ValidationError`` entry that says why it is not."""
-    content_type = request.headers.get("content-type")
     media_type = (content_type or "").split(";")[0].strip().lower()
     if content_type is not None and not (media_type in _JSON_TYPES or media_type.endswith("+json")):
         return None, {
@@ -183,7 +205,6 @@ async def _read_json(request: Request) -> tuple[Any, dict[str, Any] | None]:
             "msg": f"Content-Type must be application/json, not {media_type or '(empty)'!r}.",
             "type": "content_type",
         }
-    raw = await request.body()
     try:  # JSON exchanged between systems is UTF-8 (RFC 8259, section 8.1)
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant), None
     except UnicodeDecodeError as exc:

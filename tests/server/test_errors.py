@@ -156,3 +156,12 @@ def test_unknown_path_is_a_404_and_wrong_method_a_405():
     assert response.json() == {"error": {
         "message": "Method GET is not allowed on '/v1/chat/completions'; use POST.",
         "type": "invalid_request_error", "param": None, "code": "method_not_allowed"}}  # fmt: skip
+
+
+def test_a_body_over_32_mib_is_a_413():
+    content = b'{"model": "m", "pad": "' + b"x" * (32 * 1024 * 1024) + b'"}'
+    response = chat(None, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == {"error": {
+        "message": "The request body is larger than 33554432 bytes; send a smaller one.",
+        "type": "invalid_request_error", "param": None, "code": "request_too_large"}}  # fmt: skip
