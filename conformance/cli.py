@@ -114,7 +114,7 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
         str(Path(suite.__file__)),
         "--rootdir", str(Path(suite.__file__).parent),
         "-c", os.devnull,  # the user's own pytest configuration must not change the suite
-        "-q", "--no-header", "-p", "no:cacheprovider",
+        "-q", "--no-header", "-rN", "-p", "no:cacheprovider",
         # httpx (and so anyio) is imported before pytest starts; nothing of ours to rewrite.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
         f"--html={report_dir / 'report.html'}", "--self-contained-html",

@@ -16,7 +16,7 @@ from conformance._errors import ConformanceError
 from conformance._exchange import Exchange
 from conformance._model import Verdict
 from conformance._session import Session
-from conformance._settings import resolve_settings
+from conformance._settings import Settings, resolve_settings
 from conformance._text import render_result
 from conformance.checks import get_check
 
@@ -41,20 +41,22 @@ class _State:
         self.selected: list[str] = []
         self.fetched = False
 
+    def settings(self) -> Settings:
+        opt = self.config.getoption
+        return resolve_settings(
+            base_url=opt("conformance_base_url"),
+            model=opt("conformance_model"),
+            spec=opt("conformance_spec"),
+            profile=opt("conformance_profile"),
+            concurrency=opt("conformance_concurrency"),
+        )
+
     def open(self) -> Session:
         if self.session is None:
-            opt = self.config.getoption
             try:
-                settings = resolve_settings(
-                    base_url=opt("conformance_base_url"),
-                    model=opt("conformance_model"),
-                    spec=opt("conformance_spec"),
-                    profile=opt("conformance_profile"),
-                    concurrency=opt("conformance_concurrency"),
-                )
-                self.session = Session(settings).__enter__()
+                self.session = Session(self.settings()).__enter__()
             except ConformanceError as exc:
-                raise pytest.UsageError(str(exc)) from None
+                pytest.exit(f"conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
             self.owned = True
         if not self.fetched:
             self.fetched = True
@@ -90,7 +92,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{MARKER}(check_id): the test runs the registered conformance check."
     )
-    config.stash[STATE_KEY] = _State(config)
+    state = config.stash[STATE_KEY] = _State(config)
+    given = any(
+        config.getoption(name) is not None
+        for name in ("conformance_base_url", "conformance_model", "conformance_spec")
+    )
+    if given and state.session is None:
+        # Options given on the command line are checked at once; the environment is only
+        # read when the suite actually runs, so a stray OPENAI_BASE_URL never breaks
+        # unrelated pytest runs on the same machine.
+        try:
+            state.settings()
+        except ConformanceError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if config.pluginmanager.hasplugin("html"):
         from conformance._report import HtmlReportHooks
 

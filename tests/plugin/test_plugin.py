@@ -1,0 +1,73 @@
+"""The pytest plugin as a user meets it: the README example and the suite via --pyargs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CONFORMANCE_BASE_URL", "OPENAI_BASE_URL", "CONFORMANCE_API_KEY",
+                 "OPENAI_API_KEY", "CONFORMANCE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_readme_quickstart_is_exactly_two_commands_and_ci_runs_the_second():
+    block = re.search(r"```sh\n(.*?)```", README, re.S).group(1)
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert commands == [
+        'python3 -m pip install -e ".[test]" && python3 -m conformance run',
+        'python3 -m pip install -e ".[test]" && python3 -m pytest',
+    ]
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == commands[1]
+
+
+def test_the_readme_pytest_example_passes_against_the_embedded_server(pytester, monkeypatch):
+    clean_environment(monkeypatch)
+    example = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    assert len(example.strip().splitlines()) <= 12
+    pytester.makepyfile(test_my_endpoint=example)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_the_suite_runs_from_pytest_with_pyargs_and_writes_results(pytester, monkeypatch):
+    clean_environment(monkeypatch)
+    results = pytester.path / "results.json"
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "conformance.suite", f"--conformance-results={results}",
+        "-p", "no:cacheprovider",
+    )
+    data = json.loads(results.read_text())
+    result.assert_outcomes(passed=len(data["checks"]))
+    assert data["verdict"] == "conformant"
+    assert data["endpoint"]["embedded"] is True
+
+
+def test_a_bad_option_is_a_usage_error_with_the_message(pytester, monkeypatch):
+    clean_environment(monkeypatch)
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "conformance.suite", "--conformance-base-url", "localhost:1",
+        "--conformance-model", "m", "-p", "no:cacheprovider",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "ERROR: --base-url 'localhost:1' is not an http(s) URL with a host. Pass the endpoint's "
+        "base URL, for example --base-url https://api.example.com/v1."
+    ])
+
+
+def test_the_plugin_declares_its_options_and_marker(pytester):
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*OpenAI-compatible chat-completions conformance*",
+                                 "*--conformance-base-url*"])
+    markers = pytester.runpytest_subprocess("--markers")
+    markers.stdout.fnmatch_lines(["@pytest.mark.conformance_check(check_id)*"])
