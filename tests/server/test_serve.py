@@ -55,6 +55,18 @@ def test_real_socket_serves_a_response_and_a_stream_read_as_it_comes():
 
 
 @pytest.mark.e2e
+def test_requests_on_a_kept_alive_connection_are_not_stalled():
+    """Nagle's algorithm with delayed ACKs would cost ~40 ms per request: 20 take > 0.8 s."""
+    with serve_in_thread() as server, httpx.Client(base_url=server.base_url, timeout=10) as client:
+        client.post("/chat/completions", json=chat_body()).raise_for_status()
+        started = time.perf_counter()
+        for _ in range(20):
+            client.post("/chat/completions", json=chat_body()).raise_for_status()
+        elapsed = time.perf_counter() - started
+    assert elapsed < 0.5, f"20 requests took {elapsed:.2f}s"
+
+
+@pytest.mark.e2e
 def test_two_servers_run_side_by_side_with_their_own_settings():
     with (
         serve_in_thread(ServerConfig(models=("a/one",))) as one,
