@@ -58,7 +58,7 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def validate(schema: str, instance: Any, *, profile: str = "strict") -> list["Violation"]:
+def validate(schema: str, instance: Any, *, profile: str = "strict") -> list[Violation]:
     """Every violation of the vendored contract's component ``schema`` by ``instance``.
 
     ``validate("ChatCompletionResponse", body)`` returns ``[]`` for a valid body.

@@ -87,8 +87,12 @@ class Exchange:
                 ],
             },
             "framing_problems": [
-                {"title": p.title, "detail": p.detail, "offset": p.offset,
-                 "event_index": p.event_index}
+                {
+                    "title": p.title,
+                    "detail": p.detail,
+                    "offset": p.offset,
+                    "event_index": p.event_index,
+                }
                 for p in self.framing
             ],
             "error": self.error,

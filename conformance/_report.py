@@ -65,7 +65,7 @@ def finding_rows(findings: list[Finding]) -> str:
         for f in findings
     )
     return (
-        '<table><tr><th>finding</th><th>JSON path</th><th>schema path</th><th>expected</th>'
+        "<table><tr><th>finding</th><th>JSON path</th><th>schema path</th><th>expected</th>"
         f"<th>actual</th><th>count</th><th>exchange</th></tr>{rows}</table>"
     )
 
@@ -132,7 +132,8 @@ def attach_evidence(config: pytest.Config, report: pytest.TestReport, result: Ch
         return
     from pytest_html import extras
 
-    report.extras = [*getattr(report, "extras", []), extras.html(result_html(result))]
+    # pytest-html reads `extras` from the report; TestReport does not declare it.
+    report.extras = [*getattr(report, "extras", []), extras.html(result_html(result))]  # type: ignore[attr-defined]
 
 
 class HtmlReportHooks:
@@ -162,9 +163,7 @@ class HtmlReportHooks:
         prefix.append(STYLE + header_card(run))
         failing = [r for r in run.results if r.verdict in (Verdict.FAIL, Verdict.WARN)]
         if failing:
-            postfix.append(
-                "<h2>Findings</h2>" + "".join(result_html(r) for r in failing)
-            )
+            postfix.append("<h2>Findings</h2>" + "".join(result_html(r) for r in failing))
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="verdict">Verdict</th>')
@@ -193,19 +192,30 @@ def header_card(run: Any) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in totals.items()) or "no checks ran"
     tokens = data["tokens"]
     rows = [
-        ("verdict", f'<span class="cf-verdict-{"PASS" if data["exit_code"] == 0 else "FAIL"}">'
-                    f"{escape(data['verdict'])}</span> ({escape(counts)})"),
-        ("endpoint", escape(data["endpoint"]["base_url"])
-         + (" (embedded reference server)" if data["endpoint"]["embedded"] else "")),
+        (
+            "verdict",
+            f'<span class="cf-verdict-{"PASS" if data["exit_code"] == 0 else "FAIL"}">'
+            f"{escape(data['verdict'])}</span> ({escape(counts)})",
+        ),
+        (
+            "endpoint",
+            escape(data["endpoint"]["base_url"])
+            + (" (embedded reference server)" if data["endpoint"]["embedded"] else ""),
+        ),
         ("model", escape(data["model"])),
         ("profile", escape(data["profile"])),
-        ("spec", f"{escape(data['spec']['title'])} {escape(data['spec']['version'])}, "
-                 f"sha256 <code>{escape(data['spec']['sha256'])}</code>"),
+        (
+            "spec",
+            f"{escape(data['spec']['title'])} {escape(data['spec']['version'])}, "
+            f"sha256 <code>{escape(data['spec']['sha256'])}</code>",
+        ),
         ("tool", f"conformance {escape(data['tool']['version'])}"),
         ("started", escape(data["started_at"])),
         ("requests", str(data["requests"])),
-        ("tokens", f"{tokens['total']} ({tokens['prompt']} prompt, "
-                   f"{tokens['completion']} completion)"),
+        (
+            "tokens",
+            f"{tokens['total']} ({tokens['prompt']} prompt, {tokens['completion']} completion)",
+        ),
     ]
     body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     return f'<div class="cf-card"><h2>Conformance</h2><dl>{body}</dl></div>'

@@ -52,9 +52,7 @@ class Session:
             from conformance.server import ServerConfig, serve_in_thread
 
             key = secrets.token_urlsafe(24)
-            config = ServerConfig(
-                api_key=key, profile=self.settings.profile, defects=self.defects
-            )
+            config = ServerConfig(api_key=key, profile=self.settings.profile, defects=self.defects)
             server = self._stack.enter_context(serve_in_thread(config))
             model = self.settings.model or config.models[0]
             self.endpoint = Endpoint(base_url=server.base_url, api_key=key, model=model)

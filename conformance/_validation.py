@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 import jsonschema_rs
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError
 
 _TYPE_NAMES = {
     dict: "object",
@@ -116,8 +116,14 @@ class SchemaValidator:
         message = error.message
         expected = _expected(error)
         if error.validator == "required" and isinstance(error.instance, dict):
-            name = next((n for n in error.validator_value
-                         if n not in error.instance and message.startswith(repr(n))), None)
+            name = next(
+                (
+                    n
+                    for n in _listed(error.validator_value)
+                    if n not in error.instance and message.startswith(repr(n))
+                ),
+                None,
+            )
             if name is not None:
                 expected = {"required": name}
         yield Violation(
@@ -148,11 +154,14 @@ class SchemaValidator:
 
 def _without_echoes(violations: list[Violation]) -> list[Violation]:
     """Drop an ``enum`` violation that only repeats a ``const`` one beside it, and sort."""
-    consts = {(v.json_path, v.schema_path.rsplit("/", 1)[0])
-              for v in violations if v.keyword == "const"}
-    kept = [v for v in violations
-            if not (v.keyword == "enum"
-                    and (v.json_path, v.schema_path.rsplit("/", 1)[0]) in consts)]
+    consts = {
+        (v.json_path, v.schema_path.rsplit("/", 1)[0]) for v in violations if v.keyword == "const"
+    }
+    kept = [
+        v
+        for v in violations
+        if not (v.keyword == "enum" and (v.json_path, v.schema_path.rsplit("/", 1)[0]) in consts)
+    ]
     return sorted(kept, key=lambda v: (v.json_path, v.schema_path, v.message))
 
 
@@ -188,14 +197,22 @@ def type_name(value: Any) -> str:
 def _expected(error: ValidationError) -> Any:
     keyword, value = error.validator, error.validator_value
     if keyword == "required":
-        missing = [name for name in value if isinstance(error.instance, dict)
-                   and name not in error.instance]
+        missing = [
+            name
+            for name in _listed(value)
+            if isinstance(error.instance, dict) and name not in error.instance
+        ]
         return {"required": missing or value}
     if keyword == "type":
         return {"type": value}
     if keyword in ("anyOf", "oneOf"):
-        return {keyword: [_summarise_branch(branch) for branch in value]}
+        return {keyword: [_summarise_branch(branch) for branch in _listed(value)]}
     return {str(keyword): value}
+
+
+def _listed(value: Any) -> list[Any]:
+    """A keyword's value as a list (jsonschema types it loosely, as ``Any | Unset``)."""
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 def _summarise_branch(branch: Any) -> Any:

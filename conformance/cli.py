@@ -33,28 +33,63 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--base-url", help="Endpoint base URL, e.g. https://host/v1. Default: "
-              "$CONFORMANCE_BASE_URL, then $OPENAI_BASE_URL; with none, the embedded "
-              "reference server is started and tested.")
-@click.option("--api-key", help="API key. Default: $CONFORMANCE_API_KEY, then "
-              "$OPENAI_API_KEY (prefer these: a key on the command line is visible to "
-              "other users of the machine). Never written to any output.")
-@click.option("--model", help="Model to test (default $CONFORMANCE_MODEL; the embedded "
-              "server's model when no endpoint is given).")
-@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reports"), show_default=True,
-              help="Where report.html, results.json and junit.xml are written.")
-@click.option("--spec", type=click.Path(dir_okay=False, path_type=Path),
-              help="OpenAPI 3.1 document to test against (default: the vendored contract).")
-@click.option("--profile", type=click.Choice(PROFILES), default="strict", show_default=True,
-              help="strict: the document as written; compat: with schemas/errata.yaml.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Requests in flight at once.")
-@click.option("--defect", "defects", multiple=True, metavar="NAME",
-              help="Embedded server only: switch on a deliberate defect (repeatable), to "
-              "see what a failure looks like. `conformance serve --help` lists them.")
-@click.option("-k", "select", metavar="EXPR",
-              help="Run only the checks whose id matches this pytest -k expression.")
+@click.option(
+    "--base-url",
+    help="Endpoint base URL, e.g. https://host/v1. Default: "
+    "$CONFORMANCE_BASE_URL, then $OPENAI_BASE_URL; with none, the embedded "
+    "reference server is started and tested.",
+)
+@click.option(
+    "--api-key",
+    help="API key. Default: $CONFORMANCE_API_KEY, then "
+    "$OPENAI_API_KEY (prefer these: a key on the command line is visible to "
+    "other users of the machine). Never written to any output.",
+)
+@click.option(
+    "--model",
+    help="Model to test (default $CONFORMANCE_MODEL; the embedded "
+    "server's model when no endpoint is given).",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where report.html, results.json and junit.xml are written.",
+)
+@click.option(
+    "--spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="OpenAPI 3.1 document to test against (default: the vendored contract).",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default="strict",
+    show_default=True,
+    help="strict: the document as written; compat: with schemas/errata.yaml.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--defect",
+    "defects",
+    multiple=True,
+    metavar="NAME",
+    help="Embedded server only: switch on a deliberate defect (repeatable), to "
+    "see what a failure looks like. `conformance serve --help` lists them.",
+)
+@click.option(
+    "-k",
+    "select",
+    metavar="EXPR",
+    help="Run only the checks whose id matches this pytest -k expression.",
+)
 def run(
     base_url: str | None,
     api_key: str | None,
@@ -69,8 +104,12 @@ def run(
     """Run the conformance suite and write report.html, results.json and junit.xml."""
     try:
         settings = resolve_settings(
-            base_url=base_url, api_key=api_key, model=model, spec=spec,
-            profile=profile, concurrency=concurrency,
+            base_url=base_url,
+            api_key=api_key,
+            model=model,
+            spec=spec,
+            profile=profile,
+            concurrency=concurrency,
         )
     except ConformanceError as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -86,14 +125,19 @@ def _check_defects(settings: Settings, defects: tuple[str, ...]) -> None:
     if not defects:
         return
     if not settings.embedded:
-        _fail("--defect applies to the embedded reference server only; leave out "
-              "--base-url (and CONFORMANCE_BASE_URL / OPENAI_BASE_URL) to use it.", EXIT_USAGE)
+        _fail(
+            "--defect applies to the embedded reference server only; leave out "
+            "--base-url (and CONFORMANCE_BASE_URL / OPENAI_BASE_URL) to use it.",
+            EXIT_USAGE,
+        )
     from conformance.server import DEFECTS
 
     unknown = [d for d in defects if d not in DEFECTS]
     if unknown:
-        _fail(f"--defect {unknown[0]!r} is unknown. Known defects: "
-              f"{', '.join(sorted(DEFECTS))}.", EXIT_USAGE)
+        _fail(
+            f"--defect {unknown[0]!r} is unknown. Known defects: {', '.join(sorted(DEFECTS))}.",
+            EXIT_USAGE,
+        )
 
 
 def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
@@ -112,14 +156,25 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
         return EXIT_INCONCLUSIVE
     args = [
         str(Path(suite.__file__)),
-        "--rootdir", str(Path(suite.__file__).parent),
-        "-c", os.devnull,  # the user's own pytest configuration must not change the suite
-        "-q", "--no-header", "-rN", "-p", "no:cacheprovider",
+        "--rootdir",
+        str(Path(suite.__file__).parent),
+        "-c",
+        os.devnull,  # the user's own pytest configuration must not change the suite
+        "-q",
+        "--no-header",
+        "-rN",
+        "-p",
+        "no:cacheprovider",
         # httpx (and so anyio) is imported before pytest starts; nothing of ours to rewrite.
-        "-W", "ignore::pytest.PytestAssertRewriteWarning",
-        f"--html={report_dir / 'report.html'}", "--self-contained-html",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        f"--html={report_dir / 'report.html'}",
+        "--self-contained-html",
         f"--junitxml={report_dir / 'junit.xml'}",
-        "-o", "junit_family=xunit1", "-o", "junit_suite_name=conformance",
+        "-o",
+        "junit_family=xunit1",
+        "-o",
+        "junit_suite_name=conformance",
         f"--conformance-results={results_path}",
     ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
@@ -139,22 +194,33 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
         f"{data['requests']} requests, {tokens['total']} tokens "
         f"({tokens['prompt']} prompt, {tokens['completion']} completion)"
     )
-    click.echo(f"conformance: report: {report_dir / 'report.html'} "
-               f"(results.json and junit.xml beside it)")
+    click.echo(
+        f"conformance: report: {report_dir / 'report.html'} (results.json and junit.xml beside it)"
+    )
     return exit_code
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--api-key", envvar="CONFORMANCE_SERVER_API_KEY", default=None,
-              help="Require this bearer key (default $CONFORMANCE_SERVER_API_KEY; none: open).")
+@click.option(
+    "--api-key",
+    envvar="CONFORMANCE_SERVER_API_KEY",
+    default=None,
+    help="Require this bearer key (default $CONFORMANCE_SERVER_API_KEY; none: open).",
+)
 @click.option("--profile", type=click.Choice(PROFILES), default="strict", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Generator seed.")
-@click.option("--defect", "defects", multiple=True, metavar="NAME",
-              help="Switch on a deliberate defect (repeatable).")
-def serve(host: str, port: int, api_key: str | None, profile: str, seed: int,
-          defects: tuple[str, ...]) -> None:
+@click.option(
+    "--defect",
+    "defects",
+    multiple=True,
+    metavar="NAME",
+    help="Switch on a deliberate defect (repeatable).",
+)
+def serve(
+    host: str, port: int, api_key: str | None, profile: str, seed: int, defects: tuple[str, ...]
+) -> None:
     """Serve the reference server: POST /v1/chat/completions, faithful to the contract.
 
     \b
@@ -165,14 +231,15 @@ def serve(host: str, port: int, api_key: str | None, profile: str, seed: int,
 
     unknown = [d for d in defects if d not in DEFECTS]
     if unknown:
-        _fail(f"--defect {unknown[0]!r} is unknown. Known defects: "
-              f"{', '.join(sorted(DEFECTS))}.", EXIT_USAGE)
-    config = ServerConfig(api_key=api_key, profile=profile, seed=seed,
-                          defects=frozenset(defects))
-    click.echo(f"conformance: reference server on http://{host}:{port}/v1 "
-               f"(model {config.models[0]}, profile {profile}"
-               f"{', key required' if api_key else ''})", err=True)
-    serve_forever(config, host=host, port=port)
+        _fail(
+            f"--defect {unknown[0]!r} is unknown. Known defects: {', '.join(sorted(DEFECTS))}.",
+            EXIT_USAGE,
+        )
+    config = ServerConfig(api_key=api_key, profile=profile, seed=seed, defects=frozenset(defects))
+    try:
+        serve_forever(config, host=host, port=port)  # logs the URL it really listens on
+    except ConformanceError as exc:
+        _fail(str(exc), EXIT_USAGE)
 
 
 @main.command()

@@ -6,7 +6,7 @@ It holds no check logic and renders nothing itself: the engine judges, ``_text``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ STATE_KEY = pytest.StashKey["_State"]()
 MARKER = "conformance_check"
 
 
-class Inconclusive(Exception):  # noqa: N818 - it is an outcome, not a programming error
+class Inconclusive(Exception):
     """A check could not conclude (transport failure, rate limit): reported as an error."""
 
 
@@ -75,17 +75,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "OPENAI_BASE_URL; with none, the embedded reference server is tested). The API key "
         "is read from CONFORMANCE_API_KEY or OPENAI_API_KEY only.",
     )
-    group.addoption("--conformance-model", dest="conformance_model", default=None,
-                    help="Model to test (else CONFORMANCE_MODEL).")
-    group.addoption("--conformance-spec", dest="conformance_spec", default=None,
-                    help="OpenAPI 3.1 document to test against (default: the vendored one).")
-    group.addoption("--conformance-profile", dest="conformance_profile", default="strict",
-                    choices=["strict", "compat"],
-                    help="strict: the document as written; compat: with schemas/errata.yaml.")
-    group.addoption("--conformance-concurrency", dest="conformance_concurrency", type=int,
-                    default=8, help="Requests in flight at once (default 8).")
-    group.addoption("--conformance-results", dest="conformance_results", default=None,
-                    help="Write results.json to this path.")
+    group.addoption(
+        "--conformance-model",
+        dest="conformance_model",
+        default=None,
+        help="Model to test (else CONFORMANCE_MODEL).",
+    )
+    group.addoption(
+        "--conformance-spec",
+        dest="conformance_spec",
+        default=None,
+        help="OpenAPI 3.1 document to test against (default: the vendored one).",
+    )
+    group.addoption(
+        "--conformance-profile",
+        dest="conformance_profile",
+        default="strict",
+        choices=["strict", "compat"],
+        help="strict: the document as written; compat: with schemas/errata.yaml.",
+    )
+    group.addoption(
+        "--conformance-concurrency",
+        dest="conformance_concurrency",
+        type=int,
+        default=8,
+        help="Requests in flight at once (default 8).",
+    )
+    group.addoption(
+        "--conformance-results",
+        dest="conformance_results",
+        default=None,
+        help="Write results.json to this path.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -188,7 +209,7 @@ def conformance_check(request: pytest.FixtureRequest, conformance_session: Sessi
 
 
 @pytest.fixture
-def conformance_chat(conformance_session: Session) -> Iterator[Callable[..., Exchange]]:
+def conformance_chat(conformance_session: Session) -> Callable[..., Exchange]:
     """Send one chat request to the endpoint under test and get the recorded exchange.
 
     ``conformance_chat({"messages": [...]})`` fills in ``model``; pass ``auth="none"`` to
@@ -210,4 +231,4 @@ def conformance_chat(conformance_session: Session) -> Iterator[Callable[..., Exc
 
         return asyncio.run(send())
 
-    yield chat
+    return chat

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import importlib
 
+import pytest
+
 import conformance
 
 PUBLIC = {
-    "ChatClient", "CheckResult", "ConfigError", "ConformanceError", "Contract", "Endpoint",
-    "EndpointUnreachable", "Exchange", "Finding", "FramingProblem", "Runner", "SSEDecoder",
-    "ServerSentEvent", "Severity", "SpecError", "Timeouts", "Verdict", "Violation",
-    "__version__", "validate",
+    "ChatClient",
+    "CheckResult",
+    "ConfigError",
+    "ConformanceError",
+    "Contract",
+    "Endpoint",
+    "EndpointUnreachable",
+    "Exchange",
+    "Finding",
+    "FramingProblem",
+    "Runner",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "Severity",
+    "SpecError",
+    "Timeouts",
+    "Verdict",
+    "Violation",
+    "__version__",
+    "validate",
 }
 
 
@@ -24,25 +42,34 @@ def test_every_public_name_resolves():
 
 
 def test_an_unknown_name_raises_attribute_error():
-    try:
+    with pytest.raises(AttributeError) as info:
         conformance.NoSuchThing  # noqa: B018
-    except AttributeError as exc:
-        assert str(exc) == "module 'conformance' has no attribute 'NoSuchThing'"
-    else:
-        raise AssertionError("expected AttributeError")
+    assert str(info.value) == "module 'conformance' has no attribute 'NoSuchThing'"
 
 
 def test_checks_package_exports_the_registry_api():
     checks = importlib.import_module("conformance.checks")
     assert set(checks.__all__) == {
-        "Check", "CheckContext", "NotApplicable", "Probe", "check", "get_check", "get_probe",
-        "probe", "registered_checks", "registered_probes",
+        "Check",
+        "CheckContext",
+        "NotApplicable",
+        "Probe",
+        "check",
+        "get_check",
+        "get_probe",
+        "probe",
+        "registered_checks",
+        "registered_probes",
     }
 
 
 def test_validate_reports_every_violation_of_a_named_schema():
-    assert conformance.validate("Usage", {"prompt_tokens": 1, "completion_tokens": 2,
-                                          "total_tokens": 3}) == []
+    assert (
+        conformance.validate(
+            "Usage", {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+        )
+        == []
+    )
     violations = conformance.validate("Usage", {"prompt_tokens": "1"})
     assert [(v.json_path, v.summary) for v in violations] == [
         ("$", "required property 'completion_tokens' is missing"),

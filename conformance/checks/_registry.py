@@ -18,7 +18,7 @@ from conformance._spec import Contract
 AuthMode = Literal["default", "none", "invalid"]
 
 
-class NotApplicable(Exception):  # noqa: N818 - reads as what it is: `raise NotApplicable(why)`
+class NotApplicable(Exception):
     """Raised by a check when it cannot apply to this endpoint; the verdict is SKIP."""
 
 
@@ -83,7 +83,7 @@ def check(
     severity: Severity | str,
     spec: str,
     probes: Iterable[str],
-    id: str | None = None,  # noqa: A002 - mirrors the field it sets
+    id: str | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check. Its id defaults to the function's name; its title to the
     first line of its docstring."""

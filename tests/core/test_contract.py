@@ -41,8 +41,13 @@ def test_loaded_contract_exposes_title_version_and_the_schemas_we_use():
     contract = Contract.load()
     assert contract.title == "Nebius OpenAI-compatible inference API"
     assert contract.version == "20260506-297d05704"
-    for name in ("ChatCompletionRequest", "ChatCompletionResponse", "ChatCompletionChunk",
-                 "HTTPValidationError", "Usage"):
+    for name in (
+        "ChatCompletionRequest",
+        "ChatCompletionResponse",
+        "ChatCompletionChunk",
+        "HTTPValidationError",
+        "Usage",
+    ):
         assert name in contract.schema_names
     assert contract.validator("Usage") is contract.validator("Usage")  # built once
 
@@ -72,17 +77,23 @@ def test_broken_yaml_names_the_line(tmp_path):
     broken.write_text("openapi: 3.1.0\ninfo: [unclosed\n")
     with pytest.raises(SpecError) as info:
         Contract.load(broken)
-    assert str(info.value).startswith(f"spec file {str(broken)!r} is not valid YAML or JSON at line")
+    assert str(info.value).startswith(
+        f"spec file {str(broken)!r} is not valid YAML or JSON at line"
+    )
 
 
 def test_invalid_openapi_document_is_refused_with_the_place(tmp_path):
-    text = default_spec_path().read_text().replace("openapi: 3.1.0\ninfo:\n", "openapi: 3.1.0\ninfox:\n")
+    text = (
+        default_spec_path()
+        .read_text()
+        .replace("openapi: 3.1.0\ninfo:\n", "openapi: 3.1.0\ninfox:\n")
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     with pytest.raises(SpecError) as info:
         Contract.load(bad)
     assert str(info.value) == (
-        f"spec file {str(bad)!r} is not valid OpenAPI 3.1: at (root): \"info\" is a required "
+        f'spec file {str(bad)!r} is not valid OpenAPI 3.1: at (root): "info" is a required '
         "property (and 1 more). Fix the document or restore the vendored copy."
     )
 
@@ -133,12 +144,20 @@ def test_compat_profile_applies_every_patch_and_leaves_the_file_alone():
     assert compat.sha256 == Contract.load().sha256  # the hash names the document, not the profile
     schemas = compat.document["components"]["schemas"]
     assert "service_tier" not in schemas["ChatCompletionResponse"]["required"]
-    assert schemas["ChatCompletionChunk"]["required"] == ["id", "choices", "created", "model", "object"]
+    assert schemas["ChatCompletionChunk"]["required"] == [
+        "id",
+        "choices",
+        "created",
+        "model",
+        "object",
+    ]
     assert "required" not in schemas["ChatCompletionStreamResponseDelta"]
     assert {"type": "string"} in schemas["ChatCompletionRequest"]["properties"]["stop"]["anyOf"]
     delta_without_role = {"content": "hi"}
     assert compat.validator("ChatCompletionStreamResponseDelta").validate(delta_without_role) == []
-    assert Contract.load().validator("ChatCompletionStreamResponseDelta").validate(delta_without_role)
+    assert (
+        Contract.load().validator("ChatCompletionStreamResponseDelta").validate(delta_without_role)
+    )
 
 
 def test_every_erratum_points_into_the_document_and_says_why():
@@ -147,13 +166,18 @@ def test_every_erratum_points_into_the_document_and_says_why():
         node = document
         for part in erratum.pointer.strip("/").split("/"):
             node = node[part.replace("~1", "/").replace("~0", "~")]
-        assert erratum.says and erratum.reality
+        assert erratum.says
+        assert erratum.reality
 
 
 def test_an_erratum_that_no_longer_fits_is_reported(tmp_path):
-    text = default_spec_path().read_text().replace(
-        "        - system_fingerprint\n        - object\n        - usage\n",
-        "        - object\n        - usage\n        - system_fingerprint\n",
+    text = (
+        default_spec_path()
+        .read_text()
+        .replace(
+            "        - system_fingerprint\n        - object\n        - usage\n",
+            "        - object\n        - usage\n        - system_fingerprint\n",
+        )
     )
     spec = tmp_path / "chat-completions.openapi.yaml"
     spec.write_text(text)

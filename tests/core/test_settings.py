@@ -16,24 +16,39 @@ def test_nothing_given_means_the_embedded_server():
 
 
 def test_options_win_over_the_environment():
-    env = {"CONFORMANCE_BASE_URL": "http://127.0.0.1:1/v1", "CONFORMANCE_API_KEY": "env-key",
-           "CONFORMANCE_MODEL": "env-model"}
-    settings = resolve_settings(base_url="http://127.0.0.1:2/v1", api_key="opt-key",
-                                model="opt-model", env=env)
+    env = {
+        "CONFORMANCE_BASE_URL": "http://127.0.0.1:1/v1",
+        "CONFORMANCE_API_KEY": "env-key",
+        "CONFORMANCE_MODEL": "env-model",
+    }
+    settings = resolve_settings(
+        base_url="http://127.0.0.1:2/v1", api_key="opt-key", model="opt-model", env=env
+    )
     assert (settings.base_url, settings.api_key, settings.model) == (
-        "http://127.0.0.1:2/v1", "opt-key", "opt-model")
+        "http://127.0.0.1:2/v1",
+        "opt-key",
+        "opt-model",
+    )
 
 
 def test_conformance_variables_win_over_openai_variables():
-    env = {"CONFORMANCE_BASE_URL": "http://127.0.0.1:1/v1", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
-           "CONFORMANCE_API_KEY": "c-key", "OPENAI_API_KEY": "o-key", "CONFORMANCE_MODEL": "m"}
+    env = {
+        "CONFORMANCE_BASE_URL": "http://127.0.0.1:1/v1",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "CONFORMANCE_API_KEY": "c-key",
+        "OPENAI_API_KEY": "o-key",
+        "CONFORMANCE_MODEL": "m",
+    }
     settings = resolve_settings(env=env)
     assert (settings.base_url, settings.api_key) == ("http://127.0.0.1:1/v1", "c-key")
 
 
 def test_openai_variables_are_the_last_fallback():
-    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "o-key",
-           "CONFORMANCE_MODEL": "m"}
+    env = {
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "OPENAI_API_KEY": "o-key",
+        "CONFORMANCE_MODEL": "m",
+    }
     settings = resolve_settings(env=env)
     assert (settings.base_url, settings.api_key) == ("http://127.0.0.1:9/v1", "o-key")
 

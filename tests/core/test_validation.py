@@ -16,10 +16,20 @@ RESPONSE = CONTRACT.validator("ChatCompletionResponse")
 
 def chunk(**over):
     base = {
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-        "system_fingerprint": "fp", "usage": None,
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"},
-                     "finish_reason": None, "logprobs": None}],
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "system_fingerprint": "fp",
+        "usage": None,
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": "hi"},
+                "finish_reason": None,
+                "logprobs": None,
+            }
+        ],
     }
     base.update(over)
     return base
@@ -29,10 +39,19 @@ words = st.text(alphabet="abcdefgh ", min_size=0, max_size=12)
 valid_chunks = st.builds(
     lambda content, n, finish, created: chunk(
         created=created,
-        choices=[{"index": i, "delta": {"role": "assistant", "content": content},
-                  "finish_reason": finish, "logprobs": None} for i in range(n)],
+        choices=[
+            {
+                "index": i,
+                "delta": {"role": "assistant", "content": content},
+                "finish_reason": finish,
+                "logprobs": None,
+            }
+            for i in range(n)
+        ],
     ),
-    words, st.integers(0, 3), st.sampled_from([None, "stop", "length", "tool_calls"]),
+    words,
+    st.integers(0, 3),
+    st.sampled_from([None, "stop", "length", "tool_calls"]),
     st.integers(0, 2**31),
 )
 
@@ -54,8 +73,7 @@ def test_dropping_a_required_field_is_exactly_one_violation_at_the_root(instance
     del broken[field]
     violations = CHUNK.validate(broken)
     assert [(v.json_path, v.schema_path, v.keyword, v.expected) for v in violations] == [
-        ("$", "#/components/schemas/ChatCompletionChunk/required", "required",
-         {"required": field})
+        ("$", "#/components/schemas/ChatCompletionChunk/required", "required", {"required": field})
     ]
 
 
@@ -67,9 +85,11 @@ def test_a_wrong_index_type_is_reported_at_its_path(instance, bad):
     last = len(broken["choices"]) - 1
     violations = CHUNK.validate(broken)
     assert [(v.json_path, v.schema_path, v.summary) for v in violations] == [
-        (f"$.choices[{last}].index",
-         "#/components/schemas/ChatCompletionStreamChoice/properties/index/type",
-         "wrong type: expected integer")
+        (
+            f"$.choices[{last}].index",
+            "#/components/schemas/ChatCompletionStreamChoice/properties/index/type",
+            "wrong type: expected integer",
+        )
     ]
 
 
@@ -98,12 +118,24 @@ def test_an_object_failing_a_nullable_ref_is_explained_inside_the_ref():
 
 
 def test_a_value_of_no_allowed_type_lists_the_allowed_types():
-    violations = CHUNK.validate(chunk(choices=[{"index": 0, "delta": {"role": "assistant",
-                                      "content": 7}, "finish_reason": None, "logprobs": None}]))
+    violations = CHUNK.validate(
+        chunk(
+            choices=[
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": 7},
+                    "finish_reason": None,
+                    "logprobs": None,
+                }
+            ]
+        )
+    )
     assert len(violations) == 1
     v = violations[0]
     assert (v.json_path, v.keyword, v.expected, v.actual) == (
-        "$.choices[0].delta.content", "anyOf", {"anyOf": ["string", "null"]},
+        "$.choices[0].delta.content",
+        "anyOf",
+        {"anyOf": ["string", "null"]},
         {"type": "integer", "value": 7},
     )
     assert v.summary == "matches none of the allowed shapes (string or null)"

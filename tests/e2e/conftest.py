@@ -24,17 +24,21 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CONFORMANCE_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFORMANCE_", "OPENAI_"))}
     env.update(extra)
     return env
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own command
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "conformance", *args],
-        capture_output=True, text=True, env=env or clean_env(), cwd=cwd, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=env or clean_env(),
+        cwd=cwd,
+        timeout=timeout,
         check=False,
     )
 
@@ -47,10 +51,11 @@ def load_results(report_dir: Path) -> dict[str, Any]:
 def served() -> Iterator[str]:
     """`conformance serve` in its own process, with a key; yields its base URL."""
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "conformance", "serve", "--port", str(port)],
         env=clean_env(CONFORMANCE_SERVER_API_KEY=CANARY),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30

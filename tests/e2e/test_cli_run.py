@@ -31,18 +31,29 @@ def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path)
     assert data["verdict"] == "conformant"
     assert data["endpoint"]["embedded"] is True
     assert data["model"] == "conformance/reference-1"
-    assert data["spec"]["sha256"] == json.loads(
-        (ROOT / "schemas" / "chat-completions.openapi.source.json").read_text())["sha256"]
+    assert (
+        data["spec"]["sha256"]
+        == json.loads((ROOT / "schemas" / "chat-completions.openapi.source.json").read_text())[
+            "sha256"
+        ]
+    )
     verdicts = {c["id"]: c["verdict"] for c in data["checks"]}
     assert set(verdicts.values()) == {"PASS"}, verdicts
-    assert {"response_schema", "chunk_schema", "stream_done_terminator", "usage_arithmetic",
-            "auth_missing_key_rejected", "invalid_request_rejected"} <= set(verdicts)
+    assert {
+        "response_schema",
+        "chunk_schema",
+        "stream_done_terminator",
+        "usage_arithmetic",
+        "auth_missing_key_rejected",
+        "invalid_request_rejected",
+    } <= set(verdicts)
     assert data["requests"] == len(data["exchanges"])
     assert data["tokens"]["total"] == data["tokens"]["prompt"] + data["tokens"]["completion"] > 0
     junit = ET.parse(out / "junit.xml").getroot()
     cases = junit.findall(".//testcase")
     assert len(cases) == len(verdicts)
-    assert junit.findall(".//failure") == [] and junit.findall(".//error") == []
+    assert junit.findall(".//failure") == []
+    assert junit.findall(".//error") == []
     html = (out / "report.html").read_text()
     assert "embedded reference server" in html
     assert "usage_arithmetic" in html
@@ -60,20 +71,31 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
     assert set(failed) == {"usage_arithmetic"}
     findings = failed["usage_arithmetic"]["findings"]
     assert {(f["json_path"], f["exchange"]) for f in findings} == {
-        ("$.usage.total_tokens", "chat"), ("$.usage.total_tokens", "chat_stream_usage")}
+        ("$.usage.total_tokens", "chat"),
+        ("$.usage.total_tokens", "chat_stream_usage"),
+    }
     for finding in findings:
         assert finding["actual"] == finding["expected"] + 1
     assert "usage_arithmetic [FAIL, MUST, usage]" in proc.stdout
     html = (out / "report.html").read_text()
     assert "$.usage.total_tokens" in html
-    assert 'Authorization: Bearer $CONFORMANCE_API_KEY' in html  # the curl reproduction
+    assert "Authorization: Bearer $CONFORMANCE_API_KEY" in html  # the curl reproduction
 
 
 def test_another_server_on_loopback_works_with_no_code_change_and_the_key_never_leaks(
-        tmp_path, served):
+    tmp_path, served
+):
     out = tmp_path / "reports"
-    proc = run_cli("run", "--base-url", served, "--model", "conformance/reference-1",
-                   "--report-dir", str(out), env=clean_env(CONFORMANCE_API_KEY=CANARY))
+    proc = run_cli(
+        "run",
+        "--base-url",
+        served,
+        "--model",
+        "conformance/reference-1",
+        "--report-dir",
+        str(out),
+        env=clean_env(CONFORMANCE_API_KEY=CANARY),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = load_results(out)
     assert data["endpoint"] == {"base_url": served, "embedded": False}
@@ -86,20 +108,30 @@ def test_another_server_on_loopback_works_with_no_code_change_and_the_key_never_
 def test_an_unreachable_endpoint_is_one_clear_line_and_exit_3(tmp_path):
     port = free_port()
     out = tmp_path / "reports"
-    proc = run_cli("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
-                   "--report-dir", str(out))
+    proc = run_cli(
+        "run", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m", "--report-dir", str(out)
+    )
     assert proc.returncode == 3
     first = proc.stderr.splitlines()[0]
     assert first.startswith(
-        f"conformance: cannot reach the endpoint at http://127.0.0.1:{port}/v1/chat/completions: ")
+        f"conformance: cannot reach the endpoint at http://127.0.0.1:{port}/v1/chat/completions: "
+    )
     assert first.endswith("Check --base-url and that the server is up.")
     assert "Traceback" not in proc.stderr
     assert load_results(out)["verdict"] == "inconclusive"
 
 
 def test_a_wrong_key_is_one_clear_line_and_exit_3(tmp_path, served):
-    proc = run_cli("run", "--base-url", served, "--model", "conformance/reference-1",
-                   "--report-dir", str(tmp_path), env=clean_env(CONFORMANCE_API_KEY="sk-wrong-key"))
+    proc = run_cli(
+        "run",
+        "--base-url",
+        served,
+        "--model",
+        "conformance/reference-1",
+        "--report-dir",
+        str(tmp_path),
+        env=clean_env(CONFORMANCE_API_KEY="sk-wrong-key"),
+    )
     assert proc.returncode == 3
     assert proc.stderr.splitlines()[0] == (
         f"conformance: authentication rejected: {served}/chat/completions answered 401 to the "
@@ -123,11 +155,14 @@ def test_a_broken_spec_is_a_usage_error_not_a_traceback(tmp_path):
     proc = run_cli("run", "--spec", str(spec), "--report-dir", str(tmp_path / "r"))
     assert proc.returncode == 2
     assert proc.stderr.startswith(
-        f"conformance: error: spec file {str(spec)!r} is not valid YAML or JSON at line ")
+        f"conformance: error: spec file {str(spec)!r} is not valid YAML or JSON at line "
+    )
     assert "Traceback" not in proc.stderr
 
 
 def test_an_unknown_defect_is_a_usage_error():
     proc = run_cli("run", "--defect", "gremlins")
     assert proc.returncode == 2
-    assert proc.stderr.startswith("conformance: error: --defect 'gremlins' is unknown. Known defects: ")
+    assert proc.stderr.startswith(
+        "conformance: error: --defect 'gremlins' is unknown. Known defects: "
+    )

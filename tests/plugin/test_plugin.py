@@ -14,8 +14,13 @@ README = (ROOT / "README.md").read_text()
 
 
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CONFORMANCE_BASE_URL", "OPENAI_BASE_URL", "CONFORMANCE_API_KEY",
-                 "OPENAI_API_KEY", "CONFORMANCE_MODEL"):
+    for name in (
+        "CONFORMANCE_BASE_URL",
+        "OPENAI_BASE_URL",
+        "CONFORMANCE_API_KEY",
+        "OPENAI_API_KEY",
+        "CONFORMANCE_MODEL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -43,8 +48,11 @@ def test_the_suite_runs_from_pytest_with_pyargs_and_writes_results(pytester, mon
     clean_environment(monkeypatch)
     results = pytester.path / "results.json"
     result = pytester.runpytest_subprocess(
-        "--pyargs", "conformance.suite", f"--conformance-results={results}",
-        "-p", "no:cacheprovider",
+        "--pyargs",
+        "conformance.suite",
+        f"--conformance-results={results}",
+        "-p",
+        "no:cacheprovider",
     )
     data = json.loads(results.read_text())
     result.assert_outcomes(passed=len(data["checks"]))
@@ -55,19 +63,28 @@ def test_the_suite_runs_from_pytest_with_pyargs_and_writes_results(pytester, mon
 def test_a_bad_option_is_a_usage_error_with_the_message(pytester, monkeypatch):
     clean_environment(monkeypatch)
     result = pytester.runpytest_subprocess(
-        "--pyargs", "conformance.suite", "--conformance-base-url", "localhost:1",
-        "--conformance-model", "m", "-p", "no:cacheprovider",
+        "--pyargs",
+        "conformance.suite",
+        "--conformance-base-url",
+        "localhost:1",
+        "--conformance-model",
+        "m",
+        "-p",
+        "no:cacheprovider",
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([
-        "ERROR: --base-url 'localhost:1' is not an http(s) URL with a host. Pass the endpoint's "
-        "base URL, for example --base-url https://api.example.com/v1."
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --base-url 'localhost:1' is not an http(s) URL with a host. Pass the "
+            "endpoint's base URL, for example --base-url https://api.example.com/v1."
+        ]
+    )
 
 
 def test_the_plugin_declares_its_options_and_marker(pytester):
     result = pytester.runpytest_subprocess("--help")
-    result.stdout.fnmatch_lines(["*OpenAI-compatible chat-completions conformance*",
-                                 "*--conformance-base-url*"])
+    result.stdout.fnmatch_lines(
+        ["*OpenAI-compatible chat-completions conformance*", "*--conformance-base-url*"]
+    )
     markers = pytester.runpytest_subprocess("--markers")
     markers.stdout.fnmatch_lines(["@pytest.mark.conformance_check(check_id)*"])
