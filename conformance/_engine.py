@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
+from conformance._budget import Budget
 from conformance._client import ChatClient, Endpoint
-from conformance._exchange import Exchange
+from conformance._exchange import Exchange, RecordedRequest
 from conformance._model import Finding, Severity, Verdict, group_findings
 from conformance._spec import Contract
 from conformance.checks import Check, CheckContext, NotApplicable, get_probe
@@ -51,7 +52,7 @@ class Usage:
 
     prompt: int = 0
     completion: int = 0
-    unreported: int = 0  # successful exchanges that reported no usage
+    unreported: int = 0  # successful exchanges that reported no usage (their tokens estimated)
 
     @property
     def total(self) -> int:
@@ -76,13 +77,16 @@ class Runner:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         concurrency: int = 8,
+        budget: Budget | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.contract = contract
         self.concurrency = max(1, concurrency)
+        self.budget = budget if budget is not None else Budget()
         self._transport = transport
         self._exchanges: dict[str, Exchange] = {}
         self.requests_sent = 0
+        self.stopped_by: str | None = None  # why the budget stopped the run, if it did
 
     @property
     def exchanges(self) -> list[Exchange]:
@@ -107,12 +111,19 @@ class Runner:
                 if probe.needs_key and not self.endpoint.api_key:
                     return
                 async with gate:
-                    self._exchanges[probe_id] = await client.chat(
-                        probe_id,
-                        probe.body(self.endpoint.model),
-                        auth=probe.auth,
-                        content=probe.content,
+                    body = probe.body(self.endpoint.model)
+                    refused = self.budget.admit()
+                    if refused is not None:
+                        self.stopped_by = refused
+                        self._exchanges[probe_id] = _not_sent(
+                            probe_id, self.endpoint.chat_url(), body, refused
+                        )
+                        return
+                    exchange = await client.chat(
+                        probe_id, body, auth=probe.auth, content=probe.content
                     )
+                    self.budget.charge(exchange)
+                    self._exchanges[probe_id] = exchange
 
             await asyncio.gather(*(one(p) for p in probe_ids))
             self.requests_sent += client.requests_sent
@@ -173,18 +184,20 @@ class Runner:
         )
 
     def usage(self) -> Usage:
-        """Tokens spent so far, summed from the exchanges' reported usage."""
-        spent = Usage()
-        for exchange in self._exchanges.values():
-            if not exchange.ok:
-                continue
-            reported = _reported_usage(exchange)
-            if reported is None:
-                spent.unreported += 1
-                continue
-            spent.prompt += reported[0]
-            spent.completion += reported[1]
-        return spent
+        """Tokens spent so far: reported usage, estimated where an exchange had none."""
+        return Usage(
+            prompt=self.budget.prompt_tokens,
+            completion=self.budget.completion_tokens,
+            unreported=self.budget.estimated,
+        )
+
+
+def _not_sent(probe_id: str, url: str, body: Any, reason: str) -> Exchange:
+    return Exchange(
+        id=probe_id,
+        request=RecordedRequest(method="POST", url=url, headers={}, body=body),
+        error=f"not sent: {reason}",
+    )
 
 
 def _verdict(
@@ -204,27 +217,3 @@ def _verdict(
     if not judged:
         return Verdict.SKIP, "no exchange to judge"
     return Verdict.PASS, "; ".join(skipped)
-
-
-def _reported_usage(exchange: Exchange) -> tuple[int, int] | None:
-    candidates: list[Any] = []
-    if exchange.streamed:
-        import json
-
-        for event in exchange.data_events():
-            try:
-                candidates.append(json.loads(event.data))
-            except ValueError:
-                continue
-    else:
-        try:
-            candidates.append(exchange.json())
-        except ValueError:
-            return None
-    for payload in reversed(candidates):
-        usage = payload.get("usage") if isinstance(payload, dict) else None
-        if isinstance(usage, dict):
-            prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-            if isinstance(prompt, int) and isinstance(completion, int):
-                return prompt, completion
-    return None

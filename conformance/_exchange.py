@@ -61,6 +61,49 @@ class Exchange:
             out.append(event)
         return out
 
+    def usage(self) -> tuple[int, int] | None:
+        """(prompt_tokens, completion_tokens) as the endpoint reported them, or None."""
+        payloads: list[Any] = []
+        if self.streamed:
+            for event in self.data_events():
+                try:
+                    payloads.append(json.loads(event.data))
+                except ValueError:
+                    continue
+        else:
+            try:
+                payloads.append(self.json())
+            except ValueError:
+                return None
+        for payload in reversed(payloads):
+            usage = payload.get("usage") if isinstance(payload, dict) else None
+            if isinstance(usage, dict):
+                prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+                if isinstance(prompt, int) and isinstance(completion, int):
+                    return prompt, completion
+        return None
+
+    def estimated_usage(self) -> tuple[int, int]:
+        """A rough (prompt, completion) when the endpoint reported none: about 4 tokens per
+        3 words of the messages sent, and one token per content delta or 4 per 3 words."""
+        body = self.request.body if isinstance(self.request.body, dict) else {}
+        words = len(json.dumps(body.get("messages", "")).split())
+        prompt = (words * 4 + 2) // 3
+        if self.streamed:
+            return prompt, len(self.data_events())
+        try:
+            payload = self.json()
+        except ValueError:
+            return prompt, 0
+        text = ""
+        if isinstance(payload, dict):
+            for choice in payload.get("choices") or []:
+                message = choice.get("message") if isinstance(choice, dict) else None
+                if isinstance(message, dict):
+                    text += " " + json.dumps(message.get("content") or "")
+                    text += " " + json.dumps(message.get("tool_calls") or "")
+        return prompt, (len(text.split()) * 4 + 2) // 3
+
     def to_dict(self, body_limit: int = EVIDENCE_BODY_LIMIT) -> dict[str, Any]:
         """The exchange as evidence for ``results.json``; long bodies are cut visibly."""
         text = self.body[:body_limit].decode("utf-8", errors="replace")

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from conformance._budget import Budget
 from conformance._client import Endpoint
 from conformance._engine import CheckResult, Runner
 from conformance._results import RunInfo, build, public_url, write_json_atomic
@@ -68,6 +69,7 @@ class Session:
             self.contract,
             transport=self._transport,
             concurrency=self.settings.concurrency,
+            budget=Budget(self.settings.max_requests, self.settings.max_tokens),
         )
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self
@@ -97,6 +99,10 @@ class Session:
         return None
 
     def info(self) -> RunInfo:
+        notes = list(self.notes)
+        stopped = self.runner.stopped_by
+        if stopped is not None:
+            notes.append(f"stopped early: {stopped}; checks that needed more requests are ERROR")
         return RunInfo(
             base_url=self.endpoint.base_url,
             model=self.endpoint.model,
@@ -107,8 +113,8 @@ class Session:
             started_at=self.started_at,
             duration_s=time.perf_counter() - self._started,
             embedded=self.settings.embedded,
-            partial=self.partial,
-            notes=list(self.notes),
+            partial=self.partial or stopped is not None,
+            notes=notes,
         )
 
     def results_data(self) -> dict[str, Any]:

@@ -26,6 +26,8 @@ class Settings:
     spec: Path | None = None
     profile: str = "strict"
     concurrency: int = 8
+    max_requests: int | None = None  # hard ceilings for the whole run; None: no ceiling
+    max_tokens: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -49,6 +51,8 @@ def resolve_settings(
     spec: str | Path | None = None,
     profile: str = "strict",
     concurrency: int = 8,
+    max_requests: int | None = None,
+    max_tokens: int | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Fill gaps from the environment and check every value; raise ``ConfigError`` if wrong."""
@@ -75,6 +79,9 @@ def resolve_settings(
         )
     if concurrency < 1:
         raise ConfigError(f"--concurrency {concurrency} must be at least 1.")
+    for name, ceiling in (("--max-requests", max_requests), ("--max-tokens", max_tokens)):
+        if ceiling is not None and ceiling < 1:
+            raise ConfigError(f"{name} {ceiling} must be at least 1 (leave it out for no ceiling).")
     return Settings(
         base_url=url,
         api_key=_first(api_key, API_KEY_VARS, env),
@@ -82,4 +89,6 @@ def resolve_settings(
         spec=Path(spec) if spec else None,
         profile=profile,
         concurrency=concurrency,
+        max_requests=max_requests,
+        max_tokens=max_tokens,
     )

@@ -77,6 +77,19 @@ def main() -> None:
     help="Requests in flight at once.",
 )
 @click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Hard ceiling on requests sent; the run stops cleanly and says so when reached.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Hard ceiling on tokens billed (prompt + completion, from usage; estimated where "
+    "the endpoint reports none).",
+)
+@click.option(
     "--defect",
     "defects",
     multiple=True,
@@ -98,6 +111,8 @@ def run(
     spec: Path | None,
     profile: str,
     concurrency: int,
+    max_requests: int | None,
+    max_tokens: int | None,
     defects: tuple[str, ...],
     select: str | None,
 ) -> None:
@@ -110,6 +125,8 @@ def run(
             spec=spec,
             profile=profile,
             concurrency=concurrency,
+            max_requests=max_requests,
+            max_tokens=max_tokens,
         )
     except ConformanceError as exc:
         _fail(str(exc), EXIT_USAGE)

@@ -1,0 +1,54 @@
+"""Hard ceilings on what a run may spend: requests sent and tokens billed.
+
+Whoever sends a request asks :meth:`Budget.admit` first and reports the exchange to
+:meth:`Budget.charge` after; once a ceiling is reached nothing more is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conformance._exchange import Exchange
+
+
+@dataclass
+class Budget:
+    max_requests: int | None = None
+    max_tokens: int | None = None  # prompt + completion, from usage (estimated where absent)
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: int = 0  # exchanges whose tokens were estimated, not reported
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def spent(self) -> str | None:
+        """Why nothing more may be sent, or None while there is budget left."""
+        if self.max_requests is not None and self.requests >= self.max_requests:
+            return (
+                f"the request budget is spent ({self.requests} of --max-requests "
+                f"{self.max_requests})"
+            )
+        if self.max_tokens is not None and self.tokens >= self.max_tokens:
+            return f"the token budget is spent ({self.tokens} of --max-tokens {self.max_tokens})"
+        return None
+
+    def admit(self) -> str | None:
+        """Reserve one request; the reason it may not be sent when the budget is spent."""
+        reason = self.spent()
+        if reason is None:
+            self.requests += 1
+        return reason
+
+    def charge(self, exchange: Exchange) -> None:
+        """Add the exchange's tokens: reported usage, or an estimate when it has none."""
+        if exchange.status is None or exchange.status >= 400:
+            return
+        usage = exchange.usage()
+        if usage is None:
+            usage = exchange.estimated_usage()
+            self.estimated += 1
+        self.prompt_tokens += usage[0]
+        self.completion_tokens += usage[1]
