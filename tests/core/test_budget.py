@@ -14,9 +14,15 @@ from conformance.checks import get_check
 
 def exchange(body: dict, status: int = 200) -> Exchange:
     return Exchange(
-        id="p", request=RecordedRequest("POST", "http://127.0.0.1/v1/chat/completions", {},
-                                        {"messages": [{"role": "user", "content": "one two three"}]}),
-        status=status, headers={"content-type": "application/json"},
+        id="p",
+        request=RecordedRequest(
+            "POST",
+            "http://127.0.0.1/v1/chat/completions",
+            {},
+            {"messages": [{"role": "user", "content": "one two three"}]},
+        ),
+        status=status,
+        headers={"content-type": "application/json"},
         body=json.dumps(body).encode(),
     )
 
@@ -31,8 +37,9 @@ def test_requests_are_admitted_until_the_ceiling_then_refused_with_the_reason():
 
 def test_tokens_come_from_reported_usage_and_stop_further_requests():
     budget = Budget(max_tokens=10)
-    budget.charge(exchange({"usage": {"prompt_tokens": 4, "completion_tokens": 7,
-                                      "total_tokens": 11}}))
+    budget.charge(
+        exchange({"usage": {"prompt_tokens": 4, "completion_tokens": 7, "total_tokens": 11}})
+    )
     assert (budget.prompt_tokens, budget.completion_tokens, budget.estimated) == (4, 7, 0)
     assert budget.admit() == "the token budget is spent (11 of --max-tokens 10)"
 
@@ -52,11 +59,16 @@ def test_the_runner_sends_nothing_past_the_ceiling_and_says_why():
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(request.url.path)
-        return httpx.Response(200, json={"usage": {"prompt_tokens": 1, "completion_tokens": 1,
-                                                   "total_tokens": 2}})
+        return httpx.Response(
+            200, json={"usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        )
 
-    runner = Runner(Endpoint("http://127.0.0.1:9/v1", model="m"), Contract.load(),
-                    transport=httpx.MockTransport(handler), budget=Budget(max_requests=1))
+    runner = Runner(
+        Endpoint("http://127.0.0.1:9/v1", model="m"),
+        Contract.load(),
+        transport=httpx.MockTransport(handler),
+        budget=Budget(max_requests=1),
+    )
     result = runner.evaluate(get_check("success_status"))  # needs three probes
     assert len(sent) == 1
     assert runner.stopped_by == "the request budget is spent (1 of --max-requests 1)"
