@@ -1,0 +1,139 @@
+"""Small pieces the area modules share: applicability guards, JSON parsing, findings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from conformance._exchange import DONE, Exchange
+from conformance._model import Finding
+from conformance._validation import Violation
+from conformance.checks._registry import CheckContext, NotApplicable
+
+EVENT_STREAM = "text/event-stream"
+JSON = "application/json"
+CLIP = 200  # characters of a body or event kept in a finding's `actual`
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """``text`` cut to ``limit`` characters, with the cut made visible."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"... ({len(text)} characters)"
+
+
+def content_type_header(exchange: Exchange) -> str:
+    """The Content-Type header as received, or ``(none)``."""
+    return exchange.headers.get("content-type", "(none)")
+
+
+def require_success(exchange: Exchange) -> None:
+    """Only a 2xx answer can be judged for its body; any other is ``success_status``'s."""
+    if not exchange.ok:
+        raise NotApplicable(
+            f"the request was answered with status {exchange.status}; see success_status"
+        )
+
+
+def require_event_stream(exchange: Exchange) -> None:
+    """Stream checks judge 2xx answers that came back as ``text/event-stream``."""
+    require_success(exchange)
+    if not exchange.streamed:
+        raise NotApplicable(
+            f"the response is not an event stream (Content-Type "
+            f"{content_type_header(exchange)!r}); see stream_content_type"
+        )
+
+
+def findings_from(
+    violations: Iterable[Violation], chunk_index: int | None = None
+) -> Iterator[Finding]:
+    """One finding per schema violation, titled so repeats across chunks group together."""
+    for violation in violations:
+        yield Finding(
+            title=violation.summary,
+            json_path=violation.json_path,
+            expected=violation.expected,
+            actual=violation.actual,
+            schema_path=violation.schema_path,
+            chunk_index=chunk_index,
+        )
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A data event before ``[DONE]``: its index and payload, or why it is not JSON."""
+
+    index: int
+    data: str
+    payload: Any = None
+    error: str | None = None  # set when ``data`` is not JSON
+
+
+def chunks(exchange: Exchange) -> list[Chunk]:
+    """Every data event before ``[DONE]``, parsed; a mistyped ``[DONE]`` is not a chunk
+    (``stream_done_terminator`` names it)."""
+    out: list[Chunk] = []
+    for event in exchange.data_events():
+        if is_done_like(event.data):
+            continue
+        try:
+            out.append(Chunk(event.index, event.data, json.loads(event.data)))
+        except ValueError as exc:
+            out.append(Chunk(event.index, event.data, error=str(exc)))
+    return out
+
+
+def parse_body(exchange: Exchange) -> tuple[Any, str | None]:
+    """The body as JSON, or ``(None, why not)``."""
+    if not exchange.body:
+        return None, "the body is empty"
+    try:
+        return exchange.json(), None
+    except ValueError as exc:
+        return None, f"{exc}: {clip(exchange.text())}"
+
+
+def not_json(what: str, why: str, *, chunk_index: int | None = None) -> Finding:
+    return Finding(
+        title=f"{what} is not JSON",
+        expected="a JSON document",
+        actual=why,
+        chunk_index=chunk_index,
+    )
+
+
+def request_body(exchange: Exchange, ctx: CheckContext) -> object:
+    """The request as sent (recorded), else as the probe builds it."""
+    sent = exchange.request.body
+    return sent if sent is not None else ctx.probe.body(ctx.model)
+
+
+def broken_rule(exchange: Exchange, ctx: CheckContext) -> Violation:
+    """The rule of ``ChatCompletionRequest`` that the request breaks, read from the contract.
+
+    Raises ``NotApplicable`` when the contract in force accepts the request: then an
+    endpoint that accepts it is right to.
+    """
+    violations = ctx.contract.validator("ChatCompletionRequest").validate(
+        request_body(exchange, ctx)
+    )
+    if not violations:
+        raise NotApplicable(
+            f"probe {ctx.probe.id!r} is valid against ChatCompletionRequest in this contract, "
+            "so the endpoint may accept it"
+        )
+    return violations[0]
+
+
+def describe_rule(violation: Violation) -> str:
+    """``"$.temperature: breaks `maximum`: 2"``, the rule a request breaks, in one line."""
+    return f"{violation.json_path}: {violation.summary}"
+
+
+def is_done_like(data: str) -> bool:
+    """True for an attempt at ``[DONE]`` that is not exactly it (``[done]``, ``DONE``, ...)."""
+    squeezed = data.strip().strip("[]").strip().upper()
+    return data != DONE and (squeezed == "DONE" or data.lstrip().upper().startswith(DONE))

@@ -1,0 +1,55 @@
+"""Authentication: the operation requires a bearer key, so a request without one is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance._exchange import Exchange
+from conformance._model import Finding, Severity
+from conformance.checks._probes import NO_KEY, WRONG_KEY
+from conformance.checks._registry import CheckContext, check
+
+HTTP_BEARER = "#/components/securitySchemes/HTTPBearer"
+# 401 is what RFC 6750 asks for; 403 is what FastAPI's HTTPBearer answers to a missing key.
+REJECTED = (401, 403)
+EXPECTED = "401 (403 accepted)"
+
+
+def _judge(exchange: Exchange, request: str) -> Iterator[Finding]:
+    status = exchange.status
+    if status in REJECTED:
+        return
+    if status is not None and 200 <= status < 300:
+        title = f"{request} was accepted"
+    else:
+        title = f"{request} was answered with {status} instead of 401"
+    yield Finding(title=title, expected=EXPECTED, actual=status)
+
+
+@check(
+    area="auth",
+    severity=Severity.MUST,
+    spec=HTTP_BEARER,
+    probes=[NO_KEY.id],
+)
+def auth_missing_key_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A request without an API key is rejected with 401.
+
+    The operation's security requirement is HTTPBearer; sent only when a key is configured,
+    since an open endpoint has nothing to refuse.
+    """
+    yield from _judge(exchange, "request without a key")
+
+
+@check(
+    area="auth",
+    severity=Severity.MUST,
+    spec=HTTP_BEARER,
+    probes=[WRONG_KEY.id],
+)
+def auth_invalid_key_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A request with an invalid API key is rejected with 401.
+
+    The key sent is made up, so an endpoint that checks keys cannot know it.
+    """
+    yield from _judge(exchange, "request with an invalid key")

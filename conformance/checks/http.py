@@ -1,0 +1,89 @@
+"""HTTP-level promises: the status of a valid request and the media type of its answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance._exchange import Exchange
+from conformance._model import Finding, Severity
+from conformance.checks._helpers import (
+    EVENT_STREAM,
+    JSON,
+    content_type_header,
+    require_success,
+)
+from conformance.checks._probes import CHAT, STREAMS
+from conformance.checks._registry import CheckContext, check
+
+RESPONSES = "#/paths/~1v1~1chat~1completions/post/responses"
+STREAM_PROPERTY = "#/components/schemas/ChatCompletionRequest/properties/stream"
+
+
+@check(
+    area="http",
+    severity=Severity.MUST,
+    spec=f"{RESPONSES}/200",
+    probes=[CHAT.id, *STREAMS],
+)
+def success_status(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A valid request is answered with 200.
+
+    The document lists 200 as the only success; every probe judged here is valid
+    against ChatCompletionRequest.
+    """
+    if exchange.status != 200:
+        yield Finding(
+            title=f"a valid request was answered with {exchange.status}, not 200",
+            expected=200,
+            actual=exchange.status,
+        )
+
+
+@check(
+    area="http",
+    severity=Severity.MUST,
+    spec=f"{RESPONSES}/200/content",
+    probes=[CHAT.id],
+)
+def json_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A non-streamed answer is application/json.
+
+    The 200 response declares only ``application/json`` content; parameters such as
+    ``charset=utf-8`` are allowed.
+    """
+    require_success(exchange)
+    kind = exchange.content_type
+    if kind == JSON:
+        return
+    if kind == EVENT_STREAM:
+        title = "a request without stream: true answered as an event stream"
+    elif not kind:
+        title = "the answer has no Content-Type"
+    else:
+        title = "Content-Type is not application/json"
+    yield Finding(title=title, expected=JSON, actual=content_type_header(exchange))
+
+
+@check(
+    area="http",
+    severity=Severity.MUST,
+    spec=STREAM_PROPERTY,
+    probes=list(STREAMS),
+)
+def stream_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A stream: true request is answered as text/event-stream.
+
+    The ``stream`` property promises tokens as data-only server-sent events, whose media
+    type is ``text/event-stream``.
+    """
+    require_success(exchange)
+    kind = exchange.content_type
+    if kind == EVENT_STREAM:
+        return
+    if kind == JSON:
+        title = "stream: true answered as plain JSON"
+    elif not kind:
+        title = "the stream has no Content-Type"
+    else:
+        title = "Content-Type is not text/event-stream"
+    yield Finding(title=title, expected=EVENT_STREAM, actual=content_type_header(exchange))
