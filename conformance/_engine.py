@@ -18,7 +18,7 @@ from conformance._client import ChatClient, Endpoint
 from conformance._exchange import Exchange, RecordedRequest
 from conformance._model import Finding, Severity, Verdict, group_findings
 from conformance._spec import Contract
-from conformance.checks import Check, CheckContext, NotApplicable, get_probe
+from conformance.checks import Check, CheckContext, NotApplicable, Unsupported, get_probe
 
 RATE_LIMITED = 429
 
@@ -33,6 +33,7 @@ class CheckResult:
     exchanges: list[Exchange] = field(default_factory=list)
     reason: str = ""  # why SKIP or ERROR
     duration_s: float = 0.0
+    unsupported: bool = False  # SKIP because the endpoint declared the feature unsupported
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class CheckResult:
             "title": self.check.title,
             "verdict": self.verdict.value,
             "reason": self.reason,
+            "unsupported": self.unsupported,
             "duration_s": round(self.duration_s, 4),
             "findings": [f.to_dict() for f in self.findings],
             "exchanges": [e.id for e in self.exchanges],
@@ -136,6 +138,7 @@ class Runner:
         judged: list[Exchange] = []
         skipped: list[str] = []
         errors: list[str] = []
+        unsupported = False
         for probe_id in check.probes:
             probe = get_probe(probe_id)
             exchange = self._exchanges.get(probe_id)
@@ -170,6 +173,9 @@ class Runner:
                             exchange=exchange,
                         )
                     )
+            except Unsupported as why:
+                unsupported = True
+                skipped.append(f"{probe_id}: unsupported: {why}")
             except NotApplicable as why:
                 skipped.append(f"{probe_id}: {why}")
         grouped = group_findings(findings)
@@ -181,6 +187,7 @@ class Runner:
             exchanges=judged,
             reason=reason,
             duration_s=time.perf_counter() - started,
+            unsupported=unsupported and verdict is Verdict.SKIP,
         )
 
     def usage(self) -> Usage:

@@ -54,6 +54,7 @@ def test_checks_package_exports_the_registry_api():
         "CheckContext",
         "NotApplicable",
         "Probe",
+        "Unsupported",
         "check",
         "get_check",
         "get_probe",

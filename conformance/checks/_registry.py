@@ -22,6 +22,13 @@ class NotApplicable(Exception):
     """Raised by a check when it cannot apply to this endpoint; the verdict is SKIP."""
 
 
+class Unsupported(NotApplicable):
+    """Raised when the endpoint declares the feature unsupported with a proper 4xx error.
+
+    The verdict is SKIP, reported as "unsupported": not the same as broken.
+    """
+
+
 @dataclass(frozen=True)
 class CheckContext:
     """What a check may know besides the exchange."""
