@@ -1,0 +1,155 @@
+"""Build exchanges as the client records them, judge them with the real checks, and
+generate valid payloads from the contract's own schemas. No HTTP here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+from conformance._exchange import Exchange, RecordedRequest
+from conformance._spec import default_contract
+from conformance._sse import SSEDecoder
+from conformance.checks import CheckContext, NotApplicable, get_probe, registered_checks
+
+MODEL = "test-model"
+URL = "http://127.0.0.1:9/v1/chat/completions"
+JSON = {"content-type": "application/json"}
+SSE = {"content-type": "text/event-stream; charset=utf-8"}
+CONTRACT = default_contract("strict")
+
+
+def exchange(probe_id, *, status=200, body=b"", headers=None, streamed=None):
+    """An exchange for probe ``probe_id``; an event-stream body is decoded like the client does."""
+    headers = dict(JSON if headers is None else headers)
+    if isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    recorded = Exchange(
+        id=probe_id,
+        request=RecordedRequest("POST", URL, {}, get_probe(probe_id).body(MODEL)),
+        status=status,
+        headers=headers,
+        body=body,
+    )
+    kind = headers.get("content-type", "").split(";")[0].strip()
+    if streamed if streamed is not None else kind == "text/event-stream":
+        decoder = SSEDecoder()
+        recorded.events = decoder.feed(body)
+        decoder.close()
+        recorded.framing = list(decoder.problems)
+        recorded.streamed = True
+    return recorded
+
+
+def sse(*datas, done=True):
+    """An event-stream body: one ``data:`` event per item (dicts as JSON), then ``[DONE]``."""
+    lines = [f"data: {d if isinstance(d, str) else json.dumps(d)}\n\n" for d in datas]
+    if done:
+        lines.append("data: [DONE]\n\n")
+    return "".join(lines).encode()
+
+
+def judge(check_id, recorded, *, profile="strict"):
+    """The findings of one check on one exchange, or the ``NotApplicable`` it raised."""
+    check = next(c for c in registered_checks() if c.id == check_id)
+    ctx = CheckContext(
+        contract=default_contract(profile),
+        model=MODEL,
+        api_key_configured=True,
+        probe=get_probe(recorded.id),
+    )
+    try:
+        return list(check.func(recorded, ctx))
+    except NotApplicable as why:
+        return why
+
+
+def outcomes(recorded, *, profile="strict"):
+    """Every check that judges this exchange's probe: id -> [(title, json_path, chunk)] or
+    ``"n/a"``. The whole picture, so a test also sees findings it did not expect."""
+    out: dict[str, Any] = {}
+    for check in registered_checks():
+        if recorded.id in check.probes:
+            result = judge(check.id, recorded, profile=profile)
+            out[check.id] = (
+                "n/a"
+                if isinstance(result, NotApplicable)
+                else [(f.title, f.json_path, f.chunk_index) for f in result]
+            )
+    return out
+
+
+def clean(recorded):
+    """``outcomes`` of an exchange every check passes: each check id -> []."""
+    return {c.id: [] for c in registered_checks() if recorded.id in c.probes}
+
+
+# -- payloads generated from the contract ---------------------------------------------------
+
+_ANNOTATIONS = {"title", "description", "examples", "default"}
+
+
+def _inline(node, components):
+    """The schema with every $ref replaced by its target and annotations dropped.
+
+    hypothesis-jsonschema re-canonicalises every subschema on every draw; without the
+    descriptions and the whole components table attached to each, it is several times faster.
+    The schemas are the document's own: nothing is added or loosened.
+    """
+    if isinstance(node, list):
+        return [_inline(item, components) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {
+        key: _inline(value, components)
+        for key, value in node.items()
+        if key != "$ref" and not (key in _ANNOTATIONS and not isinstance(value, dict))
+    }
+    if "$ref" in node:
+        target = _inline(components[node["$ref"].rsplit("/", 1)[-1]], components)
+        out = {"allOf": [target], **out} if out else target
+    if list(out) == ["allOf"] and len(out["allOf"]) == 1:
+        return out["allOf"][0]
+    return out
+
+
+# For tests drawing from ``valid``: hypothesis-jsonschema needs about 0.1 s per instance
+# (it re-reads the schema on every draw, and its anyOf and object strategies filter), so
+# few examples, each generated instance serving every mutation, and no shrinking (which
+# takes minutes on these instances; a failure shows the example as generated).
+GENERATED = settings(
+    max_examples=25,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
+
+
+def valid(name, profile="strict"):
+    """Instances of ``#/components/schemas/<name>``, generated from the contract itself."""
+    components = default_contract(profile).components()
+    return from_schema(_inline(components[name], components))
+
+
+def usage_counts():
+    """Arithmetic-consistent usage numbers: (prompt, completion, total)."""
+    return st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)).map(
+        lambda pc: (pc[0], pc[1], pc[0] + pc[1])
+    )
+
+
+def with_usage(payload, counts):
+    """``payload`` with consistent usage numbers (other usage fields kept)."""
+    prompt, completion, total = counts
+    usage = dict(payload.get("usage") or {})
+    usage.update(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    return {**payload, "usage": usage}

@@ -1,0 +1,206 @@
+"""Requests that must be refused: without a key, with a wrong key, or breaking the schema."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance.checks._probes import INVALID
+from tests.checks._factory import exchange, judge, outcomes
+
+ENVELOPE = {"error": {"message": "temperature must be at most 2", "type": "invalid_request_error"}}
+VALIDATION = {"detail": [{"loc": ["body", "temperature"], "msg": "too big", "type": "le"}]}
+STATUSES = st.integers(100, 599).filter(lambda s: s != 429)
+# probe -> the title suffix, JSON path and schema path of the rule it breaks (from the contract)
+RULES = {
+    "invalid_temperature": (
+        "breaks `maximum`: 2",
+        "$.temperature",
+        "#/components/schemas/ChatCompletionRequest/properties/temperature/anyOf/0/maximum",
+    ),
+    "invalid_n_zero": (
+        "breaks `minimum`: 1",
+        "$.n",
+        "#/components/schemas/ChatCompletionRequest/properties/n/anyOf/0/minimum",
+    ),
+    "invalid_empty_messages": (
+        "breaks `minItems`: 1",
+        "$.messages",
+        "#/components/schemas/ChatCompletionRequest/properties/messages/minItems",
+    ),
+    "invalid_role": (
+        "value not allowed: expected ['system', 'user', 'assistant', 'tool']",
+        "$.messages[0].role",
+        "#/components/schemas/ChatMessageRole/enum",
+    ),
+    "invalid_missing_model": (
+        "required property 'model' is missing",
+        "$",
+        "#/components/schemas/ChatCompletionRequest/required",
+    ),
+    "invalid_messages_type": (
+        "wrong type: expected array",
+        "$.messages",
+        "#/components/schemas/ChatCompletionRequest/properties/messages/type",
+    ),
+}
+
+
+@given(st.sampled_from(["no_key", "wrong_key"]), STATUSES)
+def test_a_request_without_a_valid_key_must_be_refused_with_401_or_403(probe_id, status):
+    check = {"no_key": "auth_missing_key_rejected", "wrong_key": "auth_invalid_key_rejected"}
+    request = {"no_key": "request without a key", "wrong_key": "request with an invalid key"}
+    findings = judge(check[probe_id], exchange(probe_id, status=status, body=ENVELOPE))
+    if status in (401, 403):
+        assert findings == []
+        return
+    what = "was accepted" if 200 <= status < 300 else f"was answered with {status} instead of 401"
+    assert [(f.title, f.expected, f.actual) for f in findings] == [
+        (f"{request[probe_id]} {what}", "401 (403 accepted)", status)
+    ]
+
+
+def test_each_auth_probe_is_judged_by_its_own_check_and_the_error_shape():
+    recorded = exchange("no_key", status=200, body={})
+    assert outcomes(recorded) == {
+        "auth_missing_key_rejected": [("request without a key was accepted", "$", None)],
+        "error_body_shape": "n/a",
+    }
+    recorded = exchange("wrong_key", status=403, body={"detail": "Not authenticated"})
+    assert outcomes(recorded) == {
+        "auth_invalid_key_rejected": [],
+        "error_body_shape": [
+            (
+                "the 403 error body is neither an OpenAI error envelope nor HTTPValidationError",
+                "$",
+                None,
+            )
+        ],
+    }
+
+
+@given(st.sampled_from(INVALID), STATUSES)
+def test_a_schema_invalid_request_must_be_refused_with_a_4xx(probe_id, status):
+    findings = judge("invalid_request_rejected", exchange(probe_id, status=status, body=ENVELOPE))
+    if 400 <= status < 500:
+        assert findings == []
+        return
+    if 200 <= status < 300:
+        what = "schema-invalid request accepted"
+    elif status >= 500:
+        what = "schema-invalid request caused a server error"
+    else:
+        what = f"schema-invalid request answered with {status}"
+    rule, json_path, schema_path = RULES[probe_id]
+    [finding] = findings
+    assert (finding.title, finding.json_path, finding.schema_path, finding.actual) == (
+        f"{what} ({rule})",
+        json_path,
+        schema_path,
+        status,
+    )
+    assert finding.expected == f"a 4xx status: the request breaks {json_path}: {rule}"
+
+
+def test_the_rule_is_read_from_the_request_as_sent():
+    recorded = exchange("invalid_temperature", status=200)
+    recorded.request.body = {**recorded.request.body, "temperature": 1.5}
+    assert str(judge("invalid_request_rejected", recorded)) == (
+        "probe 'invalid_temperature' is valid against ChatCompletionRequest in this contract, "
+        "so the endpoint may accept it"
+    )
+
+
+def test_accepted_invalid_requests_stay_apart_when_grouped():
+    titles = set()
+    for probe_id in INVALID:
+        [finding] = judge("invalid_request_rejected", exchange(probe_id, status=200))
+        titles.add((finding.title, finding.json_path))
+    assert len(titles) == len(INVALID)
+
+
+@pytest.mark.parametrize("probe_id", [*INVALID, "no_key", "wrong_key"])
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, ENVELOPE),
+        (401, ENVELOPE),
+        (404, ENVELOPE),
+        (400, VALIDATION),
+        (403, VALIDATION),
+        (422, VALIDATION),
+        (422, ENVELOPE),
+        (422, {"detail": []}),
+    ],
+)
+def test_a_known_error_shape_passes(probe_id, status, body):
+    assert judge("error_body_shape", exchange(probe_id, status=status, body=body)) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "shape"),
+    [
+        (
+            403,
+            {"detail": "Not authenticated"},
+            '{"detail": <string>}, which is not HTTPValidationError '
+            "($.detail: wrong type: expected array)",
+        ),
+        (400, {"error": "bad request"}, '{"error": <string>}'),
+        (400, {"error": {"code": 400}}, '{"error": {...}} without a string "message"'),
+        (400, {"message": "bad", "code": 400}, "an object with keys ['code', 'message']"),
+        (400, {}, "an empty object"),
+        (401, ["unauthorized"], "a JSON array"),
+        (404, b'"not found"', "a JSON string"),
+    ],
+)
+def test_an_unknown_error_shape_is_named(status, body, shape):
+    [finding] = judge("error_body_shape", exchange("invalid_role", status=status, body=body))
+    assert (finding.title, finding.actual, finding.schema_path) == (
+        f"the {status} error body is neither an OpenAI error envelope nor HTTPValidationError",
+        shape,
+        "#/components/schemas/HTTPValidationError",
+    )
+    assert finding.expected == (
+        'an OpenAI error envelope {"error": {"message": "...", ...}} '
+        'or HTTPValidationError {"detail": [...]}'
+    )
+
+
+def test_a_422_is_judged_against_http_validation_error():
+    body = {"detail": [{"loc": ["body"], "msg": "bad"}]}
+    findings = judge("error_body_shape", exchange("invalid_role", status=422, body=body))
+    assert [(f.title, f.json_path, f.schema_path) for f in findings] == [
+        (
+            "required property 'type' is missing",
+            "$.detail[0]",
+            "#/components/schemas/ValidationError/required",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "actual"),
+    [
+        (b"", "the body is empty"),
+        (
+            b"<h1>Bad Request</h1>",
+            "Expecting value: line 1 column 1 (char 0): <h1>Bad Request</h1>",
+        ),
+    ],
+)
+def test_an_error_body_that_is_not_json_is_named(body, actual):
+    recorded = exchange(
+        "invalid_n_zero", status=400, body=body, headers={"content-type": "text/html"}
+    )
+    [finding] = judge("error_body_shape", recorded)
+    assert (finding.title, finding.actual) == ("the 400 error body is not JSON", actual)
+
+
+@pytest.mark.parametrize("status", [200, 302, 500])
+def test_only_a_4xx_body_is_judged_for_its_shape(status):
+    recorded = exchange("invalid_n_zero", status=status, body="oops")
+    assert str(judge("error_body_shape", recorded)) == (
+        f"the request was answered with status {status}, not a 4xx error"
+    )

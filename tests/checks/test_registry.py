@@ -1,0 +1,83 @@
+"""The catalogue's shape: every check is complete, cites the document, and names real probes."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from conformance._model import Severity
+from conformance._spec import default_contract
+from conformance.checks import get_check, registered_checks, registered_probes
+from conformance.checks._catalogue import AREAS
+
+DOCUMENT = default_contract("strict").document
+CATALOGUE = {
+    "success_status": ("http", Severity.MUST),
+    "json_content_type": ("http", Severity.MUST),
+    "stream_content_type": ("http", Severity.MUST),
+    "response_schema": ("envelope", Severity.MUST),
+    "chunk_schema": ("stream", Severity.MUST),
+    "stream_done_terminator": ("stream", Severity.MUST),
+    "stream_framing": ("stream", Severity.MUST),
+    "usage_arithmetic": ("usage", Severity.MUST),
+    "auth_missing_key_rejected": ("auth", Severity.MUST),
+    "auth_invalid_key_rejected": ("auth", Severity.MUST),
+    "invalid_request_rejected": ("errors", Severity.MUST),
+    "error_body_shape": ("errors", Severity.SHOULD),
+}
+
+
+def walk(pointer):
+    """Follow a ``#/a/b`` pointer (RFC 6901 escapes) through the document; KeyError if absent."""
+    assert pointer.startswith("#/"), pointer
+    node = DOCUMENT
+    for escaped in pointer[2:].split("/"):
+        part = escaped.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def test_the_catalogue_holds_exactly_the_first_checks_with_their_area_and_severity():
+    assert {c.id: (c.area, c.severity) for c in registered_checks()} == CATALOGUE
+
+
+def test_checks_are_listed_area_by_area_in_catalogue_order():
+    areas = [c.area for c in registered_checks()]
+    assert list(dict.fromkeys(areas)) == list(AREAS)
+    assert areas == sorted(areas, key=AREAS.index)
+
+
+@pytest.mark.parametrize("check", registered_checks(), ids=lambda c: c.id)
+def test_every_check_is_complete(check):
+    assert check.id == check.func.__name__
+    assert get_check(check.id) is check
+    assert check.title
+    assert check.title == inspect.getdoc(check.func).splitlines()[0].rstrip(".")
+    assert len(check.description.splitlines()) > 2, "a docstring body says why the rule holds"
+    assert check.probes
+    assert set(check.probes) <= {p.id for p in registered_probes()}
+    assert inspect.getmodule(check.func).__name__ == f"conformance.checks.{check.area}"
+
+
+@pytest.mark.parametrize("check", registered_checks(), ids=lambda c: c.id)
+def test_every_spec_pointer_resolves_in_the_document(check):
+    assert isinstance(walk(check.spec), dict)
+
+
+def test_walk_rejects_a_pointer_that_is_not_in_the_document():
+    with pytest.raises(KeyError):
+        walk("#/components/schemas/NoSuchSchema")
+
+
+def test_every_probe_is_judged_by_some_check():
+    used = {p for c in registered_checks() for p in c.probes}
+    assert used == {p.id for p in registered_probes()}
+
+
+def test_an_unknown_check_id_names_the_known_ones():
+    with pytest.raises(KeyError) as err:
+        get_check("no_such_check")
+    assert err.value.args[0] == (
+        "no check with id 'no_such_check'; known: " + ", ".join(sorted(CATALOGUE))
+    )

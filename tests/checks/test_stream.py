@@ -1,0 +1,313 @@
+"""The streamed answer: chunks generated from the contract, framed as an event stream, then
+broken one way at a time."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance._sse import INVALID_UTF8, UNKNOWN_FIELD, UNTERMINATED
+from tests.checks._factory import (
+    GENERATED,
+    SSE,
+    clean,
+    exchange,
+    judge,
+    outcomes,
+    sse,
+    usage_counts,
+    valid,
+    with_usage,
+)
+
+CHUNK = "#/components/schemas/ChatCompletionChunk"
+
+
+def as_stream(chunks, counts):
+    """Chunks as a stream asked for usage: null usage on each but the last, which adds up."""
+    head = [{**c, "usage": None} for c in chunks[:-1]]
+    return [*head, with_usage(chunks[-1], counts)]
+
+
+streams = st.builds(
+    as_stream, st.lists(valid("ChatCompletionChunk"), min_size=1, max_size=3), usage_counts()
+)
+
+
+def usage_stream(body, **kw):
+    return exchange("chat_stream_usage", body=body, headers=SSE, **kw)
+
+
+def expect(recorded, **changes):
+    return {**clean(recorded), **changes}
+
+
+@GENERATED
+@given(streams, st.data())
+def test_a_valid_stream_passes_and_each_mutation_is_exactly_its_findings(chunks, data):
+    ok = usage_stream(sse(*chunks))
+    assert outcomes(ok) == clean(ok)
+    last = len(chunks) - 1
+    k = data.draw(st.integers(0, last), label="chunk")
+
+    # a required property dropped from chunk k: one finding, naming the event
+    field = data.draw(st.sampled_from(["id", "choices", "created", "model", "object"]))
+    broken = copy.deepcopy(chunks)
+    del broken[k][field]
+    recorded = usage_stream(sse(*broken))
+    assert outcomes(recorded) == expect(
+        recorded, chunk_schema=[(f"required property {field!r} is missing", "$", k)]
+    )
+    [finding] = judge("chunk_schema", recorded)
+    assert (finding.schema_path, finding.chunk_index) == (f"{CHUNK}/required", k)
+
+    # a wrong type in chunk k
+    broken = copy.deepcopy(chunks)
+    broken[k]["created"] = None
+    recorded = usage_stream(sse(*broken))
+    assert outcomes(recorded) == expect(
+        recorded, chunk_schema=[("wrong type: expected integer", "$.created", k)]
+    )
+
+    # chunk k is not JSON: named with its event; the last one also took the usage with it
+    texts = [json.dumps(c) for c in chunks]
+    texts[k] = texts[k][:-1]
+    recorded = usage_stream(sse(*texts))
+    usage = (
+        []
+        if k < last
+        else [
+            ("a stream asked for include_usage carried no usage", "$.usage", k - 1 if k else None)
+        ]
+    )
+    assert outcomes(recorded) == expect(
+        recorded,
+        chunk_schema=[("data is not JSON", "$", k)],
+        usage_arithmetic=usage,
+    )
+
+    # usage that does not add up, on the last chunk
+    broken = copy.deepcopy(chunks)
+    broken[last]["usage"]["total_tokens"] += 1
+    recorded = usage_stream(sse(*broken))
+    assert outcomes(recorded) == expect(
+        recorded,
+        usage_arithmetic=[
+            (
+                "usage.total_tokens is not prompt_tokens + completion_tokens",
+                "$.usage.total_tokens",
+                last,
+            ),
+        ],
+    )
+
+    # no [DONE]; data after [DONE]; a stream answered as plain JSON
+    recorded = usage_stream(sse(*chunks, done=False))
+    assert outcomes(recorded) == expect(
+        recorded,
+        stream_done_terminator=[("the stream is not terminated by data: [DONE]", "$", last)],
+    )
+    recorded = usage_stream(sse(*chunks) + sse(chunks[0], done=False))
+    assert outcomes(recorded) == expect(
+        recorded, stream_done_terminator=[("data after [DONE]", "$", last + 2)]
+    )
+    recorded = exchange("chat_stream_usage", body=chunks[-1])
+    assert outcomes(recorded) == expect(
+        recorded,
+        stream_content_type=[("stream: true answered as plain JSON", "$", None)],
+        chunk_schema="n/a",
+        stream_done_terminator="n/a",
+        stream_framing="n/a",
+    )
+
+
+CHUNK_OK = {
+    "id": "c1",
+    "object": "chat.completion.chunk",
+    "created": 1,
+    "model": "m",
+    "system_fingerprint": "fp",
+    "usage": None,
+    "choices": [
+        {
+            "index": 0,
+            "delta": {"role": "assistant", "content": "ok"},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ],
+}
+
+
+def stream(body, **kw):
+    return exchange("chat_stream", body=body, **{"headers": SSE, **kw})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        sse(CHUNK_OK),
+        sse(CHUNK_OK).replace(b"\n", b"\r\n"),
+        sse(CHUNK_OK).replace(b"\n", b"\r"),
+        sse(CHUNK_OK).replace(b"data: ", b"data:"),
+        b": keep-alive\n\n" + sse(CHUNK_OK),
+        b"\xef\xbb\xbf" + sse(CHUNK_OK),
+    ],
+    ids=["lf", "crlf", "cr", "no-space", "comment", "bom"],
+)
+def test_every_legal_framing_of_a_stream_passes(body):
+    recorded = stream(body)
+    assert outcomes(recorded) == clean(recorded)
+
+
+@pytest.mark.parametrize(
+    ("ending", "actual"),
+    [
+        (b"data: [done]\n\n", "data: [done]"),
+        (b"data: DONE\n\n", "data: DONE"),
+        (b"data:[DONE] \n\n", "data:[DONE] "),
+        (b"data: [DONE] junk\n\n", "data: [DONE] junk"),
+        (b"data:  [DONE]\n\n", "data:  [DONE]"),
+    ],
+)
+def test_a_malformed_terminator_is_named_as_such(ending, actual):
+    recorded = stream(sse(CHUNK_OK, done=False) + ending)
+    assert outcomes(recorded) == expect(
+        recorded, stream_done_terminator=[("malformed [DONE] terminator", "$", 1)]
+    )
+    [finding] = judge("stream_done_terminator", recorded)
+    assert (finding.expected, finding.actual) == ("data: [DONE]", actual)
+
+
+@pytest.mark.parametrize("ending", [b"data: [DONE]\n", b"data: [DONE]"])
+def test_a_done_never_dispatched_is_named_and_so_is_the_framing(ending):
+    recorded = stream(sse(CHUNK_OK, done=False) + ending)
+    assert outcomes(recorded) == expect(
+        recorded,
+        stream_done_terminator=[
+            ("[DONE] is not followed by a blank line, so it is never dispatched", "$", None)
+        ],
+        stream_framing=[(UNTERMINATED, "$", None)],
+    )
+    [finding] = judge("stream_done_terminator", recorded)
+    assert finding.actual == "data: [DONE]\n"
+
+
+def test_a_malformed_terminator_that_was_never_dispatched_is_still_named():
+    recorded = stream(sse(CHUNK_OK, done=False) + b"data: [done]")
+    [finding] = judge("stream_done_terminator", recorded)
+    assert (finding.title, finding.actual, finding.chunk_index) == (
+        "malformed [DONE] terminator",
+        "data: [done]",
+        None,
+    )
+
+
+def test_data_left_unterminated_after_done_is_data_after_done():
+    recorded = stream(sse(CHUNK_OK) + b"data: {}")
+    findings = judge("stream_done_terminator", recorded)
+    assert [(f.title, f.actual, f.chunk_index) for f in findings] == [
+        ("data after [DONE]", "{}", None)
+    ]
+
+
+def test_an_empty_stream_has_no_chunk_and_no_terminator():
+    recorded = stream(b"")
+    assert outcomes(recorded) == expect(
+        recorded,
+        chunk_schema=[("the stream carried no chunk", "$", None)],
+        stream_done_terminator=[("the stream is not terminated by data: [DONE]", "$", None)],
+    )
+    [finding] = judge("stream_done_terminator", recorded)
+    assert finding.actual == "no event at all"
+
+
+def test_framing_problems_are_findings_with_the_decoders_words():
+    body = sse(CHUNK_OK).replace(b"data: [DONE]", b"note: hi\ndata: [DONE]")
+    body = body.replace(b'"ok"', b'"o\xffk"')
+    recorded = stream(body)
+    findings = judge("stream_framing", recorded)
+    assert [(f.title, f.chunk_index) for f in findings] == [(INVALID_UTF8, 0), (UNKNOWN_FIELD, 1)]
+    assert [(f.title, f.actual, f.chunk_index) for f in findings] == [
+        (p.title, p.detail, p.event_index) for p in recorded.framing
+    ]
+    assert judge("chunk_schema", recorded) == []  # the replaced byte is still a string
+
+
+def test_a_stream_without_usage_asked_for_none_is_not_judged_for_usage():
+    recorded = exchange("chat_stream_usage", body=sse(CHUNK_OK), headers=SSE)
+    [finding] = judge("usage_arithmetic", recorded)
+    assert (finding.title, finding.actual, finding.chunk_index) == (
+        "a stream asked for include_usage carried no usage",
+        None,
+        0,
+    )
+    recorded.request.body = {**recorded.request.body, "stream_options": None}
+    assert str(judge("usage_arithmetic", recorded)) == (
+        "the stream carries no usage, and none was asked for"
+    )
+
+
+def test_stream_checks_leave_an_error_status_to_success_status():
+    recorded = stream(
+        b'{"error": {"message": "overloaded"}}',
+        status=503,
+        headers={"content-type": "application/json"},
+    )
+    assert outcomes(recorded) == {
+        "success_status": [("a valid request was answered with 503, not 200", "$", None)],
+        "stream_content_type": "n/a",
+        "chunk_schema": "n/a",
+        "stream_done_terminator": "n/a",
+        "stream_framing": "n/a",
+    }
+    assert str(judge("chunk_schema", recorded)) == (
+        "the request was answered with status 503; see success_status"
+    )
+
+
+def test_a_json_answer_to_a_stream_request_says_where_to_look():
+    recorded = stream(json.dumps(CHUNK_OK), headers={"content-type": "application/json"})
+    assert str(judge("chunk_schema", recorded)) == (
+        "the response is not an event stream (Content-Type 'application/json'); "
+        "see stream_content_type"
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "title"),
+    [
+        ({"content-type": "text/plain"}, "Content-Type is not text/event-stream"),
+        ({}, "the stream has no Content-Type"),
+    ],
+)
+def test_a_stream_with_another_media_type_is_named(headers, title):
+    recorded = stream(sse(CHUNK_OK), headers=headers)
+    [finding] = judge("stream_content_type", recorded)
+    assert (finding.title, finding.expected, finding.actual) == (
+        title,
+        "text/event-stream",
+        headers.get("content-type", "(none)"),
+    )
+
+
+def test_strict_and_compat_profiles_judge_the_same_chunk_differently():
+    chunk = {k: v for k, v in CHUNK_OK.items() if k not in ("system_fingerprint", "usage")}
+    recorded = stream(sse(chunk))
+    strict = judge("chunk_schema", recorded, profile="strict")
+    assert [(f.title, f.chunk_index) for f in strict] == [
+        ("required property 'system_fingerprint' is missing", 0),
+        ("required property 'usage' is missing", 0),
+    ]
+    assert judge("chunk_schema", recorded, profile="compat") == []
+
+
+def test_a_mistyped_done_before_the_real_one_is_named_once_and_is_not_a_chunk():
+    recorded = stream(sse(CHUNK_OK, "[done]", CHUNK_OK))
+    assert outcomes(recorded) == expect(
+        recorded, stream_done_terminator=[("malformed [DONE] terminator", "$", 1)]
+    )
