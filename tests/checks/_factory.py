@@ -89,34 +89,35 @@ def clean(recorded):
     return {c.id: [] for c in registered_checks() if recorded.id in c.probes}
 
 
+CHUNK_OK = {
+    "id": "c1",
+    "object": "chat.completion.chunk",
+    "created": 1,
+    "model": "m",
+    "system_fingerprint": "fp",
+    "usage": None,
+    "choices": [
+        {
+            "index": 0,
+            "delta": {"role": "assistant", "content": "ok"},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ],
+}
+
+
+def stream(body, **kw):
+    """A ``chat_stream`` exchange, served as an event stream unless ``headers`` say otherwise."""
+    return exchange("chat_stream", body=body, **{"headers": SSE, **kw})
+
+
+def expect(recorded, **changes):
+    """``clean`` outcomes but for the ``changes`` (check id -> outcome)."""
+    return {**clean(recorded), **changes}
+
+
 # -- payloads generated from the contract ---------------------------------------------------
-
-_ANNOTATIONS = {"title", "description", "examples", "default"}
-
-
-def _inline(node, components):
-    """The schema with every $ref replaced by its target and annotations dropped.
-
-    hypothesis-jsonschema re-canonicalises every subschema on every draw; without the
-    descriptions and the whole components table attached to each, it is several times faster.
-    The schemas are the document's own: nothing is added or loosened.
-    """
-    if isinstance(node, list):
-        return [_inline(item, components) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {
-        key: _inline(value, components)
-        for key, value in node.items()
-        if key != "$ref" and not (key in _ANNOTATIONS and not isinstance(value, dict))
-    }
-    if "$ref" in node:
-        target = _inline(components[node["$ref"].rsplit("/", 1)[-1]], components)
-        out = {"allOf": [target], **out} if out else target
-    if list(out) == ["allOf"] and len(out["allOf"]) == 1:
-        return out["allOf"][0]
-    return out
-
 
 # For tests drawing from ``valid``: hypothesis-jsonschema needs about 0.1 s per instance
 # (it re-reads the schema on every draw, and its anyOf and object strategies filter), so
@@ -135,9 +136,12 @@ GENERATED = settings(
 
 
 def valid(name, profile="strict"):
-    """Instances of ``#/components/schemas/<name>``, generated from the contract itself."""
+    """Instances of ``#/components/schemas/<name>``, generated from the contract itself
+    (the components travel along so that every ``$ref`` resolves)."""
     components = default_contract(profile).components()
-    return from_schema(_inline(components[name], components))
+    return from_schema(
+        {"$ref": f"#/components/schemas/{name}", "components": {"schemas": components}}
+    )
 
 
 def usage_counts():

@@ -17,6 +17,7 @@ from tests.checks._factory import (
     GENERATED,
     clean,
     exchange,
+    expect,
     judge,
     outcomes,
     usage_counts,
@@ -31,10 +32,6 @@ responses = st.builds(with_usage, valid("ChatCompletionResponse"), usage_counts(
 
 def chat(body, **kw):
     return exchange("chat", body=body, **kw)
-
-
-def expect(recorded, **changes):
-    return {**clean(recorded), **changes}
 
 
 def drop(body, name):

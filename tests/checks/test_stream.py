@@ -10,15 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance._sse import INVALID_UTF8, UNKNOWN_FIELD, UNTERMINATED
+from conformance._sse import INVALID_UTF8, UNKNOWN_FIELD
 from tests.checks._factory import (
+    CHUNK_OK,
     GENERATED,
     SSE,
     clean,
     exchange,
+    expect,
     judge,
     outcomes,
     sse,
+    stream,
     usage_counts,
     valid,
     with_usage,
@@ -40,10 +43,6 @@ streams = st.builds(
 
 def usage_stream(body, **kw):
     return exchange("chat_stream_usage", body=body, headers=SSE, **kw)
-
-
-def expect(recorded, **changes):
-    return {**clean(recorded), **changes}
 
 
 @GENERATED
@@ -125,28 +124,6 @@ def test_a_valid_stream_passes_and_each_mutation_is_exactly_its_findings(chunks,
     )
 
 
-CHUNK_OK = {
-    "id": "c1",
-    "object": "chat.completion.chunk",
-    "created": 1,
-    "model": "m",
-    "system_fingerprint": "fp",
-    "usage": None,
-    "choices": [
-        {
-            "index": 0,
-            "delta": {"role": "assistant", "content": "ok"},
-            "finish_reason": "stop",
-            "logprobs": None,
-        }
-    ],
-}
-
-
-def stream(body, **kw):
-    return exchange("chat_stream", body=body, **{"headers": SSE, **kw})
-
-
 @pytest.mark.parametrize(
     "body",
     [
@@ -162,68 +139,6 @@ def stream(body, **kw):
 def test_every_legal_framing_of_a_stream_passes(body):
     recorded = stream(body)
     assert outcomes(recorded) == clean(recorded)
-
-
-@pytest.mark.parametrize(
-    ("ending", "actual"),
-    [
-        (b"data: [done]\n\n", "data: [done]"),
-        (b"data: DONE\n\n", "data: DONE"),
-        (b"data:[DONE] \n\n", "data:[DONE] "),
-        (b"data: [DONE] junk\n\n", "data: [DONE] junk"),
-        (b"data:  [DONE]\n\n", "data:  [DONE]"),
-    ],
-)
-def test_a_malformed_terminator_is_named_as_such(ending, actual):
-    recorded = stream(sse(CHUNK_OK, done=False) + ending)
-    assert outcomes(recorded) == expect(
-        recorded, stream_done_terminator=[("malformed [DONE] terminator", "$", 1)]
-    )
-    [finding] = judge("stream_done_terminator", recorded)
-    assert (finding.expected, finding.actual) == ("data: [DONE]", actual)
-
-
-@pytest.mark.parametrize("ending", [b"data: [DONE]\n", b"data: [DONE]"])
-def test_a_done_never_dispatched_is_named_and_so_is_the_framing(ending):
-    recorded = stream(sse(CHUNK_OK, done=False) + ending)
-    assert outcomes(recorded) == expect(
-        recorded,
-        stream_done_terminator=[
-            ("[DONE] is not followed by a blank line, so it is never dispatched", "$", None)
-        ],
-        stream_framing=[(UNTERMINATED, "$", None)],
-    )
-    [finding] = judge("stream_done_terminator", recorded)
-    assert finding.actual == "data: [DONE]\n"
-
-
-def test_a_malformed_terminator_that_was_never_dispatched_is_still_named():
-    recorded = stream(sse(CHUNK_OK, done=False) + b"data: [done]")
-    [finding] = judge("stream_done_terminator", recorded)
-    assert (finding.title, finding.actual, finding.chunk_index) == (
-        "malformed [DONE] terminator",
-        "data: [done]",
-        None,
-    )
-
-
-def test_data_left_unterminated_after_done_is_data_after_done():
-    recorded = stream(sse(CHUNK_OK) + b"data: {}")
-    findings = judge("stream_done_terminator", recorded)
-    assert [(f.title, f.actual, f.chunk_index) for f in findings] == [
-        ("data after [DONE]", "{}", None)
-    ]
-
-
-def test_an_empty_stream_has_no_chunk_and_no_terminator():
-    recorded = stream(b"")
-    assert outcomes(recorded) == expect(
-        recorded,
-        chunk_schema=[("the stream carried no chunk", "$", None)],
-        stream_done_terminator=[("the stream is not terminated by data: [DONE]", "$", None)],
-    )
-    [finding] = judge("stream_done_terminator", recorded)
-    assert finding.actual == "no event at all"
 
 
 def test_framing_problems_are_findings_with_the_decoders_words():
@@ -304,10 +219,3 @@ def test_strict_and_compat_profiles_judge_the_same_chunk_differently():
         ("required property 'usage' is missing", 0),
     ]
     assert judge("chunk_schema", recorded, profile="compat") == []
-
-
-def test_a_mistyped_done_before_the_real_one_is_named_once_and_is_not_a_chunk():
-    recorded = stream(sse(CHUNK_OK, "[done]", CHUNK_OK))
-    assert outcomes(recorded) == expect(
-        recorded, stream_done_terminator=[("malformed [DONE] terminator", "$", 1)]
-    )
