@@ -83,7 +83,7 @@ def test_two_servers_run_side_by_side_with_their_own_settings():
 @pytest.mark.e2e
 def test_serve_blocks_until_interrupted_and_then_returns():
     code = "from conformance.server import serve; serve(port=0); print('returned')"
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+    proc = subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
