@@ -162,6 +162,7 @@ class Runner:
                 model=self.endpoint.model,
                 api_key_configured=bool(self.endpoint.api_key),
                 probe=probe,
+                peers={p: self._exchanges[p] for p in check.probes if p in self._exchanges},
             )
             try:
                 for finding in check.func(exchange, ctx):

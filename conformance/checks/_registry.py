@@ -7,7 +7,7 @@ itself, so the same exchange feeds many checks and a run costs few tokens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,6 +37,17 @@ class CheckContext:
     model: str
     api_key_configured: bool
     probe: Probe
+    # The exchanges of the check's other probes, by probe id (those sent), so that a check
+    # can compare two answers (e.g. streamed and not); only probes the check names.
+    peers: Mapping[str, Exchange] = field(default_factory=dict)
+
+    def peer(self, probe_id: str) -> Exchange:
+        """The exchange of ``probe_id`` (one of the check's probes), or ``NotApplicable``."""
+        found = self.peers.get(probe_id)
+        if found is None or not found.ok:
+            status = "not sent" if found is None else f"answered {found.status or found.error}"
+            raise NotApplicable(f"probe {probe_id!r} is needed for the comparison but {status}")
+        return found
 
 
 CheckFunc = Callable[[Exchange, CheckContext], Iterable[Finding]]
