@@ -79,6 +79,10 @@ class Check:
     probes: tuple[str, ...]
     func: CheckFunc = field(repr=False, compare=False)
     description: str = ""
+    # True when the check can judge any exchange like its probes' (same stream mode,
+    # valid or invalid request), not only its probes': exploration reuses it on generated
+    # requests.
+    any_exchange: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +106,7 @@ def check(
     spec: str,
     probes: Iterable[str],
     id: str | None = None,
+    any_exchange: bool = False,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check. Its id defaults to the function's name; its title to the
     first line of its docstring."""
@@ -126,6 +131,7 @@ def check(
             probes=names,
             func=func,
             description=doc,
+            any_exchange=any_exchange,
         )
         return func
 

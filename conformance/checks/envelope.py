@@ -16,6 +16,7 @@ from conformance.checks._registry import CheckContext, check
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionResponse",
     probes=[CHAT.id],
+    any_exchange=True,
 )
 def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The response body is a valid ChatCompletionResponse.

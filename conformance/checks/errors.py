@@ -31,6 +31,7 @@ EXPECTED_SHAPES = (
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionRequest",
     probes=list(INVALID),
+    any_exchange=True,
 )
 def invalid_request_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A schema-invalid request is rejected with a 4xx status.
@@ -62,6 +63,7 @@ def invalid_request_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[
     severity=Severity.SHOULD,
     spec="#/components/schemas/HTTPValidationError",
     probes=[*INVALID, NO_KEY.id, WRONG_KEY.id],
+    any_exchange=True,
 )
 def error_body_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A 4xx answer explains itself in a JSON error body of a known shape.

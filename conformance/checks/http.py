@@ -44,6 +44,7 @@ def success_status(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=f"{RESPONSES}/200/content",
     probes=[CHAT.id],
+    any_exchange=True,
 )
 def json_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A non-streamed answer is application/json.
@@ -69,6 +70,7 @@ def json_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding
     severity=Severity.MUST,
     spec=STREAM_PROPERTY,
     probes=list(STREAMS),
+    any_exchange=True,
 )
 def stream_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A stream: true request is answered as text/event-stream.

@@ -27,6 +27,7 @@ TERMINATOR = f"data: {DONE}"
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionChunk",
     probes=list(STREAMS),
+    any_exchange=True,
 )
 def chunk_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every streamed chunk is a valid ChatCompletionChunk.
@@ -56,6 +57,7 @@ def chunk_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=STREAM_PROPERTY,
     probes=list(STREAMS),
+    any_exchange=True,
 )
 def stream_done_terminator(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The stream ends with data: [DONE] and nothing after it.
@@ -134,6 +136,7 @@ def _undispatched(exchange: Exchange) -> list[ServerSentEvent]:
     severity=Severity.MUST,
     spec=STREAM_PROPERTY,
     probes=list(STREAMS),
+    any_exchange=True,
 )
 def stream_framing(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The stream is well-formed text/event-stream.

@@ -19,6 +19,7 @@ COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
     severity=Severity.MUST,
     spec="#/components/schemas/Usage",
     probes=[CHAT.id, CHAT_STREAM_USAGE.id],
+    any_exchange=True,
 )
 def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Usage adds up: total_tokens = prompt_tokens + completion_tokens.
