@@ -1,0 +1,431 @@
+"""Static HTML for one run, rendered from its ``results.json`` data.
+
+No pytest and no click here: ``_report`` hands these fragments to pytest-html through its
+hooks. Everything is server-rendered, so the page reads without JavaScript; long parts sit
+in ``<details>``, which works without JavaScript and opens for printing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from html import escape
+from types import SimpleNamespace
+from typing import Any
+
+from conformance._scores import VERDICTS, all_checks, area_scores
+from conformance._text import curl_command
+
+BODY_LIMIT = 16 * 1024  # characters of a body shown in the report; the rest is cut visibly
+VALUE_LIMIT = 2000  # characters of an expected/actual value
+EVENTS_HEAD = 100  # events of a long transcript shown from its start...
+EVENTS_TAIL = 50  # ...and from its end; highlighted events and their neighbours always
+EVENTS_AROUND = 2
+
+STYLE = """
+<style>
+body{display:flex;flex-direction:column}
+body>.summary,.summary>.summary__data{display:contents}
+.summary__spacer{display:none}
+.additional-summary.prefix{order:-1}
+.cf{color:#1f2328;font-family:system-ui,sans-serif}
+.cf-card{border:1px solid #ccc;border-radius:6px;padding:12px 16px;margin:12px 0;background:#fff}
+.cf-card h2{margin:0 0 8px 0;font-size:1.3em}
+.cf-card dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:0 0 10px 0}
+.cf-card dt{font-weight:600}.cf-card dd{margin:0}
+.cf-verdict-PASS{color:#1a7f37}.cf-verdict-FAIL{color:#cf222e}.cf-verdict-WARN{color:#9a6700}
+.cf-verdict-SKIP{color:#57606a}.cf-verdict-ERROR{color:#8250df}
+.cf-verdict-FAIL,.cf-verdict-WARN,.cf-verdict-ERROR{font-weight:700}
+.cf table{border-collapse:collapse;margin:4px 0 8px 0}
+.cf td,.cf th{border:1px solid #ddd;padding:2px 6px;vertical-align:top;text-align:left;
+ font-size:0.9em}
+.cf-scores td.cf-n{text-align:right}.cf .cf-zero{color:#aaa}
+.cf-scores tr.cf-bad td:first-child{border-left:3px solid #cf222e}
+.cf-known{color:#57606a;font-style:italic}.cf-new{color:#cf222e;font-weight:700}
+.cf pre{white-space:pre-wrap;word-break:break-all;max-height:30em;overflow:auto;
+ background:#f6f8fa;padding:6px;font-size:0.85em;margin:2px 0}
+.cf-hit{background:#ffebe9;display:block;border-left:3px solid #cf222e}
+.cf-cut{color:#9a6700;font-style:italic}
+.cf summary{cursor:pointer}
+.cf-checks>tbody>tr>td:first-child{white-space:nowrap}
+@media print{
+ .controls,.filter,.summary__reload,#results-table,#environment-header,#environment{display:none}
+ .cf pre{max-height:none;overflow:visible}
+ details::details-content{content-visibility:visible;display:block}
+ details>summary{list-style:none}
+ .cf tr{break-inside:avoid}
+}
+</style>
+"""
+
+KNOWN_TOP = {
+    "schema_version", "tool", "endpoint", "model", "profile", "spec", "started_at",
+    "duration_s", "partial", "notes", "verdict", "exit_code", "totals", "requests",
+    "tokens", "checks", "exchanges", "gate", "insecure", "exploration",
+}  # fmt: skip
+
+
+def cut(text: str, limit: int = BODY_LIMIT) -> str:
+    """``text`` escaped, cut visibly after ``limit`` characters."""
+    if len(text) <= limit:
+        return escape(text)
+    more = len(text) - limit
+    return escape(text[:limit]) + f'<span class="cf-cut">\n... [cut: {more} more characters]</span>'
+
+
+def as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+
+
+def anchor(kind: str, name: str) -> str:
+    """An id attribute value: ``cf-check-usage_arithmetic``."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return f"cf-{kind}-{safe}"
+
+
+def _verdict(verdict: str) -> str:
+    return f'<b class="cf-verdict-{escape(verdict)}">{escape(verdict)}</b>'
+
+
+# --- the header card ---------------------------------------------------------------------
+
+
+def header_card(data: Mapping[str, Any]) -> str:
+    """The card at the top: what was tested, the outcome, and per-area scores."""
+    totals = data.get("totals", {})
+    counts = ", ".join(f"{totals[v]} {v}" for v in VERDICTS if totals.get(v)) or "no checks ran"
+    tokens = data.get("tokens", {})
+    endpoint = data.get("endpoint", {})
+    spec = data.get("spec", {})
+    ok = data.get("exit_code") == 0
+    rows: list[tuple[str, str]] = [
+        (
+            "verdict",
+            f'<span class="cf-verdict-{"PASS" if ok else "FAIL"}" id="cf-verdict">'
+            f"{escape(str(data.get('verdict', '')))}</span> ({escape(counts)}); "
+            f"exit code {escape(str(data.get('exit_code')))}",
+        ),
+        (
+            "endpoint",
+            escape(str(endpoint.get("base_url", "")))
+            + (" (embedded reference server)" if endpoint.get("embedded") else ""),
+        ),
+        ("model", escape(str(data.get("model", "")))),
+        ("profile", escape(str(data.get("profile", "")))),
+        (
+            "spec",
+            f"{escape(str(spec.get('title', '')))} {escape(str(spec.get('version', '')))}, "
+            f"sha256 <code>{escape(str(spec.get('sha256', '')))}</code>",
+        ),
+        ("tool", f"conformance {escape(str(data.get('tool', {}).get('version', '')))}"),
+        ("started", escape(str(data.get("started_at", "")))),
+        ("duration", f"{float(data.get('duration_s', 0)):.1f} s"),
+        ("requests", escape(str(data.get("requests", 0)))),
+        (
+            "tokens",
+            f"{tokens.get('total', 0)} ({tokens.get('prompt', 0)} prompt, "
+            f"{tokens.get('completion', 0)} completion)"
+            + (
+                f"; {tokens['unreported_exchanges']} exchanges reported no usage (estimated)"
+                if tokens.get("unreported_exchanges")
+                else ""
+            ),
+        ),
+    ]
+    if data.get("insecure"):
+        rows.append(("TLS", '<b class="cf-verdict-WARN">certificate not verified (insecure)</b>'))
+    if data.get("partial"):
+        rows.append(("partial", '<b class="cf-verdict-WARN">the run stopped early</b>'))
+    for note in data.get("notes", []):
+        rows.append(("note", escape(str(note))))
+    gate = data.get("gate")
+    if isinstance(gate, Mapping):
+        rows.append(("CI gate", gate_html(gate)))
+    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return (
+        f'<div class="cf cf-card" id="cf-header"><h2>Conformance: '
+        f"{escape(str(endpoint.get('base_url', '')))}</h2><dl>{body}</dl>"
+        f"{scores_table(data)}</div>"
+    )
+
+
+def gate_html(gate: Mapping[str, Any]) -> str:
+    parts = [f"fails on {escape(str(gate.get('fail_on', 'fail')).upper())}"]
+    if gate.get("baseline"):
+        parts.append(
+            f"baseline <code>{escape(str(gate['baseline']))}</code>: "
+            f"{len(gate.get('known', []))} known, "
+            f'<span class="{"cf-new" if gate.get("new") else ""}">'
+            f"{len(gate.get('new', []))} new</span>, {len(gate.get('stale', []))} stale"
+            + (" (stale entries fail: --strict-baseline)" if gate.get("strict_baseline") else "")
+        )
+    return "; ".join(parts)
+
+
+def scores_table(data: Mapping[str, Any]) -> str:
+    """Per-area score and verdict counts; each area links to its checks below."""
+    extra = data.get("areas") if isinstance(data.get("areas"), Mapping) else {}
+    rows = []
+    for score in area_scores(all_checks(data)):
+        cells = "".join(
+            f'<td class="cf-n{" cf-zero" if not n else ""}">{n}</td>'
+            for n in (score.counts[v] for v in VERDICTS)
+        )
+        spent = extra.get(score.area, {}) if isinstance(extra, Mapping) else {}
+        cost = ""
+        if isinstance(spent, Mapping) and spent:
+            cost = ", ".join(f"{escape(str(v))} {escape(str(k))}" for k, v in spent.items())
+        rows.append(
+            f'<tr><td><a href="#{anchor("area", score.area)}">{escape(score.area)}</a></td>'
+            f"<td>{escape(score.label())}</td>{cells}"
+            + (f"<td>{cost}</td>" if extra else "")
+            + "</tr>"
+        )
+    head = "".join(f"<th>{v}</th>" for v in VERDICTS)
+    cost_head = "<th>spent</th>" if extra else ""
+    return (
+        '<table class="cf-scores"><thead><tr><th>area</th><th>score</th>'
+        f"{head}{cost_head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+# --- checks and their evidence ----------------------------------------------------------
+
+
+def findings_table(findings: list[Mapping[str, Any]], known: set[int] | None = None) -> str:
+    rows = []
+    for i, f in enumerate(findings):
+        where = escape(str(f.get("exchange") or ""))
+        if f.get("chunk_index") is not None:
+            where += f", event {f['chunk_index']}"
+        status = ""
+        if known is not None:
+            status = (
+                '<td class="cf-known">known (baseline)</td>'
+                if i in known
+                else '<td class="cf-new">new</td>'
+            )
+        rows.append(
+            f'<tr class="cf-finding"><td>{escape(str(f.get("title", "")))}'
+            + (f" (seen {f['count']} times)" if f.get("count", 1) > 1 else "")
+            + f"</td><td><code>{escape(str(f.get('json_path', '')))}</code></td>"
+            f"<td><code>{escape(str(f.get('schema_path') or ''))}</code></td>"
+            f"<td><pre>{cut(as_text(f.get('expected')), VALUE_LIMIT)}</pre></td>"
+            f"<td><pre>{cut(as_text(f.get('actual')), VALUE_LIMIT)}</pre></td>"
+            f"<td>{where}</td>{status}</tr>"
+        )
+    baseline_head = "<th>CI gate</th>" if known is not None else ""
+    return (
+        '<table class="cf-findings"><thead><tr><th>finding</th><th>JSON path</th>'
+        "<th>schema path</th><th>expected</th><th>actual</th><th>exchange</th>"
+        f"{baseline_head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def visible_events(count: int, highlight: set[int]) -> list[int | None]:
+    """Indexes of the events to show (``None`` marks a gap): the head, the tail and
+    every highlighted event with its neighbours."""
+    if count <= EVENTS_HEAD + EVENTS_TAIL:
+        return list(range(count))
+    keep = set(range(EVENTS_HEAD)) | set(range(count - EVENTS_TAIL, count))
+    for index in highlight:
+        keep |= set(range(max(0, index - EVENTS_AROUND), min(count, index + EVENTS_AROUND + 1)))
+    out: list[int | None] = []
+    previous = -1
+    for index in sorted(keep):
+        if index != previous + 1:
+            out.append(None)
+        out.append(index)
+        previous = index
+    return out
+
+
+def transcript_html(events: list[Mapping[str, Any]], highlight: set[int]) -> str:
+    lines = []
+    previous = -1
+    for index in visible_events(len(events), highlight):
+        if index is None:
+            continue
+        if index != previous + 1:
+            lines.append(
+                f'<span class="cf-cut">... [{index - previous - 1} events not shown; '
+                "all are in results.json]</span>\n"
+            )
+        previous = index
+        event = events[index]
+        text = (
+            "".join(f"{name}: {event[name]}\n" for name in ("event", "id") if event.get(name))
+            + f"data: {event.get('data', '')}"
+        )
+        cls = ' class="cf-hit"' if index in highlight else ""
+        lines.append(f"<span{cls}>[{index}] {cut(text, VALUE_LIMIT)}</span>\n")
+    if previous != len(events) - 1:
+        lines.append(f'<span class="cf-cut">... [{len(events) - previous - 1} more events]</span>')
+    return f'<pre class="cf-transcript">{"".join(lines)}</pre>'
+
+
+def exchange_html(exchange: Mapping[str, Any], highlight: set[int]) -> str:
+    """Request, status, headers, body or event transcript, and a curl line."""
+    request = exchange.get("request", {})
+    headers = "\n".join(f"{k}: {v}" for k, v in request.get("headers", {}).items())
+    parts = [
+        "<p>request</p>"
+        f"<pre>{escape(str(request.get('method', '')))} {escape(str(request.get('url', '')))}"
+        f"\n{escape(headers)}\n\n{cut(as_text(request.get('body')))}</pre>"
+    ]
+    if exchange.get("error"):
+        parts.append(f"<p><b>transport error:</b> {escape(str(exchange['error']))}</p>")
+    response = exchange.get("response")
+    if isinstance(response, Mapping):
+        headers = "\n".join(f"{k}: {v}" for k, v in response.get("headers", {}).items())
+        parts.append(
+            f"<p>response</p><pre>HTTP {escape(str(response.get('status')))}\n"
+            f"{escape(headers)}</pre>"
+        )
+        truncated = response.get("body_truncated")
+        note = ' <span class="cf-cut">[the body was cut at the client\'s cap]</span>'
+        if response.get("streamed"):
+            events = list(response.get("events", []))
+            parts.append(
+                f"<p>event transcript: {len(events)} events"
+                + (note if truncated else "")
+                + f"</p>{transcript_html(events, highlight)}"
+            )
+        else:
+            parts.append(
+                "<p>body" + (note if truncated else "") + "</p>"
+                f"<pre>{cut(str(response.get('body', '')))}</pre>"
+            )
+    for problem in exchange.get("framing_problems", []):
+        parts.append(
+            f"<p>framing: {escape(str(problem.get('title')))} at byte "
+            f"{escape(str(problem.get('offset')))}: {escape(str(problem.get('detail')))}</p>"
+        )
+    curl = curl_command(SimpleNamespace(request=SimpleNamespace(**request)))
+    parts.append(f"<p>reproduce</p><pre>{escape(curl)}</pre>")
+    return "".join(parts)
+
+
+def check_html(
+    check: Mapping[str, Any],
+    exchanges: Mapping[str, Mapping[str, Any]],
+    known: set[int] | None = None,
+) -> str:
+    """A check's conclusion: reason, findings, and the exchanges that showed them."""
+    out = [
+        f'<div class="cf cf-check"><p>{_verdict(str(check.get("verdict", "")))} '
+        f"{escape(str(check.get('id', '')))}: {escape(str(check.get('title', '')))} "
+        f"({escape(str(check.get('severity', '')))}, {escape(str(check.get('area', '')))})"
+        f" - spec <code>{escape(str(check.get('spec', '')))}</code></p>"
+    ]
+    if check.get("unsupported"):
+        out.append("<p>unsupported: the endpoint declined the feature with a proper 4xx</p>")
+    if check.get("reason"):
+        out.append(f"<p>{escape(str(check['reason']))}</p>")
+    findings = list(check.get("findings", []))
+    if findings:
+        out.append(findings_table(findings, known))
+    shown = list(dict.fromkeys(str(f.get("exchange")) for f in findings if f.get("exchange")))
+    for exchange_id in shown:
+        exchange = exchanges.get(exchange_id)
+        if exchange is None:
+            continue
+        hits = {
+            int(f["chunk_index"])
+            for f in findings
+            if f.get("exchange") == exchange_id and f.get("chunk_index") is not None
+        }
+        out.append(
+            f"<details><summary>exchange <code>{escape(exchange_id)}</code>"
+            + (f": events {', '.join(map(str, sorted(hits)))} highlighted" if hits else "")
+            + f"</summary>{exchange_html(exchange, hits)}</details>"
+        )
+    others = [str(e) for e in check.get("exchanges", []) if str(e) not in shown]
+    if others:
+        links = ", ".join(
+            f'<a href="#{anchor("exchange", e)}"><code>{escape(e)}</code></a>' for e in others
+        )
+        out.append(f"<p>exchanges judged: {links}</p>")
+    out.append("</div>")
+    return "".join(out)
+
+
+def known_indexes(data: Mapping[str, Any], check: Mapping[str, Any]) -> set[int] | None:
+    """Which of a check's findings the baseline knows (None: no baseline in use)."""
+    gate = data.get("gate")
+    if not isinstance(gate, Mapping) or not gate.get("baseline"):
+        return None
+    known = {
+        (k.get("check"), k.get("exchange"), k.get("json_path"), k.get("title"))
+        for k in gate.get("known", [])
+    }
+    return {
+        i
+        for i, f in enumerate(check.get("findings", []))
+        if (check.get("id"), f.get("exchange"), f.get("json_path"), f.get("title")) in known
+    }
+
+
+def checks_section(data: Mapping[str, Any]) -> str:
+    """Every check, area by area, with all its evidence: the page without JavaScript."""
+    exchanges = {str(e.get("id")): e for e in data.get("exchanges", [])}
+    checks = all_checks(data)
+    out = ['<div class="cf" id="cf-checks"><h2>Checks</h2>']
+    for score in area_scores(checks):
+        rows = []
+        for check in (c for c in checks if c.get("area") == score.area):
+            verdict = str(check.get("verdict", ""))
+            rows.append(
+                f'<tr id="{anchor("check", str(check.get("id", "")))}" '
+                f'class="cf-row cf-row-{escape(verdict)}"><td>{_verdict(verdict)}</td>'
+                f"<td>{escape(str(check.get('severity', '')))}</td>"
+                f"<td>{check_html(check, exchanges, known_indexes(data, check))}</td></tr>"
+            )
+        out.append(
+            f'<h3 id="{anchor("area", score.area)}">{escape(score.area)}: '
+            f"{escape(score.label())}</h3>"
+            '<table class="cf-checks"><thead><tr><th>verdict</th><th>severity</th>'
+            f"<th>check</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    out.append("</div>")
+    return "".join(out)
+
+
+def exchanges_section(data: Mapping[str, Any]) -> str:
+    """Every exchange once, collapsed: what each check judged."""
+    items = []
+    for exchange in data.get("exchanges", []):
+        exchange_id = str(exchange.get("id"))
+        response = exchange.get("response")
+        status = response.get("status") if isinstance(response, Mapping) else "no response"
+        method = str(exchange.get("request", {}).get("method"))
+        items.append(
+            f'<details id="{anchor("exchange", exchange_id)}"><summary><code>'
+            f"{escape(exchange_id)}</code>: {escape(method)}"
+            f" -> {escape(str(status))}</summary>{exchange_html(exchange, set())}</details>"
+        )
+    return f'<div class="cf" id="cf-exchanges"><h2>Exchanges</h2>{"".join(items)}</div>'
+
+
+def other_data_section(data: Mapping[str, Any]) -> str:
+    """Fields this renderer has no dedicated view for (exploration, future additions),
+    shown as data so that nothing in results.json is hidden from the report."""
+    extra = {k: v for k, v in data.items() if k not in KNOWN_TOP or k == "exploration"}
+    extra.pop("areas", None)
+    if not extra:
+        return ""
+    items = "".join(
+        f"<details><summary>{escape(k)}</summary><pre>{cut(as_text(v))}</pre></details>"
+        for k, v in extra.items()
+    )
+    return f'<div class="cf" id="cf-other"><h2>More from results.json</h2>{items}</div>'
+
+
+def report_body(data: Mapping[str, Any]) -> str:
+    """The static part below pytest-html's summary: checks, other data, exchanges."""
+    return checks_section(data) + other_data_section(data) + exchanges_section(data)
+
+
+def exchange_map(exchanges: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """``{id: exchange.to_dict()}`` for live ``Exchange`` objects."""
+    return {e.id: e.to_dict() for e in exchanges}

@@ -1,0 +1,71 @@
+"""Per-area compatibility scores, computed from ``results.json`` data.
+
+Shared by the single-run report and the comparison page. A score never replaces the
+individual results: it is ``PASS / (PASS + WARN + FAIL)`` over the checks that concluded
+(SKIP and ERROR say nothing about compatibility, so they are counted but not scored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+VERDICTS = ("PASS", "WARN", "FAIL", "SKIP", "ERROR")
+EXPLORATION = "exploration"
+
+
+@dataclass
+class AreaScore:
+    """The verdict counts of one area's checks and the score they make."""
+
+    area: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
+
+    @property
+    def judged(self) -> int:
+        return self.counts["PASS"] + self.counts["WARN"] + self.counts["FAIL"]
+
+    @property
+    def score(self) -> float | None:
+        """The share of concluded checks that passed, or None when none concluded."""
+        return None if self.judged == 0 else self.counts["PASS"] / self.judged
+
+    def label(self) -> str:
+        """``83% (5 of 6)``, or ``n/a`` when nothing concluded."""
+        score = self.score
+        if score is None:
+            return "n/a"
+        return f"{round(score * 100)}% ({self.counts['PASS']} of {self.judged})"
+
+
+def area_order(checks: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Areas in the order their first check appears (the catalogue's order); exploration last."""
+    areas = list(dict.fromkeys(str(c.get("area", "")) for c in checks))
+    if EXPLORATION in areas:
+        areas.remove(EXPLORATION)
+        areas.append(EXPLORATION)
+    return areas
+
+
+def area_scores(checks: Iterable[Mapping[str, Any]]) -> list[AreaScore]:
+    """One :class:`AreaScore` per area, in :func:`area_order`."""
+    checks = list(checks)
+    scores = {area: AreaScore(area) for area in area_order(checks)}
+    for check in checks:
+        verdict = str(check.get("verdict", ""))
+        if verdict in VERDICTS:
+            scores[str(check.get("area", ""))].counts[verdict] += 1
+    return list(scores.values())
+
+
+def all_checks(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The run's checks plus, when the run explored, its exploration results as checks
+    of the area ``exploration`` (each with at least ``id``, ``area`` and ``verdict``)."""
+    checks = [dict(c) for c in data.get("checks", [])]
+    exploration = data.get(EXPLORATION)
+    if isinstance(exploration, Mapping):
+        for item in exploration.get("checks", exploration.get("results", [])) or []:
+            if isinstance(item, Mapping) and "verdict" in item:
+                checks.append({"area": EXPLORATION, **item})
+    return checks
