@@ -13,7 +13,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Literal
@@ -23,7 +23,9 @@ import httpx
 
 from conformance._errors import ConfigError
 from conformance._exchange import Exchange, RecordedRequest
+from conformance._ratelimit import RateLimiter
 from conformance._redact import Redactor
+from conformance._retry import RETRY_STATUSES, Attempt, RetryPolicy, status_reason, with_retries
 from conformance._sse import UNTERMINATED, SSEDecoder
 from conformance._version import __version__
 
@@ -100,11 +102,19 @@ class ChatClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         max_body_bytes: int = 10 * 1024 * 1024,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        admit: Callable[[], str | None] | None = None,
     ) -> None:
+        """``retry``: when to send again (None: never); ``limiter``: waited on before each
+        attempt; ``admit``: asked before each attempt, returns why it may not be sent."""
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes={max_body_bytes} must be at least 1")
         self.endpoint = endpoint
         self.max_body_bytes = max_body_bytes
+        self.retry = retry
+        self.limiter = limiter
+        self.admit = admit
         self.requests_sent = 0
         self._redact = Redactor([endpoint.api_key])
         t = endpoint.timeouts
@@ -143,7 +153,70 @@ class ChatClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Exchange:
-        """POST ``body`` (or the raw ``content``) to the chat URL and record the exchange."""
+        """POST ``body`` (or the raw ``content``) to the chat URL and record the exchange.
+
+        With a retry policy, a 429, 502, 503 or 504 (or a connection dropped before any
+        response) is sent again after the wait the endpoint asked for; the exchange is the
+        last attempt's, with ``attempts`` and ``retries`` saying what came before.
+        """
+        previous: Exchange | None = None
+        refused: str | None = None
+
+        async def attempt() -> Attempt[Exchange]:
+            nonlocal previous, refused
+            reason = self.admit() if self.admit is not None else None
+            if reason is not None:
+                refused = reason
+                if previous is not None:
+                    return Attempt(previous)  # the retry is not sent: keep what we have
+                return Attempt(
+                    self._not_sent(exchange_id, body, content, auth, headers, reason=reason)
+                )
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            exchange, because = await self._once(exchange_id, body, auth, content, headers)
+            previous = exchange
+            return Attempt(exchange, because, exchange.headers if because else None)
+
+        if self.retry is None or self.retry.retries == 0:
+            return (await attempt()).result
+        last, notes, gave_up = await with_retries(self.retry, attempt)
+        exchange = last.result
+        exchange.attempts = 1 + len(notes)
+        exchange.retries = [
+            f"attempt {n.attempt}: {n.because}; waited {n.waited_s:.2f}s"
+            + (f" as told ({n.told})" if n.told else " (backoff)")
+            for n in notes
+        ]
+        if gave_up is not None:
+            exchange.retries.append(f"not retried: {gave_up}")
+        elif refused is not None and notes:
+            exchange.retries.append(f"retry not sent: {refused}")
+        return exchange
+
+    def _not_sent(
+        self,
+        exchange_id: str,
+        body: object,
+        content: bytes | None,
+        auth: AuthMode,
+        headers: Mapping[str, str] | None,
+        *,
+        reason: str,
+    ) -> Exchange:
+        exchange, _ = self._record(exchange_id, body, content, auth, headers)
+        exchange.error = f"not sent: {reason}"
+        exchange.attempts = 0
+        return exchange
+
+    def _record(
+        self,
+        exchange_id: str,
+        body: object,
+        content: bytes | None,
+        auth: AuthMode,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[Exchange, httpx.Request]:
         wants_stream = isinstance(body, dict) and bool(body.get("stream"))
         payload = content if content is not None else json.dumps(body).encode("utf-8")
         request = self._http.build_request(
@@ -167,6 +240,18 @@ class ChatClient:
                 body=recorded_body,
             ),
         )
+        return exchange, request
+
+    async def _once(
+        self,
+        exchange_id: str,
+        body: object,
+        auth: AuthMode,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[Exchange, str | None]:
+        """One attempt: the exchange, and why it is worth retrying (None: it is not)."""
+        exchange, request = self._record(exchange_id, body, content, auth, headers)
         reader = _Reader(self, exchange)
         started = time.perf_counter()
         total = self.endpoint.timeouts.total
@@ -181,7 +266,14 @@ class ChatClient:
         finally:
             exchange.elapsed_s = time.perf_counter() - started
         reader.finish()
-        return exchange
+        because: str | None = None
+        if exchange.error is None and exchange.status in RETRY_STATUSES:
+            because = status_reason(exchange.status)
+            if "html" in exchange.content_type:
+                because += " (an HTML error page)"
+        elif reader.retryable:
+            because = exchange.error
+        return exchange, because
 
     def _headers(
         self, auth: AuthMode, wants_stream: bool, extra: Mapping[str, str] | None
@@ -217,6 +309,7 @@ class _Reader:
         self.ended = False  # the body was read to its end
         self.first = True  # no body data has arrived yet
         self.error: str | None = None
+        self.retryable = False  # the connection dropped before any response: send again
 
     def fail(self, message: str) -> None:
         if self.error is None:
@@ -228,6 +321,11 @@ class _Reader:
             response = await self.client._http.send(request, stream=True)
         except httpx.HTTPError as exc:
             self.fail(self._describe(exc, request, before_response=True))
+            # A kept-alive connection the server had closed, or a proxy dropping us: worth
+            # another try. Refused, unresolvable, TLS and timeouts are not (they repeat).
+            self.retryable = isinstance(
+                exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
+            )
             return
         try:
             self.exchange.status = response.status_code

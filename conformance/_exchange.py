@@ -35,6 +35,8 @@ class Exchange:
     error: str | None = None  # a transport failure: nothing can be concluded
     elapsed_s: float = 0.0
     streamed: bool = False  # True when the body was read as an event stream
+    attempts: int = 1  # requests sent for this exchange (retries included; 0: not sent)
+    retries: list[str] = field(default_factory=list)  # why each earlier attempt was retried
 
     @property
     def content_type(self) -> str:
@@ -140,4 +142,6 @@ class Exchange:
             ],
             "error": self.error,
             "elapsed_s": round(self.elapsed_s, 4),
+            "attempts": self.attempts,
+            "retries": list(self.retries),
         }

@@ -5,13 +5,14 @@ exposes, and, with defects switched on, the broken server our own tests check ag
 """
 
 from conformance.server._app import create_app
-from conformance.server._config import DEFAULT_MODEL, DEFECTS, ServerConfig
+from conformance.server._config import DEFAULT_MODEL, DEFECTS, FAULTS, ServerConfig
 from conformance.server._instance import minimal_instance
 from conformance.server._serve import RunningServer, serve, serve_in_thread
 
 __all__ = [
     "DEFAULT_MODEL",
     "DEFECTS",
+    "FAULTS",
     "RunningServer",
     "ServerConfig",
     "create_app",

@@ -29,6 +29,7 @@ from conformance._spec import default_contract
 from conformance._version import __version__
 from conformance.server._config import ServerConfig
 from conformance.server._errors import error_response, validation_response, violation_detail
+from conformance.server._faults import FaultInjector
 from conformance.server._generator import RequestProblem, generate, read_params
 from conformance.server._render import Envelope, chunk, chunks, response_body
 
@@ -41,13 +42,16 @@ _JSON_TYPES = ("application/json",)
 def create_app(config: ServerConfig = ServerConfig()) -> Starlette:  # noqa: B008 - frozen
     """The reference server as an ASGI app, configured by ``config``."""
     server = _ReferenceServer(config)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/v1/chat/completions", server.chat_completions, methods=["POST"]),
             Route("/v1/models", server.list_models, methods=["GET"]),
         ],
         exception_handlers={HTTPException: server.http_exception},
     )
+    if config.faults or config.latency_s:
+        app.add_middleware(FaultInjector, config=config)
+    return app
 
 
 class _ReferenceServer:
@@ -127,7 +131,8 @@ class _ReferenceServer:
         """The event stream, one chunk per event, produced as the client reads it."""
         for item in source:
             yield _event(item)
-            await asyncio.sleep(0)  # let the chunk go out before the next is built
+            # let the chunk go out before the next is built (and pace it, if told to)
+            await asyncio.sleep(self.config.chunk_delay_s)
         if not self.config.has("no-done"):
             yield b"data: [DONE]\n\n"
         if self.config.has("data-after-done"):

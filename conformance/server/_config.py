@@ -24,6 +24,26 @@ DEFECTS: dict[str, str] = {
     "html-error-page": "every error is answered as 500 with an HTML page",
 }
 
+# Each fault is what a real network or gateway does to a faithful server (see _faults.py).
+FAULTS: dict[str, str] = {
+    "rate-limit": "the first attempt of each request gets 429 with Retry-After: 1 (seconds)",
+    "rate-limit-date": "the first attempt of each request gets 429 with Retry-After as an HTTP "
+    "date (the next whole second)",
+    "rate-limit-reset": "the first attempt of each request gets 429 with "
+    "x-ratelimit-remaining-requests: 0 and x-ratelimit-reset-requests: 50ms",
+    "rate-limit-always": "every request gets 429 (Retry-After: 0): it never gets through",
+    "server-errors": "a 5xx burst: the first two attempts of each request get 503, the third "
+    "is served",
+    "gateway-html": "streamed requests get 502 with a gateway's HTML error page, every time",
+    "reset-mid-stream": "streams are cut after two events: the connection closes mid-body",
+    "stall-mid-stream": "streams go silent after two events and never resume",
+    "endless-stream": "streams never end: after two events a content chunk repeats, no [DONE]",
+    "invalid-utf8": "bodies and stream chunks carry a byte that is not UTF-8 (0xFF) in content",
+    "huge-body": "non-streamed answers are 12 MB (past the client's 10 MiB body cap)",
+    "echo-auth": "every answer echoes the Authorization header it got: in a header, the "
+    "content, error messages and a stream comment",
+}
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -34,11 +54,15 @@ class ServerConfig:
     seed: int = 0
     profile: str = "strict"
     defects: frozenset[str] = frozenset()
+    faults: frozenset[str] = frozenset()
+    latency_s: float = 0.0  # added before every answer
+    chunk_delay_s: float = 0.0  # between the events of a stream
 
     def __post_init__(self) -> None:
         # Accept any iterable for the collections, keep them immutable.
         object.__setattr__(self, "models", tuple(self.models))
         object.__setattr__(self, "defects", frozenset(self.defects))
+        object.__setattr__(self, "faults", frozenset(self.faults))
         if self.api_key == "":
             raise ValueError(
                 "api_key is the empty string; pass None to serve without authentication "
@@ -60,6 +84,17 @@ class ServerConfig:
                 f"unknown defect {', '.join(repr(d) for d in unknown)}; "
                 f"known defects: {', '.join(sorted(DEFECTS))}."
             )
+
+        unknown = sorted(self.faults - FAULTS.keys())
+        if unknown:
+            raise ValueError(
+                f"unknown fault {', '.join(repr(f) for f in unknown)}; "
+                f"known faults: {', '.join(sorted(FAULTS))}."
+            )
+        for name in ("latency_s", "chunk_delay_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 <= value <= 3600):
+                raise ValueError(f"{name} {value!r} must be between 0 and 3600 seconds.")
 
     def has(self, defect: str) -> bool:
         """Whether the deliberate defect ``defect`` (a key of ``DEFECTS``) is switched on."""
