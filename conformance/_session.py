@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from conformance._baseline import Gate
 from conformance._budget import Budget
 from conformance._client import Endpoint
 from conformance._engine import CheckResult, Runner
@@ -43,6 +44,7 @@ class Session:
         self.results: list[CheckResult] = []
         self.notes: list[str] = []
         self.partial = False
+        self.gate = Gate()  # what fails the run: --fail-on, --baseline (set by the CLI)
         self.contract: Contract
         self.endpoint: Endpoint
         self.runner: Runner
@@ -118,6 +120,9 @@ class Session:
         )
 
     def results_data(self) -> dict[str, Any]:
+        return self.gate.apply(self._built())
+
+    def _built(self) -> dict[str, Any]:
         return build(
             self.info(),
             self.results,

@@ -13,8 +13,9 @@ from typing import NoReturn
 
 import click
 
+from conformance._baseline import FAIL_ON, Baseline, Gate, gate_summary
 from conformance._errors import ConformanceError
-from conformance._results import EXIT_INCONCLUSIVE, EXIT_USAGE, outcome
+from conformance._results import EXIT_INCONCLUSIVE, EXIT_USAGE
 from conformance._session import Session
 from conformance._settings import Settings, resolve_settings
 from conformance._spec import PROFILES
@@ -103,6 +104,25 @@ def main() -> None:
     metavar="EXPR",
     help="Run only the checks whose id matches this pytest -k expression.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="fail",
+    show_default=True,
+    help="What fails the run (exit 1): fail = broken MUSTs; warn = broken SHOULDs too.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML file of known findings (`conformance baseline write`): they do not fail "
+    "the run, new ones do; entries no longer found are reported as stale.",
+)
+@click.option(
+    "--strict-baseline",
+    is_flag=True,
+    help="With --baseline: stale entries (findings that no longer occur) fail the run too.",
+)
 def run(
     base_url: str | None,
     api_key: str | None,
@@ -115,6 +135,9 @@ def run(
     max_tokens: int | None,
     defects: tuple[str, ...],
     select: str | None,
+    fail_on: str,
+    baseline: Path | None,
+    strict_baseline: bool,
 ) -> None:
     """Run the conformance suite and write report.html, results.json and junit.xml."""
     try:
@@ -131,9 +154,24 @@ def run(
     except ConformanceError as exc:
         _fail(str(exc), EXIT_USAGE)
     _check_defects(settings, defects)
+    gate = _gate(fail_on, baseline, strict_baseline)
     try:
         with Session(settings, defects=defects) as session:
+            session.gate = gate
             sys.exit(_run_suite(session, report_dir, select))
+    except ConformanceError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+
+def _gate(fail_on: str, baseline: Path | None, strict_baseline: bool) -> Gate:
+    if strict_baseline and baseline is None:
+        _fail(
+            "--strict-baseline needs --baseline FILE: it makes the file's stale entries fail.",
+            EXIT_USAGE,
+        )
+    try:
+        known = None if baseline is None else Baseline.load(baseline)
+        return Gate(fail_on=fail_on, baseline=known, strict_baseline=strict_baseline)
     except ConformanceError as exc:
         _fail(str(exc), EXIT_USAGE)
 
@@ -202,8 +240,8 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         click.echo("conformance: error: pytest could not run the suite (see above).", err=True)
         return EXIT_USAGE
-    verdict, exit_code = outcome(session.results)
     data = session.results_data()
+    verdict, exit_code = data["verdict"], data["exit_code"]
     counts = ", ".join(f"{n} {v}" for v, n in data["totals"].items() if n)
     tokens = data["tokens"]
     click.echo(
@@ -211,10 +249,12 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
         f"{data['requests']} requests, {tokens['total']} tokens "
         f"({tokens['prompt']} prompt, {tokens['completion']} completion)"
     )
+    for line in gate_summary(data["gate"]):
+        click.echo(f"conformance: {line}")
     click.echo(
         f"conformance: report: {report_dir / 'report.html'} (results.json and junit.xml beside it)"
     )
-    return exit_code
+    return int(exit_code)
 
 
 @main.command()
@@ -275,3 +315,93 @@ def list_checks() -> None:
 
     for check in registered_checks():
         click.echo(f"{check.id:32} {check.area:10} {check.severity.value:6} {check.title}")
+
+
+@main.group()
+def baseline() -> None:
+    """Known findings for CI gating: `run --baseline FILE` fails only on new ones."""
+
+
+@baseline.command("write")
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("conformance-baseline.yaml"),
+    show_default=True,
+    help="The baseline file to write (overwritten).",
+)
+@click.option(
+    "--fail-only",
+    is_flag=True,
+    help="Only FAIL findings; by default WARN findings are listed too (for --fail-on warn).",
+)
+def baseline_write(results: Path, output: Path, fail_only: bool) -> None:
+    """Write a baseline of every finding in RESULTS (a results.json from `conformance run`)."""
+    from conformance._load import read_results
+
+    try:
+        data = read_results(results)
+    except ConformanceError as exc:
+        _fail(f"baseline write {exc}", EXIT_USAGE)
+    known = Baseline.from_results(data, include_warn=not fail_only)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(known.dump(source=data), encoding="utf-8")
+    except OSError as exc:
+        _fail(f"--output {str(output)!r} cannot be written: {exc}.", EXIT_USAGE)
+    click.echo(f"conformance: wrote {len(known.entries)} known findings to {output}")
+
+
+@main.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the comparison. Default: compare.html for html, standard output "
+    "for markdown.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "markdown"]),
+    default=None,
+    help="html (default; markdown when --output ends in .md): markdown is for pasting into "
+    "an issue or a pull request.",
+)
+def compare(results: tuple[Path, ...], output: Path | None, fmt: str | None) -> None:
+    """Compare endpoints: RESULTS are results.json files of `conformance run`, one each.
+
+    \b
+    Rows are checks grouped by area, columns are endpoints; rows where the endpoints
+    differ come first.
+    """
+    from conformance._compare import build_matrix
+    from conformance._compare_render import render_html, render_markdown
+    from conformance._load import read_results
+
+    try:
+        runs = [(str(path), read_results(path)) for path in results]
+    except ConformanceError as exc:
+        _fail(f"compare {exc}", EXIT_USAGE)
+    if fmt is None:
+        fmt = "markdown" if output is not None and output.suffix.lower() == ".md" else "html"
+    matrix = build_matrix(runs)
+    text = render_markdown(matrix) if fmt == "markdown" else render_html(matrix)
+    if output is None and fmt == "markdown":
+        click.echo(text, nl=False)
+        return
+    target = output or Path("compare.html")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"--output {str(target)!r} cannot be written: {exc}.", EXIT_USAGE)
+    differ = sum(1 for row in matrix.rows if row.differs)
+    click.echo(
+        f"conformance: compared {len(matrix.columns)} endpoints over {len(matrix.rows)} checks "
+        f"({differ} differ): {target}"
+    )

@@ -1,0 +1,244 @@
+"""CI gating: which findings fail the run (``--fail-on``) and which are already known
+(``--baseline known.yaml``).
+
+A finding's identity is ``(check, exchange, json_path, title)``: the check's id, the
+probe whose exchange showed it, where in the body or chunk, and the finding's title.
+All four are stable across runs: titles carry no values from the response, and an
+exchange is named after the probe that sent it. A baseline entry may leave out
+``exchange``, ``json_path`` or ``title`` to match any value there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance._errors import ConfigError
+from conformance._scores import all_checks
+
+BASELINE_VERSION = 1
+FAIL_ON = ("fail", "warn")
+FIELDS = ("check", "exchange", "json_path", "title")
+CONCLUDED = ("PASS", "WARN", "FAIL")
+
+HEADER = """\
+# conformance baseline: findings known and accepted for now.
+# `conformance run --baseline THIS_FILE` does not fail on them; it fails on any new one,
+# and reports entries that no longer occur as stale (they fail with --strict-baseline).
+# A finding is identified by check + exchange + json_path + title; leave out exchange,
+# json_path or title in an entry to match any. `note` is yours: say why it is accepted.
+"""
+
+
+def identity(check_id: str, finding: Mapping[str, Any]) -> dict[str, str]:
+    """The stable identity of one finding of ``check_id`` (a results.json finding)."""
+    return {
+        "check": check_id,
+        "exchange": str(finding.get("exchange") or ""),
+        "json_path": str(finding.get("json_path") or ""),
+        "title": str(finding.get("title") or ""),
+    }
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One known finding; ``None`` in a field matches anything."""
+
+    check: str
+    exchange: str | None = None
+    json_path: str | None = None
+    title: str | None = None
+    note: str = ""
+
+    def matches(self, ident: Mapping[str, str]) -> bool:
+        return all(
+            want is None or want == ident[name]
+            for name, want in (
+                ("check", self.check),
+                ("exchange", self.exchange),
+                ("json_path", self.json_path),
+                ("title", self.title),
+            )
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        out = {name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The known findings, read from a YAML file (``path`` as the user gave it)."""
+
+    entries: tuple[Entry, ...]
+    path: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> Baseline:
+        """Read a baseline file; ``ConfigError`` naming the file and the fix if it is bad."""
+        where = f"--baseline {str(path)!r}"
+        fix = (
+            "Write one from a run with `conformance baseline write reports/results.json "
+            f"-o {path}`, or fix the path."
+        )
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{where}: no such file. {fix}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where} cannot be read: {exc}. {fix}") from None
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"{where} is not valid YAML{line}. Fix the file, or write it again with "
+                "`conformance baseline write`."
+            ) from None
+        return cls(entries=tuple(_entries(raw, where)), path=str(path))
+
+    @classmethod
+    def from_results(cls, data: Mapping[str, Any], *, include_warn: bool = True) -> Baseline:
+        """Every FAIL finding of a run (and WARN unless ``include_warn`` is false)."""
+        verdicts = {"FAIL", "WARN"} if include_warn else {"FAIL"}
+        entries: dict[tuple[str, ...], Entry] = {}
+        for check in all_checks(data):
+            if check.get("verdict") not in verdicts:
+                continue
+            for finding in check.get("findings", []):
+                ident = identity(str(check.get("id")), finding)
+                entries.setdefault(tuple(ident.values()), Entry(**ident))
+        return cls(entries=tuple(entries.values()))
+
+    def dump(self, source: Mapping[str, Any] | None = None) -> str:
+        """The baseline as YAML, with a header saying how it is used."""
+        doc: dict[str, Any] = {"version": BASELINE_VERSION}
+        if source is not None:
+            doc["written_from"] = {
+                "endpoint": source.get("endpoint", {}).get("base_url", ""),
+                "model": source.get("model", ""),
+                "profile": source.get("profile", ""),
+                "started_at": source.get("started_at", ""),
+            }
+        doc["findings"] = [e.to_dict() for e in self.entries]
+        body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+        return HEADER + body
+
+
+def _entries(raw: Any, where: str) -> Iterable[Entry]:
+    shape = (
+        "a mapping with `version: 1` and `findings:`, a list of entries each with `check` "
+        "and optionally `exchange`, `json_path`, `title` and `note`"
+    )
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("findings", []), list):
+        raise ConfigError(f"{where} is not a baseline: expected {shape}.")
+    version = raw.get("version", BASELINE_VERSION)
+    if version != BASELINE_VERSION:
+        raise ConfigError(
+            f"{where} has version {version!r}; this conformance reads version "
+            f"{BASELINE_VERSION}. Write it again with `conformance baseline write`."
+        )
+    for number, item in enumerate(raw.get("findings") or [], start=1):
+        if not isinstance(item, Mapping) or not isinstance(item.get("check"), str):
+            raise ConfigError(
+                f"{where}: finding {number} has no `check` (a check id such as "
+                f"usage_arithmetic); expected {shape}."
+            )
+        unknown = sorted(set(item) - {*FIELDS, "note", "severity"})
+        if unknown:
+            raise ConfigError(
+                f"{where}: finding {number} has unknown field {unknown[0]!r}; expected {shape}."
+            )
+        values = {name: item.get(name) for name in FIELDS}
+        bad = [n for n, v in values.items() if v is not None and not isinstance(v, str)]
+        if bad:
+            raise ConfigError(f"{where}: finding {number}: `{bad[0]}` must be a string.")
+        yield Entry(note=str(item.get("note") or ""), **values)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What fails the run: FAIL (or also WARN) findings the baseline does not know; with
+    ``strict_baseline``, also baseline entries that no longer occur."""
+
+    fail_on: str = "fail"
+    baseline: Baseline | None = None
+    strict_baseline: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fail_on not in FAIL_ON:
+            raise ConfigError(f"--fail-on {self.fail_on!r} is unknown; use 'fail' or 'warn'.")
+
+    def apply(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Add ``gate`` to results data and set ``exit_code`` by this policy."""
+        failing = {"FAIL", "WARN"} if self.fail_on == "warn" else {"FAIL"}
+        entries = self.baseline.entries if self.baseline is not None else ()
+        used: set[int] = set()
+        known: list[dict[str, str]] = []
+        new: list[dict[str, str]] = []
+        checks = all_checks(data)
+        for check in checks:
+            for finding in check.get("findings", []):
+                ident = identity(str(check.get("id")), finding)
+                hits = [i for i, e in enumerate(entries) if e.matches(ident)]
+                used.update(hits)
+                if hits:
+                    known.append(ident)
+                elif check.get("verdict") in failing:
+                    new.append(ident)
+        verdicts = {str(c.get("id")): c.get("verdict") for c in checks}
+        stale = [
+            e.to_dict()
+            for i, e in enumerate(entries)
+            if i not in used and verdicts.get(e.check) in CONCLUDED
+        ]
+        unverified = [
+            e.to_dict()
+            for i, e in enumerate(entries)
+            if i not in used and verdicts.get(e.check) not in CONCLUDED
+        ]
+        if new or (self.strict_baseline and stale):
+            exit_code = 1
+        elif not checks or "ERROR" in verdicts.values():
+            exit_code = 3
+        else:
+            exit_code = 0
+        data["gate"] = {
+            "fail_on": self.fail_on,
+            "baseline": self.baseline.path if self.baseline is not None else None,
+            "strict_baseline": self.strict_baseline,
+            "new": new,
+            "known": known,
+            "stale": stale,
+            "unverified": unverified,
+        }
+        data["exit_code"] = exit_code
+        return data
+
+
+def gate_summary(gate: Mapping[str, Any]) -> list[str]:
+    """Lines for the terminal: what the gate decided and why."""
+    lines = []
+    if gate.get("baseline"):
+        lines.append(
+            f"baseline {gate['baseline']}: {len(gate['known'])} known, "
+            f"{len(gate['new'])} new, {len(gate['stale'])} stale"
+            + (f", {len(gate['unverified'])} not checked this run" if gate["unverified"] else "")
+        )
+    for ident in gate.get("new", []) if gate.get("baseline") else []:
+        lines.append(
+            f"new finding: {ident['check']} [{ident['exchange']}] {ident['json_path']}: "
+            f"{ident['title']}"
+        )
+    for entry in gate.get("stale", []):
+        what = " ".join(f"{k}={v}" for k, v in entry.items() if k != "note")
+        suffix = " (fails: --strict-baseline)" if gate.get("strict_baseline") else ""
+        lines.append(f"stale baseline entry (no longer found): {what}{suffix}")
+    return lines

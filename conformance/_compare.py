@@ -1,0 +1,199 @@
+"""Comparing endpoints: several ``results.json`` as one matrix of checks by endpoints.
+
+Pure data; ``_compare_render`` turns a :class:`Matrix` into HTML or Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance._scores import AreaScore, all_checks, area_order, area_scores
+
+# The states a cell can be in, best first; each has a short mark for text renderings.
+STATUSES = {
+    "pass": "PASS",
+    "warn": "WARN",
+    "fail": "FAIL",
+    "unsupported": "unsupported",
+    "skip": "not applicable",
+    "inconclusive": "inconclusive",
+    "not-run": "not run",
+}
+GENERIC_DIRS = {"", ".", "reports", "report", "results", "out", "output"}
+
+
+@dataclass
+class Column:
+    """One endpoint: one results.json."""
+
+    label: str
+    path: str
+    base_url: str
+    model: str
+    profile: str
+    spec_sha256: str
+    started_at: str
+    verdict: str
+    totals: dict[str, int]
+    embedded: bool = False
+
+
+@dataclass
+class Cell:
+    status: str  # a key of STATUSES
+    verdict: str | None  # as in results.json; None when the check did not run
+    note: str = ""  # the findings, or why SKIP / ERROR; empty when there is nothing to say
+
+    @property
+    def label(self) -> str:
+        return STATUSES[self.status]
+
+
+@dataclass
+class Row:
+    check_id: str
+    title: str
+    area: str
+    severity: str
+    spec: str
+    cells: list[Cell]
+
+    @property
+    def differs(self) -> bool:
+        return len({cell.status for cell in self.cells}) > 1
+
+
+@dataclass
+class Matrix:
+    columns: list[Column]
+    rows: list[Row]  # grouped by area (areas with differences first), differing rows first
+    areas: list[str]
+    scores: dict[str, list[AreaScore]]  # per area, one score per column
+    notes: list[str] = field(default_factory=list)  # caveats about comparing these runs
+
+    def rows_of(self, area: str) -> list[Row]:
+        return [row for row in self.rows if row.area == area]
+
+
+def cell_of(check: Mapping[str, Any] | None) -> Cell:
+    """A check's outcome in one run as a cell (``None``: the run did not have it)."""
+    if check is None:
+        return Cell("not-run", None)
+    verdict = str(check.get("verdict", ""))
+    status = {
+        "PASS": "pass",
+        "WARN": "warn",
+        "FAIL": "fail",
+        "ERROR": "inconclusive",
+        "SKIP": "unsupported" if check.get("unsupported") else "skip",
+    }.get(verdict, "inconclusive")
+    if status == "pass":
+        return Cell(status, verdict)  # a PASS's reason is bookkeeping, not a difference
+    lines = [finding_line(f) for f in check.get("findings", [])]
+    if check.get("reason"):
+        lines.append(str(check["reason"]))
+    return Cell(status, verdict, "\n".join(lines))
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def finding_line(finding: Mapping[str, Any]) -> str:
+    where = str(finding.get("exchange") or "")
+    if finding.get("chunk_index") is not None:
+        where += f", event {finding['chunk_index']}"
+    count = f" (seen {finding['count']} times)" if finding.get("count", 1) > 1 else ""
+    return (
+        f"{finding.get('title', '')}{count} at {finding.get('json_path', '')}"
+        + (f" ({where})" if where else "")
+        + f": expected {_short(finding.get('expected'))}, actual {_short(finding.get('actual'))}"
+    )
+
+
+def _host(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return parts.netloc or base_url
+
+
+def labels(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """Short unique column names: the report directory's name when the user chose one
+    (``reports/openai/results.json`` -> ``openai``), else host and model."""
+    by_dir = [PurePath(path).parent.name for path, _ in runs]
+    if len(set(by_dir)) == len(by_dir) and not (set(by_dir) & GENERIC_DIRS):
+        return by_dir
+    by_host = [
+        f"{_host(str(d.get('endpoint', {}).get('base_url', '')))} {d.get('model', '')}".strip()
+        for _, d in runs
+    ]
+    if len(set(by_host)) == len(by_host):
+        return by_host
+    return [f"{i}: {name}" for i, name in enumerate(by_host, start=1)]
+
+
+def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
+    """The matrix of ``runs`` (``(path, results data)`` pairs, in column order)."""
+    names = labels(runs)
+    columns = [
+        Column(
+            label=name,
+            path=path,
+            base_url=str(data.get("endpoint", {}).get("base_url", "")),
+            model=str(data.get("model", "")),
+            profile=str(data.get("profile", "")),
+            spec_sha256=str(data.get("spec", {}).get("sha256", "")),
+            started_at=str(data.get("started_at", "")),
+            verdict=str(data.get("verdict", "")),
+            totals=dict(data.get("totals", {})),
+            embedded=bool(data.get("endpoint", {}).get("embedded")),
+        )
+        for name, (path, data) in zip(names, runs, strict=True)
+    ]
+    per_run = [{str(c.get("id")): c for c in all_checks(data)} for _, data in runs]
+    union: dict[str, Mapping[str, Any]] = {}
+    for checks in per_run:
+        for check_id, check in checks.items():
+            union.setdefault(check_id, check)
+    rows = [
+        Row(
+            check_id=check_id,
+            title=str(first.get("title", "")),
+            area=str(first.get("area", "")),
+            severity=str(first.get("severity", "")),
+            spec=str(first.get("spec", "")),
+            cells=[cell_of(checks.get(check_id)) for checks in per_run],
+        )
+        for check_id, first in union.items()
+    ]
+    catalogue = area_order(union.values())
+    differing = {row.area for row in rows if row.differs}
+    areas = sorted(catalogue, key=lambda a: (a not in differing, catalogue.index(a)))
+    rows.sort(key=lambda r: (areas.index(r.area), not r.differs))
+    scores: dict[str, list[AreaScore]] = {}
+    for index, (_, data) in enumerate(runs):
+        for score in area_scores(all_checks(data)):
+            scores.setdefault(score.area, [AreaScore(score.area) for _ in runs])[index] = score
+    for area in areas:
+        scores.setdefault(area, [AreaScore(area) for _ in runs])
+    return Matrix(columns=columns, rows=rows, areas=areas, scores=scores, notes=_notes(columns))
+
+
+def _notes(columns: list[Column]) -> list[str]:
+    notes = []
+    if len({c.spec_sha256 for c in columns}) > 1:
+        notes.append(
+            "the runs were checked against different OpenAPI documents (spec sha256 differs); "
+            "a difference may come from the document, not the endpoint"
+        )
+    if len({c.profile for c in columns}) > 1:
+        notes.append(
+            "the runs used different profiles (strict / compat); compat relaxes the document "
+            "where schemas/errata.yaml says so"
+        )
+    return notes

@@ -1,0 +1,194 @@
+"""The comparison page (one self-contained HTML file, no JavaScript) and its Markdown twin."""
+
+from __future__ import annotations
+
+from html import escape
+
+from conformance._compare import STATUSES, Matrix, Row
+from conformance._html import anchor
+from conformance._version import __version__
+
+# Plain glyphs for the page (fonts without emoji render them); emoji for Markdown,
+# which is read where emoji render.
+GLYPHS = {
+    "pass": "✓",
+    "warn": "!",
+    "fail": "✗",
+    "unsupported": "⊘",
+    "skip": "-",
+    "inconclusive": "?",
+    "not-run": "·",
+}
+MARKS = {
+    "pass": "✅",
+    "warn": "⚠️",
+    "fail": "❌",
+    "unsupported": "🚫",
+    "skip": "⚪",
+    "inconclusive": "❓",
+    "not-run": "·",
+}
+
+DIFFER_LISTED = 8  # differing checks named in the first line of the page
+
+STYLE = """
+body{font-family:system-ui,sans-serif;color:#1f2328;margin:16px;font-size:14px}
+h1{font-size:1.4em;margin:0 0 8px 0}h2{font-size:1.15em;margin:18px 0 6px 0}
+table{border-collapse:collapse}
+td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+.c-pass{background:#dafbe1}.c-warn{background:#fff8c5}.c-fail{background:#ffebe9}
+.c-unsupported{background:#eaeef2}.c-skip{background:#f6f8fa;color:#57606a}
+.c-inconclusive{background:#fbefff}.c-not-run{color:#8c959f}
+td.c-fail,td.c-warn{font-weight:600}
+.area th{background:#eaeef2;font-size:1.05em}
+tr.differs td.check{border-left:4px solid #cf222e}
+.differs-tag{color:#cf222e;font-weight:700;font-size:0.85em}
+.note{white-space:pre-wrap;font-weight:400;font-size:0.85em;max-width:40em;margin:4px 0 0 0}
+summary{cursor:pointer}
+.muted{color:#57606a;font-size:0.9em}.caveat{color:#9a6700}
+@media print{details::details-content{content-visibility:visible;display:block}
+ tr{break-inside:avoid}}
+"""
+
+
+def _cell_html(row: Row, index: int) -> str:
+    cell = row.cells[index]
+    text = f"{GLYPHS[cell.status]} {escape(cell.label)}"
+    if cell.note:
+        text = (
+            f"<details><summary>{text}</summary>"
+            f'<pre class="note">{escape(cell.note)}</pre></details>'
+        )
+    return f'<td class="c-{cell.status}">{text}</td>'
+
+
+def render_html(matrix: Matrix) -> str:
+    """The whole page: endpoints, per-area scores, then the matrix, differences first."""
+    differ = [row for row in matrix.rows if row.differs]
+    heads = "".join(f"<th>{escape(c.label)}</th>" for c in matrix.columns)
+    endpoints = "".join(
+        f"<tr><th>{escape(c.label)}</th><td>{escape(c.base_url)}"
+        + (" (embedded reference server)" if c.embedded else "")
+        + f"</td><td>{escape(c.model)}</td><td>{escape(c.profile)}</td>"
+        f"<td>{escape(c.verdict)}</td><td>{escape(c.started_at)}</td>"
+        f'<td class="muted">{escape(c.path)}</td></tr>'
+        for c in matrix.columns
+    )
+    scores = "".join(
+        f'<tr><td><a href="#{anchor("area", area)}">{escape(area)}</a></td>'
+        + "".join(
+            f"<td>{escape(s.label())}"
+            + "".join(
+                f" {s.counts[v]} {v}" for v in ("WARN", "FAIL", "SKIP", "ERROR") if s.counts[v]
+            )
+            + "</td>"
+            for s in matrix.scores[area]
+        )
+        + "</tr>"
+        for area in matrix.areas
+    )
+    body = []
+    for area in matrix.areas:
+        body.append(
+            f'<tr class="area" id="{anchor("area", area)}"><th colspan="'
+            f'{len(matrix.columns) + 1}">{escape(area)}</th></tr>'
+        )
+        for row in matrix.rows_of(area):
+            tag = ' <span class="differs-tag">differs</span>' if row.differs else ""
+            body.append(
+                f'<tr class="{"differs" if row.differs else "same"}" '
+                f'id="{anchor("check", row.check_id)}"><td class="check">'
+                f"<code>{escape(row.check_id)}</code>{tag}<br>"
+                f'<span class="muted">{escape(row.title)} ({escape(row.severity)})</span></td>'
+                + "".join(_cell_html(row, i) for i in range(len(matrix.columns)))
+                + "</tr>"
+            )
+    caveats = "".join(f'<p class="caveat">Note: {escape(n)}.</p>' for n in matrix.notes)
+    legend = " &nbsp; ".join(f"{GLYPHS[k]} {escape(v)}" for k, v in STATUSES.items())
+    summary = (
+        f"{len(differ)} of {len(matrix.rows)} checks differ between the endpoints"
+        if len(matrix.columns) > 1
+        else f"{len(matrix.rows)} checks"
+    )
+    if differ:
+        listed = ", ".join(
+            f'<a href="#{anchor("check", row.check_id)}"><code>{escape(row.check_id)}</code></a>'
+            f" ({escape(' / '.join(cell.label for cell in row.cells))})"
+            for row in differ[:DIFFER_LISTED]
+        )
+        more = f" and {len(differ) - DIFFER_LISTED} more" if len(differ) > DIFFER_LISTED else ""
+        summary += f":</b> {listed}{more}<b>"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>conformance: comparison of "
+        f"{escape(', '.join(c.label for c in matrix.columns))}</title>"
+        f"<style>{STYLE}</style></head><body>"
+        f"<h1>Conformance comparison: {escape(' vs '.join(c.label for c in matrix.columns))}"
+        f'</h1><p id="summary"><b>{summary}</b>; rows that differ come first.</p>'
+        f"{caveats}"
+        f'<table id="matrix"><thead><tr><th>check</th>{heads}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<p class="muted">Legend: {legend}. Click a cell to see its findings.</p>'
+        f'<h2>Scores per area</h2><table id="scores"><thead><tr><th>area</th>{heads}</tr>'
+        f"</thead><tbody>{scores}</tbody></table>"
+        '<p class="muted">score = PASS / (PASS + WARN + FAIL); SKIP and ERROR are counted '
+        "but not scored.</p>"
+        '<h2>Endpoints</h2><table id="endpoints"><thead><tr><th></th><th>endpoint</th>'
+        "<th>model</th><th>profile</th><th>verdict</th><th>started</th><th>results</th></tr>"
+        f"</thead><tbody>{endpoints}</tbody></table>"
+        f'<p class="muted">conformance {escape(__version__)}</p></body></html>\n'
+    )
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return (
+        text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    ).strip()
+
+
+def render_markdown(matrix: Matrix) -> str:
+    """A Markdown table for an issue or a pull request; findings as numbered notes."""
+    names = [c.label for c in matrix.columns]
+    out = [f"## Conformance comparison: {' vs '.join(names)}", ""]
+    differ = sum(1 for row in matrix.rows if row.differs)
+    out.append(f"**{differ} of {len(matrix.rows)} checks differ**; rows that differ come first.")
+    out.append("")
+    out.extend(f"> Note: {n}." for n in matrix.notes)
+    if matrix.notes:
+        out.append("")
+    out.append("| area | check | " + " | ".join(_md(n) for n in names) + " |")
+    out.append("| --- | --- |" + " --- |" * len(names))
+    notes: list[str] = []
+    for row in matrix.rows:
+        cells = []
+        for column, cell in zip(matrix.columns, row.cells, strict=True):
+            text = f"{MARKS[cell.status]} {cell.label}"
+            if cell.note:
+                notes.append(f"{column.label} / `{row.check_id}`: {cell.note}")
+                text += f" [{len(notes)}]"
+            cells.append(text)
+        check = f"`{row.check_id}`" + (" **differs**" if row.differs else "")
+        out.append(f"| {_md(row.area)} | {check} | " + " | ".join(_md(c) for c in cells) + " |")
+    out.append("")
+    out.append("### Scores per area")
+    out.append("")
+    out.append("| area | " + " | ".join(_md(n) for n in names) + " |")
+    out.append("| --- |" + " --- |" * len(names))
+    for area in matrix.areas:
+        out.append(f"| {_md(area)} | " + " | ".join(s.label() for s in matrix.scores[area]) + " |")
+    if notes:
+        out.append("")
+        out.append("### Findings")
+        out.append("")
+        for number, note in enumerate(notes, start=1):
+            lines = note.split("\n")
+            out.append(f"{number}. {lines[0]}")
+            out.extend(f"   - {line}" for line in lines[1:])
+    out.append("")
+    out.append(
+        "Endpoints: "
+        + "; ".join(f"{c.label} = {c.base_url} ({c.model}, {c.profile})" for c in matrix.columns)
+    )
+    return "\n".join(out) + "\n"
