@@ -156,11 +156,17 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
             raise ConfigError(
                 f"{where}: finding {number} has unknown field {unknown[0]!r}; expected {shape}."
             )
-        values = {name: item.get(name) for name in FIELDS}
+        values: dict[str, str | None] = {name: item.get(name) for name in FIELDS}
         bad = [n for n, v in values.items() if v is not None and not isinstance(v, str)]
         if bad:
             raise ConfigError(f"{where}: finding {number}: `{bad[0]}` must be a string.")
-        yield Entry(note=str(item.get("note") or ""), **values)
+        yield Entry(
+            check=str(values["check"]),
+            exchange=values["exchange"],
+            json_path=values["json_path"],
+            title=values["title"],
+            note=str(item.get("note") or ""),
+        )
 
 
 @dataclass(frozen=True)
