@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-AREAS = ("http", "envelope", "stream", "usage", "auth", "errors")
+AREAS = ("http", "envelope", "stream", "usage", "finish", "sampling", "auth", "errors")
 
 for _area in AREAS:
     importlib.import_module(f"conformance.checks.{_area}")

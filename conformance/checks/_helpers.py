@@ -70,6 +70,7 @@ class Chunk:
     data: str
     payload: Any = None
     error: str | None = None  # set when ``data`` is not JSON
+    glued: bool = False  # one of several JSON lines in one event (no blank line between)
 
 
 def chunks(exchange: Exchange) -> list[Chunk]:
@@ -82,8 +83,38 @@ def chunks(exchange: Exchange) -> list[Chunk]:
         try:
             out.append(Chunk(event.index, event.data, json.loads(event.data)))
         except ValueError as exc:
-            out.append(Chunk(event.index, event.data, error=str(exc)))
+            glued = glued_payloads(event.data)
+            if glued is None:
+                out.append(Chunk(event.index, event.data, error=str(exc)))
+            else:  # stream_event_separation names it; the chunks are judged as sent
+                out.extend(Chunk(event.index, d, p, glued=True) for d, p in glued)
     return out
+
+
+def glued_payloads(data: str) -> list[tuple[str, Any]] | None:
+    """The JSON documents of an event's data when it is several of them, one per line.
+
+    That is what a server sends when it forgets the blank line between events: the
+    decoder joins their ``data:`` lines into one event, which no client can parse.
+    """
+    lines = data.split("\n")
+    if len(lines) < 2:
+        return None
+    out: list[tuple[str, Any]] = []
+    for line in lines:
+        if line == DONE:  # the terminator glued on after the last chunk
+            continue
+        try:
+            out.append((line, json.loads(line)))
+        except ValueError:
+            return None
+    return out
+
+
+def looks_like_event_stream(body: bytes) -> bool:
+    """True when a body that is not labelled as one is an event stream all the same."""
+    head = body[:64].lstrip(b"\xef\xbb\xbf").lstrip()
+    return head.startswith((b"data:", b"event:", b": ", b"id:"))
 
 
 def parse_body(exchange: Exchange) -> tuple[Any, str | None]:

@@ -1,4 +1,5 @@
-"""The non-streamed answer: one JSON object that is a ChatCompletionResponse."""
+"""The envelope of an answer: the response object, and what every chunk of a stream shares
+(its id, created and model), opens with (the role) and closes with (one finish_reason)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,31 @@ from collections.abc import Iterator
 
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
-from conformance.checks._helpers import findings_from, not_json, parse_body, require_success
+from conformance.checks._answer import read_answer
+from conformance.checks._helpers import (
+    chunks,
+    findings_from,
+    looks_like_event_stream,
+    not_json,
+    parse_body,
+    require_event_stream,
+    require_success,
+)
 from conformance.checks._probes import CHAT
-from conformance.checks._registry import CheckContext, check
+from conformance.checks._probes_sampling import ALL_STREAMS, MORE_RESPONSES
+from conformance.checks._registry import CheckContext, NotApplicable, check
+
+CHUNK = "#/components/schemas/ChatCompletionChunk"
+STREAM_CHOICE = "#/components/schemas/ChatCompletionStreamChoice"
+STABLE = ("id", "created", "model")
+ASSISTANT = "assistant"
 
 
 @check(
     area="envelope",
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionResponse",
-    probes=[CHAT.id],
-    any_exchange=True,
+    probes=[CHAT.id, *MORE_RESPONSES],
 )
 def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The response body is a valid ChatCompletionResponse.
@@ -25,8 +40,129 @@ def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     is one finding at its JSON path.
     """
     require_success(exchange)
+    if exchange.streamed or looks_like_event_stream(exchange.body):
+        raise NotApplicable("the answer is an event stream, not a response; see json_content_type")
     payload, why = parse_body(exchange)
     if why is not None:
         yield not_json("the response body", why)
         return
     yield from findings_from(ctx.contract.validator("ChatCompletionResponse").validate(payload))
+
+
+@check(
+    area="envelope",
+    severity=Severity.MUST,
+    spec=f"{CHUNK}/properties/id",
+    probes=list(ALL_STREAMS),
+)
+def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Every chunk of a stream has the same id, created and model.
+
+    The document says each chunk has the same ID and the same timestamp; clients key the
+    assembled message on the id and show the model of the first chunk. A missing field
+    is ``chunk_schema``'s; here each chunk that differs from the first is one finding.
+    """
+    require_event_stream(exchange)
+    first: dict[str, object] = {}
+    for chunk in chunks(exchange):
+        if not isinstance(chunk.payload, dict):
+            continue
+        for name in STABLE:
+            if name not in chunk.payload:
+                continue
+            value = chunk.payload[name]
+            if name not in first:
+                first[name] = value
+            elif value != first[name]:
+                yield Finding(
+                    title=f"{name} changes between chunks",
+                    json_path=f"$.{name}",
+                    expected=first[name],
+                    actual=value,
+                    schema_path=f"{CHUNK}/properties/{name}",
+                    chunk_index=chunk.index,
+                )
+
+
+@check(
+    area="envelope",
+    severity=Severity.MUST,
+    spec="#/components/schemas/ChatCompletionStreamResponseDelta/properties/role",
+    probes=list(ALL_STREAMS),
+)
+def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """The first delta of each choice says role: assistant.
+
+    Clients (the OpenAI SDKs' stream accumulators among them) take the message's role
+    from the first delta of each choice; later deltas may leave it out (see the errata).
+    """
+    require_event_stream(exchange)
+    seen: set[int] = set()
+    for chunk in chunks(exchange):
+        payload = chunk.payload if isinstance(chunk.payload, dict) else {}
+        choices = payload.get("choices")
+        for position, choice in enumerate(choices if isinstance(choices, list) else []):
+            index = choice.get("index") if isinstance(choice, dict) else None
+            if not isinstance(index, int) or index in seen:
+                continue
+            seen.add(index)
+            delta = choice.get("delta")
+            role = delta.get("role", "(missing)") if isinstance(delta, dict) else "(no delta)"
+            if role != ASSISTANT:
+                yield Finding(
+                    title=f"the first delta of a choice does not say role: {ASSISTANT}",
+                    json_path=f"$.choices[{position}].delta.role",
+                    expected=ASSISTANT,
+                    actual=role,
+                    schema_path="#/components/schemas/ChatCompletionStreamResponseDelta",
+                    chunk_index=chunk.index,
+                )
+
+
+@check(
+    area="envelope",
+    severity=Severity.MUST,
+    spec=f"{STREAM_CHOICE}/properties/finish_reason",
+    probes=list(ALL_STREAMS),
+)
+def stream_finish_once(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Each streamed choice gets a finish_reason exactly once, and nothing after it.
+
+    ``finish_reason`` is null until the choice is done; clients close the message at the
+    first non-null one, so a second one, or content or tool calls after it, are lost or
+    duplicated, and a choice that never finishes leaves them waiting for more.
+    """
+    require_event_stream(exchange)
+    answer = read_answer(exchange)
+    if not answer.choices:
+        raise NotApplicable("the stream carried no choice; see chunk_schema")
+    for view in answer.choices.values():
+        if not view.finishes:
+            yield Finding(
+                title="a choice never got a finish_reason",
+                json_path=f"{view.where.json_path}.finish_reason",
+                expected=f"a non-null finish_reason on the last delta of choice {view.index}",
+                actual="null on every delta",
+                schema_path=f"{STREAM_CHOICE}/properties/finish_reason",
+                chunk_index=view.where.chunk_index,
+            )
+        for reason, mark in view.finishes[1:]:
+            yield Finding(
+                title="finish_reason sent more than once for a choice",
+                json_path=mark.json_path,
+                expected=f"one finish_reason for choice {view.index}, "
+                f"already sent in event {view.finish_mark.chunk_index}",
+                actual=reason,
+                schema_path=f"{STREAM_CHOICE}/properties/finish_reason",
+                chunk_index=mark.chunk_index,
+            )
+        for mark in view.after_finish:
+            yield Finding(
+                title="content after the choice's finish_reason",
+                json_path=mark.json_path,
+                expected=f"nothing for choice {view.index} after event "
+                f"{view.finish_mark.chunk_index} (its finish_reason)",
+                actual="a delta with content or tool calls",
+                schema_path=f"{STREAM_CHOICE}/properties/delta",
+                chunk_index=mark.chunk_index,
+            )

@@ -9,7 +9,9 @@ from conformance._model import Finding, Severity
 from conformance.checks._helpers import (
     EVENT_STREAM,
     JSON,
+    clip,
     content_type_header,
+    looks_like_event_stream,
     require_success,
 )
 from conformance.checks._probes import CHAT, STREAMS
@@ -50,10 +52,18 @@ def json_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding
     """A non-streamed answer is application/json.
 
     The 200 response declares only ``application/json`` content; parameters such as
-    ``charset=utf-8`` are allowed.
+    ``charset=utf-8`` are allowed. ``stream`` defaults to false, so a request without it
+    answered with an event stream (whatever its label) is a finding too.
     """
     require_success(exchange)
     kind = exchange.content_type
+    if kind == JSON and looks_like_event_stream(exchange.body):
+        yield Finding(
+            title="a request without stream: true answered with an event stream",
+            expected=f"{JSON}: one ChatCompletionResponse (stream is false by default)",
+            actual=f"{content_type_header(exchange)}: {clip(exchange.text())}",
+        )
+        return
     if kind == JSON:
         return
     if kind == EVENT_STREAM:
@@ -82,7 +92,9 @@ def stream_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     kind = exchange.content_type
     if kind == EVENT_STREAM:
         return
-    if kind == JSON:
+    if kind == JSON and looks_like_event_stream(exchange.body):
+        title = "an event stream sent with Content-Type application/json"
+    elif kind == JSON:
         title = "stream: true answered as plain JSON"
     elif not kind:
         title = "the stream has no Content-Type"

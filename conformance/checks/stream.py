@@ -11,11 +11,12 @@ from conformance.checks._helpers import (
     chunks,
     clip,
     findings_from,
+    glued_payloads,
     is_done_like,
     not_json,
     require_event_stream,
 )
-from conformance.checks._probes import STREAMS
+from conformance.checks._probes_sampling import ALL_STREAMS
 from conformance.checks._registry import CheckContext, check
 
 STREAM_PROPERTY = "#/components/schemas/ChatCompletionRequest/properties/stream"
@@ -26,7 +27,7 @@ TERMINATOR = f"data: {DONE}"
     area="stream",
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionChunk",
-    probes=list(STREAMS),
+    probes=list(ALL_STREAMS),
     any_exchange=True,
 )
 def chunk_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -56,7 +57,7 @@ def chunk_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     area="stream",
     severity=Severity.MUST,
     spec=STREAM_PROPERTY,
-    probes=list(STREAMS),
+    probes=list(ALL_STREAMS),
     any_exchange=True,
 )
 def stream_done_terminator(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -135,7 +136,7 @@ def _undispatched(exchange: Exchange) -> list[ServerSentEvent]:
     area="stream",
     severity=Severity.MUST,
     spec=STREAM_PROPERTY,
-    probes=list(STREAMS),
+    probes=list(ALL_STREAMS),
     any_exchange=True,
 )
 def stream_framing(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -152,3 +153,30 @@ def stream_framing(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
             actual=problem.detail,
             chunk_index=problem.event_index,
         )
+
+
+@check(
+    area="stream",
+    severity=Severity.MUST,
+    spec=STREAM_PROPERTY,
+    probes=list(ALL_STREAMS),
+)
+def stream_event_separation(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Each chunk is its own event, ended by a blank line.
+
+    A server that writes ``data: {...}`` lines without the blank line between them sends
+    one event whose data is several JSON documents joined by newlines: every event-stream
+    client (the OpenAI SDKs included) hands that to the JSON parser, which rejects it.
+    The chunks inside are still judged by the other checks, as if separated.
+    """
+    require_event_stream(exchange)
+    for event in exchange.events:
+        glued = glued_payloads(event.data)
+        if glued is not None:
+            yield Finding(
+                title="events not separated by a blank line",
+                expected="one chunk per event: data: {...} followed by an empty line",
+                actual=f"{event.data.count(chr(10)) + 1} data lines in one event: "
+                + clip(event.raw.rstrip(chr(10))),
+                chunk_index=event.index,
+            )

@@ -7,11 +7,31 @@ from typing import Any
 
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
-from conformance.checks._helpers import chunks, parse_body, request_body, require_success
-from conformance.checks._probes import CHAT, CHAT_STREAM_USAGE
+from conformance.checks._answer import Answer, count, read_answer
+from conformance.checks._helpers import (
+    chunks,
+    parse_body,
+    request_body,
+    require_event_stream,
+    require_success,
+)
+from conformance.checks._probes import CHAT, CHAT_STREAM, CHAT_STREAM_USAGE
+from conformance.checks._probes_sampling import (
+    CAP_MAX_TOKENS,
+    CAP_MAX_TOKENS_STREAM,
+    MORE_RESPONSES,
+    MORE_STREAMS,
+)
 from conformance.checks._registry import CheckContext, NotApplicable, check
 
 COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
+USAGE = "#/components/schemas/Usage"
+CHUNK_USAGE = "#/components/schemas/ChatCompletionChunk/properties/usage"
+# Every probe whose answer carries usage: the non-streamed ones and the include_usage streams.
+USAGE_PROBES = (CHAT.id, *MORE_RESPONSES, CHAT_STREAM_USAGE.id, *MORE_STREAMS)
+USAGE_STREAMS = (CHAT_STREAM_USAGE.id, *MORE_STREAMS)
+# A streamed probe and the non-streamed probe with the same messages and caps.
+TWINS = {CHAT_STREAM_USAGE.id: CHAT.id, CAP_MAX_TOKENS_STREAM.id: CAP_MAX_TOKENS.id}
 
 
 @check(
@@ -25,7 +45,7 @@ def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
     """Usage adds up: total_tokens = prompt_tokens + completion_tokens.
 
     All three are non-negative integers. A stream is judged on the last chunk that
-    carries usage; a stream asked for ``include_usage`` that carries none is a finding.
+    carries usage (``stream_usage_chunk`` judges where and how often it comes).
     """
     require_success(exchange)
     if exchange.streamed:
@@ -49,19 +69,10 @@ def _stream_usage(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
         last = carrying[-1]
         yield from _arithmetic(last.payload["usage"], chunk_index=last.index)
         return
-    if not _asked_for_usage(request_body(exchange, ctx)):
-        raise NotApplicable("the stream carries no usage, and none was asked for")
-    yield Finding(
-        title="a stream asked for include_usage carried no usage",
-        json_path="$.usage",
-        expected="a Usage object on the last chunk",
-        actual=parsed[-1].payload.get("usage") if parsed else "no JSON chunk at all",
-        schema_path="#/components/schemas/ChatCompletionChunk/properties/usage",
-        chunk_index=parsed[-1].index if parsed else None,
-    )
+    raise NotApplicable("the stream carries no usage; see stream_usage_chunk")
 
 
-def _asked_for_usage(body: object) -> bool:
+def asked_for_usage(body: object) -> bool:
     options = body.get("stream_options") if isinstance(body, dict) else None
     return isinstance(options, dict) and options.get("include_usage") is True
 
@@ -93,3 +104,162 @@ def _arithmetic(usage: dict[str, Any], *, chunk_index: int | None) -> Iterator[F
             schema_path="#/components/schemas/Usage/properties/total_tokens",
             chunk_index=chunk_index,
         )
+
+
+@check(
+    area="usage",
+    severity=Severity.MUST,
+    spec="#/components/schemas/PromptTokensDetails/properties/cached_tokens",
+    probes=list(USAGE_PROBES),
+)
+def usage_cached_tokens(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Cached prompt tokens are part of the prompt: cached_tokens <= prompt_tokens.
+
+    ``prompt_tokens_details.cached_tokens`` counts the prompt tokens served from a cache;
+    a bill that discounts more cached tokens than the prompt had is wrong. An answer that
+    reports no cached_tokens keeps the rule trivially.
+    """
+    answer = read_answer(exchange)
+    details = (answer.usage or {}).get("prompt_tokens_details")
+    cached = count(details if isinstance(details, dict) else None, "cached_tokens")
+    prompt = count(answer.usage, "prompt_tokens")
+    if cached is not None and prompt is not None and cached > prompt:
+        yield Finding(
+            title="usage.prompt_tokens_details.cached_tokens exceeds prompt_tokens",
+            json_path="$.usage.prompt_tokens_details.cached_tokens",
+            expected=f"at most prompt_tokens ({prompt})",
+            actual=cached,
+            schema_path=f"{USAGE}/properties/prompt_tokens_details",
+            chunk_index=answer.usage_mark.chunk_index,
+        )
+
+
+@check(
+    area="usage",
+    severity=Severity.MUST,
+    spec=CHUNK_USAGE,
+    probes=list(USAGE_STREAMS),
+)
+def stream_usage_chunk(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """With include_usage, exactly one chunk carries usage: the last, with empty choices.
+
+    The document: usage "contains a null value except for the last chunk which contains
+    the token usage statistics for the entire request", and choices "can also be empty
+    for the last chunk". Clients read usage from that chunk and content from the others.
+    """
+    require_event_stream(exchange)
+    parsed = [c for c in chunks(exchange) if isinstance(c.payload, dict)]
+    if not parsed:
+        raise NotApplicable("the stream carried no JSON chunk; see chunk_schema")
+    carrying = [c for c in parsed if c.payload.get("usage") is not None]
+    if not carrying:
+        yield Finding(
+            title="a stream asked for include_usage carried no usage",
+            json_path="$.usage",
+            expected="a Usage object on the last chunk",
+            actual=parsed[-1].payload.get("usage", "(missing)"),
+            schema_path=CHUNK_USAGE,
+            chunk_index=parsed[-1].index,
+        )
+        return
+    last = carrying[-1]
+    for chunk in carrying[:-1]:
+        yield Finding(
+            title="usage on a chunk other than the last",
+            json_path="$.usage",
+            expected="null (usage comes once, on the last chunk)",
+            actual=chunk.payload["usage"],
+            schema_path=CHUNK_USAGE,
+            chunk_index=chunk.index,
+        )
+    if last is not parsed[-1]:
+        yield Finding(
+            title="the usage chunk is not the last chunk",
+            json_path="$.usage",
+            expected="usage on the last chunk before data: [DONE]",
+            actual=f"usage in event {last.index}, {len(parsed) - 1 - parsed.index(last)} "
+            "chunk(s) before the last",
+            schema_path=CHUNK_USAGE,
+            chunk_index=last.index,
+        )
+    if last.payload.get("choices") != []:
+        yield Finding(
+            title="the usage chunk carries choices",
+            json_path="$.choices",
+            expected="[] (the usage chunk has no choices)",
+            actual=last.payload.get("choices", "(missing)"),
+            schema_path="#/components/schemas/ChatCompletionChunk/properties/choices",
+            chunk_index=last.index,
+        )
+
+
+@check(
+    area="usage",
+    severity=Severity.SHOULD,
+    spec=CHUNK_USAGE,
+    probes=[CHAT_STREAM.id],
+)
+def stream_usage_unrequested(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Without include_usage, no chunk carries usage.
+
+    The document: usage "will only be present when you set stream_options:
+    {"include_usage": true}". OpenAI sends none; clients that do not ask for it may
+    count a stray usage object twice or stumble on a chunk without choices.
+    """
+    require_event_stream(exchange)
+    if asked_for_usage(request_body(exchange, ctx)):
+        raise NotApplicable("this stream asked for usage; see stream_usage_chunk")
+    for chunk in chunks(exchange):
+        if isinstance(chunk.payload, dict) and chunk.payload.get("usage") is not None:
+            yield Finding(
+                title="usage sent though include_usage was not asked for",
+                json_path="$.usage",
+                expected="null or absent",
+                actual=chunk.payload["usage"],
+                schema_path=CHUNK_USAGE,
+                chunk_index=chunk.index,
+            )
+
+
+@check(
+    area="usage",
+    severity=Severity.MUST,
+    spec=USAGE,
+    probes=[probe_id for pair in TWINS.items() for probe_id in pair],
+)
+def usage_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Streaming does not change the bill: streamed usage equals non-streamed usage.
+
+    Each streamed probe has a non-streamed twin with the same messages and caps. The
+    prompt is the same, so prompt_tokens must be equal; completion_tokens must be equal
+    when both answers are the same text with the same finish_reason (a model that answers
+    differently each time is not compared: that is not determinism, not a billing fault).
+    """
+    if exchange.id not in TWINS:
+        return  # a non-streamed twin: the comparison is reported on the streamed exchange
+    streamed = read_answer(exchange)
+    plain = read_answer(ctx.peer(TWINS[exchange.id]))
+    if streamed.usage is None or plain.usage is None:
+        raise NotApplicable("one of the two answers carries no usage; see stream_usage_chunk")
+    names = ["prompt_tokens"]
+    if _texts(streamed) == _texts(plain):
+        names.append("completion_tokens")
+    for name in names:
+        ours, theirs = count(streamed.usage, name), count(plain.usage, name)
+        if ours is not None and theirs is not None and ours != theirs:
+            yield Finding(
+                title=f"streamed usage.{name} differs from the same request not streamed",
+                json_path=f"$.usage.{name}",
+                expected=f"{theirs} (probe {TWINS[exchange.id]!r}, not streamed)",
+                actual=ours,
+                schema_path=f"{USAGE}/properties/{name}",
+                chunk_index=streamed.usage_mark.chunk_index,
+            )
+
+
+def _texts(answer: Answer) -> list[tuple[int, str, object, int]]:
+    """What was said, choice by choice: equal texts cost equal completion tokens."""
+    return [
+        (v.index, v.content, v.finish_reason, v.tool_calls)
+        for v in sorted(answer.choices.values(), key=lambda v: v.index)
+    ]

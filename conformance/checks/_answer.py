@@ -1,0 +1,186 @@
+"""An answer read the same way whether it came as one JSON body or as a stream of chunks.
+
+Checks about what the model said (its choices, their ``finish_reason``, the text, the usage)
+judge an :class:`Answer`, so one check serves streamed and non-streamed probes alike, and
+each finding still points at the JSON path (and, for streams, the event) that showed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance._exchange import Exchange
+from conformance._model import Finding
+from conformance.checks._helpers import chunks, clip, parse_body, request_body, require_success
+from conformance.checks._registry import CheckContext, NotApplicable, Unsupported
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a value was seen: its JSON path in the body (or chunk) and the chunk's event."""
+
+    json_path: str
+    chunk_index: int | None = None
+
+
+@dataclass
+class ChoiceView:
+    """One choice (by its ``index``), assembled from the body or from every delta."""
+
+    index: int
+    where: Mark  # the choice itself (its first delta in a stream)
+    content: str = ""
+    content_marks: list[Mark] = field(default_factory=list)  # where content arrived
+    tool_calls: int = 0  # tool calls (streams: distinct tool-call indices)
+    finishes: list[tuple[object, Mark]] = field(default_factory=list)  # non-null reasons
+    after_finish: list[Mark] = field(default_factory=list)  # content or calls after one
+
+    @property
+    def finish_reason(self) -> object:
+        """The (first) finish_reason, or None when the choice never had one."""
+        return self.finishes[0][0] if self.finishes else None
+
+    @property
+    def finish_mark(self) -> Mark:
+        return self.finishes[0][1] if self.finishes else self.where
+
+
+@dataclass
+class Answer:
+    """Choices by index, in order of first appearance, and the usage reported (last one)."""
+
+    streamed: bool
+    choices: dict[int, ChoiceView]
+    usage: dict[str, Any] | None
+    usage_mark: Mark
+
+
+def read_answer(exchange: Exchange) -> Answer:
+    """The answer of a 2xx exchange; ``NotApplicable`` when there is none to read."""
+    require_success(exchange)
+    if exchange.streamed:
+        return _from_stream(exchange)
+    payload, why = parse_body(exchange)
+    if why is not None or not isinstance(payload, dict):
+        raise NotApplicable("the response body is not a JSON object; see response_schema")
+    choices: dict[int, ChoiceView] = {}
+    for position, choice in enumerate(payload.get("choices") or []):
+        if not isinstance(choice, dict) or not _is_index(choice.get("index")):
+            continue
+        path = f"$.choices[{position}]"
+        view = choices.setdefault(choice["index"], ChoiceView(choice["index"], Mark(path)))
+        found = choice.get("message")
+        message: dict[str, Any] = found if isinstance(found, dict) else {}
+        if isinstance(message.get("content"), str):
+            view.content += message["content"]
+            view.content_marks.append(Mark(f"{path}.message.content"))
+        calls = message.get("tool_calls")
+        view.tool_calls += len(calls) if isinstance(calls, list) else 0
+        if choice.get("finish_reason") is not None:
+            view.finishes.append((choice["finish_reason"], Mark(f"{path}.finish_reason")))
+    usage = payload.get("usage")
+    return Answer(False, choices, usage if isinstance(usage, dict) else None, Mark("$.usage"))
+
+
+def _from_stream(exchange: Exchange) -> Answer:
+    choices: dict[int, ChoiceView] = {}
+    calls: dict[int, set[object]] = {}
+    usage: dict[str, Any] | None = None
+    usage_mark = Mark("$.usage")
+    for chunk in chunks(exchange):
+        payload = chunk.payload
+        if not isinstance(payload, dict):
+            continue
+        if isinstance(payload.get("usage"), dict):
+            usage, usage_mark = payload["usage"], Mark("$.usage", chunk.index)
+        for position, choice in enumerate(payload.get("choices") or []):
+            if not isinstance(choice, dict) or not _is_index(choice.get("index")):
+                continue
+            path = f"$.choices[{position}]"
+            index = choice["index"]
+            view = choices.setdefault(index, ChoiceView(index, Mark(path, chunk.index)))
+            found = choice.get("delta")
+            delta: dict[str, Any] = found if isinstance(found, dict) else {}
+            said = False
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                view.content += delta["content"]
+                view.content_marks.append(Mark(f"{path}.delta.content", chunk.index))
+                said = True
+            for n, call in enumerate(delta.get("tool_calls") or []):
+                key = call.get("index", n) if isinstance(call, dict) else n
+                calls.setdefault(index, set()).add(key)
+                said = True
+            if said and view.finishes:
+                view.after_finish.append(Mark(f"{path}.delta", chunk.index))
+            if choice.get("finish_reason") is not None:
+                mark = Mark(f"{path}.finish_reason", chunk.index)
+                view.finishes.append((choice["finish_reason"], mark))
+    for index, seen in calls.items():
+        choices[index].tool_calls = len(seen)
+    return Answer(True, choices, usage, usage_mark)
+
+
+def _is_index(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def count(usage: dict[str, Any] | None, name: str) -> int | None:
+    """``usage[name]`` when it is a non-negative integer (usage_arithmetic judges the rest)."""
+    value = (usage or {}).get(name)
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else None
+
+
+def requested(exchange: Exchange, ctx: CheckContext) -> dict[str, Any]:
+    """The request body as sent, as a dict."""
+    body = request_body(exchange, ctx)
+    return body if isinstance(body, dict) else {}
+
+
+def token_cap(body: dict[str, Any]) -> tuple[int, str] | None:
+    """The tightest of ``max_tokens`` and ``max_completion_tokens``, with its name."""
+    caps = [
+        (value, name)
+        for name in ("max_tokens", "max_completion_tokens")
+        if (value := as_int(body.get(name))) is not None and value >= 0
+    ]
+    return min(caps) if caps else None
+
+
+def as_int(value: object) -> int | None:
+    """``value`` when it is an integer (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bool) -> Finding:
+    """Judge a probe that was not answered with 2xx.
+
+    When the contract in force rejects the request, a 4xx is right: ``NotApplicable``.
+    When the feature is optional (``unsupported=True``), a 4xx declares it unsupported:
+    ``Unsupported``. Otherwise (a valid request refused, or any 5xx) the finding to report.
+    """
+    status = exchange.status or 0
+    body = requested(exchange, ctx)
+    invalid = ctx.contract.validator("ChatCompletionRequest").validate(body)
+    if 400 <= status < 500 and invalid:
+        raise NotApplicable(
+            f"the request breaks {invalid[0].json_path}: {invalid[0].summary} in this contract, "
+            f"so the {status} refusal is right"
+        )
+    if 400 <= status < 500 and unsupported:
+        raise Unsupported(f"{what}: answered {status}: {clip(exchange.text(), 160)}")
+    return Finding(
+        title=f"a valid request with {what} was answered with {status}",
+        expected="200 (the request is valid against ChatCompletionRequest)",
+        actual=f"{status}: {clip(exchange.text(), 160)}",
+    )
+
+
+def answered(
+    exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bool = False
+) -> Iterator[Finding]:
+    """Nothing when the exchange is a 2xx; else what :func:`refusal` makes of it."""
+    if not exchange.ok:
+        yield refusal(exchange, ctx, what=what, unsupported=unsupported)

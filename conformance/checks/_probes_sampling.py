@@ -1,0 +1,147 @@
+"""Probes for the request parameters that shape an answer: n, the token caps, stop, seed,
+the sampling bounds, and tool calls (for their finish_reason).
+
+All one-line prompts with small caps: every probe here asks for at most 32 tokens, most
+for 3 to 8; the bound probes for one. A value a probe sends at "the document's bound" is
+checked against the document by the tests, and judged against the contract in force.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.checks._probes import MAX_TOKENS, PROMPT, STREAMS
+from conformance.checks._registry import Probe, probe
+
+N = 2
+CAP = 3  # tokens: far fewer than the counting prompt needs
+COUNTING = "Count from 1 to 50, separated by spaces."
+WORDS = "Reply with exactly these words: one two three"
+STOP_LIST = ["###", " "]  # the one that matters is not the first
+STOP_STRING = " "
+SEED = 7
+TOOL_TOKENS = 32  # room for one small tool call
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "Returns the current time.",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+TOOL_PROMPT = "Call the get_time tool."
+INCLUDE_USAGE = {"include_usage": True}
+# (parameter, value, which end): the document's bounds of each sampling parameter.
+BOUNDS: tuple[tuple[str, float, str], ...] = (
+    ("temperature", 0, "min"),
+    ("temperature", 2, "max"),
+    ("top_p", 0, "min"),
+    ("top_p", 1, "max"),
+    ("presence_penalty", -2, "min"),
+    ("presence_penalty", 2, "max"),
+    ("frequency_penalty", -2, "min"),
+    ("frequency_penalty", 2, "max"),
+)
+
+
+def chat_body(
+    model: str, text: str = PROMPT, max_tokens: int | None = MAX_TOKENS, **extra: object
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": text}]}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    body.update(extra)
+    return body
+
+
+def _register(probe_id: str, description: str, **fields: Any) -> Probe:
+    def body(model: str) -> dict[str, Any]:
+        return chat_body(model, **fields)
+
+    return probe(Probe(probe_id, description, body))
+
+
+CHAT_N = _register("chat_n", f"the plain chat asking for n: {N} choices", n=N)
+CHAT_N_STREAM = _register(
+    "chat_n_stream",
+    f"the plain chat asking for n: {N} choices, streamed with include_usage",
+    n=N,
+    stream=True,
+    stream_options=INCLUDE_USAGE,
+)
+CAP_MAX_TOKENS = _register(
+    "cap_max_tokens",
+    f"a counting prompt cut by max_tokens: {CAP}",
+    text=COUNTING,
+    max_tokens=CAP,
+)
+CAP_MAX_TOKENS_STREAM = _register(
+    "cap_max_tokens_stream",
+    f"the same counting prompt cut by max_tokens: {CAP}, streamed with include_usage",
+    text=COUNTING,
+    max_tokens=CAP,
+    stream=True,
+    stream_options=INCLUDE_USAGE,
+)
+CAP_MAX_COMPLETION_TOKENS = _register(
+    "cap_max_completion_tokens",
+    f"the counting prompt cut by max_completion_tokens: {CAP} (no max_tokens)",
+    text=COUNTING,
+    max_tokens=None,
+    max_completion_tokens=CAP,
+)
+STOP_AS_LIST = _register(
+    "stop_list",
+    f"three words asked for, with stop: {STOP_LIST!r} (the space should end the answer)",
+    text=WORDS,
+    stop=STOP_LIST,
+)
+STOP_AS_STRING = _register(
+    "stop_string",
+    f"three words asked for, with stop as one string: {STOP_STRING!r}",
+    text=WORDS,
+    stop=STOP_STRING,
+)
+SEEDED = _register("seed", f"the plain chat with seed: {SEED}", seed=SEED)
+BOUND_PROBES: dict[str, Probe] = {
+    f"{name}_{end}": _register(
+        f"{name}_{end}",
+        f"the plain chat with {name}: {value} (the document's {end}imum), max_tokens: 1",
+        max_tokens=1,
+        **{name: value},
+    )
+    for name, value, end in BOUNDS
+}
+TOOL_AUTO = _register(
+    "tool_auto",
+    "a chat asking for the get_time tool, tool_choice auto",
+    text=TOOL_PROMPT,
+    max_tokens=TOOL_TOKENS,
+    tools=[TOOL],
+    tool_choice="auto",
+)
+TOOL_FORCED = _register(
+    "tool_forced",
+    "a chat with tool_choice naming the get_time function",
+    text=TOOL_PROMPT,
+    max_tokens=TOOL_TOKENS,
+    tools=[TOOL],
+    tool_choice={"type": "function", "function": {"name": "get_time"}},
+)
+
+N_PROBES = (CHAT_N.id, CHAT_N_STREAM.id)
+CAP_PROBES = (CAP_MAX_TOKENS.id, CAP_MAX_TOKENS_STREAM.id, CAP_MAX_COMPLETION_TOKENS.id)
+STOP_PROBES = (STOP_AS_LIST.id, STOP_AS_STRING.id)
+# Streams these probes add (judged for framing and chunk envelope like the shared ones).
+MORE_STREAMS = (CHAT_N_STREAM.id, CAP_MAX_TOKENS_STREAM.id)
+ALL_STREAMS = (*STREAMS, *MORE_STREAMS)
+# Non-streamed answers these probes add (judged against ChatCompletionResponse).
+MORE_RESPONSES = (
+    CHAT_N.id,
+    CAP_MAX_TOKENS.id,
+    CAP_MAX_COMPLETION_TOKENS.id,
+    STOP_AS_LIST.id,
+    SEEDED.id,
+    TOOL_AUTO.id,
+    TOOL_FORCED.id,
+)

@@ -1,0 +1,178 @@
+"""The parameters that shape an answer are honoured: the token caps, stop, n, seed, and the
+sampling parameters at the very bounds the document allows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance._exchange import Exchange
+from conformance._model import Finding, Severity
+from conformance.checks._answer import (
+    answered,
+    as_int,
+    count,
+    read_answer,
+    requested,
+    token_cap,
+)
+from conformance.checks._probes import CHAT, CHAT_STREAM_USAGE
+from conformance.checks._probes_sampling import (
+    BOUND_PROBES,
+    CAP_PROBES,
+    N_PROBES,
+    SEEDED,
+    STOP_PROBES,
+)
+from conformance.checks._registry import CheckContext, NotApplicable, check
+
+REQUEST = "#/components/schemas/ChatCompletionRequest"
+PROPERTY = f"{REQUEST}/properties"
+
+
+@check(
+    area="sampling",
+    severity=Severity.MUST,
+    spec=f"{PROPERTY}/max_tokens",
+    probes=[CHAT.id, CHAT_STREAM_USAGE.id, *CAP_PROBES, *N_PROBES],
+)
+def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """No answer is longer than max_tokens or max_completion_tokens allow.
+
+    Judged on the endpoint's own ``usage.completion_tokens`` (for ``n`` choices, ``n``
+    times the cap), streamed and not: a cap that is ignored costs the caller tokens
+    they refused to pay for, and breaks every client that sizes its buffers by it.
+    """
+    yield from answered(exchange, ctx, what="a token cap")
+    if not exchange.ok:
+        return
+    body = requested(exchange, ctx)
+    cap = token_cap(body)
+    if cap is None:
+        raise NotApplicable("the request sets no token cap")
+    answer = read_answer(exchange)
+    used = count(answer.usage, "completion_tokens")
+    if used is None:
+        raise NotApplicable("the answer reports no completion_tokens to compare with the cap")
+    n = max(as_int(body.get("n")) or 1, 1)
+    allowed = cap[0] * n
+    if used > allowed:
+        yield Finding(
+            title=f"completion_tokens exceeds {cap[1]}",
+            json_path="$.usage.completion_tokens",
+            expected=f"at most {allowed} ({cap[1]}: {cap[0]}" + (f", n: {n})" if n > 1 else ")"),
+            actual=used,
+            schema_path=f"{PROPERTY}/{cap[1]}",
+            chunk_index=answer.usage_mark.chunk_index,
+        )
+
+
+@check(
+    area="sampling",
+    severity=Severity.MUST,
+    spec=f"{PROPERTY}/stop",
+    probes=list(STOP_PROBES),
+)
+def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A stop sequence ends the answer before it: the stop text never appears.
+
+    The probes ask for three words separated by spaces and stop at the space (as a list
+    whose first entry never matches, and as one string, which the document allows only
+    under the errata: a refusal of the string is right under strict). The output must
+    end before the first space, and the stop text is not part of it.
+    """
+    yield from answered(exchange, ctx, what="stop")
+    if not exchange.ok:
+        return
+    stop = requested(exchange, ctx).get("stop")
+    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
+    for view in read_answer(exchange).choices.values():
+        found = [s for s in stops if s and s in view.content]
+        if found:
+            at = view.content.index(found[0])
+            yield Finding(
+                title="the answer goes on past a stop sequence",
+                json_path=(view.content_marks or [view.where])[0].json_path,
+                expected=f"the answer ends before {found[0]!r}",
+                actual=f"{found[0]!r} at character {at} of {view.content!r}"[:300],
+                schema_path=f"{PROPERTY}/stop",
+                chunk_index=(view.content_marks or [view.where])[0].chunk_index,
+            )
+
+
+@check(
+    area="sampling",
+    severity=Severity.MUST,
+    spec=f"{PROPERTY}/n",
+    probes=list(N_PROBES),
+)
+def n_choices(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """n: 2 returns exactly 2 choices, indexed 0 and 1, streamed too (or a proper 4xx).
+
+    A client that asks for ``n`` choices reads ``choices[0..n-1]``; a silent single choice
+    is a wrong answer that looks right. An endpoint that does not do ``n`` must say so
+    with a 4xx: that is reported as unsupported, not as broken.
+    """
+    yield from answered(exchange, ctx, what="n", unsupported=True)
+    if not exchange.ok:
+        return
+    n = as_int(requested(exchange, ctx).get("n")) or 1
+    answer = read_answer(exchange)
+    indices = sorted(answer.choices)
+    wanted = list(range(n))
+    if indices == wanted:
+        return
+    if len(indices) != len(wanted):
+        title = f"n: {n} answered with {len(indices)} choice{'s' if len(indices) != 1 else ''}"
+    else:
+        title = f"the choices of n: {n} are not indexed 0 to {n - 1}"
+    yield Finding(
+        title=title,
+        json_path="$.choices",
+        expected=f"choices with indices {wanted}",
+        actual=f"indices {indices}",
+        schema_path=f"{PROPERTY}/n",
+        chunk_index=None,
+    )
+
+
+@check(
+    area="sampling",
+    severity=Severity.MUST,
+    spec=REQUEST,
+    probes=[SEEDED.id],
+)
+def seed_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A request with seed is accepted.
+
+    The document does not declare ``seed`` but allows additional request properties, and
+    OpenAI accepts it: clients send it for reproducible answers (see the errata,
+    ``undeclared-request-fields``). Refusing it refuses a valid request.
+    """
+    yield from answered(exchange, ctx, what="seed")
+
+
+@check(
+    area="sampling",
+    severity=Severity.MUST,
+    spec=f"{PROPERTY}/temperature",
+    probes=list(BOUND_PROBES),
+)
+def sampling_bounds_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """temperature, top_p and the penalties are accepted at the document's bounds.
+
+    temperature 0 and 2, top_p 0 and 1, presence_penalty and frequency_penalty -2 and 2
+    are inside the ranges the document states (inclusive); a server that refuses one of
+    them (top_p 0 is a common one) breaks clients that pass the user's value through.
+    """
+    if exchange.ok:
+        return
+    body = requested(exchange, ctx)
+    name = ctx.probe.id.rsplit("_", 1)[0]  # the probe is named <parameter>_<min|max>
+    for finding in answered(exchange, ctx, what=f"{name} at its bound"):
+        yield Finding(
+            title=f"{name} {body.get(name)} (inside the document's range) was refused",
+            json_path=f"$.{name}",
+            expected=finding.expected,
+            actual=finding.actual,
+            schema_path=f"{PROPERTY}/{name}",
+        )
