@@ -71,6 +71,9 @@ class _ReferenceServer:
             params = read_params(body, seed=self.config.seed)
         except RequestProblem as exc:
             return error_response(self.config, 400, exc.message, param=exc.param, code=None)
+        refused = self._combination_defects(body, params.n)
+        if refused is not None:
+            return refused
         completion = generate(params)
         envelope = Envelope(
             id=f"chatcmpl-{uuid.uuid4().hex}",
@@ -90,6 +93,25 @@ class _ReferenceServer:
             media_type="application/json" if json_defect else "text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
+
+    def _combination_defects(self, body: dict[str, Any], n: int) -> Response | None:
+        """The defects that show only for some parameter combinations (for exploration)."""
+        if self.config.has("n-stream-500") and n > 1 and body.get("stream") is True:
+            return error_response(
+                self.config, 500, "The server had an error while processing your request.",
+                code=None, kind="server_error",
+            )  # fmt: skip
+        penalty = body.get("presence_penalty")
+        if (
+            self.config.has("negative-presence-penalty-rejected")
+            and isinstance(penalty, int | float)
+            and penalty < 0
+        ):
+            return error_response(
+                self.config, 400, "Invalid 'presence_penalty': this model supports values "
+                f"from 0 to 2, but got {penalty}.", param="presence_penalty", code=None,
+            )  # fmt: skip
+        return None
 
     async def _admit(self, request: Request) -> Response | tuple[dict[str, Any], str]:
         """The request body and model if the request may be served, else the error answer."""

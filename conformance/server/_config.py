@@ -22,6 +22,10 @@ DEFECTS: dict[str, str] = {
     "invalid-request-500": "requests that fail validation get 500 text/plain Internal Server Error",
     "invalid-request-200": "schema-invalid JSON requests are served as if they were valid (200)",
     "html-error-page": "every error is answered as 500 with an HTML page",
+    # Combination-only defects: the fixed probes never show them, exploration must.
+    "n-stream-500": "a request with n > 1 and stream: true gets 500 Internal Server Error",
+    "negative-presence-penalty-rejected": "presence_penalty below 0 (valid: -2 to 2) is "
+    "refused with 400",
 }
 
 # Each fault is what a real network or gateway does to a faithful server (see _faults.py).

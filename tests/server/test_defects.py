@@ -153,6 +153,7 @@ def test_every_defect_is_tested_and_described():
         "no-done", "data-after-done", "bad-usage-total", "missing-chunk-id",
         "missing-service-tier", "wrong-object", "stream-json-content-type", "accept-any-key",
         "invalid-request-500", "invalid-request-200", "html-error-page",
+        "n-stream-500", "negative-presence-penalty-rejected",
     }  # fmt: skip
     assert set(DEFECTS) == tested
     assert all(d and "\n" not in d for d in DEFECTS.values())
@@ -173,5 +174,27 @@ def test_unknown_defect_is_a_value_error_naming_the_known_ones():
     assert str(caught.value) == (
         "unknown defect 'bogus', 'slow-stream'; known defects: accept-any-key, bad-usage-total, "
         "data-after-done, html-error-page, invalid-request-200, invalid-request-500, "
-        "missing-chunk-id, missing-service-tier, no-done, stream-json-content-type, wrong-object."
+        "missing-chunk-id, missing-service-tier, n-stream-500, "
+        "negative-presence-penalty-rejected, no-done, stream-json-content-type, wrong-object."
     )
+
+
+def test_n_stream_500_answers_500_only_when_n_above_1_meets_stream():
+    config = _on("n-stream-500")
+    assert chat(chat_body(n=2, stream=True), config).status_code == 500
+    assert chat(chat_body(n=2), config).status_code == 200
+    assert chat(chat_body(stream=True), config).status_code == 200
+
+
+def test_negative_presence_penalty_rejected_refuses_only_values_below_0():
+    config = _on("negative-presence-penalty-rejected")
+    refused = chat(chat_body(presence_penalty=-0.5), config)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == {
+        "message": "Invalid 'presence_penalty': this model supports values from 0 to 2, "
+        "but got -0.5.",
+        "type": "invalid_request_error",
+        "param": "presence_penalty",
+        "code": None,
+    }
+    assert chat(chat_body(presence_penalty=0.5), config).status_code == 200

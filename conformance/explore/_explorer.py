@@ -1,0 +1,507 @@
+"""Property-based exploration: generate requests from the contract, send them through the
+``ChatClient``, judge every answer, keep one finding per distinct failure with its smallest
+example, and shrink that example, all within the run's ``Budget``.
+
+No pytest and no HTML here: the plugin turns an :class:`Exploration` into test results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.errors import HypothesisException
+
+from conformance._budget import Budget
+from conformance._client import ChatClient, Endpoint
+from conformance._engine import CheckResult
+from conformance._exchange import Exchange
+from conformance._model import Finding, Severity, Verdict
+from conformance._spec import Contract
+from conformance.checks import Check, get_probe
+from conformance.explore import _properties as props
+from conformance.explore._judge import Judge, Judged, inconclusive
+from conformance.explore._mutate import DELETE, Mutation, invalid_requests
+from conformance.explore._shape import REQUEST, Shaping, cohere, valid_requests
+
+DEFAULT_EXAMPLES = 100  # per phase
+VALID, INVALID = "valid", "invalid"
+Key = tuple[str, str, str, str]  # (property, check, JSON path, failure kind)
+
+
+@dataclass(frozen=True)
+class ExploreOptions:
+    """How much to explore: generated requests per phase, the seed, the caps, shrinking."""
+
+    examples: int = DEFAULT_EXAMPLES
+    seed: int | None = None  # None: a fresh one, printed and stored so it can be replayed
+    phases: tuple[str, ...] = (VALID, INVALID)
+    shaping: Shaping = Shaping()
+    shrink_requests: int = 30  # per failure; all shrinking of a phase stays under `examples`
+    concurrency: int = 8
+
+    def __post_init__(self) -> None:
+        if self.examples < 1:
+            raise ValueError(f"--examples {self.examples} must be at least 1")
+        unknown = sorted(set(self.phases) - {VALID, INVALID})
+        if unknown:
+            raise ValueError(f"unknown exploration phase {unknown[0]!r}; use {VALID!r}, {INVALID!r}")
+
+    @property
+    def shrink_cap(self) -> int:
+        return self.shrink_requests
+
+
+@dataclass
+class PhaseStats:
+    """What one phase generated, sent and spent."""
+
+    planned: int = 0  # cases generated
+    sent: int = 0  # cases sent (an invalid case and its follow-up count once)
+    requests: int = 0  # requests sent, shrinking included
+    shrink_requests: int = 0
+    inconclusive: int = 0  # cases whose answer was a transport failure or a 429
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "planned": self.planned,
+            "sent": self.sent,
+            "requests": self.requests,
+            "shrink_requests": self.shrink_requests,
+            "inconclusive": self.inconclusive,
+            "tokens": {
+                "prompt": self.prompt_tokens,
+                "completion": self.completion_tokens,
+                "total": self.prompt_tokens + self.completion_tokens,
+            },
+        }
+
+
+@dataclass
+class Discovery:
+    """One distinct failure: its first finding, how many cases showed it, and the smallest
+    example that shows it (shrunk when the budget allowed)."""
+
+    property_id: str
+    finding: Finding
+    body: Any
+    mutation: Mutation | None = None
+    count: int = 1
+    shrunk: bool = False
+    shrink_steps: int = 0
+
+    @property
+    def key(self) -> Key:
+        return _key(self.property_id, self.finding)
+
+    @property
+    def size(self) -> int:
+        return _size(self.body)
+
+    def fields(self) -> list[str]:
+        """The fields that trigger it: the optional fields left in the smallest example
+        (for an invalid request: the field it breaks)."""
+        if self.mutation is not None:
+            return [self.mutation.json_path]
+        if not isinstance(self.body, dict):
+            return []
+        return [k for k in self.body if k not in ("model", "messages")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "property": self.property_id,
+            **self.finding.to_dict(),
+            "count": self.count,
+            "fields": self.fields(),
+            "mutation": None if self.mutation is None else self.mutation.describe(),
+            "example": self.body,
+            "shrunk": self.shrunk,
+            "shrink_steps": self.shrink_steps,
+        }
+
+
+@dataclass
+class Exploration:
+    """Everything one exploration run concluded."""
+
+    seed: int
+    options: ExploreOptions
+    stats: dict[str, PhaseStats] = field(default_factory=dict)
+    discoveries: list[Discovery] = field(default_factory=list)
+    stopped_by: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.stats.values())
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(s.prompt_tokens for s in self.stats.values())
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(s.completion_tokens for s in self.stats.values())
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """The evidence: the exchange of each discovery's smallest example."""
+        seen: dict[str, Exchange] = {}
+        for d in self.discoveries:
+            if d.finding.exchange is not None:
+                seen.setdefault(d.finding.exchange.id, d.finding.exchange)
+        return list(seen.values())
+
+    def result(self, check: Check) -> CheckResult:
+        """The verdict of one exploration property, as a check result."""
+        phase = VALID if check.id in props.POSITIVE else INVALID
+        stats = self.stats.get(phase)
+        found = [
+            replace(d.finding, count=d.count)
+            for d in self.discoveries
+            if d.property_id == check.id
+        ]
+        exchanges = [f.exchange for f in found if f.exchange is not None]
+        if stats is None:
+            return CheckResult(check, Verdict.SKIP, reason=f"the {phase} phase was not run")
+        done = stats.sent - stats.inconclusive
+        reason = (
+            f"{stats.sent} generated {phase} requests (seed {self.seed}, "
+            f"{stats.requests} requests, {stats.prompt_tokens + stats.completion_tokens} tokens)"
+        )
+        if stats.inconclusive:
+            reason += f"; {stats.inconclusive} inconclusive (transport failure or 429)"
+        if self.stopped_by is not None:
+            reason += f"; stopped early: {self.stopped_by}"
+        if found:
+            must = any(f.severity is Severity.MUST for f in found)
+            verdict = Verdict.FAIL if must else Verdict.WARN
+        elif done <= 0:
+            verdict = Verdict.ERROR
+            reason = "no generated request was answered: " + reason
+        else:
+            verdict = Verdict.PASS
+        return CheckResult(check, verdict, findings=found, exchanges=exchanges, reason=reason,
+                           duration_s=self.duration_s)  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        shaping = self.options.shaping
+        return {
+            "seed": self.seed,
+            "examples": self.options.examples,
+            "shaping": {
+                "max_tokens": shaping.max_tokens,
+                "n": shaping.n,
+                "top_logprobs": shaping.top_logprobs,
+                "array_items": shaping.array_items,
+                "string_length": shaping.string_length,
+            },
+            "phases": {name: s.to_dict() for name, s in self.stats.items()},
+            "stopped_by": self.stopped_by,
+            "duration_s": round(self.duration_s, 3),
+            "findings": [d.to_dict() for d in self.discoveries],
+        }
+
+
+def _size(body: Any) -> int:
+    return len(json.dumps(body, sort_keys=True, ensure_ascii=False))
+
+
+def _canonical(body: Any) -> str:
+    return json.dumps(body, sort_keys=True)
+
+
+def generate(strategy: st.SearchStrategy[Any], seed: int, examples: int) -> list[Any]:
+    """``examples`` draws from ``strategy``; the same seed gives the same list."""
+    drawn: list[Any] = []
+
+    @hypothesis_seed(seed)
+    @settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+    @given(strategy)
+    def collect(value: Any) -> None:
+        drawn.append(value)
+
+    try:
+        collect()
+    except HypothesisException:  # e.g. every draw filtered out: explore what was drawn
+        pass
+    return drawn[:examples]
+
+
+class Explorer:
+    """Explore one endpoint: ``run()`` once, then read the :class:`Exploration`."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        contract: Contract,
+        *,
+        budget: Budget | None = None,
+        options: ExploreOptions | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.contract = contract
+        self.budget = budget if budget is not None else Budget()
+        self.options = options if options is not None else ExploreOptions()
+        self._transport = transport
+        self._judge = Judge(contract, endpoint.model, api_key_configured=bool(endpoint.api_key))
+        self._validator = contract.validator(REQUEST)
+        self._ids = iter(range(1, 10**9))
+
+    def cases(self, seed: int) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Mutation]]]:
+        """The generated valid and invalid requests for ``seed`` (nothing is sent)."""
+        model, shaping, n = self.endpoint.model, self.options.shaping, self.options.examples
+        valid = (
+            generate(valid_requests(self.contract, model, shaping), seed, n)
+            if VALID in self.options.phases
+            else []
+        )
+        invalid = (
+            generate(invalid_requests(self.contract, model, shaping), seed, n)
+            if INVALID in self.options.phases
+            else []
+        )
+        return valid, invalid
+
+    def run(self) -> Exploration:
+        started = time.perf_counter()
+        seed = self.options.seed if self.options.seed is not None else secrets.randbelow(2**32)
+        exploration = Exploration(seed=seed, options=self.options)
+        valid, invalid = self.cases(seed)
+        asyncio.run(self._run(exploration, valid, invalid))
+        exploration.duration_s = time.perf_counter() - started
+        return exploration
+
+    async def _run(
+        self,
+        exploration: Exploration,
+        valid: list[dict[str, Any]],
+        invalid: list[tuple[dict[str, Any], Mutation]],
+    ) -> None:
+        async with ChatClient(self.endpoint, transport=self._transport) as client:
+            self._client = client
+            self._exploration = exploration
+            gate = asyncio.Semaphore(max(1, self.options.concurrency))
+            if VALID in self.options.phases:
+                stats = exploration.stats[VALID] = PhaseStats(planned=len(valid))
+
+                async def one_valid(body: dict[str, Any]) -> None:
+                    async with gate:
+                        judged = await self._valid_case(body, stats)
+                    if judged is not None:
+                        self._record(judged, body, None)
+
+                await asyncio.gather(*(one_valid(b) for b in valid))
+                await self._shrink_all(VALID, stats)
+            if INVALID in self.options.phases:
+                stats = exploration.stats[INVALID] = PhaseStats(planned=len(invalid))
+
+                async def one_invalid(body: dict[str, Any], mutation: Mutation) -> None:
+                    async with gate:
+                        judged = await self._invalid_case(body, stats)
+                    if judged is not None:
+                        self._record(judged, body, mutation)
+
+                await asyncio.gather(*(one_invalid(b, m) for b, m in invalid))
+                await self._shrink_all(INVALID, stats)
+
+    async def _send(self, body: Any, stats: PhaseStats, name: str) -> Exchange | None:
+        """Send one request if the budget allows; None (and the reason kept) when not."""
+        if self._exploration.stopped_by is not None:
+            return None
+        refused = self.budget.admit()
+        if refused is not None:
+            self._exploration.stopped_by = refused
+            return None
+        exchange = await self._client.chat(f"explore-{name}-{next(self._ids)}", body)
+        before = (self.budget.prompt_tokens, self.budget.completion_tokens)
+        self.budget.charge(exchange)
+        stats.requests += 1
+        stats.prompt_tokens += self.budget.prompt_tokens - before[0]
+        stats.completion_tokens += self.budget.completion_tokens - before[1]
+        return exchange
+
+    async def _valid_case(self, body: dict[str, Any], stats: PhaseStats) -> list[Judged] | None:
+        exchange = await self._send(body, stats, VALID)
+        if exchange is None:
+            return None
+        stats.sent += 1
+        if inconclusive(exchange) is not None:
+            stats.inconclusive += 1
+            return []
+        return self._judge.valid(exchange)
+
+    async def _invalid_case(self, body: dict[str, Any], stats: PhaseStats) -> list[Judged] | None:
+        exchange = await self._send(body, stats, INVALID)
+        if exchange is None:
+            return None
+        stats.sent += 1
+        if inconclusive(exchange) is not None:
+            stats.inconclusive += 1
+            return []
+        judged = self._judge.invalid(exchange)
+        plain = get_probe("chat").body(self.endpoint.model)
+        follow = await self._send(plain, stats, "recover")
+        if follow is not None and inconclusive(follow) is None:
+            judged += self._judge.recovery(follow)
+        return judged
+
+    def _record(self, judged: list[Judged], body: Any, mutation: Mutation | None) -> None:
+        """Add what one case showed: a new discovery, or a count (and maybe a smaller
+        example) for one seen before."""
+        index = {d.key: d for d in self._exploration.discoveries}
+        seen: set[Key] = set()
+        for property_id, finding in judged:
+            found = Discovery(property_id, finding, body, mutation)
+            if found.key in seen:
+                continue
+            seen.add(found.key)
+            known = index.get(found.key)
+            if known is None:
+                self._exploration.discoveries.append(found)
+                index[found.key] = found
+                continue
+            known.count += 1
+            if found.size < known.size:
+                known.finding, known.body, known.mutation = finding, body, mutation
+
+    async def _shrink_all(self, phase: str, stats: PhaseStats) -> None:
+        mine = props.POSITIVE if phase == VALID else props.NEGATIVE
+        for discovery in list(self._exploration.discoveries):
+            if discovery.property_id in mine:
+                await self._shrink(discovery, phase, stats)
+
+    async def _shrink(self, discovery: Discovery, phase: str, stats: PhaseStats) -> None:
+        """Greedy shrinking: drop a field or simplify a value, keep the change when the
+        same failure still shows. Every try is a request, so a change that did not keep
+        the failure is not tried again, and the caps bound the rest."""
+        failed: set[str] = set()
+        spent = 0
+        improved = True
+        while improved:
+            improved = False
+            for change, candidate in self._candidates(discovery):
+                if change in failed:
+                    continue
+                if spent >= self.options.shrink_cap or stats.shrink_requests >= self.options.examples:
+                    return
+                spent += 1
+                stats.shrink_requests += 1
+                judged = await self._try(candidate, phase, stats)
+                if judged is None:
+                    return
+                match = next((f for p, f in judged if _key(p, f) == discovery.key), None)
+                if match is None:
+                    failed.add(change)
+                    continue
+                discovery.body, discovery.finding = candidate, match
+                discovery.shrunk = True
+                discovery.shrink_steps += 1
+                improved = True
+                break
+
+    async def _try(self, body: Any, phase: str, stats: PhaseStats) -> list[Judged] | None:
+        before = stats.sent, stats.inconclusive
+        judged = await (
+            self._valid_case(body, stats) if phase == VALID else self._invalid_case(body, stats)
+        )
+        stats.sent, stats.inconclusive = before  # shrinking tries are not generated cases
+        return judged
+
+    def _candidates(self, discovery: Discovery) -> Iterator[tuple[str, Any]]:
+        """Smaller variants of the example that are still valid (or still break exactly the
+        same rule), smallest change first."""
+        body = discovery.body
+        mutation = discovery.mutation
+        protected: set[tuple[Any, ...]] = {("model",)}
+        if mutation is not None:
+            protected |= {mutation.path[:i] for i in range(1, len(mutation.path) + 1)}
+        for change, candidate in _smaller(body, protected):
+            if mutation is None:
+                candidate = cohere(candidate, self.options.shaping)
+                if self._validator.validate(candidate):
+                    continue
+            else:
+                broken = self._validator.validate(candidate)
+                if not broken or any(
+                    not v.json_path.startswith(mutation.json_path) for v in broken
+                ):
+                    continue
+                if mutation.value is not DELETE and _at(candidate, mutation.path) != mutation.value:
+                    continue
+            if _size(candidate) < _size(body):
+                yield change, candidate
+
+
+def _at(body: Any, path: tuple[Any, ...]) -> Any:
+    node = body
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return DELETE
+    return node
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Every (path, value) in ``node``, parents before children, breadth first."""
+    queue = [(path, node)]
+    while queue:
+        where, value = queue.pop(0)
+        if where:
+            yield where, value
+        if isinstance(value, dict):
+            queue += [((*where, k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            queue += [((*where, i), v) for i, v in enumerate(value)]
+
+
+def _smaller(body: Any, protected: set[tuple[Any, ...]]) -> Iterator[tuple[str, Any]]:
+    """(change, variant) of ``body`` with one field removed, one list item removed, or one
+    value simplified (text emptied, a number made 0, 1, -1 or whole)."""
+    entries = [(p, v) for p, v in _paths(body) if p not in protected]
+    for path, _value in entries:
+        parent = _at(body, path[:-1]) if len(path) > 1 else body
+        if isinstance(parent, list) and len(parent) < 2:
+            continue
+        out = copy.deepcopy(body)
+        holder = _at(out, path[:-1]) if len(path) > 1 else out
+        del holder[path[-1]]
+        yield f"drop {list(path)}", out
+    for path, value in entries:
+        simpler: list[Any] = []
+        if isinstance(value, str) and value:
+            simpler = [""]
+        elif isinstance(value, int) and not isinstance(value, bool) and value not in (0, 1):
+            simpler = [0, 1, -1]
+        elif isinstance(value, float):
+            simpler = [0, 1, -1, round(value)]
+        for replacement in simpler:
+            out = copy.deepcopy(body)
+            holder = _at(out, path[:-1]) if len(path) > 1 else out
+            holder[path[-1]] = replacement
+            yield f"set {list(path)} {replacement!r}", out
+
+
+def _key(property_id: str, finding: Finding) -> Key:
+    return (property_id, finding.check_id, finding.json_path, finding.title)

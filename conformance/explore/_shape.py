@@ -1,0 +1,189 @@
+"""What exploration sends: the request schema narrowed so that every generated request is
+cheap, and a few coherence rules the document cannot express.
+
+The generation schema is derived from the contract in force (never written by hand): the
+same ``ChatCompletionRequest`` with caps added. Every instance of it is valid against the
+original, which :func:`valid_requests` confirms with the contract's own validator.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+from conformance._spec import Contract
+
+REQUEST = "ChatCompletionRequest"
+TEXT = r"^([a-z]{1,6} ?){0,3}$"  # short ASCII words: message text, names, stop strings
+TOOL_NAME = r"^[a-z]{1,8}$"  # OpenAI tool names: letters, digits, _ and -, up to 64
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """The caps on a generated request: what one request may cost, at most."""
+
+    max_tokens: int = 16  # max_tokens and max_completion_tokens
+    n: int = 2
+    top_logprobs: int = 5
+    array_items: int = 2  # messages, tools, stop, content parts
+    string_length: int = 20
+
+    def caps(self) -> dict[str, int]:
+        return {
+            "max_tokens": self.max_tokens,
+            "max_completion_tokens": self.max_tokens,
+            "n": self.n,
+            "top_logprobs": self.top_logprobs,
+        }
+
+
+def generation_schema(contract: Contract, model: str, shaping: Shaping) -> dict[str, Any]:
+    """``ChatCompletionRequest`` narrowed by ``shaping``, as a root schema for generation."""
+    components = copy.deepcopy(contract.components())
+    request = components[REQUEST]
+    properties = request["properties"]
+    properties["model"] = {"const": model}
+    for name, cap in shaping.caps().items():
+        if name in properties:
+            _cap_integers(properties[name], cap)
+    options = properties.get("stream_options")
+    if isinstance(options, dict):
+        # The one option the property's description names; other keys are unknown to servers.
+        for branch in _branches(options):
+            if branch.get("type") == "object":
+                branch["propertyNames"] = {"enum": ["include_usage"]}
+                branch["maxProperties"] = 1
+    message = components.get("ChatCompletionMessage", {}).get("properties", {})
+    # Tool results and assistant tool calls need a conversation to be coherent; message
+    # content is text (an image or video URL would make the endpoint fetch a random address).
+    for name in ("tool_calls", "tool_call_id"):
+        message.pop(name, None)
+    _text_parts_only(message.get("content"), components)
+    for name, schema in components.items():
+        components[name] = _narrow(schema, shaping, name)
+    request["additionalProperties"] = False
+    return {"$ref": f"#/components/schemas/{REQUEST}", "components": {"schemas": components}}
+
+
+def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for b in schema.get("anyOf", [schema]) if isinstance(b, dict)]
+
+
+def _cap_integers(schema: dict[str, Any], cap: int) -> None:
+    for branch in _branches(schema):
+        if branch.get("type") == "integer":
+            branch["maximum"] = min(branch.get("maximum", cap), cap)
+
+
+def _text_parts_only(content: Any, components: dict[str, Any]) -> None:
+    if not isinstance(content, dict):
+        return
+    for branch in _branches(content):
+        items = branch.get("items")
+        if branch.get("type") == "array" and isinstance(items, dict) and "anyOf" in items:
+            kept = [
+                ref
+                for ref in items["anyOf"]
+                if "text" in _resolve(ref, components).get("properties", {})
+            ]
+            items["anyOf"] = kept or items["anyOf"]
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref", "")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        found = components.get(ref.rsplit("/", 1)[1])
+        return found if isinstance(found, dict) else {}
+    return schema
+
+
+def _narrow(schema: Any, shaping: Shaping, where: str) -> Any:
+    """Close objects to their declared properties, empty free-form ones, and bound arrays
+    and strings; everything else as the document says."""
+    if isinstance(schema, list):
+        return [_narrow(item, shaping, where) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _narrow(value, shaping, f"{where}.{key}") for key, value in schema.items()}
+    kind = out.get("type")
+    if kind == "object":
+        if "properties" in out:
+            if out.get("additionalProperties", True) is True:
+                out["additionalProperties"] = False
+        elif "propertyNames" not in out:
+            out["maxProperties"] = 0  # free-form (tool parameters, logit_bias...): {}
+    elif kind == "array":
+        out["maxItems"] = min(out.get("maxItems", shaping.array_items), shaping.array_items)
+    elif kind == "string" and not ({"enum", "const", "pattern", "format"} & out.keys()):
+        out["maxLength"] = min(out.get("maxLength", shaping.string_length), shaping.string_length)
+        out["pattern"] = TOOL_NAME if where.endswith("FunctionObject.properties.name") else TEXT
+    return out
+
+
+def cohere(body: dict[str, Any], shaping: Shaping) -> dict[str, Any]:
+    """Apply the rules endpoints enforce that the document cannot state (OpenAI's API
+    reference): ``top_logprobs`` needs ``logprobs: true``; a required or named
+    ``tool_choice`` needs ``tools`` (a named one, a tool of that name); the conversation
+    ends with a user message; and at least one token cap is set, so no request runs to the
+    model's default length."""
+    out = copy.deepcopy(body)
+    if out.get("top_logprobs") is not None:
+        out["logprobs"] = True
+    tools = out.get("tools") or []
+    choice = out.get("tool_choice")
+    if isinstance(choice, dict) or choice == "required":
+        if not tools:
+            del out["tool_choice"]
+        elif isinstance(choice, dict):
+            name = tools[0].get("function", {}).get("name", "")
+            out["tool_choice"] = {**choice, "function": {"name": name}}
+    messages = out.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+        messages[-1]["role"] = "user"
+    if not any(isinstance(out.get(k), int) for k in ("max_tokens", "max_completion_tokens")):
+        out["max_tokens"] = shaping.max_tokens
+    return out
+
+
+def valid_requests(
+    contract: Contract, model: str, shaping: Shaping
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Schema-valid, shaped and coherent requests (checked against the contract itself).
+
+    Each optional property is drawn on its own, present or absent with even odds and never
+    ``null`` (absent says the same), so that combinations of parameters are common: drawn
+    as one object, most requests carried only the required fields.
+    """
+    root = generation_schema(contract, model, shaping)
+    components = root["components"]
+    request = components["schemas"][REQUEST]
+    required = set(request.get("required", ()))
+
+    def strategy(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+        return from_schema({**_not_null(schema), "components": components})
+
+    fields = {name: strategy(schema) for name, schema in request["properties"].items()}
+    validator = contract.validator(REQUEST)
+    shape: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: cohere(body, shaping)  # noqa: E731
+    return (
+        st.fixed_dictionaries(
+            {k: v for k, v in fields.items() if k in required},
+            optional={k: v for k, v in fields.items() if k not in required},
+        )
+        .map(shape)
+        .filter(lambda body: not validator.validate(body))
+    )
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):
+        kept = [b for b in branches if not (isinstance(b, dict) and b.get("type") == "null")]
+        if kept and len(kept) < len(branches):
+            return {**schema, "anyOf": kept}
+    return schema
