@@ -98,18 +98,32 @@ class Runner:
         return self._exchanges.get(probe_id)
 
     def fetch(self, probe_ids: Iterable[str]) -> list[Exchange]:
-        """Send every probe not sent yet (concurrently) and return their exchanges."""
-        wanted = [p for p in dict.fromkeys(probe_ids) if p not in self._exchanges]
+        """Send every probe not sent yet (concurrently) and return their exchanges.
+
+        A probe with ``after`` is sent once those probes are answered; they are sent too
+        when not sent yet.
+        """
+        wanted = [p for p in _with_prerequisites(probe_ids) if p not in self._exchanges]
         if wanted:
             asyncio.run(self._fetch(wanted))
         return [self._exchanges[p] for p in dict.fromkeys(probe_ids) if p in self._exchanges]
 
     async def _fetch(self, probe_ids: list[str]) -> None:
         gate = asyncio.Semaphore(self.concurrency)
+        answered = {p: asyncio.Event() for p in probe_ids}
         async with ChatClient(self.endpoint, transport=self._transport) as client:
 
             async def one(probe_id: str) -> None:
+                try:
+                    await send(probe_id)
+                finally:
+                    answered[probe_id].set()
+
+            async def send(probe_id: str) -> None:
                 probe = get_probe(probe_id)
+                for earlier in probe.after:  # waited for outside the gate: no deadlock
+                    if earlier in answered:
+                        await answered[earlier].wait()
                 if probe.needs_key and not self.endpoint.api_key:
                     return
                 async with gate:
@@ -198,6 +212,22 @@ class Runner:
             completion=self.budget.completion_tokens,
             unreported=self.budget.estimated,
         )
+
+
+def _with_prerequisites(probe_ids: Iterable[str]) -> list[str]:
+    """``probe_ids`` with every probe they must be sent after, prerequisites first."""
+    out: dict[str, None] = {}
+
+    def add(probe_id: str) -> None:
+        if probe_id in out:
+            return
+        for earlier in get_probe(probe_id).after:
+            add(earlier)
+        out[probe_id] = None
+
+    for probe_id in probe_ids:
+        add(probe_id)
+    return list(out)
 
 
 def _not_sent(probe_id: str, url: str, body: Any, reason: str) -> Exchange:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 
-AREAS = ("http", "envelope", "stream", "usage", "finish", "sampling", "auth", "errors")
+AREAS = (
+    *("http", "envelope", "stream", "usage", "finish", "sampling", "auth", "errors"),
+    *("tools", "response_format", "logprobs", "messages", "reasoning"),
+)
 
 for _area in AREAS:
     importlib.import_module(f"conformance.checks.{_area}")

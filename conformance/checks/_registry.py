@@ -59,6 +59,8 @@ class Probe:
 
     ``auth="none"`` sends no Authorization header, ``"invalid"`` a made-up key.
     ``content`` (raw bytes) replaces the JSON body for requests that are not JSON at all.
+    ``after`` names probes that must be answered before this one is sent (the engine sends
+    them too when they were not asked for), e.g. a plain request sent after invalid ones.
     """
 
     id: str
@@ -67,6 +69,7 @@ class Probe:
     auth: AuthMode = "default"
     needs_key: bool = False  # only meaningful when an API key is configured
     content: bytes | None = None
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,9 @@ def probe(p: Probe) -> Probe:
     """Register a probe under its id."""
     if p.id in _PROBES:
         raise ValueError(f"probe id {p.id!r} is registered twice")
+    unknown = [name for name in p.after if name not in _PROBES]
+    if unknown:  # only earlier probes: the order can never loop
+        raise ValueError(f"probe {p.id!r} is to be sent after unknown probes {unknown}")
     _PROBES[p.id] = p
     return p
 

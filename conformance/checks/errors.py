@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
@@ -14,8 +15,48 @@ from conformance.checks._helpers import (
     not_json,
     parse_body,
 )
-from conformance.checks._probes import INVALID, NO_KEY, WRONG_KEY
-from conformance.checks._registry import CheckContext, NotApplicable, check
+from conformance.checks._probes import INVALID, MAX_TOKENS, NO_KEY, WRONG_KEY, _chat
+from conformance.checks._registry import CheckContext, NotApplicable, Probe, check, probe
+from conformance.checks._support import error_message, refused
+
+UNKNOWN_MODEL = "conformance-no-such-model-7f3a"
+
+
+def _n_129(model: str) -> dict[str, Any]:
+    return _chat(model, n=129)
+
+
+def _max_tokens_string(model: str) -> dict[str, Any]:
+    return _chat(model, max_tokens=str(MAX_TOKENS))
+
+
+MORE_INVALID: tuple[str, ...] = tuple(
+    probe(Probe(probe_id, description, body)).id
+    for probe_id, description, body in (
+        ("invalid_n_129", "the plain chat asking for n: 129 choices (above 128)", _n_129),
+        (
+            "invalid_max_tokens_type",
+            'the plain chat with max_tokens as a string ("8")',
+            _max_tokens_string,
+        ),
+    )
+)
+UNKNOWN_MODEL_PROBE = probe(
+    Probe(
+        "unknown_model",
+        f"the plain chat for a model that does not exist ({UNKNOWN_MODEL!r})",
+        lambda model: _chat(UNKNOWN_MODEL),
+    )
+)
+AFTER_INVALID = probe(
+    Probe(
+        "chat_after_invalid",
+        "the plain chat, sent after every invalid request has been answered",
+        _chat,
+        after=(*INVALID, *MORE_INVALID, UNKNOWN_MODEL_PROBE.id),
+    )
+)
+REFUSED = (*INVALID, *MORE_INVALID)
 
 ENVELOPE = "OpenAI error envelope"
 VALIDATION_ERROR = "HTTPValidationError"
@@ -30,7 +71,7 @@ EXPECTED_SHAPES = (
     area="errors",
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionRequest",
-    probes=list(INVALID),
+    probes=list(REFUSED),
     any_exchange=True,
 )
 def invalid_request_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -62,7 +103,7 @@ def invalid_request_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[
     area="errors",
     severity=Severity.SHOULD,
     spec="#/components/schemas/HTTPValidationError",
-    probes=[*INVALID, NO_KEY.id, WRONG_KEY.id],
+    probes=[*REFUSED, UNKNOWN_MODEL_PROBE.id, NO_KEY.id, WRONG_KEY.id],
     any_exchange=True,
 )
 def error_body_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -118,3 +159,51 @@ def _error_shape(error: object) -> str:
     if isinstance(error.get("message"), str):
         return ENVELOPE
     return '{"error": {...}} without a string "message"'
+
+
+@check(
+    area="errors",
+    severity=Severity.MUST,
+    spec="#/components/schemas/ChatCompletionRequest/properties/model",
+    probes=[UNKNOWN_MODEL_PROBE.id],
+)
+def unknown_model_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A request for an unknown model is refused with a 4xx other than 401/403/429.
+
+    Serving another model silently bills and answers for something not asked for; 401 or
+    403 tells the client its key is wrong and 429 to retry, neither of which helps.
+    """
+    status = exchange.status
+    if status is not None and 400 <= status < 500 and status not in (401, 403, 429):
+        return
+    if exchange.ok:
+        title = "a request for an unknown model was served"
+    elif status in (401, 403):
+        title = f"a request for an unknown model was answered {status}, as if the key were wrong"
+    elif status is not None and status >= 500:
+        title = "a request for an unknown model caused a server error"
+    else:
+        title = f"a request for an unknown model was answered {status}"
+    message = error_message(exchange)
+    yield Finding(
+        title=title,
+        json_path="$.model",
+        expected="a 4xx status other than 401, 403 and 429 (404 as OpenAI)",
+        actual=f"{status}: {message}" if message else status,
+    )
+
+
+@check(
+    area="errors",
+    severity=Severity.MUST,
+    spec="#/paths/~1v1~1chat~1completions/post/responses/200",
+    probes=[AFTER_INVALID.id],
+)
+def recovers_after_invalid(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A valid request right after invalid ones is served.
+
+    Sent only once every invalid request and the unknown model have been answered: a
+    bad request must not leave the endpoint broken for the next client.
+    """
+    sent_after = len(ctx.probe.after)
+    yield from refused(exchange, f"a valid request sent after {sent_after} refused requests")

@@ -1,0 +1,152 @@
+"""Shared by the feature areas (tools, response_format, logprobs, messages, reasoning):
+whether a feature was served, declined ("unsupported") or broken, and where the answer is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from conformance._exchange import Exchange
+from conformance._model import Finding
+from conformance.checks._helpers import chunks, clip, parse_body
+from conformance.checks._registry import NotApplicable, Unsupported
+
+RATE_LIMITED = 429
+AUTH_REFUSED = (401, 403)
+
+
+def error_message(exchange: Exchange) -> str | None:
+    """The message of a JSON error body (OpenAI envelope or HTTPValidationError), else None."""
+    payload, why = parse_body(exchange)
+    if why is not None or not isinstance(payload, dict):
+        return None
+    error = payload.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    detail = payload.get("detail")
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list) and detail:
+        first = detail[0]
+        return str(first.get("msg")) if isinstance(first, dict) else json.dumps(first)
+    return None
+
+
+def declined(exchange: Exchange) -> str | None:
+    """Why the endpoint refused the request with a proper 4xx JSON error, or None.
+
+    A proper refusal is a 4xx (not 401/403/429, which are about the caller, not the
+    feature) with a JSON error body a client can show.
+    """
+    status = exchange.status
+    if status is None or not 400 <= status < 500 or status in (*AUTH_REFUSED, RATE_LIMITED):
+        return None
+    message = error_message(exchange)
+    return None if message is None else f"{status}: {clip(message)}"
+
+
+def require_served(exchange: Exchange, feature: str) -> None:
+    """Judge only a 2xx answer; a proper 4xx is ``Unsupported`` (SKIP, "unsupported")."""
+    if exchange.ok:
+        return
+    why = declined(exchange)
+    if why is not None:
+        raise Unsupported(f"the endpoint declined {feature} ({why})")
+    raise NotApplicable(f"the request was answered with status {exchange.status}")
+
+
+def refused(exchange: Exchange, what: str, *, path: str = "$") -> Iterator[Finding]:
+    """The finding for a valid request that was not served: any status but 2xx."""
+    if exchange.ok:
+        return
+    status = exchange.status
+    message = error_message(exchange)
+    if status is not None and status >= 500:
+        title = f"{what} caused a server error"
+    else:
+        title = f"{what} was refused"
+    yield Finding(
+        title=title,
+        json_path=path,
+        expected="a 2xx answer: the request is valid against ChatCompletionRequest",
+        actual=f"{status}: {clip(message)}" if message else status,
+    )
+
+
+def answer(exchange: Exchange) -> dict[str, Any]:
+    """The non-streamed body as an object; NotApplicable when it is not (response_schema's)."""
+    payload, why = parse_body(exchange)
+    if why is not None or not isinstance(payload, dict):
+        raise NotApplicable("the body is not a JSON object; see response_schema")
+    return payload
+
+
+def messages(payload: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(position, message) of every choice whose message is an object."""
+    choices = payload.get("choices")
+    for position, choice in enumerate(choices if isinstance(choices, list) else []):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict):
+            yield position, message
+
+
+def finish_reasons(exchange: Exchange) -> set[object]:
+    """Every finish_reason the answer (streamed or not) carries."""
+    out: set[object] = set()
+    if exchange.streamed:
+        for chunk in chunks(exchange):
+            for choice in _choices(chunk.payload):
+                if choice.get("finish_reason") is not None:
+                    out.add(choice.get("finish_reason"))
+        return out
+    payload, _ = parse_body(exchange)
+    for choice in _choices(payload):
+        out.add(choice.get("finish_reason"))
+    return out
+
+
+def _choices(payload: object) -> list[dict[str, Any]]:
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One choice's delta in one chunk, with where it is."""
+
+    chunk_index: int
+    position: int  # of the choice within the chunk's ``choices``
+    choice_index: object  # the choice's ``index`` as sent
+    delta: dict[str, Any]
+
+    @property
+    def path(self) -> str:
+        return f"$.choices[{self.position}].delta"
+
+
+def deltas(exchange: Exchange) -> list[Delta]:
+    """Every delta object of the stream, in order."""
+    out: list[Delta] = []
+    for chunk in chunks(exchange):
+        for position, choice in enumerate(_choices(chunk.payload)):
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                out.append(Delta(chunk.index, position, choice.get("index"), delta))
+    return out
+
+
+def streamed_content(exchange: Exchange) -> dict[object, tuple[str, Delta]]:
+    """Per choice index: the content of all its deltas joined, and its first content delta."""
+    out: dict[object, tuple[str, Delta]] = {}
+    for delta in deltas(exchange):
+        text = delta.delta.get("content")
+        if not isinstance(text, str) or not text:
+            continue
+        joined, first = out.get(delta.choice_index, ("", delta))
+        out[delta.choice_index] = (joined + text, first)
+    return out

@@ -1,0 +1,241 @@
+"""Tool calls as a client sees them: read from a message, or reassembled from stream deltas.
+
+Reassembling is what the SDKs do: deltas are grouped by their ``index``, the first delta of
+an index gives ``id``, ``type`` and ``function.name``, and ``function.arguments`` fragments are
+concatenated. Every way a stream makes that ambiguous is recorded as a ``Finding``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance._exchange import Exchange
+from conformance._model import Finding
+from conformance._validation import type_name
+from conformance.checks._helpers import parse_body
+from conformance.checks._support import deltas, messages
+
+
+@dataclass
+class Call:
+    """One tool call: its parts as sent (``None`` when absent) and where it starts."""
+
+    path: str  # JSON path of the call ($.choices[0].message.tool_calls[0])
+    chunk_index: int | None
+    id: object = None
+    type: object = None
+    name: object = None
+    arguments: object = None
+    choice: object = 0
+
+
+@dataclass
+class Reassembly:
+    calls: list[Call] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
+
+
+def message_calls(exchange: Exchange) -> list[Call]:
+    """The tool calls of every choice of a non-streamed answer."""
+    payload, why = parse_body(exchange)
+    if why is not None or not isinstance(payload, dict):
+        return []
+    out: list[Call] = []
+    for position, message in messages(payload):
+        tool_calls = message.get("tool_calls")
+        for k, call in enumerate(tool_calls if isinstance(tool_calls, list) else []):
+            path = f"$.choices[{position}].message.tool_calls[{k}]"
+            if not isinstance(call, dict):
+                out.append(Call(path, None, choice=position))
+                continue
+            function = call.get("function")
+            function = function if isinstance(function, dict) else {}
+            out.append(
+                Call(
+                    path,
+                    None,
+                    id=call.get("id"),
+                    type=call.get("type"),
+                    name=function.get("name"),
+                    arguments=function.get("arguments"),
+                    choice=position,
+                )
+            )
+    return out
+
+
+def reassemble(exchange: Exchange, declared: set[str]) -> Reassembly:
+    """The tool calls of a stream, rebuilt from their deltas, and what was wrong with them."""
+    out = Reassembly()
+    calls: dict[tuple[object, int], Call] = {}
+    fragments: dict[tuple[object, int], list[str]] = {}
+    seen_per_choice: dict[object, int] = {}
+    for delta in deltas(exchange):
+        tool_calls = delta.delta.get("tool_calls")
+        for k, item in enumerate(tool_calls if isinstance(tool_calls, list) else []):
+            path = f"{delta.path}.tool_calls[{k}]"
+            if not isinstance(item, dict):
+                out.problems.append(
+                    _problem(
+                        "a tool-call delta is not an object",
+                        path,
+                        delta.chunk_index,
+                        "an object",
+                        type_name(item),
+                    )
+                )
+                continue
+            index = item.get("index")
+            if not isinstance(index, int) or isinstance(index, bool):
+                out.problems.append(
+                    _problem(
+                        "a tool-call delta has no integer index",
+                        f"{path}.index",
+                        delta.chunk_index,
+                        "an integer index (0, 1, ...)",
+                        index if "index" in item else "(missing)",
+                    )
+                )
+                index = k  # as lenient clients do: the position in the list
+            function = item.get("function")
+            function = function if isinstance(function, dict) else {}
+            key = (delta.choice_index, index)
+            call = calls.get(key)
+            if call is None:
+                expected_index = seen_per_choice.get(delta.choice_index, 0)
+                if index != expected_index and "index" in item:
+                    out.problems.append(
+                        _problem(
+                            "tool-call indices are not contiguous from 0",
+                            f"{path}.index",
+                            delta.chunk_index,
+                            expected_index,
+                            index,
+                        )
+                    )
+                seen_per_choice[delta.choice_index] = max(expected_index, index + 1)
+                call = Call(
+                    path,
+                    delta.chunk_index,
+                    id=item.get("id"),
+                    type=item.get("type"),
+                    name=function.get("name"),
+                    choice=delta.choice_index,
+                )
+                calls[key] = call
+                fragments[key] = []
+                out.calls.append(call)
+                out.problems.extend(_first_delta_problems(call, declared))
+            else:
+                out.problems.extend(
+                    _later_delta_problems(call, item, function, path, delta.chunk_index)
+                )
+            piece = function.get("arguments")
+            if isinstance(piece, str):
+                fragments[key].append(piece)
+            elif piece is not None:
+                out.problems.append(
+                    _problem(
+                        "a tool-call arguments fragment is not a string",
+                        f"{path}.function.arguments",
+                        delta.chunk_index,
+                        "a string",
+                        type_name(piece),
+                    )
+                )
+    for key, call in calls.items():
+        call.arguments = "".join(fragments[key])
+    return out
+
+
+def _first_delta_problems(call: Call, declared: set[str]) -> list[Finding]:
+    out: list[Finding] = []
+    if not isinstance(call.id, str) or not call.id:
+        out.append(
+            _problem(
+                "the first delta of a tool call carries no id",
+                f"{call.path}.id",
+                call.chunk_index,
+                "a non-empty string",
+                call.id,
+            )
+        )
+    if call.type != "function":
+        out.append(
+            _problem(
+                'the first delta of a tool call carries no type "function"',
+                f"{call.path}.type",
+                call.chunk_index,
+                "function",
+                call.type,
+            )
+        )
+    if not isinstance(call.name, str) or not call.name:
+        out.append(
+            _problem(
+                "the first delta of a tool call carries no function name",
+                f"{call.path}.function.name",
+                call.chunk_index,
+                "a declared function name",
+                call.name,
+            )
+        )
+    elif call.name not in declared:
+        out.append(
+            _problem(
+                "a tool call names a function that was not declared",
+                f"{call.path}.function.name",
+                call.chunk_index,
+                sorted(declared),
+                call.name,
+            )
+        )
+    return out
+
+
+def _later_delta_problems(
+    call: Call, item: dict[str, Any], function: dict[str, Any], path: str, chunk_index: int
+) -> list[Finding]:
+    """A later fragment may repeat the id and name (some servers do); it may not change them."""
+    out: list[Finding] = []
+    new_id = item.get("id")
+    if new_id not in (None, "", call.id):
+        out.append(
+            _problem(
+                "a later delta changes the tool call's id",
+                f"{path}.id",
+                chunk_index,
+                call.id,
+                new_id,
+            )
+        )
+    name = function.get("name")
+    if name not in (None, "", call.name):
+        out.append(
+            _problem(
+                "a later delta changes the tool call's function name",
+                f"{path}.function.name",
+                chunk_index,
+                call.name,
+                name,
+            )
+        )
+    return out
+
+
+def _problem(title: str, path: str, chunk_index: int | None, expected: Any, actual: Any) -> Finding:
+    return Finding(
+        title=title, json_path=path, expected=expected, actual=actual, chunk_index=chunk_index
+    )
+
+
+def declared_tools(body: object) -> dict[str, object]:
+    """Function name -> its ``parameters`` (None when it declares none), from the request."""
+    tools = body.get("tools") if isinstance(body, dict) else None
+    out: dict[str, object] = {}
+    for tool in tools if isinstance(tools, list) else []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            out[function["name"]] = function.get("parameters")
+    return out

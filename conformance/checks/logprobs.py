@@ -1,0 +1,248 @@
+"""Log probabilities: present when asked for, absent when not, and numbers a client can use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from conformance._exchange import Exchange
+from conformance._model import Finding, Severity
+from conformance.checks._helpers import chunks, request_body
+from conformance.checks._probes import _chat
+from conformance.checks._registry import CheckContext, Probe, check, probe
+from conformance.checks._support import answer, require_served
+
+LOGPROB_SCHEMA = "#/components/schemas/ChatCompletionTokenLogprob"
+TOP_LOGPROBS = 2
+
+
+def _logprobs(model: str, **extra: object) -> dict[str, Any]:
+    return _chat(model, logprobs=True, top_logprobs=TOP_LOGPROBS, **extra)
+
+
+LOGPROBS = probe(
+    Probe(
+        "logprobs_top",
+        f"the plain chat with logprobs: true, top_logprobs: {TOP_LOGPROBS}",
+        _logprobs,
+    )
+)
+LOGPROBS_STREAM = probe(
+    Probe(
+        "logprobs_top_stream",
+        "the same logprobs request, streamed",
+        lambda model: _logprobs(model, stream=True),
+    )
+)
+LOGPROBS_OFF = probe(
+    Probe("logprobs_off", "the plain chat with logprobs: false", lambda m: _chat(m, logprobs=False))
+)
+ASKED = (LOGPROBS.id, LOGPROBS_STREAM.id)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One token's log-probability entry (or one of its alternatives) and where it is."""
+
+    path: str
+    chunk_index: int | None
+    value: Any
+
+
+def _choices(exchange: Exchange) -> Iterator[tuple[str, int | None, dict[str, Any]]]:
+    """(JSON path, chunk index, choice) of every choice, streamed or not."""
+    if exchange.streamed:
+        for chunk in chunks(exchange):
+            payload = chunk.payload if isinstance(chunk.payload, dict) else {}
+            items = payload.get("choices")
+            for k, choice in enumerate(items if isinstance(items, list) else []):
+                if isinstance(choice, dict):
+                    yield f"$.choices[{k}]", chunk.index, choice
+        return
+    items = answer(exchange).get("choices")
+    for k, choice in enumerate(items if isinstance(items, list) else []):
+        if isinstance(choice, dict):
+            yield f"$.choices[{k}]", None, choice
+
+
+def _text(choice: dict[str, Any]) -> object:
+    holder = choice.get("delta", choice.get("message"))
+    return holder.get("content") if isinstance(holder, dict) else None
+
+
+def _entries(exchange: Exchange, *, alternatives: bool) -> Iterator[Entry]:
+    for path, chunk_index, choice in _choices(exchange):
+        logprobs = choice.get("logprobs")
+        content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        for k, entry in enumerate(content if isinstance(content, list) else []):
+            if not isinstance(entry, dict):
+                continue
+            here = f"{path}.logprobs.content[{k}]"
+            yield Entry(here, chunk_index, entry)
+            top = entry.get("top_logprobs")
+            if alternatives and isinstance(top, list):
+                for j, alternative in enumerate(top):
+                    if isinstance(alternative, dict):
+                        yield Entry(f"{here}.top_logprobs[{j}]", chunk_index, alternative)
+
+
+def _at(where: tuple[str, int | None], title: str, expected: Any, actual: Any) -> Finding:
+    path, chunk_index = where
+    return Finding(
+        title=title, json_path=path, expected=expected, actual=actual, chunk_index=chunk_index
+    )
+
+
+@check(
+    area="logprobs",
+    severity=Severity.MUST,
+    spec="#/components/schemas/ChatCompletionRequest/properties/logprobs",
+    probes=list(ASKED),
+)
+def logprobs_present(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """logprobs: true returns choices[].logprobs.content for the content.
+
+    Every choice (every streamed choice) that carries content carries a non-empty
+    ``logprobs.content`` list with one entry per token.
+    """
+    require_served(exchange, "logprobs")
+    for path, chunk_index, choice in _choices(exchange):
+        text = _text(choice)
+        if not isinstance(text, str) or not text:
+            continue
+        logprobs = choice.get("logprobs")
+        content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        if isinstance(content, list) and content:
+            continue
+        yield Finding(
+            title="logprobs: true answered content without logprobs.content",
+            json_path=f"{path}.logprobs",
+            expected='{"content": [one entry per token]}',
+            actual=logprobs,
+            schema_path="#/components/schemas/ChatCompletionLogprobs",
+            chunk_index=chunk_index,
+        )
+
+
+@check(
+    area="logprobs",
+    severity=Severity.MUST,
+    spec=f"{LOGPROB_SCHEMA}/properties/logprob",
+    probes=list(ASKED),
+)
+def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Every logprob is a number at most 0.
+
+    A log probability is the logarithm of a probability, so never above 0; ``-9999.0``
+    marks a very unlikely token. Alternatives in ``top_logprobs`` are judged too.
+    """
+    require_served(exchange, "logprobs")
+    for entry in _entries(exchange, alternatives=True):
+        value = entry.value.get("logprob")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+            continue
+        yield Finding(
+            title="a logprob is above 0"
+            if isinstance(value, int | float)
+            else "a logprob is not a number",
+            json_path=f"{entry.path}.logprob",
+            expected="a number <= 0",
+            actual=value,
+            chunk_index=entry.chunk_index,
+        )
+
+
+@check(
+    area="logprobs",
+    severity=Severity.MUST,
+    spec=f"{LOGPROB_SCHEMA}/properties/top_logprobs",
+    probes=list(ASKED),
+)
+def top_logprobs_ranked(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """top_logprobs has the requested number of entries, most likely first.
+
+    Never more than ``top_logprobs`` asked for; fewer only "in rare cases" (the document),
+    so not at every position; sorted by logprob, descending.
+    """
+    require_served(exchange, "logprobs")
+    body = request_body(exchange, ctx)
+    wanted = body.get("top_logprobs") if isinstance(body, dict) else None
+    short: list[Entry] = []
+    positions = 0
+    for entry in _entries(exchange, alternatives=False):
+        top = entry.value.get("top_logprobs")
+        if not isinstance(top, list) or not isinstance(wanted, int):
+            continue  # the schema check names a missing list
+        positions += 1
+        values = [t.get("logprob") for t in top if isinstance(t, dict)]
+        where = (f"{entry.path}.top_logprobs", entry.chunk_index)
+        if len(top) > wanted:
+            yield _at(where, "top_logprobs has more entries than requested", wanted, len(top))
+        elif len(top) < wanted:
+            short.append(entry)
+        numbers = [v for v in values if isinstance(v, int | float)]
+        if numbers != sorted(numbers, reverse=True):
+            yield _at(where, "top_logprobs is not sorted most likely first", "descending", numbers)
+    if short and len(short) == positions:
+        first = short[0]
+        yield Finding(
+            title="top_logprobs never has the requested number of entries",
+            json_path=f"{first.path}.top_logprobs",
+            expected=wanted,
+            actual=f"{len(first.value['top_logprobs'])} (fewer at all {positions} positions)",
+            chunk_index=first.chunk_index,
+        )
+
+
+@check(
+    area="logprobs",
+    severity=Severity.MUST,
+    spec=f"{LOGPROB_SCHEMA}/properties/bytes",
+    probes=list(ASKED),
+)
+def logprobs_bytes(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A token's bytes are its UTF-8 encoding.
+
+    ``bytes`` (or null) lists the token's UTF-8 bytes; where they decode on their own
+    (a token may hold part of a character), they decode to the token.
+    """
+    require_served(exchange, "logprobs")
+    for entry in _entries(exchange, alternatives=True):
+        raw, token = entry.value.get("bytes"), entry.value.get("token")
+        if raw is None:
+            continue
+        where = (f"{entry.path}.bytes", entry.chunk_index)
+        if not isinstance(raw, list) or not all(isinstance(b, int) and 0 <= b <= 255 for b in raw):
+            yield _at(where, "bytes is not a list of byte values", "integers 0..255", raw)
+            continue
+        try:
+            decoded = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # part of a character: only the joined bytes decode
+        if decoded != token:
+            yield _at(where, "bytes do not decode to the token", token, decoded)
+
+
+@check(
+    area="logprobs",
+    severity=Severity.MUST,
+    spec="#/components/schemas/ChatCompletionChoice/properties/logprobs",
+    probes=[LOGPROBS_OFF.id],
+)
+def logprobs_absent_when_off(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """logprobs: false gives logprobs null.
+
+    A client that did not ask for log probabilities should not pay for them, and reads
+    a non-null ``logprobs`` as an answer to a question it did not ask.
+    """
+    require_served(exchange, "logprobs: false")
+    for path, chunk_index, choice in _choices(exchange):
+        if choice.get("logprobs") is not None:
+            yield Finding(
+                title="logprobs: false answered with logprobs",
+                json_path=f"{path}.logprobs",
+                expected=None,
+                actual=choice.get("logprobs"),
+                chunk_index=chunk_index,
+            )

@@ -1,0 +1,369 @@
+"""Tool calling: tool_choice is obeyed, every call is usable as sent, streams rebuild to the
+same calls, and a conversation carrying calls and their results is accepted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import SchemaError
+
+from conformance._exchange import Exchange
+from conformance._model import Finding, Severity
+from conformance._validation import type_name
+from conformance.checks._helpers import clip, request_body, require_event_stream
+from conformance.checks._probes_tools import (
+    CALLING,
+    ROUND_TRIPS,
+    TOOLS_NAMED,
+    TOOLS_NONE,
+    TOOLS_REQUIRED,
+    TOOLS_REQUIRED_STREAM,
+)
+from conformance.checks._registry import CheckContext, NotApplicable, Unsupported, check
+from conformance.checks._support import (
+    declined,
+    finish_reasons,
+    refused,
+    require_served,
+    streamed_content,
+)
+from conformance.checks._toolcalls import Call, declared_tools, message_calls, reassemble
+
+TOOL_CHOICE = "#/components/schemas/ChatCompletionRequest/properties/tool_choice"
+TOOL_CALL = "#/components/schemas/ToolCall"
+FUNCTION_CALL = "#/components/schemas/FunctionCall"
+PARAMETERS = "#/components/schemas/FunctionObject/properties/parameters"
+
+
+def _calls(exchange: Exchange, ctx: CheckContext) -> list[Call]:
+    if exchange.streamed:
+        return reassemble(exchange, set(declared_tools(request_body(exchange, ctx)))).calls
+    return message_calls(exchange)
+
+
+def _calls_path(exchange: Exchange) -> str:
+    return (
+        "$.choices[0].delta.tool_calls" if exchange.streamed else "$.choices[0].message.tool_calls"
+    )
+
+
+def _text_of(exchange: Exchange) -> str:
+    """What the answer said instead of calling, for the finding."""
+    if exchange.streamed:
+        return " ".join(text for text, _ in streamed_content(exchange).values())
+    try:
+        payload = exchange.json()
+        return str(payload["choices"][0]["message"].get("content"))
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return clip(exchange.text())
+
+
+def _no_call(exchange: Exchange, title: str, expected: str) -> Iterator[Finding]:
+    said = _text_of(exchange)
+    if finish_reasons(exchange) == {"length"} and not said.strip():
+        raise NotApplicable("the answer was cut by max_tokens before any call or text")
+    yield Finding(
+        title=title,
+        json_path=_calls_path(exchange),
+        expected=expected,
+        actual=f"no tool call; the answer says {clip(said, 120)!r}",
+    )
+
+
+@check(
+    area="tools",
+    severity=Severity.MUST,
+    spec=TOOL_CHOICE,
+    probes=[TOOLS_REQUIRED.id, TOOLS_REQUIRED_STREAM.id],
+)
+def tool_choice_required_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """tool_choice "required" yields at least one tool call.
+
+    "required" means the model must call one or more of the declared tools, streamed or
+    not; an answer in text is the model ignoring the parameter.
+    """
+    require_served(exchange, 'tools with tool_choice "required"')
+    if not _calls(exchange, ctx):
+        yield from _no_call(
+            exchange, 'tool_choice "required" answered without a tool call', "one or more calls"
+        )
+
+
+@check(area="tools", severity=Severity.MUST, spec=TOOL_CHOICE, probes=[TOOLS_NAMED.id])
+def tool_choice_named_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """tool_choice naming a function yields a call to that function.
+
+    ``{"type": "function", "function": {"name": ...}}`` forces that one function; a call to
+    another declared function, or no call, ignores the choice.
+    """
+    require_served(exchange, "tool_choice naming a function")
+    forced = _forced_name(request_body(exchange, ctx))
+    calls = _calls(exchange, ctx)
+    if not calls:
+        yield from _no_call(
+            exchange, "tool_choice naming a function answered without a tool call", forced
+        )
+    for call in calls:
+        if call.name != forced:
+            yield Finding(
+                title="tool_choice named one function but another was called",
+                json_path=f"{call.path}.function.name",
+                expected=forced,
+                actual=call.name,
+            )
+
+
+def _forced_name(body: object) -> object:
+    choice = body.get("tool_choice") if isinstance(body, dict) else None
+    function = choice.get("function") if isinstance(choice, dict) else None
+    return function.get("name") if isinstance(function, dict) else None
+
+
+@check(area="tools", severity=Severity.MUST, spec=TOOL_CHOICE, probes=[TOOLS_NONE.id])
+def tool_choice_none_no_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """tool_choice "none" yields no tool call.
+
+    "none" means the model must answer in text although tools are declared (and the prompt
+    asks for one); a client that sent it is not ready to run a call.
+    """
+    require_served(exchange, 'tools with tool_choice "none"')
+    for call in _calls(exchange, ctx):
+        yield Finding(
+            title='tool_choice "none" answered with a tool call',
+            json_path=call.path,
+            expected="no tool call: an answer in text",
+            actual=f"a call to {call.name!r}",
+        )
+
+
+@check(
+    area="tools",
+    severity=Severity.MUST,
+    spec=TOOL_CALL,
+    probes=[TOOLS_REQUIRED.id, TOOLS_NAMED.id],
+)
+def tool_call_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Every tool call has an id, type "function" and a declared function name.
+
+    The id is what the tool's answer cites (``tool_call_id``), the type says how to read
+    the call, and the name must be one of the functions the request declared.
+    """
+    require_served(exchange, "tools")
+    declared = set(declared_tools(request_body(exchange, ctx)))
+    for call in _calls(exchange, ctx):
+        if not isinstance(call.id, str) or not call.id:
+            yield Finding(
+                title="a tool call has no id",
+                json_path=f"{call.path}.id",
+                expected="a non-empty string",
+                actual=call.id,
+                schema_path=f"{TOOL_CALL}/properties/id",
+            )
+        if call.type != "function":
+            yield Finding(
+                title='a tool call\'s type is not "function"',
+                json_path=f"{call.path}.type",
+                expected="function",
+                actual=call.type,
+                schema_path=f"{TOOL_CALL}/properties/type",
+            )
+        if call.name not in declared:
+            yield Finding(
+                title="a tool call names a function that was not declared",
+                json_path=f"{call.path}.function.name",
+                expected=sorted(declared),
+                actual=call.name,
+                schema_path=f"{FUNCTION_CALL}/properties/name",
+            )
+
+
+@check(area="tools", severity=Severity.MUST, spec=FUNCTION_CALL, probes=list(CALLING))
+def tool_call_arguments(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Tool-call arguments are a JSON string valid against the function's parameters.
+
+    ``arguments`` is a string (clients ``json.loads`` it) holding a JSON object that
+    validates against the declared ``parameters``; a function without parameters gets
+    ``"{}"``. In a stream, the concatenated fragments are judged.
+    """
+    require_served(exchange, "tools")
+    declared = declared_tools(request_body(exchange, ctx))
+    for call in _calls(exchange, ctx):
+        yield from _judge_arguments(call, declared)
+
+
+@dataclass(frozen=True)
+class _Where:
+    path: str
+    chunk_index: int | None
+
+
+def _judge_arguments(call: Call, declared: dict[str, object]) -> Iterator[Finding]:
+    where = _Where(f"{call.path}.function.arguments", call.chunk_index)
+    if not isinstance(call.arguments, str):
+        yield Finding(
+            title="tool-call arguments are not a string",
+            expected="a string holding a JSON object",
+            actual=f"{type_name(call.arguments)}: {clip(json.dumps(call.arguments), 120)}",
+            schema_path=f"{FUNCTION_CALL}/properties/arguments/type",
+            json_path=where.path,
+            chunk_index=where.chunk_index,
+        )
+        return
+    if call.name not in declared:
+        return  # tool_call_shape names it; there are no parameters to judge against
+    parameters = declared[call.name]
+    try:
+        parsed = json.loads(call.arguments)
+    except ValueError as exc:
+        title = (
+            'tool-call arguments of a function without parameters are not "{}"'
+            if parameters is None
+            else "tool-call arguments are not JSON"
+        )
+        yield Finding(
+            title=title,
+            expected='"{}"' if parameters is None else "a JSON object",
+            actual=f"{clip(call.arguments, 120)!r} ({exc})",
+            json_path=where.path,
+            chunk_index=where.chunk_index,
+        )
+        return
+    if parameters is None:
+        if parsed != {}:
+            yield Finding(
+                title='tool-call arguments of a function without parameters are not "{}"',
+                expected='"{}"',
+                actual=clip(call.arguments, 120),
+                json_path=where.path,
+                chunk_index=where.chunk_index,
+            )
+        return
+    yield from _validate(parsed, parameters, where)
+
+
+def _validate(parsed: Any, parameters: object, where: _Where) -> Iterator[Finding]:
+    if not isinstance(parameters, dict):
+        return
+    try:
+        validator_class = jsonschema.validators.validator_for(parameters)
+        validator_class.check_schema(parameters)
+    except SchemaError as exc:
+        raise NotApplicable(f"the request's parameters schema is invalid: {exc.message}") from None
+    errors = sorted(validator_class(parameters).iter_errors(parsed), key=lambda e: list(e.path))
+    for error in errors:
+        inner = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+        yield Finding(
+            title=f"tool-call arguments break the function's parameters (`{error.validator}`)",
+            expected=f"arguments{inner or ''} valid against {json.dumps(error.schema)[:120]}",
+            actual=error.message,
+            schema_path=PARAMETERS,
+            json_path=where.path,
+            chunk_index=where.chunk_index,
+        )
+
+
+@check(
+    area="tools",
+    severity=Severity.MUST,
+    spec=f"{TOOL_CALL}/properties/function",
+    probes=[TOOLS_REQUIRED_STREAM.id],
+)
+def tool_call_stream_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Streamed tool calls rebuild unambiguously from their deltas.
+
+    Each tool-call delta has an integer ``index``, indices run contiguously from 0, the
+    first delta of each index carries ``id``, ``type`` and a declared ``function.name``,
+    and later fragments never change them.
+    """
+    require_served(exchange, 'streamed tools with tool_choice "required"')
+    require_event_stream(exchange)
+    rebuilt = reassemble(exchange, set(declared_tools(request_body(exchange, ctx))))
+    if not rebuilt.calls:
+        raise NotApplicable("the stream carried no tool call; see tool_choice_required_calls")
+    yield from rebuilt.problems
+
+
+@check(
+    area="tools",
+    severity=Severity.SHOULD,
+    spec=f"{TOOL_CALL}/properties/function",
+    probes=[TOOLS_REQUIRED_STREAM.id, TOOLS_REQUIRED.id],
+)
+def tool_call_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Streamed tool calls match the non-streamed answer to the same request.
+
+    The same functions in the same order, with arguments of the same keys: a client must
+    not get another answer for asking for a stream (sampling aside, which a forced tool
+    with one obvious argument leaves little room for).
+    """
+    if not exchange.streamed:
+        return  # judged from the stream's side
+    require_served(exchange, 'streamed tools with tool_choice "required"')
+    streamed = _calls(exchange, ctx)
+    whole = message_calls(ctx.peer(TOOLS_REQUIRED.id))
+    if not streamed or not whole:
+        raise NotApplicable("one of the answers has no tool call; see tool_choice_required_calls")
+    names = [c.name for c in streamed], [c.name for c in whole]
+    if names[0] != names[1]:
+        yield Finding(
+            title="streamed tool calls call other functions than the non-streamed answer",
+            json_path="$.choices[0].delta.tool_calls",
+            expected=names[1],
+            actual=names[0],
+            chunk_index=streamed[0].chunk_index,
+        )
+        return
+    for mine, theirs in zip(streamed, whole, strict=False):
+        keys = _keys(mine.arguments), _keys(theirs.arguments)
+        if None not in keys and keys[0] != keys[1]:
+            yield Finding(
+                title="streamed tool-call arguments have other keys than the non-streamed ones",
+                json_path=f"{mine.path}.function.arguments",
+                expected=keys[1],
+                actual=keys[0],
+                chunk_index=mine.chunk_index,
+            )
+
+
+def _keys(arguments: object) -> list[str] | None:
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else None
+    except ValueError:
+        return None
+    return sorted(parsed) if isinstance(parsed, dict) else None
+
+
+@check(
+    area="tools",
+    severity=Severity.MUST,
+    spec="#/components/schemas/ChatCompletionMessage/properties/tool_calls",
+    probes=[*ROUND_TRIPS, TOOLS_REQUIRED.id],
+)
+def tool_round_trip_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A conversation with an assistant's tool calls and the tool's answer is accepted.
+
+    The assistant message carries ``tool_calls`` with content null (and, in a second
+    request, ""), followed by a ``tool`` message citing it by ``tool_call_id``: what every
+    client sends back after running a call.
+    """
+    if ctx.probe.id == TOOLS_REQUIRED.id:
+        return  # consulted only to tell "unsupported" from "broken"
+    if exchange.ok:
+        return
+    tools = ctx.peers.get(TOOLS_REQUIRED.id)
+    if declined(exchange) is not None and tools is not None and declined(tools) is not None:
+        raise Unsupported(f"the endpoint declined tools ({declined(tools)})")
+    messages = request_body(exchange, ctx)
+    messages = messages.get("messages") if isinstance(messages, dict) else None
+    assistant = messages[1] if isinstance(messages, list) and len(messages) > 1 else {}
+    content = assistant.get("content") if isinstance(assistant, dict) else None
+    shown = "null" if content is None else json.dumps(content)
+    yield from refused(
+        exchange,
+        f"an assistant tool_calls message with content {shown} and its tool reply",
+        path="$.messages[1]",
+    )
