@@ -14,6 +14,7 @@ from typing import Any
 from conformance._exchange import Exchange
 from conformance._model import Finding
 from conformance.checks._helpers import chunks, clip, parse_body, request_body, require_success
+from conformance.checks._probes import CHAT, STREAMS
 from conformance.checks._registry import CheckContext, NotApplicable, Unsupported
 
 
@@ -181,6 +182,9 @@ def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bo
 def answered(
     exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bool = False
 ) -> Iterator[Finding]:
-    """Nothing when the exchange is a 2xx; else what :func:`refusal` makes of it."""
+    """Nothing when the exchange is a 2xx; else what :func:`refusal` makes of it (the
+    shared probes' status is ``success_status``'s to report: ``NotApplicable`` there)."""
+    if exchange.id in (CHAT.id, *STREAMS):
+        require_success(exchange)
     if not exchange.ok:
         yield refusal(exchange, ctx, what=what, unsupported=unsupported)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.checks._probes import MAX_TOKENS, PROMPT, STREAMS
+from conformance.checks._probes import CHAT, CHAT_STREAM_USAGE, MAX_TOKENS, PROMPT, STREAMS
 from conformance.checks._registry import Probe, probe
 
 N = 2
@@ -145,3 +145,5 @@ MORE_RESPONSES = (
     TOOL_AUTO.id,
     TOOL_FORCED.id,
 )
+# A streamed probe and the non-streamed probe with the same messages and caps.
+TWINS = {CHAT_STREAM_USAGE.id: CHAT.id, CAP_MAX_TOKENS_STREAM.id: CAP_MAX_TOKENS.id}

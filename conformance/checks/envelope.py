@@ -23,7 +23,7 @@ from conformance.checks._registry import CheckContext, NotApplicable, check
 
 CHUNK = "#/components/schemas/ChatCompletionChunk"
 STREAM_CHOICE = "#/components/schemas/ChatCompletionStreamChoice"
-STABLE = ("id", "created", "model")
+STABLE: dict[str, type] = {"id": str, "created": int, "model": str}
 ASSISTANT = "assistant"
 
 
@@ -67,10 +67,10 @@ def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Fin
     for chunk in chunks(exchange):
         if not isinstance(chunk.payload, dict):
             continue
-        for name in STABLE:
-            if name not in chunk.payload:
-                continue
-            value = chunk.payload[name]
+        for name, kind in STABLE.items():
+            value = chunk.payload.get(name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                continue  # missing or of the wrong type: chunk_schema's to report
             if name not in first:
                 first[name] = value
             elif value != first[name]:

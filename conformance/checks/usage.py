@@ -16,12 +16,7 @@ from conformance.checks._helpers import (
     require_success,
 )
 from conformance.checks._probes import CHAT, CHAT_STREAM, CHAT_STREAM_USAGE
-from conformance.checks._probes_sampling import (
-    CAP_MAX_TOKENS,
-    CAP_MAX_TOKENS_STREAM,
-    MORE_RESPONSES,
-    MORE_STREAMS,
-)
+from conformance.checks._probes_sampling import MORE_RESPONSES, MORE_STREAMS, TWINS
 from conformance.checks._registry import CheckContext, NotApplicable, check
 
 COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -30,8 +25,6 @@ CHUNK_USAGE = "#/components/schemas/ChatCompletionChunk/properties/usage"
 # Every probe whose answer carries usage: the non-streamed ones and the include_usage streams.
 USAGE_PROBES = (CHAT.id, *MORE_RESPONSES, CHAT_STREAM_USAGE.id, *MORE_STREAMS)
 USAGE_STREAMS = (CHAT_STREAM_USAGE.id, *MORE_STREAMS)
-# A streamed probe and the non-streamed probe with the same messages and caps.
-TWINS = {CHAT_STREAM_USAGE.id: CHAT.id, CAP_MAX_TOKENS_STREAM.id: CAP_MAX_TOKENS.id}
 
 
 @check(

@@ -14,6 +14,7 @@ from conformance._exchange import Exchange, RecordedRequest
 from conformance._spec import default_contract
 from conformance._sse import SSEDecoder
 from conformance.checks import CheckContext, NotApplicable, get_probe, registered_checks
+from conformance.checks._probes_sampling import TWINS
 
 MODEL = "test-model"
 URL = "http://127.0.0.1:9/v1/chat/completions"
@@ -54,14 +55,16 @@ def sse(*datas, done=True):
     return "".join(lines).encode()
 
 
-def judge(check_id, recorded, *, profile="strict"):
-    """The findings of one check on one exchange, or the ``NotApplicable`` it raised."""
+def judge(check_id, recorded, *, profile="strict", peers=None):
+    """The findings of one check on one exchange, or the ``NotApplicable`` it raised.
+    ``peers``: the exchanges of the check's other probes, by probe id."""
     check = next(c for c in registered_checks() if c.id == check_id)
     ctx = CheckContext(
         contract=default_contract(profile),
         model=MODEL,
         api_key_configured=True,
         probe=get_probe(recorded.id),
+        peers={recorded.id: recorded, **(peers or {})},
     )
     try:
         return list(check.func(recorded, ctx))
@@ -85,8 +88,12 @@ def outcomes(recorded, *, profile="strict"):
 
 
 def clean(recorded):
-    """``outcomes`` of an exchange every check passes: each check id -> []."""
-    return {c.id: [] for c in registered_checks() if recorded.id in c.probes}
+    """``outcomes`` of an exchange every check passes: each check id -> []; but a check
+    that compares a streamed answer with its non-streamed twin has no twin here: n/a."""
+    out = {c.id: [] for c in registered_checks() if recorded.id in c.probes}
+    if recorded.id in TWINS:
+        out["usage_stream_matches"] = "n/a"
+    return out
 
 
 CHUNK_OK = {
@@ -144,9 +151,10 @@ def valid(name, profile="strict"):
     )
 
 
-def usage_counts():
-    """Arithmetic-consistent usage numbers: (prompt, completion, total)."""
-    return st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)).map(
+def usage_counts(max_completion=10**6):
+    """Arithmetic-consistent usage numbers: (prompt, completion, total); ``max_completion``
+    keeps completion_tokens within a probe's token cap."""
+    return st.tuples(st.integers(0, 10**6), st.integers(0, max_completion)).map(
         lambda pc: (pc[0], pc[1], pc[0] + pc[1])
     )
 

@@ -12,6 +12,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conformance.checks._probes import MAX_TOKENS
 from tests.checks._factory import (
     CONTRACT,
     GENERATED,
@@ -27,7 +28,7 @@ from tests.checks._factory import (
 
 RESPONSE = "#/components/schemas/ChatCompletionResponse"
 REQUIRED = CONTRACT.schema("ChatCompletionResponse")["required"]
-responses = st.builds(with_usage, valid("ChatCompletionResponse"), usage_counts())
+responses = st.builds(with_usage, valid("ChatCompletionResponse"), usage_counts(MAX_TOKENS))
 
 
 def chat(body, **kw):
@@ -53,7 +54,7 @@ def test_a_valid_response_passes_and_each_mutation_is_exactly_its_findings(body,
     assert outcomes(dropped) == expect(
         dropped,
         response_schema=[(f"required property {field!r} is missing", "$", None)],
-        **({"usage_arithmetic": "n/a"} if field == "usage" else {}),
+        **({"usage_arithmetic": "n/a", "max_tokens_honoured": "n/a"} if field == "usage" else {}),
     )
     [finding] = judge("response_schema", dropped)
     assert (finding.schema_path, finding.expected) == (f"{RESPONSE}/required", {"required": field})
@@ -96,6 +97,8 @@ def test_a_valid_response_passes_and_each_mutation_is_exactly_its_findings(body,
         cut,
         response_schema=[("the response body is not JSON", "$", None)],
         usage_arithmetic="n/a",
+        usage_cached_tokens="n/a",
+        max_tokens_honoured="n/a",
     )
 
     plain = chat(text, headers={"content-type": "text/plain"})
@@ -109,4 +112,7 @@ def test_a_valid_response_passes_and_each_mutation_is_exactly_its_findings(body,
         "json_content_type": "n/a",
         "response_schema": "n/a",
         "usage_arithmetic": "n/a",
+        "usage_cached_tokens": "n/a",
+        "usage_stream_matches": [],
+        "max_tokens_honoured": "n/a",
     }

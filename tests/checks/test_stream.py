@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance._sse import INVALID_UTF8, UNKNOWN_FIELD
+from conformance.checks._probes import MAX_TOKENS
 from tests.checks._factory import (
     CHUNK_OK,
     GENERATED,
@@ -31,13 +32,29 @@ CHUNK = "#/components/schemas/ChatCompletionChunk"
 
 
 def as_stream(chunks, counts):
-    """Chunks as a stream asked for usage: null usage on each but the last, which adds up."""
-    head = [{**c, "usage": None} for c in chunks[:-1]]
-    return [*head, with_usage(chunks[-1], counts)]
+    """Generated chunks made one coherent stream asked for usage: one envelope (id, created,
+    model of the first), one choice (index 0) whose deltas all say role assistant and which
+    finishes once, on the last content chunk; then the usage chunk, with no choices."""
+    envelope = {name: chunks[0][name] for name in ("id", "created", "model")}
+    out = []
+    for k, chunk in enumerate(chunks):
+        choice = chunk["choices"][0] if chunk["choices"] else {"logprobs": None}
+        delta = {**choice.get("delta", {}), "role": "assistant"}
+        delta.pop("tool_calls", None)
+        choice = {
+            **choice,
+            "index": 0,
+            "delta": delta,
+            "finish_reason": "stop" if k == len(chunks) - 1 else None,
+        }
+        out.append({**chunk, **envelope, "choices": [choice], "usage": None})
+    return [*out, with_usage({**chunks[-1], **envelope, "choices": []}, counts)]
 
 
 streams = st.builds(
-    as_stream, st.lists(valid("ChatCompletionChunk"), min_size=1, max_size=3), usage_counts()
+    as_stream,
+    st.lists(valid("ChatCompletionChunk"), min_size=1, max_size=3),
+    usage_counts(MAX_TOKENS),
 )
 
 
@@ -50,11 +67,11 @@ def usage_stream(body, **kw):
 def test_a_valid_stream_passes_and_each_mutation_is_exactly_its_findings(chunks, data):
     ok = usage_stream(sse(*chunks))
     assert outcomes(ok) == clean(ok)
-    last = len(chunks) - 1
-    k = data.draw(st.integers(0, last), label="chunk")
+    last = len(chunks) - 1  # the usage chunk; the content chunks come before it
+    k = data.draw(st.integers(0, last - 1), label="chunk")
 
     # a required property dropped from chunk k: one finding, naming the event
-    field = data.draw(st.sampled_from(["id", "choices", "created", "model", "object"]))
+    field = data.draw(st.sampled_from(["id", "created", "model", "object"]))
     broken = copy.deepcopy(chunks)
     del broken[k][field]
     recorded = usage_stream(sse(*broken))
@@ -72,21 +89,42 @@ def test_a_valid_stream_passes_and_each_mutation_is_exactly_its_findings(chunks,
         recorded, chunk_schema=[("wrong type: expected integer", "$.created", k)]
     )
 
-    # chunk k is not JSON: named with its event; the last one also took the usage with it
+    # another id in chunk k (k > 0): the envelope is not stable
+    if k > 0:
+        broken = copy.deepcopy(chunks)
+        broken[k]["id"] += "-other"
+        recorded = usage_stream(sse(*broken))
+        assert outcomes(recorded) == expect(
+            recorded, chunk_envelope_stable=[("id changes between chunks", "$.id", k)]
+        )
+
+    # chunk k is not JSON: named with its event; if it carried the finish_reason, the
+    # choice never finishes (or, when it was the only content chunk, there is no choice)
     texts = [json.dumps(c) for c in chunks]
     texts[k] = texts[k][:-1]
     recorded = usage_stream(sse(*texts))
-    usage = (
-        []
-        if k < last
-        else [
-            ("a stream asked for include_usage carried no usage", "$.usage", k - 1 if k else None)
-        ]
-    )
+    finish = []
+    if k == last - 1:
+        never = ("a choice never got a finish_reason", "$.choices[0].finish_reason", 0)
+        finish = "n/a" if last == 1 else [never]
     assert outcomes(recorded) == expect(
         recorded,
         chunk_schema=[("data is not JSON", "$", k)],
-        usage_arithmetic=usage,
+        stream_finish_once=finish,
+    )
+
+    # the usage chunk is not JSON: the stream carried no usage
+    texts = [json.dumps(c) for c in chunks]
+    texts[last] = texts[last][:-1]
+    recorded = usage_stream(sse(*texts))
+    assert outcomes(recorded) == expect(
+        recorded,
+        chunk_schema=[("data is not JSON", "$", last)],
+        usage_arithmetic="n/a",
+        max_tokens_honoured="n/a",
+        stream_usage_chunk=[
+            ("a stream asked for include_usage carried no usage", "$.usage", last - 1)
+        ],
     )
 
     # usage that does not add up, on the last chunk
@@ -115,13 +153,15 @@ def test_a_valid_stream_passes_and_each_mutation_is_exactly_its_findings(chunks,
         recorded, stream_done_terminator=[("data after [DONE]", "$", last + 2)]
     )
     recorded = exchange("chat_stream_usage", body=chunks[-1])
-    assert outcomes(recorded) == expect(
-        recorded,
-        stream_content_type=[("stream: true answered as plain JSON", "$", None)],
-        chunk_schema="n/a",
-        stream_done_terminator="n/a",
-        stream_framing="n/a",
-    )
+    assert outcomes(recorded) == {
+        **{check: "n/a" for check in clean(recorded)},
+        "success_status": [],
+        "stream_content_type": [("stream: true answered as plain JSON", "$", None)],
+        # the JSON body is judged as an answer: its usage adds up and keeps the cap
+        "usage_arithmetic": [],
+        "usage_cached_tokens": [],
+        "max_tokens_honoured": [],
+    }
 
 
 @pytest.mark.parametrize(
@@ -153,17 +193,16 @@ def test_framing_problems_are_findings_with_the_decoders_words():
     assert judge("chunk_schema", recorded) == []  # the replaced byte is still a string
 
 
-def test_a_stream_without_usage_asked_for_none_is_not_judged_for_usage():
+def test_a_stream_without_usage_is_left_to_the_usage_placement_checks():
     recorded = exchange("chat_stream_usage", body=sse(CHUNK_OK), headers=SSE)
-    [finding] = judge("usage_arithmetic", recorded)
+    assert str(judge("usage_arithmetic", recorded)) == (
+        "the stream carries no usage; see stream_usage_chunk"
+    )
+    [finding] = judge("stream_usage_chunk", recorded)
     assert (finding.title, finding.actual, finding.chunk_index) == (
         "a stream asked for include_usage carried no usage",
         None,
         0,
-    )
-    recorded.request.body = {**recorded.request.body, "stream_options": None}
-    assert str(judge("usage_arithmetic", recorded)) == (
-        "the stream carries no usage, and none was asked for"
     )
 
 
@@ -179,6 +218,11 @@ def test_stream_checks_leave_an_error_status_to_success_status():
         "chunk_schema": "n/a",
         "stream_done_terminator": "n/a",
         "stream_framing": "n/a",
+        "stream_event_separation": "n/a",
+        "chunk_envelope_stable": "n/a",
+        "stream_first_delta_role": "n/a",
+        "stream_finish_once": "n/a",
+        "stream_usage_unrequested": "n/a",
     }
     assert str(judge("chunk_schema", recorded)) == (
         "the request was answered with status 503; see success_status"

@@ -65,13 +65,15 @@ def test_an_empty_stream_has_no_chunk_and_no_terminator():
         recorded,
         chunk_schema=[("the stream carried no chunk", "$", None)],
         stream_done_terminator=[("the stream is not terminated by data: [DONE]", "$", None)],
+        stream_finish_once="n/a",
     )
     [finding] = judge("stream_done_terminator", recorded)
     assert finding.actual == "no event at all"
 
 
 def test_a_mistyped_done_before_the_real_one_is_named_once_and_is_not_a_chunk():
-    recorded = stream(sse(CHUNK_OK, "[done]", CHUNK_OK))
+    opening = {**CHUNK_OK, "choices": [{**CHUNK_OK["choices"][0], "finish_reason": None}]}
+    recorded = stream(sse(opening, "[done]", CHUNK_OK))
     assert outcomes(recorded) == expect(
         recorded, stream_done_terminator=[("malformed [DONE] terminator", "$", 1)]
     )
