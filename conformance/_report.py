@@ -73,8 +73,12 @@ class HtmlReportHooks:
         area = severity = ""
         if check_id:
             from conformance.checks import get_check
+            from conformance.explore import get_property
 
-            check = get_check(check_id)
+            try:
+                check = get_check(check_id)
+            except KeyError:  # an exploration property, reported like a check
+                check = get_property(check_id)
             area, severity = check.area, check.severity.value
             cells[1] = f'<td class="col-testId">{escape(check_id)}: {escape(check.title)}</td>'
         cells.insert(1, f'<td class="cf-verdict-{escape(verdict)}">{escape(verdict)}</td>')

@@ -9,21 +9,27 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from conformance._baseline import Gate
 from conformance._budget import Budget
 from conformance._client import Endpoint
-from conformance._engine import CheckResult, Runner
+from conformance._engine import CheckResult, Observer, Runner
+from conformance._ratelimit import RateLimiter
 from conformance._results import RunInfo, build, public_url, write_json_atomic
+from conformance._retry import RetryPolicy
 from conformance._settings import Settings
 from conformance._spec import Contract
+from conformance.explore import ExploreOptions
+
+if TYPE_CHECKING:
+    from conformance.explore._explorer import Exploration
 
 
 class Session:
@@ -35,9 +41,17 @@ class Session:
         *,
         defects: Iterable[str] = (),
         transport: httpx.AsyncBaseTransport | None = None,
+        server_options: Mapping[str, Any] | None = None,
+        observer: Observer | None = None,
+        explore: ExploreOptions | None = None,
     ) -> None:
+        """``server_options``: extra ``ServerConfig`` fields for the embedded server
+        (faults, latency_s, chunk_delay_s); ``observer``: told of progress."""
         self.settings = settings
         self.defects = frozenset(defects)
+        self.server_options = dict(server_options or {})
+        self.observer = observer
+        self.interrupted: str | None = None  # the signal that stopped the run, if one did
         self._transport = transport
         self._stack = contextlib.ExitStack()
         self._started = time.perf_counter()
@@ -45,6 +59,9 @@ class Session:
         self.notes: list[str] = []
         self.partial = False
         self.gate = Gate()  # what fails the run: --fail-on, --baseline (set by the CLI)
+        self.explore_options = explore if explore is not None else ExploreOptions()
+        self.exploration: Exploration | None = None  # set once exploration has run
+        self.phase = "all"  # what the suite runs: "checks", "explore" or "all" (set by the CLI)
         self.contract: Contract
         self.endpoint: Endpoint
         self.runner: Runner
@@ -55,16 +72,28 @@ class Session:
             from conformance.server import ServerConfig, serve_in_thread
 
             key = secrets.token_urlsafe(24)
-            config = ServerConfig(api_key=key, profile=self.settings.profile, defects=self.defects)
+            config = ServerConfig(
+                api_key=key,
+                profile=self.settings.profile,
+                defects=self.defects,
+                **self.server_options,
+            )
             server = self._stack.enter_context(serve_in_thread(config))
             model = self.settings.model or config.models[0]
-            self.endpoint = Endpoint(base_url=server.base_url, api_key=key, model=model)
+            self.endpoint = Endpoint(
+                base_url=server.base_url,
+                api_key=key,
+                model=model,
+                timeouts=self.settings.timeouts,
+            )
         else:
             assert self.settings.base_url is not None  # noqa: S101 - embedded covers None
             self.endpoint = Endpoint(
                 base_url=self.settings.base_url,
                 api_key=self.settings.api_key,
                 model=self.settings.model or "",
+                timeouts=self.settings.timeouts,
+                verify_tls=not self.settings.insecure,
             )
         self.runner = Runner(
             self.endpoint,
@@ -72,6 +101,11 @@ class Session:
             transport=self._transport,
             concurrency=self.settings.concurrency,
             budget=Budget(self.settings.max_requests, self.settings.max_tokens),
+            retry=RetryPolicy(retries=self.settings.retries, max_wait=self.settings.max_retry_wait),
+            limiter=RateLimiter.parse(self.settings.rate_limit)
+            if self.settings.rate_limit
+            else None,
+            observer=self.observer,
         )
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self
@@ -88,11 +122,11 @@ class Session:
         """Send the plainest request once. A message when nothing else is worth trying."""
         exchange = self.runner.fetch(["chat"])[0]
         url = public_url(self.endpoint.chat_url())
-        if exchange.error is not None:
-            return (
-                f"cannot reach the endpoint at {url}: {exchange.error}. "
-                "Check --base-url and that the server is up."
-            )
+        if exchange.error is not None and exchange.status is None:
+            # No HTTP answer at all. A fault after the status line (a cut or oversized body)
+            # is a finding of its own: the run goes on.
+            fix = _what_to_check(exchange.error)
+            return f"cannot reach the endpoint at {url}: {exchange.error}. {fix}"
         if exchange.status in (401, 403) and self.endpoint.api_key:
             return (
                 f"authentication rejected: {url} answered {exchange.status} to the API key "
@@ -102,9 +136,19 @@ class Session:
 
     def info(self) -> RunInfo:
         notes = list(self.notes)
+        if self.interrupted is not None:
+            notes.append(
+                f"interrupted by {self.interrupted}: the results are those gathered until then"
+            )
         stopped = self.runner.stopped_by
         if stopped is not None:
             notes.append(f"stopped early: {stopped}; checks that needed more requests are ERROR")
+        explored = self.exploration
+        if explored is not None and explored.stopped_by is not None:
+            stopped = stopped or explored.stopped_by
+            notes.append(
+                f"exploration stopped early: {explored.stopped_by}; it judged what was sent"
+            )
         return RunInfo(
             base_url=self.endpoint.base_url,
             model=self.endpoint.model,
@@ -115,21 +159,106 @@ class Session:
             started_at=self.started_at,
             duration_s=time.perf_counter() - self._started,
             embedded=self.settings.embedded,
-            partial=self.partial or stopped is not None,
+            partial=self.partial or stopped is not None or self.interrupted is not None,
             notes=notes,
         )
 
     def results_data(self) -> dict[str, Any]:
         return self.gate.apply(self._built())
 
+    def explore(self) -> Exploration:
+        """Run the exploration once (generated requests, same budget as the checks)."""
+        if self.exploration is None:
+            from conformance.explore._explorer import Explorer
+
+            options = self.explore_options
+            if options.concurrency != self.runner.concurrency:
+                from dataclasses import replace
+
+                options = replace(options, concurrency=self.runner.concurrency)
+            self.exploration = Explorer(
+                self.endpoint,
+                self.contract,
+                budget=self.runner.budget,
+                options=options,
+                transport=self._transport,
+            ).run()
+        return self.exploration
+
     def _built(self) -> dict[str, Any]:
+        data = self._built_checks()
+        explored = self.exploration
+        tokens = data["tokens"]
+        checks_phase = {
+            "requests": self.runner.requests_sent,
+            "tokens": {
+                "prompt": tokens["prompt"] - (explored.prompt_tokens if explored else 0),
+                "completion": tokens["completion"]
+                - (explored.completion_tokens if explored else 0),
+            },
+        }
+        data["phases"] = {"checks": checks_phase}
+        data["explore"] = None
+        if explored is not None:
+            data["requests"] += explored.requests
+            data["phases"]["explore"] = {
+                "requests": explored.requests,
+                "tokens": {
+                    "prompt": explored.prompt_tokens,
+                    "completion": explored.completion_tokens,
+                },
+            }
+            data["explore"] = explored.to_dict()
+            known = {e["id"] for e in data["exchanges"]}
+            data["exchanges"] += [e.to_dict() for e in explored.exchanges if e.id not in known]
+        for phase in data["phases"].values():
+            phase["tokens"]["total"] = phase["tokens"]["prompt"] + phase["tokens"]["completion"]
+        return data
+
+    def _built_checks(self) -> dict[str, Any]:
         return build(
             self.info(),
             self.results,
             exchanges=self.runner.exchanges,
             requests_sent=self.runner.requests_sent,
             usage=self.runner.usage(),
+            areas=self.runner.areas(r.check for r in self.results),
+            faults=self.runner.faults(),
+            network=self.network(),
         )
+
+    def network(self) -> dict[str, Any]:
+        """How requests were sent, for results.json (and the report's header card)."""
+        s, t = self.settings, self.endpoint.timeouts
+        limiter = self.runner.limiter
+        return {
+            "tls_verify": self.endpoint.verify_tls,
+            "insecure_http": s.allow_insecure_http and self.endpoint.base_url.startswith("http:"),
+            "concurrency": self.runner.concurrency,
+            "rate_limit": s.rate_limit,
+            "rate_limit_wait_s": round(limiter.waited_s, 3) if limiter else 0.0,
+            "retries": self.runner.retry.retries,
+            "max_retry_wait_s": self.runner.retry.max_wait,
+            "timeouts_s": {"connect": t.connect, "read": t.read, "idle": t.idle, "total": t.total},
+            "interrupted": self.interrupted,
+        }
 
     def write_results(self, path: Path) -> None:
         write_json_atomic(path, self.results_data())
+
+
+def _what_to_check(error: str) -> str:
+    """The next thing to check for a first request that got no answer."""
+    if "TLS" in error:
+        return (
+            "Check the endpoint's certificate (and the system's CA bundle, or SSL_CERT_FILE); "
+            "--insecure skips verification, for test servers only."
+        )
+    if "resolve" in error:
+        return "Check the host name in --base-url, and DNS."
+    if "connect timeout" in error:
+        return (
+            "Check the host and port in --base-url, any firewall or proxy in between, "
+            "or raise --connect-timeout."
+        )
+    return "Check --base-url and that the server is up."

@@ -9,17 +9,22 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from conformance._baseline import FAIL_ON, Baseline, Gate, gate_summary
-from conformance._errors import ConformanceError
+from conformance._client import Timeouts
+from conformance._errors import ConfigError, ConformanceError
+from conformance._progress import Progress, choose_mode
 from conformance._results import EXIT_INCONCLUSIVE, EXIT_USAGE
+from conformance._runio import EXIT_INTERRUPTED, interruptible, staged
 from conformance._session import Session
 from conformance._settings import Settings, resolve_settings
 from conformance._spec import PROFILES
+from conformance._units import parse_duration
 from conformance._version import __version__
+from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -105,6 +110,29 @@ def main() -> None:
     help="Run only the checks whose id matches this pytest -k expression.",
 )
 @click.option(
+    "--phase",
+    type=click.Choice(["checks", "explore", "all"]),
+    default="all",
+    show_default=True,
+    help="checks: the fixed probes; explore: requests generated from the contract "
+    "(valid ones with every parameter combination, and invalid ones); all: both.",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=DEFAULT_EXAMPLES,
+    show_default=True,
+    help="Generated requests per exploration phase (valid, invalid); each is capped at "
+    "16 tokens of output and n <= 2.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Exploration seed (default: a fresh one, printed and stored in results.json); "
+    "the same seed replays the same generated requests.",
+)
+@click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
     default="fail",
@@ -123,6 +151,89 @@ def main() -> None:
     is_flag=True,
     help="With --baseline: stale entries (findings that no longer occur) fail the run too.",
 )
+@click.option(
+    "--rate-limit",
+    metavar="N/UNIT",
+    default=None,
+    help="Throttle up front: at most N requests per unit, spaced evenly (60/m, 5/s, 100/10s).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=3,
+    show_default=True,
+    help="Retries after a 429, 502, 503, 504 or a connection dropped before any answer; the "
+    "wait is what the endpoint asks for (Retry-After, x-ratelimit-reset-*), else jittered "
+    "backoff. Still refused after that: the checks are ERROR (inconclusive), never FAIL.",
+)
+@click.option(
+    "--max-retry-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds: the longest wait an endpoint may ask for; a longer Retry-After gives up.",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to open a connection.",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the response headers and the first data.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds a stream may stay silent between events.",
+)
+@click.option(
+    "--total-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Seconds one exchange may take in all (an endless stream stops).",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not verify the endpoint's TLS certificate (test servers only); the report says so.",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Allow sending the API key over plain http:// to a host that is not this machine.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME",
+    help="Embedded server only: switch on a network fault (repeatable; `conformance faults`).",
+)
+@click.option(
+    "--latency",
+    metavar="DURATION",
+    default=None,
+    help="Embedded server only: delay every answer, e.g. 300ms.",
+)
+@click.option(
+    "--chunk-delay",
+    metavar="DURATION",
+    default=None,
+    help="Embedded server only: pause between stream events, e.g. 20ms.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the outcome and errors.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print every exchange and every check as it ends."
+)  # fmt: skip
 def run(
     base_url: str | None,
     api_key: str | None,
@@ -135,9 +246,26 @@ def run(
     max_tokens: int | None,
     defects: tuple[str, ...],
     select: str | None,
+    phase: str,
+    examples: int,
+    seed: int | None,
     fail_on: str,
     baseline: Path | None,
     strict_baseline: bool,
+    rate_limit: str | None,
+    retries: int,
+    max_retry_wait: float,
+    connect_timeout: float,
+    read_timeout: float,
+    idle_timeout: float,
+    total_timeout: float,
+    insecure: bool,
+    allow_insecure_http: bool,
+    faults: tuple[str, ...],
+    latency: str | None,
+    chunk_delay: str | None,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Run the conformance suite and write report.html, results.json and junit.xml."""
     try:
@@ -150,17 +278,91 @@ def run(
             concurrency=concurrency,
             max_requests=max_requests,
             max_tokens=max_tokens,
+            rate_limit=rate_limit,
+            retries=retries,
+            max_retry_wait=max_retry_wait,
+            timeouts=Timeouts(connect_timeout, read_timeout, idle_timeout, total_timeout),
+            insecure=insecure,
+            allow_insecure_http=allow_insecure_http,
         )
+        server_options = _server_options(settings, faults, latency, chunk_delay)
     except ConformanceError as exc:
         _fail(str(exc), EXIT_USAGE)
     _check_defects(settings, defects)
+    if quiet and verbose:
+        _fail("--quiet and --verbose contradict each other; pass one of them.", EXIT_USAGE)
+    progress = Progress(choose_mode(sys.stderr, quiet=quiet), verbose=verbose)
     gate = _gate(fail_on, baseline, strict_baseline)
     try:
-        with Session(settings, defects=defects) as session:
+        with (
+            progress,
+            Session(
+                settings,
+                defects=defects,
+                server_options=server_options,
+                observer=progress,
+                explore=ExploreOptions(examples=examples, seed=seed),
+            ) as session,
+        ):
             session.gate = gate
-            sys.exit(_run_suite(session, report_dir, select))
+            session.phase = phase
+            code = _interruptible_run(session, report_dir, select, progress)
+        sys.exit(code)
     except ConformanceError as exc:
         _fail(str(exc), EXIT_USAGE)
+
+
+def _server_options(
+    settings: Settings, faults: tuple[str, ...], latency: str | None, chunk_delay: str | None
+) -> dict[str, Any]:
+    """The embedded server's faults and pacing; a usage error with a real endpoint."""
+    given = [
+        n
+        for n, v in (("--fault", faults), ("--latency", latency), ("--chunk-delay", chunk_delay))
+        if v
+    ]
+    if given and not settings.embedded:
+        raise ConfigError(
+            f"{given[0]} applies to the embedded reference server only; leave out --base-url "
+            "(and CONFORMANCE_BASE_URL / OPENAI_BASE_URL) to use it."
+        )
+    from conformance.server import FAULTS
+
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown:
+        raise ConfigError(
+            f"--fault {unknown[0]!r} is unknown. Known faults: {', '.join(sorted(FAULTS))}."
+        )
+    return {
+        "faults": frozenset(faults),
+        "latency_s": parse_duration(latency, "--latency") if latency else 0.0,
+        "chunk_delay_s": parse_duration(chunk_delay, "--chunk-delay") if chunk_delay else 0.0,
+    }
+
+
+def _interruptible_run(
+    session: Session, report_dir: Path, select: str | None, progress: Progress
+) -> int:
+    """The run; Ctrl-C or SIGTERM: what was gathered is written, marked partial, exit 130."""
+
+    def record(name: str) -> None:
+        session.interrupted = name
+
+    try:
+        with interruptible(record):
+            code = _run_suite(session, report_dir, select, progress)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED  # before pytest ran (the preflight): results.json only
+    if code == EXIT_INTERRUPTED or session.interrupted is not None:
+        session.interrupted = session.interrupted or "SIGINT"
+        session.write_results(report_dir / "results.json")
+        click.echo(
+            f"conformance: interrupted by {session.interrupted}: the results gathered so far "
+            f"are in {report_dir} (marked partial)",
+            err=True,
+        )
+        return EXIT_INTERRUPTED
+    return code
 
 
 def _gate(fail_on: str, baseline: Path | None, strict_baseline: bool) -> Gate:
@@ -195,7 +397,9 @@ def _check_defects(settings: Settings, defects: tuple[str, ...]) -> None:
         )
 
 
-def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
+def _run_suite(
+    session: Session, report_dir: Path, select: str | None, progress: Progress | None = None
+) -> int:
     import pytest
 
     from conformance import suite
@@ -223,9 +427,7 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
         # httpx (and so anyio) is imported before pytest starts; nothing of ours to rewrite.
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
-        f"--html={report_dir / 'report.html'}",
         "--self-contained-html",
-        f"--junitxml={report_dir / 'junit.xml'}",
         "-o",
         "junit_family=xunit1",
         "-o",
@@ -236,7 +438,19 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
         args += ["-p", "conformance.plugin", "-p", "pytest_html.plugin"]
     if select:
         args += ["-k", select]
-    code = pytest.main(args, plugins=[session])
+    if progress is not None and progress.mode != "quiet":
+        args += ["--capture=sys"]  # progress writes to the real stderr while tests run
+    if progress is not None and progress.mode == "quiet":
+        args += ["-q", "--tb=no", "--no-summary"]
+    elif progress is not None and progress.verbose:
+        args += ["-v"]
+    with staged(report_dir, ("report.html", "junit.xml")) as stage:
+        args += [f"--html={stage / 'report.html'}", f"--junitxml={stage / 'junit.xml'}"]
+        code = pytest.main(args, plugins=[session])
+    if progress is not None:
+        progress.__exit__()  # the live line goes before the summary is printed
+    if code == pytest.ExitCode.INTERRUPTED:
+        return EXIT_INTERRUPTED
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         click.echo("conformance: error: pytest could not run the suite (see above).", err=True)
         return EXIT_USAGE
@@ -249,6 +463,18 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
         f"{data['requests']} requests, {tokens['total']} tokens "
         f"({tokens['prompt']} prompt, {tokens['completion']} completion)"
     )
+    for name, spent in data["phases"].items():
+        t = spent["tokens"]
+        click.echo(
+            f"conformance: {name}: {spent['requests']} requests, {t['total']} tokens "
+            f"({t['prompt']} prompt, {t['completion']} completion)"
+        )
+    if data["explore"] is not None:
+        explored = data["explore"]
+        click.echo(
+            f"conformance: explore: seed {explored['seed']} (replay: --seed {explored['seed']}),"
+            f" {len(explored['findings'])} distinct findings"
+        )
     for line in gate_summary(data["gate"]):
         click.echo(f"conformance: {line}")
     click.echo(
@@ -275,8 +501,27 @@ def _run_suite(session: Session, report_dir: Path, select: str | None) -> int:
     metavar="NAME",
     help="Switch on a deliberate defect (repeatable).",
 )
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME",
+    help="Switch on a network fault (repeatable; `conformance faults` lists them).",
+)
+@click.option("--latency", metavar="DURATION", default=None, help="Delay every answer (300ms).")
+@click.option(
+    "--chunk-delay", metavar="DURATION", default=None, help="Pause between stream events (20ms)."
+)
 def serve(
-    host: str, port: int, api_key: str | None, profile: str, seed: int, defects: tuple[str, ...]
+    host: str,
+    port: int,
+    api_key: str | None,
+    profile: str,
+    seed: int,
+    defects: tuple[str, ...],
+    faults: tuple[str, ...],
+    latency: str | None,
+    chunk_delay: str | None,
 ) -> None:
     """Serve the reference server: POST /v1/chat/completions, faithful to the contract.
 
@@ -292,7 +537,13 @@ def serve(
             f"--defect {unknown[0]!r} is unknown. Known defects: {', '.join(sorted(DEFECTS))}.",
             EXIT_USAGE,
         )
-    config = ServerConfig(api_key=api_key, profile=profile, seed=seed, defects=frozenset(defects))
+    try:
+        options = _server_options(Settings(), faults, latency, chunk_delay)
+    except ConformanceError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    config = ServerConfig(
+        api_key=api_key, profile=profile, seed=seed, defects=frozenset(defects), **options
+    )
     try:
         serve_forever(config, host=host, port=port)  # logs the URL it really listens on
     except ConformanceError as exc:
@@ -306,6 +557,15 @@ def defects() -> None:
 
     for name, description in sorted(DEFECTS.items()):
         click.echo(f"{name:28} {description}")
+
+
+@main.command()
+def faults() -> None:
+    """List the reference server's network faults (`--fault NAME`)."""
+    from conformance.server import FAULTS
+
+    for name, description in sorted(FAULTS.items()):
+        click.echo(f"{name:20} {description}")
 
 
 @main.command("checks")

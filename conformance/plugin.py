@@ -19,10 +19,13 @@ from conformance._session import Session
 from conformance._settings import Settings, resolve_settings
 from conformance._text import render_result
 from conformance.checks import get_check
+from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
 
 RESULT_KEY = pytest.StashKey[CheckResult]()
 STATE_KEY = pytest.StashKey["_State"]()
 MARKER = "conformance_check"
+EXPLORE_MARKER = "conformance_explore"
+PHASES = ("checks", "explore", "all")
 
 
 class Inconclusive(Exception):
@@ -51,10 +54,18 @@ class _State:
             concurrency=opt("conformance_concurrency"),
         )
 
+    def explore_options(self) -> ExploreOptions:
+        opt = self.config.getoption
+        examples = opt("conformance_examples")
+        return ExploreOptions(
+            examples=DEFAULT_EXAMPLES if examples is None else examples,
+            seed=opt("conformance_seed"),
+        )
+
     def open(self) -> Session:
         if self.session is None:
             try:
-                self.session = Session(self.settings()).__enter__()
+                self.session = Session(self.settings(), explore=self.explore_options()).__enter__()
             except ConformanceError as exc:
                 pytest.exit(f"conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
             self.owned = True
@@ -102,6 +113,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Requests in flight at once (default 8).",
     )
     group.addoption(
+        "--conformance-phase",
+        dest="conformance_phase",
+        default="all",
+        choices=list(PHASES),
+        help="checks: the fixed probes; explore: requests generated from the contract; "
+        "all: both (default).",
+    )
+    group.addoption(
+        "--conformance-examples",
+        dest="conformance_examples",
+        type=int,
+        default=None,
+        help="Generated requests per exploration phase (valid, invalid).",
+    )
+    group.addoption(
+        "--conformance-seed",
+        dest="conformance_seed",
+        type=int,
+        default=None,
+        help="Exploration seed: the same seed replays the same generated requests.",
+    )
+    group.addoption(
         "--conformance-results",
         dest="conformance_results",
         default=None,
@@ -112,6 +145,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{MARKER}(check_id): the test runs the registered conformance check."
+    )
+    config.addinivalue_line(
+        "markers", f"{EXPLORE_MARKER}(property_id): the test judges an exploration property."
     )
     state = config.stash[STATE_KEY] = _State(config)
     given = any(
@@ -134,6 +170,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item], config: pytest.Config) -> None:
     state = config.stash[STATE_KEY]
+    phase = state.session.phase if state.session is not None else None
+    phase = phase or config.getoption("conformance_phase")
+    if phase != "all":
+        unwanted = MARKER if phase == "explore" else EXPLORE_MARKER
+        dropped = [item for item in items if item.get_closest_marker(unwanted) is not None]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item in items if item.get_closest_marker(unwanted) is None]
     for item in items:
         mark = item.get_closest_marker(MARKER)
         if mark is not None and mark.args:
@@ -201,6 +245,23 @@ def conformance_session(request: pytest.FixtureRequest) -> Session:
 def conformance_check(request: pytest.FixtureRequest, conformance_session: Session) -> CheckResult:
     """Judge the check named by the test's parameter; ERROR raises ``Inconclusive``."""
     result = conformance_session.runner.evaluate(get_check(str(request.param)))
+    conformance_session.results.append(result)
+    request.node.stash[RESULT_KEY] = result
+    if result.verdict is Verdict.ERROR:
+        raise Inconclusive(f"{result.check.id}: inconclusive: {result.reason}")
+    return result
+
+
+@pytest.fixture
+def conformance_property(
+    request: pytest.FixtureRequest, conformance_session: Session
+) -> CheckResult:
+    """Judge the exploration property named by the test's parameter (exploring once per
+    session, on the first such test); ERROR raises ``Inconclusive``."""
+    from conformance.explore import get_property
+
+    exploration = conformance_session.explore()
+    result = exploration.result(get_property(str(request.param)))
     conformance_session.results.append(result)
     request.node.stash[RESULT_KEY] = result
     if result.verdict is Verdict.ERROR:

@@ -1,25 +1,57 @@
 """Property-based exploration of an endpoint, generated from the contract and bounded by
-the run's budget (no pytest, no HTML here)."""
+the run's budget (no pytest, no HTML here).
 
-from conformance.explore._explorer import (
-    DEFAULT_EXAMPLES,
-    Discovery,
-    Exploration,
-    Explorer,
-    ExploreOptions,
-    PhaseStats,
-    generate,
-)
-from conformance.explore._mutate import Mutation, invalid_requests, mutations
+The names load lazily: the pytest plugin reads the options in every pytest run on the
+machine, and hypothesis must not be imported before its own pytest plugin loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from conformance.explore._options import DEFAULT_EXAMPLES, ExploreOptions, Shaping
 from conformance.explore._properties import PROPERTIES, get_property
-from conformance.explore._shape import Shaping, cohere, generation_schema, valid_requests
+
+if TYPE_CHECKING:
+    from conformance.explore._explorer import (
+        Discovery,
+        Exploration,
+        Explorer,
+        PhaseStats,
+        generate,
+    )
+    from conformance.explore._mutate import Mutation, invalid_requests, mutations
+    from conformance.explore._shape import cohere, generation_schema, valid_requests
+
+_LAZY = {
+    "Discovery": "_explorer",
+    "Exploration": "_explorer",
+    "Explorer": "_explorer",
+    "PhaseStats": "_explorer",
+    "generate": "_explorer",
+    "Mutation": "_mutate",
+    "invalid_requests": "_mutate",
+    "mutations": "_mutate",
+    "cohere": "_shape",
+    "generation_schema": "_shape",
+    "valid_requests": "_shape",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conformance.explore' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"conformance.explore.{module}"), name)
+
 
 __all__ = [
     "DEFAULT_EXAMPLES",
     "PROPERTIES",
     "Discovery",
-    "ExploreOptions",
     "Exploration",
+    "ExploreOptions",
     "Explorer",
     "Mutation",
     "PhaseStats",

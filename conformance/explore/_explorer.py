@@ -8,6 +8,7 @@ No pytest and no HTML here: the plugin turns an :class:`Exploration` into test r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import secrets
@@ -32,34 +33,10 @@ from conformance.checks import Check, get_probe
 from conformance.explore import _properties as props
 from conformance.explore._judge import Judge, Judged, inconclusive
 from conformance.explore._mutate import DELETE, Mutation, invalid_requests
-from conformance.explore._shape import REQUEST, Shaping, cohere, valid_requests
+from conformance.explore._options import INVALID, VALID, ExploreOptions
+from conformance.explore._shape import REQUEST, cohere, valid_requests
 
-DEFAULT_EXAMPLES = 100  # per phase
-VALID, INVALID = "valid", "invalid"
 Key = tuple[str, str, str, str]  # (property, check, JSON path, failure kind)
-
-
-@dataclass(frozen=True)
-class ExploreOptions:
-    """How much to explore: generated requests per phase, the seed, the caps, shrinking."""
-
-    examples: int = DEFAULT_EXAMPLES
-    seed: int | None = None  # None: a fresh one, printed and stored so it can be replayed
-    phases: tuple[str, ...] = (VALID, INVALID)
-    shaping: Shaping = Shaping()
-    shrink_requests: int = 30  # per failure; all shrinking of a phase stays under `examples`
-    concurrency: int = 8
-
-    def __post_init__(self) -> None:
-        if self.examples < 1:
-            raise ValueError(f"--examples {self.examples} must be at least 1")
-        unknown = sorted(set(self.phases) - {VALID, INVALID})
-        if unknown:
-            raise ValueError(f"unknown exploration phase {unknown[0]!r}; use {VALID!r}, {INVALID!r}")
-
-    @property
-    def shrink_cap(self) -> int:
-        return self.shrink_requests
 
 
 @dataclass
@@ -74,7 +51,7 @@ class PhaseStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "planned": self.planned,
             "sent": self.sent,
@@ -169,9 +146,7 @@ class Exploration:
         phase = VALID if check.id in props.POSITIVE else INVALID
         stats = self.stats.get(phase)
         found = [
-            replace(d.finding, count=d.count)
-            for d in self.discoveries
-            if d.property_id == check.id
+            replace(d.finding, count=d.count) for d in self.discoveries if d.property_id == check.id
         ]
         exchanges = [f.exchange for f in found if f.exchange is not None]
         if stats is None:
@@ -240,10 +215,8 @@ def generate(strategy: st.SearchStrategy[Any], seed: int, examples: int) -> list
     def collect(value: Any) -> None:
         drawn.append(value)
 
-    try:
+    with contextlib.suppress(HypothesisException):  # e.g. all filtered: use what was drawn
         collect()
-    except HypothesisException:  # e.g. every draw filtered out: explore what was drawn
-        pass
     return drawn[:examples]
 
 
@@ -268,7 +241,9 @@ class Explorer:
         self._validator = contract.validator(REQUEST)
         self._ids = iter(range(1, 10**9))
 
-    def cases(self, seed: int) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Mutation]]]:
+    def cases(
+        self, seed: int
+    ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Mutation]]]:
         """The generated valid and invalid requests for ``seed`` (nothing is sent)."""
         model, shaping, n = self.endpoint.model, self.options.shaping, self.options.examples
         valid = (
@@ -403,7 +378,10 @@ class Explorer:
             for change, candidate in self._candidates(discovery):
                 if change in failed:
                     continue
-                if spent >= self.options.shrink_cap or stats.shrink_requests >= self.options.examples:
+                if (
+                    spent >= self.options.shrink_cap
+                    or stats.shrink_requests >= self.options.examples
+                ):
                     return
                 spent += 1
                 stats.shrink_requests += 1
@@ -436,9 +414,10 @@ class Explorer:
         protected: set[tuple[Any, ...]] = {("model",)}
         if mutation is not None:
             protected |= {mutation.path[:i] for i in range(1, len(mutation.path) + 1)}
-        for change, candidate in _smaller(body, protected):
+        for change, variant in _smaller(body, protected):
+            candidate = variant
             if mutation is None:
-                candidate = cohere(candidate, self.options.shaping)
+                candidate = cohere(variant, self.options.shaping)
                 if self._validator.validate(candidate):
                     continue
             else:

@@ -16,7 +16,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from conformance._spec import Contract
-from conformance.explore._shape import REQUEST, Shaping, valid_requests
+from conformance.explore._options import Shaping
+from conformance.explore._shape import REQUEST, valid_requests
 
 Path = tuple[str | int, ...]
 DELETE = object()  # the mutation removes the field
@@ -64,22 +65,20 @@ class Mutation:
         if self.value is DELETE:
             if isinstance(parent, dict):
                 parent.pop(key, None)
-        elif isinstance(parent, dict):
-            parent[key] = copy.deepcopy(self.value)
-        elif isinstance(parent, list) and isinstance(key, int) and key < len(parent):
-            parent[key] = copy.deepcopy(self.value)
+        else:
+            parent[key] = copy.deepcopy(self.value)  # _parent checked the key fits
         return out
 
 
 def _parent(body: Any, path: Path) -> Any:
     node = body
     for step in path[:-1]:
-        if isinstance(node, dict) and isinstance(step, str) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
-            node = node[step]
-        else:
+        fits = (isinstance(node, dict) and isinstance(step, str) and step in node) or (
+            isinstance(node, list) and isinstance(step, int) and step < len(node)
+        )
+        if not fits:
             return None
+        node = node[step]
     if isinstance(node, dict) and isinstance(path[-1], str):
         return node
     if isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node):

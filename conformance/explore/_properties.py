@@ -22,7 +22,7 @@ def _judged_by_the_explorer(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     yield from ()
 
 
-def _property(
+def _property(  # noqa: PLR0917 - six facts per property, read in order
     id: str, severity: Severity, spec: str, title: str, description: str, kind: str
 ) -> Check:
     return Check(

@@ -10,36 +10,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from conformance._spec import Contract
+from conformance.explore._options import Shaping
 
 REQUEST = "ChatCompletionRequest"
 TEXT = r"^([a-z]{1,6} ?){0,3}$"  # short ASCII words: message text, names, stop strings
 TOOL_NAME = r"^[a-z]{1,8}$"  # OpenAI tool names: letters, digits, _ and -, up to 64
-
-
-@dataclass(frozen=True)
-class Shaping:
-    """The caps on a generated request: what one request may cost, at most."""
-
-    max_tokens: int = 16  # max_tokens and max_completion_tokens
-    n: int = 2
-    top_logprobs: int = 5
-    array_items: int = 2  # messages, tools, stop, content parts
-    string_length: int = 20
-
-    def caps(self) -> dict[str, int]:
-        return {
-            "max_tokens": self.max_tokens,
-            "max_completion_tokens": self.max_tokens,
-            "n": self.n,
-            "top_logprobs": self.top_logprobs,
-        }
 
 
 def generation_schema(contract: Contract, model: str, shaping: Shaping) -> dict[str, Any]:
