@@ -25,10 +25,7 @@ def finish_reason_length(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
     ask for far more than their cap allows; a model that stopped by itself below the cap
     (usage says so) is not judged.
     """
-    yield from answered(exchange, ctx, what="a token cap")
-    if not exchange.ok:
-        return
-    answer = read_answer(exchange)
+    answer = read_answer(exchange)  # a refusal is max_tokens_honoured's to report
     cap = token_cap(requested(exchange, ctx))
     used = count(answer.usage, "completion_tokens")
     if cap is None or not answer.choices:

@@ -15,6 +15,7 @@ from conformance.checks._answer import (
     requested,
     token_cap,
 )
+from conformance.checks._helpers import require_success
 from conformance.checks._probes import CHAT, CHAT_STREAM_USAGE
 from conformance.checks._probes_sampling import (
     BOUND_PROBES,
@@ -40,8 +41,11 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
 
     Judged on the endpoint's own ``usage.completion_tokens`` (for ``n`` choices, ``n``
     times the cap), streamed and not: a cap that is ignored costs the caller tokens
-    they refused to pay for, and breaks every client that sizes its buffers by it.
+    they refused to pay for, and breaks every client that sizes its buffers by it. A
+    refusal of a cap probe is a finding here; other probes' refusals are their checks'.
     """
+    if exchange.id not in CAP_PROBES:
+        require_success(exchange)  # the probe's own check reports its refusal
     yield from answered(exchange, ctx, what="a token cap")
     if not exchange.ok:
         return

@@ -30,8 +30,10 @@ from conformance._version import __version__
 from conformance.server._config import ServerConfig
 from conformance.server._errors import error_response, validation_response, violation_detail
 from conformance.server._faults import FaultInjector
+from conformance.server._feature_defects import FeatureDefects
 from conformance.server._generator import RequestProblem, generate, read_params
 from conformance.server._render import Envelope, chunk, chunks, response_body
+from conformance.server._stream_defects import StreamDefects
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
 MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z: a fixed date keeps /v1/models stable
@@ -61,20 +63,26 @@ class _ReferenceServer:
         self.request_validator = self.contract.validator("ChatCompletionRequest")
         identity = f"{__version__} {config.seed} {config.profile} {sorted(config.defects)}"
         self.fingerprint = "fp_" + hashlib.sha256(identity.encode()).hexdigest()[:10]
+        self.features = FeatureDefects(config, self.contract)
+        self.streaming = StreamDefects(config)
 
     async def chat_completions(self, request: Request) -> Response:
         admitted = await self._admit(request)
         if isinstance(admitted, Response):
             return admitted
         body, model = admitted
+        refused_here = self.features.refuse(body) or self.streaming.refuse(body)
+        if refused_here is not None:
+            return refused_here
         try:
-            params = read_params(body, seed=self.config.seed)
+            params = self.features.adjust(body, read_params(body, seed=self.config.seed))
+            params = self.streaming.adjust(params)
         except RequestProblem as exc:
             return error_response(self.config, 400, exc.message, param=exc.param, code=None)
         refused = self._combination_defects(body, params.n)
         if refused is not None:
             return refused
-        completion = generate(params)
+        completion = self.streaming.completion(self.features.completion(generate(params)))
         envelope = Envelope(
             id=f"chatcmpl-{uuid.uuid4().hex}",
             created=int(time.time()),
@@ -82,11 +90,17 @@ class _ReferenceServer:
             system_fingerprint=self.fingerprint,
             service_tier=_SERVICE_TIERS.get(str(body.get("service_tier")), "default"),
         )
-        if body.get("stream") is not True:
-            return JSONResponse(response_body(completion, envelope, self.config))
+        if not self.streaming.streams(body):
+            rendered = self.features.body(response_body(completion, envelope, self.config))
+            return JSONResponse(self.streaming.body(rendered))
         options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        source = chunks(completion, envelope, self.config, include_usage=include_usage)
+        asked = isinstance(options, dict) and options.get("include_usage") is True
+        include_usage = self.streaming.include_usage(asked)
+        source = self.streaming.chunks(
+            self.features.chunks(
+                chunks(completion, envelope, self.config, include_usage=include_usage)
+            )
+        )
         json_defect = self.config.has("stream-json-content-type")
         return StreamingResponse(
             self._events(source, envelope),
@@ -130,13 +144,15 @@ class _ReferenceServer:
         if problem is not None:
             return validation_response(self.config, [problem])
         violations = self.request_validator.validate(body)
+        if violations:
+            self.features.note_invalid()
         if violations and not self.config.has("invalid-request-200"):
             return validation_response(self.config, [violation_detail(v) for v in violations])
         served: dict[str, Any] = body if isinstance(body, dict) else {}
         model = served.get("model")
         if violations and not isinstance(model, str):
             model = self.config.models[0]  # invalid-request-200: serve whatever came
-        if model not in self.config.models:
+        if model not in self.config.models and not self.config.has("unknown-model-served"):
             return error_response(
                 self.config,
                 404,
@@ -152,9 +168,12 @@ class _ReferenceServer:
     ) -> AsyncIterator[bytes]:
         """The event stream, one chunk per event, produced as the client reads it."""
         for item in source:
-            yield _event(item)
+            yield self.streaming.frame(_event(item))
             # let the chunk go out before the next is built (and pace it, if told to)
             await asyncio.sleep(self.config.chunk_delay_s)
+        glue = self.streaming.before_done()
+        if glue:
+            yield glue
         if not self.config.has("no-done"):
             yield b"data: [DONE]\n\n"
         if self.config.has("data-after-done"):

@@ -26,6 +26,58 @@ DEFECTS: dict[str, str] = {
     "n-stream-500": "a request with n > 1 and stream: true gets 500 Internal Server Error",
     "negative-presence-penalty-rejected": "presence_penalty below 0 (valid: -2 to 2) is "
     "refused with 400",
+    # Feature areas (see server/_feature_defects.py): tools, formats, logprobs, messages...
+    "tool-choice-required-ignored": 'tool_choice "required" is ignored: the answer is text',
+    "tool-choice-named-wrong": "tool_choice naming a function calls another declared function",
+    "tool-choice-none-ignored": 'tool_choice "none" is ignored: a declared tool is called',
+    "tool-call-no-id": "non-streamed tool calls carry no `id`",
+    "tool-arguments-object": "non-streamed tool-call `arguments` is a JSON object, not a string",
+    "empty-arguments-string": 'tool calls without arguments carry `arguments: ""`, not "{}"',
+    "tool-stream-no-index": "streamed tool-call deltas carry no `index`",
+    "tool-stream-other-tool": 'streams answer tool_choice "required" with a call to another '
+    "tool than the non-streamed answer",
+    "reject-empty-assistant-content": 'an assistant message with tool_calls and content "" '
+    "is refused with 400",
+    "json-object-not-json": "JSON mode (response_format json_object) answers plain text",
+    "json-schema-off-schema": "response_format json_schema answers a JSON object that ignores "
+    "the schema",
+    "logprobs-missing": "logprobs: true is answered with logprobs null",
+    "logprobs-positive": "token logprobs are above 0 (their sign flipped)",
+    "top-logprobs-unsorted": "top_logprobs are listed least likely first",
+    "logprobs-bad-bytes": "logprob `bytes` lack the token's last byte",
+    "logprobs-when-off": "logprobs: false is answered with logprobs",
+    "reject-system-role": "system messages are refused with 400",
+    "reject-content-parts": "message content given as an array of parts is refused with 400",
+    "reject-message-name": "messages with a `name` are refused with 400",
+    "reject-unknown-fields": "unknown request fields are refused with 400 (as OpenAI does)",
+    "unknown-fields-500": "unknown request fields cause a 500",
+    "unknown-model-served": "a request for an unknown model is served as the first model",
+    "invalid-request-poisons": "after three schema-invalid requests in a row, the next valid "
+    "request gets 500",
+    "reasoning-effort-500": "reasoning_effort causes a 500",
+    "reasoning-content-not-string": "streamed reasoning_content is a list of text parts",
+    "reasoning-in-content": "reasoning is sent inside content between <think> tags",
+    # Stream, envelope, usage, finish_reason and sampling (see server/_stream_defects.py).
+    "glued-events": "stream chunks are not separated by a blank line (one event, many lines)",
+    "stream-by-default": "a request without `stream` is answered as an event stream",
+    "unstable-chunk-id": "every chunk of a stream has another `id`",
+    "wrong-chunk-object": 'stream chunks say `object: "chat.completion"`',
+    "no-delta-role": "no delta carries `role`, not even the first of each choice",
+    "double-finish": "each choice's finish_reason is sent twice in streams",
+    "usage-chunk-with-choices": "the include_usage usage rides on the last content chunk, "
+    "which has choices",
+    "unrequested-usage": "streams carry a usage chunk even without include_usage",
+    "cached-over-prompt": "usage.prompt_tokens_details.cached_tokens is prompt_tokens + 5",
+    "stream-usage-differs": "streamed usage counts one prompt token more than the same "
+    "request not streamed",
+    "length-as-stop": 'an answer cut by max_tokens finishes with "stop", not "length"',
+    "tool-calls-finish-stop": 'answers with tool calls finish with "stop", not "tool_calls"',
+    "bad-finish-reason": 'finish_reason "eos" (not in the enum) instead of "stop"',
+    "ignore-max-tokens": "max_tokens and max_completion_tokens are ignored",
+    "ignore-stop": "stop sequences are ignored",
+    "n-ignored": "n is ignored: one choice, whatever n asks for",
+    "reject-seed": "a request with `seed` is refused with 400",
+    "reject-top-p-zero": "top_p 0 (the document's minimum) is refused with 400",
 }
 
 # Each fault is what a real network or gateway does to a faithful server (see _faults.py).
