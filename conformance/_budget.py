@@ -52,3 +52,11 @@ class Budget:
             self.estimated += 1
         self.prompt_tokens += usage[0]
         self.completion_tokens += usage[1]
+
+
+def exchange_tokens(exchange: Exchange) -> int:
+    """Tokens one exchange cost: reported usage, else an estimate; 0 for errors."""
+    if exchange.status is None or exchange.status >= 400:
+        return 0
+    usage = exchange.usage() or exchange.estimated_usage()
+    return usage[0] + usage[1]

@@ -13,14 +13,33 @@ from typing import Any
 
 import httpx
 
-from conformance._budget import Budget
+from conformance._budget import Budget, exchange_tokens
 from conformance._client import ChatClient, Endpoint
-from conformance._exchange import Exchange, RecordedRequest
+from conformance._exchange import Exchange
+from conformance._faults import Fault, classify
 from conformance._model import Finding, Severity, Verdict, group_findings
+from conformance._ratelimit import RateLimiter
+from conformance._retry import RETRY_STATUSES, RetryPolicy, status_reason
 from conformance._spec import Contract
 from conformance.checks import Check, CheckContext, NotApplicable, Unsupported, get_probe
 
 RATE_LIMITED = 429
+
+
+class Observer:
+    """Told what the runner does, for a progress display; the default does nothing."""
+
+    def checks_planned(self, count: int) -> None:
+        """``count`` checks will be judged."""
+
+    def requests_planned(self, count: int) -> None:
+        """``count`` more requests are about to be sent."""
+
+    def request_done(self, exchange: Exchange, tokens: int) -> None:
+        """An exchange is recorded (``tokens``: its reported or estimated total)."""
+
+    def check_done(self, result: CheckResult) -> None:
+        """A check has its verdict."""
 
 
 @dataclass
@@ -80,11 +99,17 @@ class Runner:
         transport: httpx.AsyncBaseTransport | None = None,
         concurrency: int = 8,
         budget: Budget | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.contract = contract
         self.concurrency = max(1, concurrency)
         self.budget = budget if budget is not None else Budget()
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.limiter = limiter
+        self.observer = observer if observer is not None else Observer()
         self._transport = transport
         self._exchanges: dict[str, Exchange] = {}
         self.requests_sent = 0
@@ -110,8 +135,22 @@ class Runner:
 
     async def _fetch(self, probe_ids: list[str]) -> None:
         gate = asyncio.Semaphore(self.concurrency)
+
+        def admit() -> str | None:
+            refused = self.budget.admit()
+            if refused is not None:
+                self.stopped_by = refused
+            return refused
+
+        client = ChatClient(
+            self.endpoint,
+            transport=self._transport,
+            retry=self.retry,
+            limiter=self.limiter,
+            admit=admit,
+        )
         answered = {p: asyncio.Event() for p in probe_ids}
-        async with ChatClient(self.endpoint, transport=self._transport) as client:
+        async with client:
 
             async def one(probe_id: str) -> None:
                 try:
@@ -128,21 +167,20 @@ class Runner:
                     return
                 async with gate:
                     body = probe.body(self.endpoint.model)
-                    refused = self.budget.admit()
-                    if refused is not None:
-                        self.stopped_by = refused
-                        self._exchanges[probe_id] = _not_sent(
-                            probe_id, self.endpoint.chat_url(), body, refused
-                        )
-                        return
                     exchange = await client.chat(
                         probe_id, body, auth=probe.auth, content=probe.content
                     )
-                    self.budget.charge(exchange)
+                    if exchange.attempts:
+                        self.budget.charge(exchange)
                     self._exchanges[probe_id] = exchange
+                    self.observer.request_done(exchange, exchange_tokens(exchange))
 
-            await asyncio.gather(*(one(p) for p in probe_ids))
-            self.requests_sent += client.requests_sent
+            sendable = [p for p in probe_ids if self.endpoint.api_key or not get_probe(p).needs_key]
+            self.observer.requests_planned(len(sendable))
+            try:
+                await asyncio.gather(*(one(p) for p in probe_ids))
+            finally:
+                self.requests_sent += client.requests_sent
 
     def evaluate(self, check: Check) -> CheckResult:
         """Judge ``check`` on the exchanges of its probes, fetching any not sent yet."""
@@ -168,8 +206,8 @@ class Runner:
             if exchange.error is not None:
                 errors.append(f"{probe_id}: {exchange.error}")
                 continue
-            if exchange.status == RATE_LIMITED:
-                errors.append(f"{probe_id}: rate limited (429); nothing can be concluded")
+            if exchange.status in RETRY_STATUSES:
+                errors.append(f"{probe_id}: {_gave_up(exchange)}; nothing can be concluded")
                 continue
             ctx = CheckContext(
                 contract=self.contract,
@@ -195,7 +233,7 @@ class Runner:
                 skipped.append(f"{probe_id}: {why}")
         grouped = group_findings(findings)
         verdict, reason = _verdict(check, grouped, judged, skipped, errors)
-        return CheckResult(
+        result = CheckResult(
             check=check,
             verdict=verdict,
             findings=grouped,
@@ -204,6 +242,8 @@ class Runner:
             duration_s=time.perf_counter() - started,
             unsupported=unsupported and verdict is Verdict.SKIP,
         )
+        self.observer.check_done(result)
+        return result
 
     def usage(self) -> Usage:
         """Tokens spent so far: reported usage, estimated where an exchange had none."""
@@ -212,6 +252,28 @@ class Runner:
             completion=self.budget.completion_tokens,
             unreported=self.budget.estimated,
         )
+
+    def faults(self) -> list[Fault]:
+        """What the network or the endpoint's infrastructure did to the run, per exchange."""
+        out = [classify(e) for e in self._exchanges.values()]
+        return [f for f in out if f is not None]
+
+    def areas(self, checks: Iterable[Check]) -> dict[str, dict[str, int]]:
+        """Checks, requests (retries included) and tokens per area. A probe shared by checks
+        of several areas is counted once, in the area of the first check that needed it."""
+        out: dict[str, dict[str, int]] = {}
+        counted: set[str] = set()
+        for check in checks:
+            row = out.setdefault(check.area, {"checks": 0, "requests": 0, "tokens": 0})
+            row["checks"] += 1
+            for probe_id in check.probes:
+                exchange = self._exchanges.get(probe_id)
+                if exchange is None or probe_id in counted:
+                    continue
+                counted.add(probe_id)
+                row["requests"] += exchange.attempts
+                row["tokens"] += exchange_tokens(exchange)
+        return out
 
 
 def _with_prerequisites(probe_ids: Iterable[str]) -> list[str]:
@@ -230,12 +292,15 @@ def _with_prerequisites(probe_ids: Iterable[str]) -> list[str]:
     return list(out)
 
 
-def _not_sent(probe_id: str, url: str, body: Any, reason: str) -> Exchange:
-    return Exchange(
-        id=probe_id,
-        request=RecordedRequest(method="POST", url=url, headers={}, body=body),
-        error=f"not sent: {reason}",
-    )
+def _gave_up(exchange: Exchange) -> str:
+    assert exchange.status is not None  # noqa: S101 - only called with a status
+    what = "rate limited" if exchange.status == RATE_LIMITED else "server unavailable"
+    page = " (an HTML error page)" if "html" in exchange.content_type else ""
+    tries = f" after {exchange.attempts} attempts" if exchange.attempts > 1 else ""
+    why = f"{what}: {status_reason(exchange.status)}{page}{tries}"
+    if exchange.retries and exchange.retries[-1].startswith("not retried: "):
+        why += f" ({exchange.retries[-1].removeprefix('not retried: ')})"
+    return why
 
 
 def _verdict(

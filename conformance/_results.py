@@ -71,6 +71,9 @@ def build(
     exchanges: Sequence[Exchange],
     requests_sent: int,
     usage: Usage,
+    areas: dict[str, dict[str, int]] | None = None,
+    faults: Sequence[Any] = (),
+    network: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     verdict, exit_code = outcome(results)
     totals = Counter(r.verdict.value for r in results)
@@ -94,6 +97,9 @@ def build(
         "totals": {v.value: totals.get(v.value, 0) for v in Verdict},
         "requests": requests_sent,
         "tokens": usage.to_dict(),
+        "areas": dict(areas or {}),
+        "faults": [f.to_dict() for f in faults],
+        "network": dict(network or {}),
         "checks": [r.to_dict() for r in results],
         "exchanges": [e.to_dict() for e in exchanges],
     }

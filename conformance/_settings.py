@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from conformance._client import Timeouts
 from conformance._errors import ConfigError
+from conformance._ratelimit import RateLimiter
+from conformance._retry import RetryPolicy
 from conformance._spec import PROFILES
 
 BASE_URL_VARS = ("CONFORMANCE_BASE_URL", "OPENAI_BASE_URL")
@@ -28,6 +32,12 @@ class Settings:
     concurrency: int = 8
     max_requests: int | None = None  # hard ceilings for the whole run; None: no ceiling
     max_tokens: int | None = None
+    rate_limit: str | None = None  # e.g. "60/m": requests spaced evenly, before sending
+    retries: int = 3  # more attempts after a 429/502/503/504 or a dropped connection
+    max_retry_wait: float = 60.0  # the longest Retry-After honoured; longer: give up
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    insecure: bool = False  # TLS certificates are not verified (--insecure)
+    allow_insecure_http: bool = False  # a key may go over plain http to a remote host
 
     @property
     def embedded(self) -> bool:
@@ -53,6 +63,12 @@ def resolve_settings(
     concurrency: int = 8,
     max_requests: int | None = None,
     max_tokens: int | None = None,
+    rate_limit: str | None = None,
+    retries: int = 3,
+    max_retry_wait: float = 60.0,
+    timeouts: Timeouts = Timeouts(),  # noqa: B008 - frozen
+    insecure: bool = False,
+    allow_insecure_http: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Fill gaps from the environment and check every value; raise ``ConfigError`` if wrong."""
@@ -82,13 +98,43 @@ def resolve_settings(
     for name, ceiling in (("--max-requests", max_requests), ("--max-tokens", max_tokens)):
         if ceiling is not None and ceiling < 1:
             raise ConfigError(f"{name} {ceiling} must be at least 1 (leave it out for no ceiling).")
+    key = _first(api_key, API_KEY_VARS, env)
+    if url is not None and key and not allow_insecure_http and not _safe_for_keys(url):
+        raise ConfigError(
+            f"--base-url {url!r} is plain http to a host that is not this machine: the API "
+            "key would cross the network unencrypted. Use https, or pass "
+            "--allow-insecure-http if that is really what you want."
+        )
+    if rate_limit is not None:
+        RateLimiter.parse(rate_limit)  # raises ConfigError naming --rate-limit
+    RetryPolicy(retries=retries, max_wait=max_retry_wait)  # raises ConfigError if out of range
     return Settings(
         base_url=url,
-        api_key=_first(api_key, API_KEY_VARS, env),
+        api_key=key,
         model=chosen_model,
         spec=Path(spec) if spec else None,
         profile=profile,
         concurrency=concurrency,
         max_requests=max_requests,
         max_tokens=max_tokens,
+        rate_limit=rate_limit,
+        retries=retries,
+        max_retry_wait=max_retry_wait,
+        timeouts=timeouts,
+        insecure=insecure,
+        allow_insecure_http=allow_insecure_http,
     )
+
+
+def _safe_for_keys(url: str) -> bool:
+    """True for https, and for plain http to a loopback address (this machine)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -365,6 +365,16 @@ def _interruptible_run(
     return code
 
 
+def _output_args(progress: Progress | None) -> list[str]:
+    """pytest's own output to go with the progress display."""
+    if progress is None:
+        return []
+    if progress.mode == "quiet":
+        return ["-q", "--tb=no", "--no-summary"]
+    # progress writes to the real stderr while tests run: capture at the sys level only
+    return ["--capture=sys", *(["-v"] if progress.verbose else [])]
+
+
 def _gate(fail_on: str, baseline: Path | None, strict_baseline: bool) -> Gate:
     if strict_baseline and baseline is None:
         _fail(
@@ -413,6 +423,8 @@ def _run_suite(
         click.echo(f"conformance: {problem}", err=True)
         click.echo(f"conformance: no checks were run; see {results_path}", err=True)
         return EXIT_INCONCLUSIVE
+    if progress is not None:
+        progress.begin()
     args = [
         str(Path(suite.__file__)),
         "--rootdir",
@@ -438,12 +450,7 @@ def _run_suite(
         args += ["-p", "conformance.plugin", "-p", "pytest_html.plugin"]
     if select:
         args += ["-k", select]
-    if progress is not None and progress.mode != "quiet":
-        args += ["--capture=sys"]  # progress writes to the real stderr while tests run
-    if progress is not None and progress.mode == "quiet":
-        args += ["-q", "--tb=no", "--no-summary"]
-    elif progress is not None and progress.verbose:
-        args += ["-v"]
+    args += _output_args(progress)
     with staged(report_dir, ("report.html", "junit.xml")) as stage:
         args += [f"--html={stage / 'report.html'}", f"--junitxml={stage / 'junit.xml'}"]
         code = pytest.main(args, plugins=[session])
