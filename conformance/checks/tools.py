@@ -25,6 +25,7 @@ from conformance.checks._probes_tools import (
 )
 from conformance.checks._registry import CheckContext, NotApplicable, Unsupported, check
 from conformance.checks._support import (
+    answer,
     declined,
     finish_reasons,
     refused,
@@ -40,8 +41,12 @@ PARAMETERS = "#/components/schemas/FunctionObject/properties/parameters"
 
 
 def _calls(exchange: Exchange, ctx: CheckContext) -> list[Call]:
+    body = request_body(exchange, ctx)
     if exchange.streamed:
-        return reassemble(exchange, set(declared_tools(request_body(exchange, ctx)))).calls
+        return reassemble(exchange, set(declared_tools(body))).calls
+    if isinstance(body, dict) and body.get("stream") is True:
+        require_event_stream(exchange)  # a stream answered otherwise: stream_content_type's
+    answer(exchange)  # a body that is no JSON object is response_schema's
     return message_calls(exchange)
 
 

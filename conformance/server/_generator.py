@@ -28,6 +28,7 @@ VOCABULARY = (
 )  # fmt: skip
 MAX_TOP_LOGPROBS = 20  # as OpenAI: more is a 400
 NATURAL_LENGTH = (3, 20)  # words in an answer that nothing cuts short
+REASONING_WORDS = {"low": 2, "medium": 4, "high": 8}  # after "Thinking:", by reasoning_effort
 
 # Request fields that shape how an answer is cut or delivered, not what it is: they are left
 # out of the seed so that, e.g., a streamed answer equals the non-streamed one.
@@ -70,6 +71,7 @@ class Params:
     last_user_text: str
     response_format: str  # "text", "json_object" or "json_schema"
     json_schema: Mapping[str, Any] | None
+    reasoning_effort: str | None = None  # "low", "medium" or "high": think that many words
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Choice:
     tool_calls: tuple[ToolCall, ...]
     finish_reason: str
     logprobs: tuple[dict[str, Any], ...] | None  # one entry per token, when asked for
+    reasoning: tuple[str, ...] = ()  # reasoning tokens, sent apart from the content
 
     @property
     def content(self) -> str | None:
@@ -93,7 +96,8 @@ class Choice:
 
     @property
     def completion_tokens(self) -> int:
-        return len(self.tokens) + len(self.tool_calls)  # a tool call counts as one token
+        # a tool call counts as one token; reasoning tokens count as completion tokens
+        return len(self.tokens) + len(self.tool_calls) + len(self.reasoning)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ def read_params(body: object, *, seed: int) -> Params:
         stops = tuple(s for s in stop if isinstance(s, str))
     n = _int_or_none(request.get("n"))
     response_format = request.get("response_format")
+    effort = request.get("reasoning_effort")
     kind, schema = _response_format(response_format)
     shaped = {k: v for k, v in request.items() if k not in _SHAPING_FIELDS}
     key = json.dumps({"seed": seed, "request": shaped}, sort_keys=True, default=repr)
@@ -161,6 +166,7 @@ def read_params(body: object, *, seed: int) -> Params:
         last_user_text=next((_text(m) for m in reversed(messages) if m.get("role") == "user"), ""),
         response_format=kind,
         json_schema=schema,
+        reasoning_effort=effort if isinstance(effort, str) and effort in REASONING_WORDS else None,
     )
 
 
@@ -191,12 +197,23 @@ def _choice(params: Params, index: int, attempt: int) -> Choice:
             arguments=json.dumps(arguments, ensure_ascii=False),
         )
         return Choice(index, (), (call,), "tool_calls", () if params.logprobs else None)
-    tokens, finish = cut(_TOKEN.findall(_natural_text(params, rng)), params.stop, params.limit)
+    reasoning = _reasoning(params, _rng(params.key, f"reasoning {index} {attempt}"))
+    limit = None if params.limit is None else params.limit - len(reasoning)  # shared budget
+    tokens, finish = cut(_TOKEN.findall(_natural_text(params, rng)), params.stop, limit)
     logprobs: tuple[dict[str, Any], ...] | None = None
     if params.logprobs:
         lp_rng = _rng(params.key, f"logprobs {index} {attempt}")
         logprobs = tuple(_logprob(token, lp_rng, params.top_logprobs) for token in tokens)
-    return Choice(index, tuple(tokens), (), finish, logprobs)
+    return Choice(index, tuple(tokens), (), finish, logprobs, reasoning)
+
+
+def _reasoning(params: Params, rng: random.Random) -> tuple[str, ...]:
+    """A few words of "thinking" when reasoning_effort asks for it, cut by the token limit."""
+    if params.reasoning_effort is None:
+        return ()
+    words = [rng.choice(VOCABULARY) for _ in range(REASONING_WORDS[params.reasoning_effort])]
+    tokens = _TOKEN.findall("Thinking: " + " ".join(words))
+    return tuple(tokens if params.limit is None else tokens[: params.limit])
 
 
 def cut(tokens: Sequence[str], stops: Sequence[str], limit: int | None) -> tuple[list[str], str]:

@@ -60,6 +60,8 @@ def _choice(choice: Choice) -> dict[str, Any]:
     message: dict[str, Any] = {"role": ROLE, "content": choice.content}
     if choice.tool_calls:
         message["tool_calls"] = [_tool_call(call) for call in choice.tool_calls]
+    if choice.reasoning:
+        message["reasoning_content"] = "".join(choice.reasoning)
     return {
         "index": choice.index,
         "message": message,
@@ -116,6 +118,8 @@ def _plan(choice: Choice, every_delta_has_role: bool) -> list[dict[str, Any]]:
             delta = {**role, "tool_calls": [{"index": n, **_tool_call(call)}]}
             steps.append(_stream_choice(choice.index, delta))
     else:
+        for token in choice.reasoning:  # reasoning first, as reasoning models stream it
+            steps.append(_stream_choice(choice.index, {**role, "reasoning_content": token}))
         for n, token in enumerate(choice.tokens):
             logprobs = None if choice.logprobs is None else [choice.logprobs[n]]
             steps.append(

@@ -25,6 +25,7 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "auth_missing_key_rejected": Verdict.FAIL,
         "invalid_request_rejected": Verdict.FAIL,
         "error_body_shape": Verdict.SKIP,
+        "unknown_model_rejected": Verdict.FAIL,
     },
     "invalid-request-200": {"invalid_request_rejected": Verdict.FAIL},
     "invalid-request-500": {"invalid_request_rejected": Verdict.FAIL},
@@ -36,11 +37,62 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "chunk_schema": Verdict.SKIP,
         "stream_done_terminator": Verdict.SKIP,
         "stream_framing": Verdict.SKIP,
+        "tool_call_stream_deltas": Verdict.SKIP,
+        "reasoning_content_deltas": Verdict.SKIP,
     },
     "wrong-object": {"response_schema": Verdict.FAIL},
     # Combination-only defects: no fixed probe shows them; tests/explore finds them.
     "n-stream-500": {},
     "negative-presence-penalty-rejected": {},
+    # Feature areas: tools, response_format, logprobs, messages, errors, reasoning.
+    "tool-choice-required-ignored": {
+        "tool_choice_required_calls": Verdict.FAIL,
+        "tool_call_stream_deltas": Verdict.SKIP,  # no call left to rebuild
+    },
+    "tool-choice-named-wrong": {"tool_choice_named_calls": Verdict.FAIL},
+    "tool-choice-none-ignored": {"tool_choice_none_no_calls": Verdict.FAIL},
+    "tool-call-no-id": {"tool_call_shape": Verdict.FAIL},
+    "tool-arguments-object": {
+        "tool_call_arguments": Verdict.FAIL,
+        "response_schema": Verdict.FAIL,  # FunctionCall.arguments is a string in the document
+    },
+    "empty-arguments-string": {"tool_call_arguments": Verdict.FAIL},
+    "tool-stream-no-index": {"tool_call_stream_deltas": Verdict.FAIL},
+    "tool-stream-other-tool": {"tool_call_stream_matches": Verdict.WARN},
+    "reject-empty-assistant-content": {"tool_round_trip_accepted": Verdict.FAIL},
+    "json-object-not-json": {"json_object_content": Verdict.FAIL},
+    "json-schema-off-schema": {"json_schema_content": Verdict.FAIL},
+    "logprobs-missing": {"logprobs_present": Verdict.FAIL},
+    "logprobs-positive": {"logprob_values": Verdict.FAIL},
+    "top-logprobs-unsorted": {"top_logprobs_ranked": Verdict.FAIL},
+    "logprobs-bad-bytes": {"logprobs_bytes": Verdict.FAIL},
+    "logprobs-when-off": {"logprobs_absent_when_off": Verdict.FAIL},
+    "reject-system-role": {"message_roles_accepted": Verdict.FAIL},
+    "reject-content-parts": {"message_content_parts_accepted": Verdict.FAIL},
+    "reject-message-name": {"message_name_accepted": Verdict.FAIL},
+    # `seed` is not a property of ChatCompletionRequest: to the document it is unknown too.
+    "reject-unknown-fields": {
+        "unknown_fields_accepted": Verdict.WARN,
+        "seed_accepted": Verdict.FAIL,
+    },
+    "unknown-fields-500": {
+        "unknown_fields_no_server_error": Verdict.FAIL,
+        "unknown_fields_accepted": Verdict.SKIP,  # a 5xx is the other check's
+        "seed_accepted": Verdict.FAIL,
+    },
+    "unknown-model-served": {"unknown_model_rejected": Verdict.FAIL},
+    # Checks are judged area by area, so the probes of the errors area go out together and
+    # the recovery probe is the first valid request after them.
+    "invalid-request-poisons": {"recovers_after_invalid": Verdict.FAIL},
+    "reasoning-effort-500": {
+        "reasoning_effort_accepted": Verdict.FAIL,
+        "reasoning_content_deltas": Verdict.SKIP,  # nothing streamed to judge
+    },
+    "reasoning-content-not-string": {"reasoning_content_deltas": Verdict.FAIL},
+    "reasoning-in-content": {
+        "reasoning_not_in_content": Verdict.WARN,
+        "reasoning_content_deltas": Verdict.SKIP,  # the reasoning is in content instead
+    },
 }
 
 
