@@ -1,5 +1,6 @@
 """Probes for the request parameters that shape an answer: n, the token caps, stop, seed,
-the sampling bounds, and tool calls (for their finish_reason).
+the sampling bounds, and a tool call the model chooses to make (for its finish_reason;
+the forced ones are the tools area's probes).
 
 All one-line prompts with small caps: every probe here asks for at most 32 tokens, most
 for 3 to 8; the bound probes for one. A value a probe sends at "the document's bound" is
@@ -120,15 +121,6 @@ TOOL_AUTO = _register(
     tools=[TOOL],
     tool_choice="auto",
 )
-TOOL_FORCED = _register(
-    "tool_forced",
-    "a chat with tool_choice naming the get_time function",
-    text=TOOL_PROMPT,
-    max_tokens=TOOL_TOKENS,
-    tools=[TOOL],
-    tool_choice={"type": "function", "function": {"name": "get_time"}},
-)
-
 N_PROBES = (CHAT_N.id, CHAT_N_STREAM.id)
 CAP_PROBES = (CAP_MAX_TOKENS.id, CAP_MAX_TOKENS_STREAM.id, CAP_MAX_COMPLETION_TOKENS.id)
 STOP_PROBES = (STOP_AS_LIST.id, STOP_AS_STRING.id)
@@ -143,7 +135,6 @@ MORE_RESPONSES = (
     STOP_AS_LIST.id,
     SEEDED.id,
     TOOL_AUTO.id,
-    TOOL_FORCED.id,
 )
 # A streamed probe and the non-streamed probe with the same messages and caps.
 TWINS = {CHAT_STREAM_USAGE.id: CHAT.id, CAP_MAX_TOKENS_STREAM.id: CAP_MAX_TOKENS.id}

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
 from conformance.checks._answer import Answer, answered, count, read_answer, requested, token_cap
-from conformance.checks._probes_sampling import CAP_PROBES, TOOL_AUTO, TOOL_FORCED
+from conformance.checks._helpers import require_success
+from conformance.checks._probes_sampling import CAP_PROBES, TOOL_AUTO
+from conformance.checks._probes_tools import CALLING
 from conformance.checks._registry import CheckContext, NotApplicable, check
 
 FINISH = "#/components/schemas/ChatCompletionChoice/properties/finish_reason"
@@ -88,14 +90,16 @@ def finish_reason_tool_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[
         yield from _tool_findings(read_answer(exchange), forced=False)
 
 
-@check(area="finish", severity=Severity.SHOULD, spec=FINISH, probes=[TOOL_FORCED.id])
+@check(area="finish", severity=Severity.SHOULD, spec=FINISH, probes=list(CALLING))
 def finish_reason_tool_calls_forced(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A choice that calls a forced tool ends with finish_reason: tool_calls.
 
-    When ``tool_choice`` names the function, OpenAI itself answers ``stop`` (and vLLM
-    copies it), so this is a warning, not a failure: clients that branch on
-    ``finish_reason`` miss the call, clients that look for ``tool_calls`` do not.
+    When ``tool_choice`` is "required" or names the function, OpenAI itself answers
+    ``stop`` (and vLLM copies it for a named function), so this is a warning, not a
+    failure: clients that branch on ``finish_reason`` miss the call, clients that look
+    for ``tool_calls`` do not. Judged on the tools area's probes, streamed and not (a
+    refusal of those is the tools checks' to report).
     """
-    yield from answered(exchange, ctx, what="a forced tool_choice", unsupported=True)
+    require_success(exchange)
     if exchange.ok:
         yield from _tool_findings(read_answer(exchange), forced=True)

@@ -17,6 +17,7 @@ from tests.server.helpers import (
     violations,
 )
 from tests.server.test_feature_defects import TESTED_HERE as FEATURE_DEFECTS_TESTED
+from tests.server.test_stream_defects import TESTED_HERE as STREAM_DEFECTS_TESTED
 
 KEY = "sk-canary-0a1b2c3d"
 INVALID_BODIES = [
@@ -156,7 +157,7 @@ def test_every_defect_is_tested_and_described():
         "invalid-request-500", "invalid-request-200", "html-error-page",
         "n-stream-500", "negative-presence-penalty-rejected",
     }  # fmt: skip
-    assert set(DEFECTS) == tested | FEATURE_DEFECTS_TESTED
+    assert set(DEFECTS) == tested | FEATURE_DEFECTS_TESTED | STREAM_DEFECTS_TESTED
     assert all(d and "\n" not in d for d in DEFECTS.values())
 
 
