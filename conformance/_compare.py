@@ -71,13 +71,10 @@ class Row:
 @dataclass
 class Matrix:
     columns: list[Column]
-    rows: list[Row]  # grouped by area (areas with differences first), differing rows first
-    areas: list[str]
+    rows: list[Row]  # rows that differ first; each part grouped by area in catalogue order
+    areas: list[str]  # in catalogue order
     scores: dict[str, list[AreaScore]]  # per area, one score per column
     notes: list[str] = field(default_factory=list)  # caveats about comparing these runs
-
-    def rows_of(self, area: str) -> list[Row]:
-        return [row for row in self.rows if row.area == area]
 
 
 def cell_of(check: Mapping[str, Any] | None) -> Cell:
@@ -171,10 +168,8 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
         )
         for check_id, first in union.items()
     ]
-    catalogue = area_order(union.values())
-    differing = {row.area for row in rows if row.differs}
-    areas = sorted(catalogue, key=lambda a: (a not in differing, catalogue.index(a)))
-    rows.sort(key=lambda r: (areas.index(r.area), not r.differs))
+    areas = area_order(union.values())
+    rows.sort(key=lambda r: (not r.differs, areas.index(r.area)))  # stable: catalogue order
     scores: dict[str, list[AreaScore]] = {}
     for index, (_, data) in enumerate(runs):
         for score in area_scores(all_checks(data)):

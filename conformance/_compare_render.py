@@ -42,6 +42,7 @@ th{background:#f6f8fa}
 .c-inconclusive{background:#fbefff}.c-not-run{color:#8c959f}
 td.c-fail,td.c-warn{font-weight:600}
 .area th{background:#eaeef2;font-size:1.05em}
+.area.diff-group th{background:#ffebe9}
 tr.differs td.check{border-left:4px solid #cf222e}
 .differs-tag{color:#cf222e;font-weight:700;font-size:0.85em}
 .note{white-space:pre-wrap;font-weight:400;font-size:0.85em;max-width:40em;margin:4px 0 0 0}
@@ -61,6 +62,37 @@ def _cell_html(row: Row, index: int) -> str:
             f'<pre class="note">{escape(cell.note)}</pre></details>'
         )
     return f'<td class="c-{cell.status}">{text}</td>'
+
+
+def _row_html(matrix: Matrix, row: Row) -> str:
+    tag = ' <span class="differs-tag">differs</span>' if row.differs else ""
+    return (
+        f'<tr class="{"differs" if row.differs else "same"}" '
+        f'id="{anchor("check", row.check_id)}"><td class="check">'
+        f"<code>{escape(row.check_id)}</code>{tag}<br>"
+        f'<span class="muted">{escape(row.title)} ({escape(row.severity)})</span></td>'
+        + "".join(_cell_html(row, i) for i in range(len(matrix.columns)))
+        + "</tr>"
+    )
+
+
+def _matrix_rows(matrix: Matrix) -> list[str]:
+    """Rows with a header row wherever the group (differs or not, area) changes."""
+    body = []
+    group: tuple[bool, str] | None = None
+    anchored: set[str] = set()
+    for row in matrix.rows:
+        if group != (row.differs, row.area):
+            group = (row.differs, row.area)
+            ident = "" if row.area in anchored else f' id="{anchor("area", row.area)}"'
+            anchored.add(row.area)
+            title = escape(row.area) + (": where the endpoints differ" if row.differs else "")
+            body.append(
+                f'<tr class="area{" diff-group" if row.differs else ""}"{ident}>'
+                f'<th colspan="{len(matrix.columns) + 1}">{title}</th></tr>'
+            )
+        body.append(_row_html(matrix, row))
+    return body
 
 
 def render_html(matrix: Matrix) -> str:
@@ -88,22 +120,7 @@ def render_html(matrix: Matrix) -> str:
         + "</tr>"
         for area in matrix.areas
     )
-    body = []
-    for area in matrix.areas:
-        body.append(
-            f'<tr class="area" id="{anchor("area", area)}"><th colspan="'
-            f'{len(matrix.columns) + 1}">{escape(area)}</th></tr>'
-        )
-        for row in matrix.rows_of(area):
-            tag = ' <span class="differs-tag">differs</span>' if row.differs else ""
-            body.append(
-                f'<tr class="{"differs" if row.differs else "same"}" '
-                f'id="{anchor("check", row.check_id)}"><td class="check">'
-                f"<code>{escape(row.check_id)}</code>{tag}<br>"
-                f'<span class="muted">{escape(row.title)} ({escape(row.severity)})</span></td>'
-                + "".join(_cell_html(row, i) for i in range(len(matrix.columns)))
-                + "</tr>"
-            )
+    body = _matrix_rows(matrix)
     caveats = "".join(f'<p class="caveat">Note: {escape(n)}.</p>' for n in matrix.notes)
     legend = " &nbsp; ".join(f"{GLYPHS[k]} {escape(v)}" for k, v in STATUSES.items())
     summary = (

@@ -58,10 +58,12 @@ body>.summary,.summary>.summary__data{display:contents}
 </style>
 """
 
-KNOWN_TOP = {
+# Fields rendered in the card or the tables; any other field of results.json is shown as
+# data under "More from results.json", so that nothing a run recorded is hidden.
+SHOWN = {
     "schema_version", "tool", "endpoint", "model", "profile", "spec", "started_at",
     "duration_s", "partial", "notes", "verdict", "exit_code", "totals", "requests",
-    "tokens", "checks", "exchanges", "gate", "insecure", "exploration",
+    "tokens", "checks", "exchanges", "gate", "insecure", "areas", "phases",
 }  # fmt: skip
 
 
@@ -132,8 +134,8 @@ def header_card(data: Mapping[str, Any]) -> str:
             ),
         ),
     ]
-    if data.get("insecure"):
-        rows.append(("TLS", '<b class="cf-verdict-WARN">certificate not verified (insecure)</b>'))
+    rows.extend(_phase_rows(data))
+    rows.extend(_network_rows(data))
     if data.get("partial"):
         rows.append(("partial", '<b class="cf-verdict-WARN">the run stopped early</b>'))
     for note in data.get("notes", []):
@@ -147,6 +149,87 @@ def header_card(data: Mapping[str, Any]) -> str:
         f"{escape(str(endpoint.get('base_url', '')))}</h2><dl>{body}</dl>"
         f"{scores_table(data)}</div>"
     )
+
+
+def _spent(part: Mapping[str, Any]) -> str:
+    tokens = part.get("tokens")
+    total = tokens.get("total") if isinstance(tokens, Mapping) else tokens
+    return f"{escape(str(part.get('requests', 0)))} requests, {escape(str(total or 0))} tokens"
+
+
+def _phase_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    phases = data.get("phases")
+    if isinstance(phases, Mapping) and phases:
+        rows.append(
+            (
+                "phases",
+                "; ".join(
+                    f"{escape(str(name))}: {_spent(part)}"
+                    for name, part in phases.items()
+                    if isinstance(part, Mapping)
+                ),
+            )
+        )
+    explore = data.get("explore")
+    if isinstance(explore, Mapping):
+        kinds = explore.get("phases", {})
+        sent = ", ".join(
+            f"{escape(str(kind))} {escape(str(part.get('sent', 0)))} of "
+            f"{escape(str(part.get('planned', 0)))} sent"
+            for kind, part in (kinds.items() if isinstance(kinds, Mapping) else [])
+            if isinstance(part, Mapping)
+        )
+        stopped = explore.get("stopped_by")
+        rows.append(
+            (
+                "exploration",
+                f"seed {escape(str(explore.get('seed')))}, "
+                f"{escape(str(explore.get('examples')))} examples"
+                + (f"; {sent}" if sent else "")
+                + (
+                    f'; <b class="cf-verdict-WARN">stopped: {escape(str(stopped))}</b>'
+                    if stopped
+                    else ""
+                )
+                + ' (<a href="#cf-more-explore">details</a>)',
+            )
+        )
+    return rows
+
+
+def _network_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    network = data.get("network")
+    insecure = data.get("insecure") or (
+        isinstance(network, Mapping) and network.get("tls_verify") is False
+    )
+    if insecure:
+        rows.append(("TLS", '<b class="cf-verdict-WARN">certificates not verified (insecure)</b>'))
+    if isinstance(network, Mapping):
+        if network.get("insecure_http"):
+            rows.append(("HTTP", '<b class="cf-verdict-WARN">plain http allowed</b>'))
+        if network.get("interrupted"):
+            rows.append(
+                (
+                    "interrupted",
+                    f'<b class="cf-verdict-WARN">{escape(as_text(network["interrupted"]))}</b>',
+                )
+            )
+        timeouts = network.get("timeouts_s")
+        parts = [
+            f"{escape(str(k))} {escape(str(network[k]))}"
+            for k in ("concurrency", "retries", "rate_limit")
+            if network.get(k) is not None
+        ]
+        if isinstance(timeouts, Mapping):
+            parts.append(
+                "timeouts "
+                + ", ".join(f"{escape(str(k))} {escape(str(v))} s" for k, v in timeouts.items())
+            )
+        if parts:
+            rows.append(("network", "; ".join(parts)))
+    return rows
 
 
 def gate_html(gate: Mapping[str, Any]) -> str:
@@ -174,7 +257,10 @@ def scores_table(data: Mapping[str, Any]) -> str:
         spent = extra.get(score.area, {}) if isinstance(extra, Mapping) else {}
         cost = ""
         if isinstance(spent, Mapping) and spent:
-            cost = ", ".join(f"{escape(str(v))} {escape(str(k))}" for k, v in spent.items())
+            # checks are counted in the verdict columns already
+            cost = ", ".join(
+                f"{escape(str(v))} {escape(str(k))}" for k, v in spent.items() if k != "checks"
+            )
         rows.append(
             f'<tr><td><a href="#{anchor("area", score.area)}">{escape(score.area)}</a></td>'
             f"<td>{escape(score.label())}</td>{cells}"
@@ -182,7 +268,9 @@ def scores_table(data: Mapping[str, Any]) -> str:
             + "</tr>"
         )
     head = "".join(f"<th>{v}</th>" for v in VERDICTS)
-    cost_head = "<th>spent</th>" if extra else ""
+    cost_head = (
+        '<th title="requests sent and tokens billed for this area">spent</th>' if extra else ""
+    )
     return (
         '<table class="cf-scores"><thead><tr><th>area</th><th>score</th>'
         f"{head}{cost_head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -273,6 +361,11 @@ def exchange_html(exchange: Mapping[str, Any], highlight: set[int]) -> str:
         f"<pre>{escape(str(request.get('method', '')))} {escape(str(request.get('url', '')))}"
         f"\n{escape(headers)}\n\n{cut(as_text(request.get('body')))}</pre>"
     ]
+    if isinstance(exchange.get("attempts"), int) and exchange["attempts"] > 1:
+        parts.append(
+            f"<p>sent {exchange['attempts']} times (retried: "
+            f"{escape(as_text(exchange.get('retries')))}); the last attempt is shown</p>"
+        )
     if exchange.get("error"):
         parts.append(f"<p><b>transport error:</b> {escape(str(exchange['error']))}</p>")
     response = exchange.get("response")
@@ -408,14 +501,14 @@ def exchanges_section(data: Mapping[str, Any]) -> str:
 
 
 def other_data_section(data: Mapping[str, Any]) -> str:
-    """Fields this renderer has no dedicated view for (exploration, future additions),
-    shown as data so that nothing in results.json is hidden from the report."""
-    extra = {k: v for k, v in data.items() if k not in KNOWN_TOP or k == "exploration"}
-    extra.pop("areas", None)
+    """Fields with no dedicated view (exploration details, network settings, faults, and
+    whatever a later version adds), shown as data so that nothing in results.json is hidden."""
+    extra = {k: v for k, v in data.items() if k not in SHOWN and v not in (None, [], {})}
     if not extra:
         return ""
     items = "".join(
-        f"<details><summary>{escape(k)}</summary><pre>{cut(as_text(v))}</pre></details>"
+        f'<details id="{anchor("more", k)}"><summary>{escape(k)}</summary>'
+        f"<pre>{cut(as_text(v))}</pre></details>"
         for k, v in extra.items()
     )
     return f'<div class="cf" id="cf-other"><h2>More from results.json</h2>{items}</div>'

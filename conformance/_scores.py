@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VERDICTS = ("PASS", "WARN", "FAIL", "SKIP", "ERROR")
-EXPLORATION = "exploration"
+EXPLORATION = ("explore", "exploration")  # areas of generated requests: listed last
 
 
 @dataclass
@@ -42,10 +42,7 @@ class AreaScore:
 def area_order(checks: Iterable[Mapping[str, Any]]) -> list[str]:
     """Areas in the order their first check appears (the catalogue's order); exploration last."""
     areas = list(dict.fromkeys(str(c.get("area", "")) for c in checks))
-    if EXPLORATION in areas:
-        areas.remove(EXPLORATION)
-        areas.append(EXPLORATION)
-    return areas
+    return [a for a in areas if a not in EXPLORATION] + [a for a in areas if a in EXPLORATION]
 
 
 def area_scores(checks: Iterable[Mapping[str, Any]]) -> list[AreaScore]:
@@ -60,12 +57,5 @@ def area_scores(checks: Iterable[Mapping[str, Any]]) -> list[AreaScore]:
 
 
 def all_checks(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The run's checks plus, when the run explored, its exploration results as checks
-    of the area ``exploration`` (each with at least ``id``, ``area`` and ``verdict``)."""
-    checks = [dict(c) for c in data.get("checks", [])]
-    exploration = data.get(EXPLORATION)
-    if isinstance(exploration, Mapping):
-        for item in exploration.get("checks", exploration.get("results", [])) or []:
-            if isinstance(item, Mapping) and "verdict" in item:
-                checks.append({"area": EXPLORATION, **item})
-    return checks
+    """The run's checks (exploration's included: they are checks of the area ``explore``)."""
+    return [dict(c) for c in data.get("checks", []) if isinstance(c, Mapping)]

@@ -1,0 +1,171 @@
+"""The report and the comparison page as a person sees them: real headless Chromium.
+
+One browser for the module; each test opens its page in a fresh context and checks what
+is rendered, that nothing was fetched from anywhere, and that the console stayed quiet.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conformance._scores import area_scores
+from tests.report.conftest import keep_screenshot, visit
+
+pytestmark = pytest.mark.e2e
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def card_fields(page):
+    keys = page.locator("#cf-header dt").all_inner_texts()
+    values = page.locator("#cf-header dd").all_inner_texts()
+    return dict(zip(keys, values, strict=True))
+
+
+def score_row(page, area):
+    return page.locator(f"#cf-header .cf-scores tr:has(a[href='#cf-area-{area}']) td")
+
+
+def test_the_report_shows_the_header_card_first_and_the_failing_row(runs, browser, tmp_path):
+    data = json.loads((runs.defective / "results.json").read_text())
+    report = runs.defective / "report.html"
+    with visit(browser, report) as seen:
+        page = seen.page
+        card = page.locator("#cf-header")
+        assert card.bounding_box()["y"] < 40  # the very top of the page
+        assert page.locator("#cf-header h2").inner_text() == (
+            f"Conformance: {data['endpoint']['base_url']}"
+        )
+        totals = data["totals"]
+        counts = ", ".join(f"{totals[v]} {v}" for v in totals if totals[v])
+        tokens = data["tokens"]
+        fields = card_fields(page)
+        assert fields["verdict"] == f"nonconformant ({counts}); exit code 1"
+        assert fields["endpoint"] == data["endpoint"]["base_url"]
+        assert fields["model"] == "conformance/reference-1"
+        assert fields["profile"] == "strict"
+        assert fields["tool"] == f"conformance {data['tool']['version']}"
+        assert fields["requests"] == str(data["requests"])
+        assert fields["tokens"].startswith(
+            f"{tokens['total']} ({tokens['prompt']} prompt, {tokens['completion']} completion)"
+        )
+        assert fields["duration"] == f"{data['duration_s']:.1f} s"
+        assert fields["CI gate"] == "fails on FAIL"
+        usage = next(s for s in area_scores(data["checks"]) if s.area == "usage")
+        assert usage.counts["FAIL"] == 1
+        assert score_row(page, "usage").all_inner_texts() == [
+            "usage",
+            usage.label(),
+            *(str(usage.counts[v]) for v in ("PASS", "WARN", "FAIL", "SKIP", "ERROR")),
+            f"{data['areas']['usage']['requests']} requests, "
+            f"{data['areas']['usage']['tokens']} tokens",
+        ]
+        page.locator("#cf-header a[href='#cf-area-usage']").click()
+        assert page.evaluate("location.hash") == "#cf-area-usage"
+
+        row = page.locator("#cf-check-usage_arithmetic")
+        assert row.locator("td").first.inner_text() == "FAIL"
+        assert row.locator(".cf-check > p").first.inner_text() == (
+            "FAIL usage_arithmetic: Usage adds up: total_tokens = prompt_tokens + "
+            "completion_tokens (MUST, usage) - spec #/components/schemas/Usage"
+        )
+        findings = row.locator("tr.cf-finding")
+        assert findings.count() == 2
+        first = findings.first.locator("td").all_inner_texts()
+        assert first[:3] == [
+            "usage.total_tokens is not prompt_tokens + completion_tokens",
+            "$.usage.total_tokens",
+            "#/components/schemas/Usage/properties/total_tokens",
+        ]
+        assert int(first[4]) == int(first[3]) + 1  # actual is expected + 1
+        assert first[5] == "chat"
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot))
+        assert shot.read_bytes().startswith(PNG)
+        keep_screenshot(shot)
+        assert seen.console_errors == []
+    assert set(seen.requests) == {report.as_uri()}
+
+
+def test_the_report_reads_without_javascript(runs, browser):
+    data = json.loads((runs.defective / "results.json").read_text())
+    with visit(browser, runs.defective / "report.html", javascript=False) as seen:
+        page = seen.page
+        assert page.locator("#cf-verdict").inner_text() == "nonconformant"
+        assert page.locator("tr.cf-row").count() == len(data["checks"])
+        assert page.locator("tr.cf-row-FAIL").count() == data["totals"]["FAIL"]
+        row = page.locator("#cf-check-usage_arithmetic")
+        evidence = row.locator("details", has_text="chat_stream_usage")
+        hit = evidence.locator(".cf-hit")
+        assert not hit.is_visible()
+        evidence.locator("summary").click()  # <details> opens without JavaScript
+        assert hit.is_visible()
+        stream = next(e for e in data["exchanges"] if e["id"] == "chat_stream_usage")
+        finding = next(
+            f
+            for f in data["checks"][[c["id"] for c in data["checks"]].index("usage_arithmetic")][
+                "findings"
+            ]
+            if f["exchange"] == "chat_stream_usage"
+        )
+        index = finding["chunk_index"]
+        assert hit.inner_text() == f"[{index}] data: {stream['response']['events'][index]['data']}"
+        assert "Authorization: Bearer $CONFORMANCE_API_KEY" in evidence.inner_text()
+        assert seen.console_errors == []
+
+
+def test_printing_opens_every_piece_of_evidence(runs, browser):
+    with visit(browser, runs.defective / "report.html", media="print") as seen:
+        page = seen.page
+        exchange = page.locator("#cf-exchange-chat pre").first
+        assert exchange.is_visible()  # inside a closed <details>, shown for print
+        assert not page.locator("#results-table").is_visible()  # the JS table: not printed
+        assert page.locator("#cf-header").is_visible()
+
+
+def test_the_comparison_puts_the_difference_at_the_top(runs, browser, tmp_path):
+    clean = {c["id"]: c["verdict"] for c in load(runs.clean)["checks"]}
+    defective = {c["id"]: c["verdict"] for c in load(runs.defective)["checks"]}
+    differ = {i for i in clean if clean[i] != defective.get(i)}
+    assert "usage_arithmetic" in differ
+    with visit(browser, runs.compare_html) as seen:
+        page = seen.page
+        assert page.locator("h1").inner_text() == "Conformance comparison: clean vs defective"
+        summary = page.locator("#summary").inner_text()
+        assert summary.startswith(
+            f"{len(differ)} of {len(clean)} checks differ between the endpoints: "
+        )
+        assert "usage_arithmetic (PASS / FAIL)" in summary
+        assert summary.endswith("; rows that differ come first.")
+        rows = page.locator("#matrix tbody tr")
+        ids = [rows.nth(i).get_attribute("id") for i in range(rows.count())]
+        checks = [i for i in ids if i and i.startswith("cf-check-")]
+        assert {i.removeprefix("cf-check-") for i in checks[: len(differ)]} == differ
+        assert rows.nth(0).inner_text().endswith(": where the endpoints differ")
+        assert page.locator("#matrix tr.differs").count() == len(differ)
+        first = page.locator("#cf-check-usage_arithmetic")
+        assert first.locator("td").all_inner_texts() == [
+            "usage_arithmetic differs\nUsage adds up: total_tokens = prompt_tokens + "
+            "completion_tokens (MUST)",
+            "✓ PASS",
+            "✗ FAIL",
+        ]
+        assert first.bounding_box()["y"] < 400  # in the first screenful
+        note = first.locator("td.c-fail .note")
+        assert not note.is_visible()
+        first.locator("td.c-fail summary").click()
+        assert note.inner_text().startswith(
+            "usage.total_tokens is not prompt_tokens + completion_tokens at "
+            "$.usage.total_tokens (chat): expected "
+        )
+        shot = tmp_path / "compare.png"
+        page.screenshot(path=str(shot))
+        assert shot.read_bytes().startswith(PNG)
+        keep_screenshot(shot)
+        assert seen.console_errors == []
+    assert set(seen.requests) == {runs.compare_html.as_uri()}
+
+
+def load(report_dir):
+    return json.loads((report_dir / "results.json").read_text())
