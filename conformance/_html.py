@@ -29,6 +29,7 @@ body>.summary,.summary>.summary__data{display:contents}
 .summary__spacer{display:none}
 .additional-summary.prefix{order:-1}
 .cf{color:#1f2328;font-family:system-ui,sans-serif}
+.cf a{color:#0969da}
 .cf-card{border:1px solid #ccc;border-radius:6px;padding:12px 16px;margin:12px 0;background:#fff}
 .cf-card h2{margin:0 0 8px 0;font-size:1.3em}
 .cf-card dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:0 0 10px 0}
@@ -134,6 +135,18 @@ def header_card(data: Mapping[str, Any]) -> str:
             ),
         ),
     ]
+    for verdict in ("FAIL", "WARN", "ERROR"):
+        names = [str(c.get("id")) for c in all_checks(data) if c.get("verdict") == verdict]
+        if names:
+            rows.append(
+                (
+                    verdict,
+                    ", ".join(
+                        f'<a href="#{anchor("check", n)}"><code>{escape(n)}</code></a>'
+                        for n in names
+                    ),
+                )
+            )
     rows.extend(_phase_rows(data))
     rows.extend(_network_rows(data))
     if data.get("partial"):
@@ -261,8 +274,9 @@ def scores_table(data: Mapping[str, Any]) -> str:
             cost = ", ".join(
                 f"{escape(str(v))} {escape(str(k))}" for k, v in spent.items() if k != "checks"
             )
+        bad = ' class="cf-bad"' if score.counts["FAIL"] or score.counts["WARN"] else ""
         rows.append(
-            f'<tr><td><a href="#{anchor("area", score.area)}">{escape(score.area)}</a></td>'
+            f'<tr{bad}><td><a href="#{anchor("area", score.area)}">{escape(score.area)}</a></td>'
             f"<td>{escape(score.label())}</td>{cells}"
             + (f"<td>{cost}</td>" if extra else "")
             + "</tr>"

@@ -61,6 +61,12 @@ def test_the_report_shows_the_header_card_first_and_the_failing_row(runs, browse
             f"{data['areas']['usage']['requests']} requests, "
             f"{data['areas']['usage']['tokens']} tokens",
         ]
+        failing = [c["id"] for c in data["checks"] if c["verdict"] == "FAIL"]
+        assert fields["FAIL"] == ", ".join(failing)
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot))
+        assert shot.read_bytes().startswith(PNG)
+        keep_screenshot(shot)
         page.locator("#cf-header a[href='#cf-area-usage']").click()
         assert page.evaluate("location.hash") == "#cf-area-usage"
 
@@ -80,10 +86,6 @@ def test_the_report_shows_the_header_card_first_and_the_failing_row(runs, browse
         ]
         assert int(first[4]) == int(first[3]) + 1  # actual is expected + 1
         assert first[5] == "chat"
-        shot = tmp_path / "report.png"
-        page.screenshot(path=str(shot))
-        assert shot.read_bytes().startswith(PNG)
-        keep_screenshot(shot)
         assert seen.console_errors == []
     assert set(seen.requests) == {report.as_uri()}
 
