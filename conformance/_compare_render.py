@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from conformance._compare import STATUSES, Matrix, Row
-from conformance._html import anchor
+from conformance._html_evidence import anchor
 from conformance._version import __version__
 
 # Plain glyphs for the page (fonts without emoji render them); emoji for Markdown,

@@ -1,0 +1,158 @@
+"""Evidence as static HTML: findings, exchanges (request, status, headers, body or event
+transcript with the offending events highlighted) and a curl reproduction.
+
+Rendered from ``results.json`` data. Long values are cut visibly, never silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from html import escape
+from types import SimpleNamespace
+from typing import Any
+
+from conformance._text import curl_command
+
+BODY_LIMIT = 16 * 1024  # characters of a body shown in the report; the rest is cut visibly
+VALUE_LIMIT = 2000  # characters of an expected/actual value
+EVENTS_HEAD = 100  # events of a long transcript shown from its start...
+EVENTS_TAIL = 50  # ...and from its end; highlighted events and their neighbours always
+EVENTS_AROUND = 2
+
+
+def cut(text: str, limit: int = BODY_LIMIT) -> str:
+    """``text`` escaped, cut visibly after ``limit`` characters."""
+    if len(text) <= limit:
+        return escape(text)
+    more = len(text) - limit
+    return escape(text[:limit]) + f'<span class="cf-cut">\n... [cut: {more} more characters]</span>'
+
+
+def as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+
+
+def anchor(kind: str, name: str) -> str:
+    """An id attribute value: ``cf-check-usage_arithmetic``."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return f"cf-{kind}-{safe}"
+
+
+def findings_table(findings: list[Mapping[str, Any]], known: set[int] | None = None) -> str:
+    rows = []
+    for i, f in enumerate(findings):
+        where = escape(str(f.get("exchange") or ""))
+        if f.get("chunk_index") is not None:
+            where += f", event {f['chunk_index']}"
+        status = ""
+        if known is not None:
+            status = (
+                '<td class="cf-known">known (baseline)</td>'
+                if i in known
+                else '<td class="cf-new">new</td>'
+            )
+        rows.append(
+            f'<tr class="cf-finding"><td>{escape(str(f.get("title", "")))}'
+            + (f" (seen {f['count']} times)" if f.get("count", 1) > 1 else "")
+            + f"</td><td><code>{escape(str(f.get('json_path', '')))}</code></td>"
+            f"<td><code>{escape(str(f.get('schema_path') or ''))}</code></td>"
+            f"<td><pre>{cut(as_text(f.get('expected')), VALUE_LIMIT)}</pre></td>"
+            f"<td><pre>{cut(as_text(f.get('actual')), VALUE_LIMIT)}</pre></td>"
+            f"<td>{where}</td>{status}</tr>"
+        )
+    baseline_head = "<th>CI gate</th>" if known is not None else ""
+    return (
+        '<table class="cf-findings"><thead><tr><th>finding</th><th>JSON path</th>'
+        "<th>schema path</th><th>expected</th><th>actual</th><th>exchange</th>"
+        f"{baseline_head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def visible_events(count: int, highlight: set[int]) -> list[int | None]:
+    """Indexes of the events to show (``None`` marks a gap): the head, the tail and
+    every highlighted event with its neighbours."""
+    if count <= EVENTS_HEAD + EVENTS_TAIL:
+        return list(range(count))
+    keep = set(range(EVENTS_HEAD)) | set(range(count - EVENTS_TAIL, count))
+    for index in highlight:
+        keep |= set(range(max(0, index - EVENTS_AROUND), min(count, index + EVENTS_AROUND + 1)))
+    out: list[int | None] = []
+    previous = -1
+    for index in sorted(keep):
+        if index != previous + 1:
+            out.append(None)
+        out.append(index)
+        previous = index
+    return out
+
+
+def transcript_html(events: list[Mapping[str, Any]], highlight: set[int]) -> str:
+    lines = []
+    previous = -1
+    for index in visible_events(len(events), highlight):
+        if index is None:
+            continue
+        if index != previous + 1:
+            lines.append(
+                f'<span class="cf-cut">... [{index - previous - 1} events not shown; '
+                "all are in results.json]</span>\n"
+            )
+        previous = index
+        event = events[index]
+        text = (
+            "".join(f"{name}: {event[name]}\n" for name in ("event", "id") if event.get(name))
+            + f"data: {event.get('data', '')}"
+        )
+        cls = ' class="cf-hit"' if index in highlight else ""
+        lines.append(f"<span{cls}>[{index}] {cut(text, VALUE_LIMIT)}</span>\n")
+    if previous != len(events) - 1:
+        lines.append(f'<span class="cf-cut">... [{len(events) - previous - 1} more events]</span>')
+    return f'<pre class="cf-transcript">{"".join(lines)}</pre>'
+
+
+def exchange_html(exchange: Mapping[str, Any], highlight: set[int]) -> str:
+    """Request, status, headers, body or event transcript, and a curl line."""
+    request = exchange.get("request", {})
+    headers = "\n".join(f"{k}: {v}" for k, v in request.get("headers", {}).items())
+    parts = [
+        "<p>request</p>"
+        f"<pre>{escape(str(request.get('method', '')))} {escape(str(request.get('url', '')))}"
+        f"\n{escape(headers)}\n\n{cut(as_text(request.get('body')))}</pre>"
+    ]
+    if isinstance(exchange.get("attempts"), int) and exchange["attempts"] > 1:
+        parts.append(
+            f"<p>sent {exchange['attempts']} times (retried: "
+            f"{escape(as_text(exchange.get('retries')))}); the last attempt is shown</p>"
+        )
+    if exchange.get("error"):
+        parts.append(f"<p><b>transport error:</b> {escape(str(exchange['error']))}</p>")
+    response = exchange.get("response")
+    if isinstance(response, Mapping):
+        headers = "\n".join(f"{k}: {v}" for k, v in response.get("headers", {}).items())
+        parts.append(
+            f"<p>response</p><pre>HTTP {escape(str(response.get('status')))}\n"
+            f"{escape(headers)}</pre>"
+        )
+        truncated = response.get("body_truncated")
+        note = ' <span class="cf-cut">[the body was cut at the client\'s cap]</span>'
+        if response.get("streamed"):
+            events = list(response.get("events", []))
+            parts.append(
+                f"<p>event transcript: {len(events)} events"
+                + (note if truncated else "")
+                + f"</p>{transcript_html(events, highlight)}"
+            )
+        else:
+            parts.append(
+                "<p>body" + (note if truncated else "") + "</p>"
+                f"<pre>{cut(str(response.get('body', '')))}</pre>"
+            )
+    for problem in exchange.get("framing_problems", []):
+        parts.append(
+            f"<p>framing: {escape(str(problem.get('title')))} at byte "
+            f"{escape(str(problem.get('offset')))}: {escape(str(problem.get('detail')))}</p>"
+        )
+    curl = curl_command(SimpleNamespace(request=SimpleNamespace(**request)))
+    parts.append(f"<p>reproduce</p><pre>{escape(curl)}</pre>")
+    return "".join(parts)
