@@ -165,10 +165,11 @@ def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bo
     status = exchange.status or 0
     body = requested(exchange, ctx)
     invalid = ctx.contract.validator("ChatCompletionRequest").validate(body)
-    if 400 <= status < 500 and invalid:
+    if invalid:  # a 4xx is right; a 5xx is for the invalid-request checks to judge
+        verdict = "right" if 400 <= status < 500 else "not this check's to judge"
         raise NotApplicable(
             f"the request breaks {invalid[0].json_path}: {invalid[0].summary} in this contract, "
-            f"so the {status} refusal is right"
+            f"so how it is refused ({status}) is {verdict}"
         )
     if 400 <= status < 500 and unsupported:
         raise Unsupported(f"{what}: answered {status}: {clip(exchange.text(), 160)}")

@@ -41,7 +41,7 @@ def finish_reason_length(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
     for view in answer.choices.values():
         if view.finish_reason != LENGTH:
             yield Finding(
-                title=f"an answer cut at {cap[1]} does not finish with length",
+                title=f"an answer that reached {cap[1]} does not finish with length",
                 json_path=view.finish_mark.json_path,
                 expected=f"{LENGTH} ({used} completion tokens reached {cap[1]}: {cap[0]})",
                 actual=view.finish_reason,

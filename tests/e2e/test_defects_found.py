@@ -37,13 +37,20 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "chunk_schema": Verdict.SKIP,
         "stream_done_terminator": Verdict.SKIP,
         "stream_framing": Verdict.SKIP,
+        "stream_event_separation": Verdict.SKIP,
+        "chunk_envelope_stable": Verdict.SKIP,
+        "stream_first_delta_role": Verdict.SKIP,
+        "stream_finish_once": Verdict.SKIP,
+        "stream_usage_chunk": Verdict.SKIP,
+        "stream_usage_unrequested": Verdict.SKIP,
         "tool_call_stream_deltas": Verdict.SKIP,
         "reasoning_content_deltas": Verdict.SKIP,
     },
     "wrong-object": {"response_schema": Verdict.FAIL},
-    # Combination-only defects: no fixed probe shows them; tests/explore finds them.
-    "n-stream-500": {},
-    "negative-presence-penalty-rejected": {},
+    # Meant as combination-only defects (for exploration), but the sampling probes send
+    # n: 2 streamed and presence_penalty -2 (the document's minimum), so they show.
+    "n-stream-500": {"n_choices": Verdict.FAIL},
+    "negative-presence-penalty-rejected": {"sampling_bounds_accepted": Verdict.FAIL},
     # Feature areas: tools, response_format, logprobs, messages, errors, reasoning.
     "tool-choice-required-ignored": {
         "tool_choice_required_calls": Verdict.FAIL,
@@ -93,6 +100,42 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "reasoning_not_in_content": Verdict.WARN,
         "reasoning_content_deltas": Verdict.SKIP,  # the reasoning is in content instead
     },
+    # Stream framing, chunk envelope, usage, finish_reason, sampling (see
+    # tests/e2e/test_stream_sampling_found.py for their findings' paths).
+    "glued-events": {"stream_event_separation": Verdict.FAIL},
+    "stream-by-default": {
+        "json_content_type": Verdict.FAIL,
+        # every probe without `stream` is answered as a stream: nothing left to judge
+        "response_schema": Verdict.SKIP,
+        "tool_call_stream_matches": Verdict.SKIP,
+        "json_object_content": Verdict.SKIP,
+        "json_schema_content": Verdict.SKIP,
+    },
+    "unstable-chunk-id": {"chunk_envelope_stable": Verdict.FAIL},
+    "wrong-chunk-object": {"chunk_schema": Verdict.FAIL},
+    "no-delta-role": {
+        "stream_first_delta_role": Verdict.FAIL,
+        "chunk_schema": Verdict.FAIL,  # strict: the document requires role on every delta
+    },
+    "double-finish": {"stream_finish_once": Verdict.FAIL},
+    "usage-chunk-with-choices": {"stream_usage_chunk": Verdict.FAIL},
+    "unrequested-usage": {"stream_usage_unrequested": Verdict.WARN},
+    "cached-over-prompt": {"usage_cached_tokens": Verdict.FAIL},
+    "stream-usage-differs": {"usage_stream_matches": Verdict.FAIL},
+    "length-as-stop": {"finish_reason_length": Verdict.FAIL},
+    "tool-calls-finish-stop": {
+        "finish_reason_tool_calls": Verdict.FAIL,
+        "finish_reason_tool_calls_forced": Verdict.WARN,
+    },
+    "bad-finish-reason": {"response_schema": Verdict.FAIL},  # the enum is the schema's
+    "ignore-max-tokens": {
+        "max_tokens_honoured": Verdict.FAIL,
+        "finish_reason_length": Verdict.FAIL,  # cut nowhere, so "stop" past the cap
+    },
+    "ignore-stop": {"stop_honoured": Verdict.FAIL},
+    "n-ignored": {"n_choices": Verdict.FAIL},
+    "reject-seed": {"seed_accepted": Verdict.FAIL},
+    "reject-top-p-zero": {"sampling_bounds_accepted": Verdict.FAIL},
 }
 
 
