@@ -161,9 +161,10 @@ class ChatClient:
         """
         previous: Exchange | None = None
         refused: str | None = None
+        sent = 0
 
         async def attempt() -> Attempt[Exchange]:
-            nonlocal previous, refused
+            nonlocal previous, refused, sent
             reason = self.admit() if self.admit is not None else None
             if reason is not None:
                 refused = reason
@@ -174,6 +175,7 @@ class ChatClient:
                 )
             if self.limiter is not None:
                 await self.limiter.acquire()
+            sent += 1
             exchange, because = await self._once(exchange_id, body, auth, content, headers)
             previous = exchange
             return Attempt(exchange, because, exchange.headers if because else None)
@@ -182,7 +184,8 @@ class ChatClient:
             return (await attempt()).result
         last, notes, gave_up = await with_retries(self.retry, attempt)
         exchange = last.result
-        exchange.attempts = 1 + len(notes)
+        notes = notes[: max(0, sent - 1)]  # a wait was planned before the stop: not waited
+        exchange.attempts = sent
         exchange.retries = [
             f"attempt {n.attempt}: {n.because}; waited {n.waited_s:.2f}s"
             + (f" as told ({n.told})" if n.told else " (backoff)")

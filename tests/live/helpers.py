@@ -1,0 +1,46 @@
+"""Run probes and checks against the reference server with its faults, over a real socket."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from conformance._client import Endpoint, Timeouts
+from conformance._engine import CheckResult, Runner
+from conformance._ratelimit import RateLimiter
+from conformance._retry import RetryPolicy
+from conformance._spec import default_contract
+from conformance.checks import get_check
+from conformance.server import ServerConfig, serve_in_thread
+
+KEY = "sk-live-test-0123456789abcdef"
+# Small enough to keep each test to a fraction of a second, large enough for a loaded machine.
+FAST = Timeouts(connect=2.0, read=2.0, idle=0.3, total=0.8)
+QUICK_RETRIES = RetryPolicy(retries=3, max_wait=5.0, backoff=0.01, backoff_cap=0.05)
+
+
+@contextmanager
+def runner(
+    *faults: str,
+    timeouts: Timeouts = FAST,
+    retry: RetryPolicy = QUICK_RETRIES,
+    limiter: RateLimiter | None = None,
+    concurrency: int = 8,
+    **server: float,
+) -> Iterator[Runner]:
+    config = ServerConfig(api_key=KEY, faults=frozenset(faults), **server)
+    with serve_in_thread(config) as running:
+        endpoint = Endpoint(
+            base_url=running.base_url, api_key=KEY, model=config.models[0], timeouts=timeouts
+        )
+        yield Runner(
+            endpoint,
+            default_contract(),
+            retry=retry,
+            limiter=limiter,
+            concurrency=concurrency,
+        )
+
+
+def judge(run: Runner, check_ids: Iterable[str]) -> dict[str, CheckResult]:
+    return {cid: run.evaluate(get_check(cid)) for cid in check_ids}
