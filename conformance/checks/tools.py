@@ -110,7 +110,9 @@ def tool_choice_named_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     calls = _calls(exchange, ctx)
     if not calls:
         yield from _no_call(
-            exchange, "tool_choice naming a function answered without a tool call", forced
+            exchange,
+            "tool_choice naming a function answered without a tool call",
+            f"a call to {forced!r}",
         )
     for call in calls:
         if call.name != forced:
