@@ -19,23 +19,22 @@ if TYPE_CHECKING:
         Exploration,
         Explorer,
         PhaseStats,
-        generate,
     )
     from conformance.explore._mutate import Mutation, invalid_requests, mutations
-    from conformance.explore._shape import cohere, generation_schema, valid_requests
+    from conformance.explore._shape import RequestFactory, cohere, generate, generation_schema
 
 _LAZY = {
     "Discovery": "_explorer",
     "Exploration": "_explorer",
     "Explorer": "_explorer",
     "PhaseStats": "_explorer",
-    "generate": "_explorer",
+    "generate": "_shape",
+    "RequestFactory": "_shape",
     "Mutation": "_mutate",
     "invalid_requests": "_mutate",
     "mutations": "_mutate",
     "cohere": "_shape",
     "generation_schema": "_shape",
-    "valid_requests": "_shape",
 }
 
 
@@ -55,6 +54,7 @@ __all__ = [
     "Explorer",
     "Mutation",
     "PhaseStats",
+    "RequestFactory",
     "Shaping",
     "cohere",
     "generate",
@@ -62,5 +62,4 @@ __all__ = [
     "get_property",
     "invalid_requests",
     "mutations",
-    "valid_requests",
 ]

@@ -8,7 +8,6 @@ No pytest and no HTML here: the plugin turns an :class:`Exploration` into test r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 import secrets
@@ -18,10 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
-from hypothesis.errors import HypothesisException
 
 from conformance._budget import Budget
 from conformance._client import ChatClient, Endpoint
@@ -34,9 +29,10 @@ from conformance.explore import _properties as props
 from conformance.explore._judge import Judge, Judged, inconclusive
 from conformance.explore._mutate import DELETE, Mutation, invalid_requests
 from conformance.explore._options import INVALID, VALID, ExploreOptions
-from conformance.explore._shape import REQUEST, cohere, valid_requests
+from conformance.explore._shape import REQUEST, RequestFactory, cohere
 
 Key = tuple[str, str, str, str]  # (property, check, JSON path, failure kind)
+Change = tuple[str, tuple[Any, ...], str]  # ("drop" or "set", path, the new value)
 
 
 @dataclass
@@ -78,6 +74,7 @@ class Discovery:
     count: int = 1
     shrunk: bool = False
     shrink_steps: int = 0
+    needed: set[str] = field(default_factory=set)  # fields whose removal lost the failure
 
     @property
     def key(self) -> Key:
@@ -88,13 +85,16 @@ class Discovery:
         return _size(self.body)
 
     def fields(self) -> list[str]:
-        """The fields that trigger it: the optional fields left in the smallest example
-        (for an invalid request: the field it breaks)."""
+        """The fields that trigger it. For an invalid request: the field it breaks. For a
+        valid one: the optional fields left in the smallest example whose removal made the
+        failure go away (all of them when it could not be shrunk)."""
         if self.mutation is not None:
             return [self.mutation.json_path]
         if not isinstance(self.body, dict):
             return []
-        return [k for k in self.body if k not in ("model", "messages")]
+        optional = [k for k in self.body if k not in ("model", "messages")]
+        proven = [k for k in optional if k in self.needed]
+        return proven if proven else optional
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,28 +198,6 @@ def _canonical(body: Any) -> str:
     return json.dumps(body, sort_keys=True)
 
 
-def generate(strategy: st.SearchStrategy[Any], seed: int, examples: int) -> list[Any]:
-    """``examples`` draws from ``strategy``; the same seed gives the same list."""
-    drawn: list[Any] = []
-
-    @hypothesis_seed(seed)
-    @settings(
-        max_examples=examples,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-    )
-    @given(strategy)
-    def collect(value: Any) -> None:
-        drawn.append(value)
-
-    with contextlib.suppress(HypothesisException):  # e.g. all filtered: use what was drawn
-        collect()
-    return drawn[:examples]
-
-
 class Explorer:
     """Explore one endpoint: ``run()`` once, then read the :class:`Exploration`."""
 
@@ -245,17 +223,10 @@ class Explorer:
         self, seed: int
     ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], Mutation]]]:
         """The generated valid and invalid requests for ``seed`` (nothing is sent)."""
-        model, shaping, n = self.endpoint.model, self.options.shaping, self.options.examples
-        valid = (
-            generate(valid_requests(self.contract, model, shaping), seed, n)
-            if VALID in self.options.phases
-            else []
-        )
-        invalid = (
-            generate(invalid_requests(self.contract, model, shaping), seed, n)
-            if INVALID in self.options.phases
-            else []
-        )
+        options = self.options
+        factory = RequestFactory(self.contract, self.endpoint.model, options.shaping, seed)
+        valid = factory.valid(options.examples) if VALID in options.phases else []
+        invalid = invalid_requests(factory, options.examples) if INVALID in options.phases else []
         return valid, invalid
 
     def run(self) -> Exploration:
@@ -370,7 +341,7 @@ class Explorer:
         """Greedy shrinking: drop a field or simplify a value, keep the change when the
         same failure still shows. Every try is a request, so a change that did not keep
         the failure is not tried again, and the caps bound the rest."""
-        failed: set[str] = set()
+        failed: set[Change] = set()
         spent = 0
         improved = True
         while improved:
@@ -391,6 +362,9 @@ class Explorer:
                 match = next((f for p, f in judged if _key(p, f) == discovery.key), None)
                 if match is None:
                     failed.add(change)
+                    action, path, _ = change
+                    if action == "drop" and len(path) == 1:
+                        discovery.needed.add(str(path[0]))
                     continue
                 discovery.body, discovery.finding = candidate, match
                 discovery.shrunk = True
@@ -406,7 +380,7 @@ class Explorer:
         stats.sent, stats.inconclusive = before  # shrinking tries are not generated cases
         return judged
 
-    def _candidates(self, discovery: Discovery) -> Iterator[tuple[str, Any]]:
+    def _candidates(self, discovery: Discovery) -> Iterator[tuple[Change, Any]]:
         """Smaller variants of the example that are still valid (or still break exactly the
         same rule), smallest change first."""
         body = discovery.body
@@ -455,7 +429,7 @@ def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, .
             queue += [((*where, i), v) for i, v in enumerate(value)]
 
 
-def _smaller(body: Any, protected: set[tuple[Any, ...]]) -> Iterator[tuple[str, Any]]:
+def _smaller(body: Any, protected: set[tuple[Any, ...]]) -> Iterator[tuple[Change, Any]]:
     """(change, variant) of ``body`` with one field removed, one list item removed, or one
     value simplified (text emptied, a number made 0, 1, -1 or whole)."""
     entries = [(p, v) for p, v in _paths(body) if p not in protected]
@@ -466,7 +440,7 @@ def _smaller(body: Any, protected: set[tuple[Any, ...]]) -> Iterator[tuple[str, 
         out = copy.deepcopy(body)
         holder = _at(out, path[:-1]) if len(path) > 1 else out
         del holder[path[-1]]
-        yield f"drop {list(path)}", out
+        yield ("drop", path, ""), out
     for path, value in entries:
         simpler: list[Any] = []
         if isinstance(value, str) and value:
@@ -479,7 +453,7 @@ def _smaller(body: Any, protected: set[tuple[Any, ...]]) -> Iterator[tuple[str, 
             out = copy.deepcopy(body)
             holder = _at(out, path[:-1]) if len(path) > 1 else out
             holder[path[-1]] = replacement
-            yield f"set {list(path)} {replacement!r}", out
+            yield ("set", path, repr(replacement)), out
 
 
 def _key(property_id: str, finding: Finding) -> Key:

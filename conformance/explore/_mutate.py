@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import strategies as st
-
 from conformance._spec import Contract
-from conformance.explore._options import Shaping
-from conformance.explore._shape import REQUEST, valid_requests
+from conformance.explore._shape import REQUEST, RequestFactory
 
 Path = tuple[str | int, ...]
 DELETE = object()  # the mutation removes the field
@@ -172,19 +170,19 @@ def _branch_sites(
             yield from _sites(sub, (*path, name), components, required=name in needed)
 
 
-def invalid_requests(
-    contract: Contract, model: str, shaping: Shaping
-) -> st.SearchStrategy[tuple[dict[str, Any], Mutation]]:
-    """(invalid request, the mutation that made it) pairs; each invalid by the contract."""
-    validator = contract.validator(REQUEST)
-    table = mutations(contract)
-
-    def mutate(body: dict[str, Any]) -> st.SearchStrategy[tuple[dict[str, Any], Mutation]]:
+def invalid_requests(factory: RequestFactory, count: int) -> list[tuple[dict[str, Any], Mutation]]:
+    """``count`` (invalid request, the mutation that made it) pairs: a valid request from
+    ``factory`` with one rule broken, each confirmed invalid by the contract."""
+    validator = factory.contract.validator(REQUEST)
+    table = mutations(factory.contract)
+    coin = random.Random(f"invalid:{factory.seed}")  # noqa: S311 - test inputs, not secrets
+    out: list[tuple[dict[str, Any], Mutation]] = []
+    for body in factory.valid(count * 3, stream="invalid-base"):
+        if len(out) >= count:
+            break
         usable = [m for m in table if m.applies_to(body)]
-        return st.sampled_from(usable).map(lambda m: (m.apply(body), m))
-
-    return (
-        valid_requests(contract, model, shaping)
-        .flatmap(mutate)
-        .filter(lambda pair: bool(validator.validate(pair[0])))
-    )
+        mutation = coin.choice(usable)
+        broken = mutation.apply(body)
+        if validator.validate(broken):
+            out.append((broken, mutation))
+    return out
