@@ -45,7 +45,9 @@ class ChoiceView:
 
     @property
     def finish_mark(self) -> Mark:
-        return self.finishes[0][1] if self.finishes else self.where
+        if self.finishes:
+            return self.finishes[0][1]
+        return Mark(f"{self.where.json_path}.finish_reason", self.where.chunk_index)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from conformance.checks._answer import (
     requested,
     token_cap,
 )
-from conformance.checks._helpers import require_success
+from conformance.checks._helpers import parse_body, require_success
 from conformance.checks._probes import CHAT, CHAT_STREAM_USAGE
 from conformance.checks._probes_sampling import (
     BOUND_PROBES,
@@ -121,7 +121,12 @@ def n_choices(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
         return
     n = as_int(requested(exchange, ctx).get("n")) or 1
     answer = read_answer(exchange)
-    indices = sorted(answer.choices)
+    indices: list[object] = [*sorted(answer.choices)]  # a stream: each index seen
+    if not answer.streamed:  # a body: every choice, a repeated index too
+        payload, _ = parse_body(exchange)
+        listed = payload.get("choices") if isinstance(payload, dict) else None
+        given = listed if isinstance(listed, list) else []
+        indices = sorted((c.get("index") for c in given if isinstance(c, dict)), key=repr)
     wanted = list(range(n))
     if indices == wanted:
         return
