@@ -59,7 +59,7 @@ def json_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding
     kind = exchange.content_type
     if kind == JSON and looks_like_event_stream(exchange.body):
         yield Finding(
-            title="a request without stream: true answered with an event stream",
+            title="a request without stream: true answered as an event stream labelled JSON",
             expected=f"{JSON}: one ChatCompletionResponse (stream is false by default)",
             actual=f"{content_type_header(exchange)}: {clip(exchange.text())}",
         )
