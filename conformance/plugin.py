@@ -115,10 +115,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--conformance-phase",
         dest="conformance_phase",
-        default="all",
+        default="checks",
         choices=list(PHASES),
-        help="checks: the fixed probes; explore: requests generated from the contract; "
-        "all: both (default).",
+        help="checks: the fixed probes (default); explore: requests generated from the "
+        "contract; all: both.",
     )
     group.addoption(
         "--conformance-examples",
@@ -168,6 +168,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(HtmlReportHooks(config), "conformance-html")
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m deselected theirs: only the rest is sent
 def pytest_collection_modifyitems(items: list[pytest.Item], config: pytest.Config) -> None:
     state = config.stash[STATE_KEY]
     phase = state.session.phase if state.session is not None else None
@@ -182,6 +183,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item], config: pytest.Confi
         mark = item.get_closest_marker(MARKER)
         if mark is not None and mark.args:
             state.selected.append(str(mark.args[0]))
+    if state.session is not None and state.session.observer is not None:
+        state.session.observer.checks_planned(len(state.selected))
 
 
 @pytest.hookimpl(tryfirst=True)

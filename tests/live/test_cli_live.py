@@ -1,0 +1,285 @@
+"""`conformance run` against live-endpoint trouble, as a user meets it: real processes,
+real sockets, real signals, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CANARY, clean_env, free_port, load_results, run_cli
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def serve_process(*args, key=CANARY):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "serve", "--port", str(port), *args],
+        env=clean_env(CONFORMANCE_SERVER_API_KEY=key),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"http://127.0.0.1:{port}/v1"
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("conformance serve did not start within 30 s")
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(timeout=10)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+def test_an_echoed_canary_key_appears_in_no_file_and_no_output(tmp_path):
+    server, url = serve_process("--fault", "echo-auth")
+    try:
+        out = tmp_path / "reports"
+        proc = run_cli(
+            "run", "--base-url", url, "--model", "conformance/reference-1",
+            "--report-dir", str(out), "--verbose",
+            env=clean_env(CONFORMANCE_API_KEY=CANARY),
+        )  # fmt: skip
+    finally:
+        stop(server)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"report.html", "results.json", "junit.xml"}
+    data = load_results(out)
+    assert any("x-echo-authorization" in e["response"]["headers"] for e in data["exchanges"]
+               if e["response"])  # fmt: skip
+    for path in written:
+        assert CANARY not in path.read_text(errors="replace"), path
+    assert CANARY not in proc.stdout + proc.stderr
+
+
+def test_a_key_over_plain_http_to_a_remote_host_needs_the_flag(tmp_path):
+    proc = run_cli(
+        "run", "--base-url", "http://api.example.com/v1", "--model", "m",
+        "--report-dir", str(tmp_path), env=clean_env(CONFORMANCE_API_KEY="sk-x"),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "conformance: error: --base-url 'http://api.example.com/v1' is plain http to a host "
+        "that is not this machine: the API key would cross the network unencrypted. Use "
+        "https, or pass --allow-insecure-http if that is really what you want.\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_embedded_server_switches_are_refused_with_a_real_endpoint(tmp_path):
+    proc = run_cli(
+        "run", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--latency", "300ms",
+        "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        "conformance: error: --latency applies to the embedded reference server only"
+    )
+    proc = run_cli("run", "--fault", "no-such-fault", "--report-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("conformance: error: --fault 'no-such-fault' is unknown.")
+
+
+def tls_files(tmp_path):
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "conformance test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """The reference server behind a self-signed certificate, in a thread."""
+    import threading
+
+    import uvicorn
+
+    from conformance.server import ServerConfig, create_app
+
+    cert, key = tls_files(tmp_path)
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(ServerConfig(api_key=CANARY)), host="127.0.0.1", port=port,
+        ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="error", lifespan="off",
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield f"https://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_an_unverifiable_certificate_is_one_line_and_insecure_is_explicit(tmp_path, tls_server):
+    env = clean_env(CONFORMANCE_API_KEY=CANARY)
+    args = ("run", "--base-url", tls_server, "--model", "conformance/reference-1", "-q")
+    out = tmp_path / "verified"
+    proc = run_cli(*args, "--report-dir", str(out), env=env)
+    assert proc.returncode == 3, proc.stderr
+    [line, *_] = proc.stderr.splitlines()
+    port = tls_server.split(":")[2].split("/")[0]
+    assert line.startswith(
+        f"conformance: cannot reach the endpoint at {tls_server}/chat/completions: TLS "
+        f"certificate of 127.0.0.1:{port} could not be verified: "
+    )
+    assert line.endswith("--insecure skips verification, for test servers only.")
+    assert "Traceback" not in proc.stderr
+
+    out = tmp_path / "insecure"
+    proc = run_cli(*args, "--insecure", "-k", "response_schema", "--report-dir", str(out), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = load_results(out)
+    assert data["network"]["tls_verify"] is False
+    assert "certificates not verified (insecure)" in (out / "report.html").read_text()
+
+
+def start_run(tmp_path, *args):
+    out = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "run", "--report-dir", str(out), *args],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_run_writes_what_was_gathered_whole_and_exits_130(tmp_path, signum):
+    # Streams stall for 30 s: the run is surely mid-way when the signal comes.
+    proc, out = start_run(tmp_path, "--fault", "stall-mid-stream", "--idle-timeout", "30")
+    try:
+        first = proc.stderr.readline()  # the first progress line: the preflight is done
+        assert " requests" in first, first
+        time.sleep(0.3)
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stdout + stderr
+    name = signal.Signals(signum).name
+    assert (
+        f"conformance: interrupted by {name}: the results gathered so far are in {out} "
+        "(marked partial)"
+    ) in stderr
+    assert "Traceback" not in stderr
+    data = load_results(out)
+    assert data["partial"] is True
+    assert data["network"]["interrupted"] == name
+    assert f"interrupted by {name}: the results are those gathered until then" in data["notes"]
+    assert data["exchanges"]  # the answers that came before the signal are kept
+    assert (out / "report.html").read_text().rstrip().endswith("</html>")
+    assert (out / "junit.xml").read_text().rstrip().endswith("</testsuites>")
+    assert sorted(p.name for p in out.iterdir()) == ["junit.xml", "report.html", "results.json"]
+
+
+def test_plain_progress_lines_when_not_a_terminal_and_quiet_and_verbose(tmp_path):
+    proc = run_cli("run", "--report-dir", str(tmp_path / "a"), "-k", "usage_arithmetic")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("conformance: 0/1 checks, 1/")  # the preflight's request
+    assert lines[-1].startswith("conformance: 1/1 checks, ")
+    assert " tokens, area usage, " in lines[-1]
+    data = load_results(tmp_path / "a")
+    areas = data["areas"]  # what each area cost adds up to the run's totals
+    assert sum(a["requests"] for a in areas.values()) == data["requests"] == 2
+    assert sum(a["tokens"] for a in areas.values()) == data["tokens"]["total"] > 0
+    assert sum(a["checks"] for a in areas.values()) == len(data["checks"]) == 1
+    assert data["faults"] == []
+
+    proc = run_cli("run", "--report-dir", str(tmp_path / "b"), "-k", "usage_arithmetic", "-q")
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+    assert proc.stdout.splitlines()[0].startswith("conformance: conformant: 1 checks (1 PASS);")
+
+    proc = run_cli("run", "--report-dir", str(tmp_path / "c"), "-k", "usage_arithmetic", "-v")
+    assert proc.returncode == 0
+    assert "conformance: chat_stream_usage -> 200 text/event-stream, " in proc.stderr
+    assert "conformance: PASS  usage_arithmetic" in proc.stderr
+
+
+def test_a_terminal_gets_a_live_line_that_goes_away(tmp_path):
+    import pty
+
+    out = tmp_path / "reports"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command on a pseudo-terminal
+        os.environ.pop("CI", None)
+        os.environ["TERM"] = "xterm"
+        os.execv(  # noqa: S606 - our own command, in the pty child
+            sys.executable,
+            [sys.executable, "-m", "conformance", "run", "--report-dir", str(out),
+             "--latency", "50ms", "--concurrency", "2", "-k", "stream or usage"],
+        )  # fmt: skip
+    chunks = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = b"".join(chunks).decode("utf-8", errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-3000:]
+    assert "\x1b[?25l" in text  # the cursor hidden while the live line shows
+    assert " checks, " in text
+    assert " requests, " in text
+    assert "ETA " in text
+    assert text.rstrip().splitlines()[-1].startswith("conformance: report: ")
+    data = json.loads((out / "results.json").read_text())
+    assert data["verdict"] == "conformant"
