@@ -61,7 +61,7 @@ class Session:
         self.gate = Gate()  # what fails the run: --fail-on, --baseline (set by the CLI)
         self.explore_options = explore if explore is not None else ExploreOptions()
         self.exploration: Exploration | None = None  # set once exploration has run
-        self.phase = "all"  # what the suite runs: "checks", "explore" or "all" (set by the CLI)
+        self.phase = "checks"  # what the suite runs: "checks", "explore" or "all" (CLI)
         self.contract: Contract
         self.endpoint: Endpoint
         self.runner: Runner
