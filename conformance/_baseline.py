@@ -137,7 +137,9 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
         "a mapping with `version: 1` and `findings:`, a list of entries each with `check` "
         "and optionally `exchange`, `json_path`, `title` and `note`"
     )
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("findings", []), list):
+    if raw is None:  # an empty file: nothing known yet
+        return
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("findings") or [], list):
         raise ConfigError(f"{where} is not a baseline: expected {shape}.")
     version = raw.get("version", BASELINE_VERSION)
     if version != BASELINE_VERSION:

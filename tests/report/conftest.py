@@ -39,12 +39,14 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def serving(*defects: str) -> Iterator[str]:
+def serving(*defects: str, faults: tuple[str, ...] = ()) -> Iterator[str]:
     """`conformance serve` (requiring the canary key) in its own process; its base URL."""
     port = free_port()
     args = [sys.executable, "-m", "conformance", "serve", "--port", str(port)]
     for defect in defects:
         args += ["--defect", defect]
+    for fault in faults:
+        args += ["--fault", fault]
     proc = subprocess.Popen(
         args,
         env=clean_env(CONFORMANCE_SERVER_API_KEY=CANARY),

@@ -1,0 +1,209 @@
+"""Gating: finding identity, baseline files, and what fails the run."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conformance._baseline import Baseline, Entry, Gate, gate_summary, identity
+from conformance._errors import ConfigError
+from tests.report._data import check, finding, results
+
+TOTAL = finding("total is wrong", "$.usage.total_tokens", "chat", 14, 15)
+STREAM_TOTAL = finding(
+    "total is wrong", "$.usage.total_tokens", "chat_stream", 14, 15, chunk_index=9
+)
+DONE = finding("no [DONE]", "$", "chat_stream")
+SHAPE = finding("error body shape", "$.error", "invalid_type")
+
+
+def run_with(*checks):
+    return results(*checks)
+
+
+def test_identity_is_check_exchange_path_and_title_and_ignores_values():
+    assert identity("usage_arithmetic", TOTAL) == {
+        "check": "usage_arithmetic",
+        "exchange": "chat",
+        "json_path": "$.usage.total_tokens",
+        "title": "total is wrong",
+    }
+    other_values = finding("total is wrong", "$.usage.total_tokens", "chat", 99, 100, chunk_index=3)
+    assert identity("usage_arithmetic", other_values) == identity("usage_arithmetic", TOTAL)
+
+
+def test_a_baseline_written_from_a_run_lists_each_fail_and_warn_finding_once():
+    data = run_with(
+        check("usage_arithmetic", "FAIL", findings=[TOTAL, STREAM_TOTAL]),
+        check("error_body_shape", "WARN", area="errors", severity="SHOULD", findings=[SHAPE]),
+        check("success_status"),
+    )
+    assert [e.to_dict() for e in Baseline.from_results(data).entries] == [
+        identity("usage_arithmetic", TOTAL),
+        identity("usage_arithmetic", STREAM_TOTAL),
+        identity("error_body_shape", SHAPE),
+    ]
+    assert len(Baseline.from_results(data, include_warn=False).entries) == 2
+
+
+def test_a_written_baseline_reads_back_the_same(tmp_path):
+    data = run_with(check("usage_arithmetic", "FAIL", findings=[TOTAL]))
+    path = tmp_path / "known.yaml"
+    text = Baseline.from_results(data).dump(source=data)
+    path.write_text(text)
+    assert text.startswith("# conformance baseline: findings known and accepted for now.\n")
+    assert yaml.safe_load(text)["written_from"] == {
+        "endpoint": "https://api.example.com/v1",
+        "model": "m-1",
+        "profile": "strict",
+        "started_at": "2026-01-01T00:00:00+00:00",
+    }
+    assert Baseline.load(path).entries == (Entry(**identity("usage_arithmetic", TOTAL)),)
+
+
+def test_known_findings_pass_new_ones_fail():
+    known = Baseline((Entry(**identity("usage_arithmetic", TOTAL)),), path="known.yaml")
+    data = run_with(check("usage_arithmetic", "FAIL", findings=[TOTAL]), check("other"))
+    gated = Gate(baseline=known).apply(data)
+    assert gated["exit_code"] == 0
+    assert gated["verdict"] == "nonconformant"  # the fact stays; the policy decides the exit
+    assert gated["gate"] == {
+        "fail_on": "fail",
+        "baseline": "known.yaml",
+        "strict_baseline": False,
+        "new": [],
+        "known": [identity("usage_arithmetic", TOTAL)],
+        "stale": [],
+        "unverified": [],
+    }
+    worse = run_with(
+        check("usage_arithmetic", "FAIL", findings=[TOTAL, STREAM_TOTAL]),
+        check("stream_done_terminator", "FAIL", area="stream", findings=[DONE]),
+    )
+    gated = Gate(baseline=known).apply(worse)
+    assert gated["exit_code"] == 1
+    assert gated["gate"]["new"] == [
+        identity("usage_arithmetic", STREAM_TOTAL),
+        identity("stream_done_terminator", DONE),
+    ]
+    assert gate_summary(gated["gate"]) == [
+        "baseline known.yaml: 1 known, 2 new, 0 stale",
+        "new finding: usage_arithmetic [chat_stream] $.usage.total_tokens: total is wrong",
+        "new finding: stream_done_terminator [chat_stream] $: no [DONE]",
+    ]
+
+
+def test_an_entry_may_leave_out_fields_to_match_any_value():
+    whole_check = Baseline((Entry(check="usage_arithmetic"),), path="k.yaml")
+    data = run_with(check("usage_arithmetic", "FAIL", findings=[TOTAL, STREAM_TOTAL]))
+    assert Gate(baseline=whole_check).apply(data)["exit_code"] == 0
+    by_path = Baseline((Entry(check="usage_arithmetic", json_path="$.other"),), path="k.yaml")
+    assert Gate(baseline=by_path).apply(data)["exit_code"] == 1
+
+
+def test_entries_that_no_longer_occur_are_stale_and_fail_only_when_strict():
+    known = Baseline(
+        (
+            Entry(**identity("usage_arithmetic", TOTAL)),
+            Entry(check="tools_called", note="not run this time"),
+        ),
+        path="known.yaml",
+    )
+    fixed = run_with(check("usage_arithmetic"))
+    relaxed = Gate(baseline=known).apply(fixed)
+    assert relaxed["exit_code"] == 0
+    assert relaxed["gate"]["stale"] == [identity("usage_arithmetic", TOTAL)]
+    assert relaxed["gate"]["unverified"] == [{"check": "tools_called", "note": "not run this time"}]
+    strict = Gate(baseline=known, strict_baseline=True).apply(run_with(check("usage_arithmetic")))
+    assert strict["exit_code"] == 1
+    assert gate_summary(strict["gate"]) == [
+        "baseline known.yaml: 0 known, 0 new, 1 stale, 1 not checked this run",
+        "stale baseline entry (no longer found): check=usage_arithmetic exchange=chat "
+        "json_path=$.usage.total_tokens title=total is wrong (fails: --strict-baseline)",
+    ]
+
+
+def test_fail_on_warn_makes_should_findings_fail_unless_known():
+    data = run_with(
+        check("error_body_shape", "WARN", area="errors", severity="SHOULD", findings=[SHAPE])
+    )
+    assert Gate().apply(run_with(*data["checks"]))["exit_code"] == 0
+    assert Gate(fail_on="warn").apply(run_with(*data["checks"]))["exit_code"] == 1
+    known = Baseline((Entry(check="error_body_shape"),), path="k.yaml")
+    assert Gate(fail_on="warn", baseline=known).apply(data)["exit_code"] == 0
+
+
+def test_inconclusive_runs_still_exit_3_when_nothing_new_fails():
+    data = run_with(check("a"), check("b", "ERROR", reason="rate limited"))
+    assert Gate().apply(data)["exit_code"] == 3
+    assert Gate().apply(results())["exit_code"] == 3  # no checks ran at all
+    failing = run_with(check("a", "FAIL", findings=[TOTAL]), check("b", "ERROR"))
+    assert Gate().apply(failing)["exit_code"] == 1
+
+
+def test_an_unknown_fail_on_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        Gate(fail_on="error")
+    assert str(caught.value) == "--fail-on 'error' is unknown; use 'fail' or 'warn'."
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "findings: [\n",
+            "--baseline '{path}' is not valid YAML at line 2. Fix the file, or write it again "
+            "with `conformance baseline write`.",
+        ),
+        (
+            "- check: a\n",
+            "--baseline '{path}' is not a baseline: expected a mapping with `version: 1` and "
+            "`findings:`, a list of entries each with `check` and optionally `exchange`, "
+            "`json_path`, `title` and `note`.",
+        ),
+        (
+            "version: 2\nfindings: []\n",
+            "--baseline '{path}' has version 2; this conformance reads version 1. Write it "
+            "again with `conformance baseline write`.",
+        ),
+        (
+            "findings:\n- exchange: chat\n",
+            "--baseline '{path}': finding 1 has no `check` (a check id such as "
+            "usage_arithmetic); expected a mapping with `version: 1` and `findings:`, a list "
+            "of entries each with `check` and optionally `exchange`, `json_path`, `title` and "
+            "`note`.",
+        ),
+        (
+            "findings:\n- check: a\n- check: b\n  jsonpath: $.x\n",
+            "--baseline '{path}': finding 2 has unknown field 'jsonpath'; expected a mapping "
+            "with `version: 1` and `findings:`, a list of entries each with `check` and "
+            "optionally `exchange`, `json_path`, `title` and `note`.",
+        ),
+        (
+            "findings:\n- check: a\n  title: 3\n",
+            "--baseline '{path}': finding 1: `title` must be a string.",
+        ),
+    ],
+)
+def test_a_broken_baseline_says_which_file_what_is_wrong_and_the_fix(tmp_path, text, message):
+    path = tmp_path / "known.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        Baseline.load(path)
+    assert str(caught.value) == message.format(path=path)
+
+
+def test_a_missing_baseline_names_the_command_that_writes_one(tmp_path):
+    path = tmp_path / "known.yaml"
+    with pytest.raises(ConfigError) as caught:
+        Baseline.load(path)
+    assert str(caught.value) == (
+        f"--baseline '{path}': no such file. Write one from a run with `conformance baseline "
+        f"write reports/results.json -o {path}`, or fix the path."
+    )
+
+
+def test_an_empty_baseline_file_knows_nothing(tmp_path):
+    path = tmp_path / "known.yaml"
+    path.write_text("# nothing known yet\n")
+    assert Baseline.load(path).entries == ()
