@@ -111,7 +111,7 @@ def test_over_a_real_socket_the_same_seed_replays_the_same_requests():
             Explorer(
                 endpoint,
                 default_contract(),
-                options=ExploreOptions(seed=SEED, phases=("valid",)),
+                options=ExploreOptions(seed=SEED, examples=40, phases=("valid",)),
             ).run()
             for _ in range(2)
         ]
