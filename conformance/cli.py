@@ -451,6 +451,10 @@ def _run_suite(
     ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "conformance.plugin", "-p", "pytest_html.plugin"]
+    # Third-party pytest plugins that the suite does not use cost seconds of start-up
+    # (schemathesis and hypothesis import, and pytest rewrites their asserts).
+    for unused in ("schemathesis", "hypothesispytest", "benchmark", "anyio"):
+        args += ["-p", f"no:{unused}"]
     if select:
         args += ["-k", select]
     args += _output_args(progress)
