@@ -1,0 +1,69 @@
+"""What a default run costs in tokens: measured on the reference server (one word, one
+token), and the most a real model could bill for the same requests.
+
+    python3 -m bench.bench_cost
+
+The upper bound per request: the prompt at one token per 3 characters of the JSON sent
+(messages, tools, response_format: denser than real tokenizers manage) plus 12 tokens of
+chat template, plus the output cap (max_tokens or max_completion_tokens) times n. Requests
+that a conformant endpoint refuses (invalid_*, wrong key) are counted as if served.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from conformance.checks import get_probe, registered_checks
+
+TEMPLATE_TOKENS = 12
+CHARS_PER_TOKEN = 3
+
+
+def upper_bound() -> tuple[int, int, int]:
+    probes: list[str] = []
+    for check in registered_checks():
+        probes += [p for p in check.probes if p not in probes]
+    prompt = completion = 0
+    for probe_id in probes:
+        body = get_probe(probe_id).body("some-model")
+        sent = {k: v for k, v in body.items() if k in ("messages", "tools", "response_format")}
+        prompt += len(json.dumps(sent)) // CHARS_PER_TOKEN + TEMPLATE_TOKENS
+        cap = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        choices = body.get("n") if isinstance(body.get("n"), int) else 1
+        completion += int(cap) * max(1, min(int(choices), 2))
+    return len(probes), prompt, completion
+
+
+def measured() -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(  # noqa: S603 - our own command
+            [sys.executable, "-m", "conformance", "run", "-q", "--report-dir", tmp],
+            capture_output=True,
+            check=False,
+        )
+        data: dict[str, object] = json.loads((Path(tmp) / "results.json").read_text())
+        return data
+
+
+def main() -> None:
+    data = measured()
+    tokens = data["tokens"]
+    assert isinstance(tokens, dict)
+    print(f"reference server: {data['requests']} requests, {tokens['total']} tokens "
+          f"({tokens['prompt']} prompt, {tokens['completion']} completion)")  # fmt: skip
+    areas = data["areas"]
+    assert isinstance(areas, dict)
+    for area, row in areas.items():
+        print(f"  {area:16} {row['checks']:3} checks {row['requests']:4} requests "
+              f"{row['tokens']:6} tokens")  # fmt: skip
+    probes, prompt, completion = upper_bound()
+    print(f"real model, at most: {probes} requests, {prompt + completion} tokens "
+          f"({prompt} prompt, {completion} completion); target < 20,000")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
