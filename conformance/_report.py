@@ -8,7 +8,9 @@ top of the page by CSS delivered in the same prefix.
 
 from __future__ import annotations
 
+import json
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,9 +59,21 @@ class HtmlReportHooks:
         run = self._session()
         if run is None:
             return
-        data = run.results_data()
+        data = self._written() or run.results_data()
         prefix.append(STYLE + header_card(data))
         postfix.append(report_body(data))
+
+    def _written(self) -> dict[str, Any] | None:
+        """The results.json this run wrote (the plugin writes it first), so that the page
+        shows exactly what the file says, down to the duration."""
+        path = self.config.getoption("conformance_results", None)
+        if not path:
+            return None
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="verdict">Verdict</th>')
