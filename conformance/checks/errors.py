@@ -30,6 +30,10 @@ def _max_tokens_string(model: str) -> dict[str, Any]:
     return _chat(model, max_tokens=str(MAX_TOKENS))
 
 
+def _plain_after(model: str) -> dict[str, Any]:
+    return _chat(model)
+
+
 MORE_INVALID: tuple[str, ...] = tuple(
     probe(Probe(probe_id, description, body)).id
     for probe_id, description, body in (
@@ -52,7 +56,7 @@ AFTER_INVALID = probe(
     Probe(
         "chat_after_invalid",
         "the plain chat, sent after every invalid request has been answered",
-        _chat,
+        _plain_after,
         after=(*INVALID, *MORE_INVALID, UNKNOWN_MODEL_PROBE.id),
     )
 )

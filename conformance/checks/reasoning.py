@@ -15,7 +15,7 @@ from conformance.checks._helpers import (
     require_event_stream,
     require_success,
 )
-from conformance.checks._probes import CHAT, CHAT_STREAM, _chat
+from conformance.checks._probes import _chat
 from conformance.checks._registry import (
     CheckContext,
     NotApplicable,
@@ -109,7 +109,7 @@ def _relocated(finding: Finding, prefix: str) -> Finding:
     area="reasoning",
     severity=Severity.SHOULD,
     spec=f"{DELTA}/properties/reasoning_content",
-    probes=[REASONING.id, REASONING_STREAM.id, CHAT.id, CHAT_STREAM.id],
+    probes=[REASONING.id, REASONING_STREAM.id],
 )
 def reasoning_not_in_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Reasoning is not leaked into content as <think> tags.

@@ -351,7 +351,8 @@ def test_think_tags_in_content_are_a_leak_streamed_or_not(tag):
     split = reasoning_stream({"content": tag[:3]}, {"content": tag[3:] + "hmm"}, {"content": "ok"})
     [finding] = judge("reasoning_not_in_content", split)
     assert (finding.json_path, finding.chunk_index) == ("$.choices[0].delta.content", 1)
-    assert found("reasoning_not_in_content", exchange("chat", body=answer("I think so"))) == []
+    plain = exchange("reasoning_effort", body=answer("I think so"))
+    assert found("reasoning_not_in_content", plain) == []
 
 
 def test_every_feature_probe_stays_cheap():
@@ -362,3 +363,17 @@ def test_every_feature_probe_stays_cheap():
         cap = body.get("max_tokens")
         assert cap is None or isinstance(cap, str) or cap <= 64, probe.id
         assert len(json.dumps(body)) < 2000, probe.id
+
+
+@pytest.mark.parametrize("profile", ["strict", "compat"])
+@pytest.mark.parametrize(
+    ("probe_id", "rule"),
+    [("invalid_n_129", ("$.n", "maximum")), ("invalid_max_tokens_type", ("$.max_tokens", "anyOf"))],
+)
+def test_the_added_invalid_probes_break_exactly_one_rule(profile, probe_id, rule):
+    from conformance._spec import default_contract
+    from conformance.checks import get_probe
+
+    body = get_probe(probe_id).body("m")
+    violations = default_contract(profile).validator("ChatCompletionRequest").validate(body)
+    assert [(v.json_path, v.keyword) for v in violations] == [rule]

@@ -94,6 +94,7 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
     "reasoning-effort-500": {
         "reasoning_effort_accepted": Verdict.FAIL,
         "reasoning_content_deltas": Verdict.SKIP,  # nothing streamed to judge
+        "reasoning_not_in_content": Verdict.SKIP,  # no content to judge
     },
     "reasoning-content-not-string": {"reasoning_content_deltas": Verdict.FAIL},
     "reasoning-in-content": {
