@@ -2,21 +2,22 @@
 
 ``interruptible`` turns SIGTERM into the same clean stop as Ctrl-C (KeyboardInterrupt, which
 pytest and asyncio already unwind properly: open streams are closed, the results gathered so
-far are written) and remembers which signal it was. ``staged`` gives pytest-html and JUnit a
-staging directory beside the report directory; their files are moved into place with an
-atomic rename once written, so a crash never leaves a half-written report.
+far are written) and remembers which signal it was. ``AtomicOutputs`` has pytest-html and
+JUnit write beside their targets and renames the files into place once written, so a crash
+never leaves a half-written report.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
+
+import pytest
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
@@ -48,17 +49,45 @@ def interruptible(record: Callable[[str], None]) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def staged(target: Path, names: tuple[str, ...]) -> Iterator[Path]:
-    """A staging directory inside ``target``; on exit each of ``names`` written there is
-    moved into ``target`` (atomically, same file system) and the directory removed."""
-    target.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=target))
-    try:
-        yield stage
-    finally:
-        for name in names:
-            written = stage / name
-            if written.is_file():
-                os.replace(written, target / name)
-        shutil.rmtree(stage, ignore_errors=True)
+class AtomicOutputs:
+    """A pytest plugin: pytest-html and JUnit write to ``.<name>.partial`` beside their
+    targets, and each file is renamed into place (atomic on one file system) once written,
+    before their "generated" lines are printed, so those name the real paths. A run killed
+    mid-write leaves at most a ``.partial`` file, never a half-written report."""
+
+    def __init__(self) -> None:
+        self._moves: list[tuple[object, str, Any, Path]] = []
+
+    @pytest.hookimpl(trylast=True)  # after pytest-html and junitxml set themselves up
+    def pytest_configure(self, config: pytest.Config) -> None:
+        from _pytest.junitxml import xml_key
+
+        xml = config.stash.get(xml_key, None)
+        if xml is not None:
+            self._redirect(xml, "logfile")
+        for plugin in config.pluginmanager.get_plugins():
+            if hasattr(plugin, "_report_path") and type(plugin).__module__.startswith(
+                "pytest_html"
+            ):
+                self._redirect(plugin, "_report_path")
+
+    def _redirect(self, owner: object, attr: str) -> None:
+        original = getattr(owner, attr)
+        final = Path(original)
+        temp = final.with_name(f".{final.name}.partial")
+        setattr(owner, attr, type(original)(temp) if isinstance(original, str) else temp)
+        self._moves.append((owner, attr, original, temp))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_terminal_summary(self) -> None:
+        self.finish()
+
+    def pytest_unconfigure(self) -> None:
+        self.finish()  # when no terminal summary ran
+
+    def finish(self) -> None:
+        for owner, attr, original, temp in self._moves:
+            if temp.is_file():
+                os.replace(temp, Path(original))
+            setattr(owner, attr, original)
+        self._moves.clear()

@@ -20,7 +20,7 @@ from conformance._client import Timeouts
 from conformance._errors import ConfigError, ConformanceError
 from conformance._progress import Progress, choose_mode
 from conformance._results import EXIT_INCONCLUSIVE, EXIT_USAGE
-from conformance._runio import EXIT_INTERRUPTED, interruptible, staged
+from conformance._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
 from conformance._session import Session
 from conformance._settings import Settings, resolve_settings
 from conformance._spec import PROFILES
@@ -458,12 +458,11 @@ def _run_suite(
     if select:
         args += ["-k", select]
     args += _output_args(progress)
-    with staged(report_dir, ("report.html", "junit.xml")) as stage:
-        args += [f"--html={stage / 'report.html'}", f"--junitxml={stage / 'junit.xml'}"]
-        quiet = progress is not None and progress.mode == "quiet"
-        # --quiet: pytest's dots and sections go nowhere; its errors still reach stderr
-        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-            code = pytest.main(args, plugins=[session])
+    args += [f"--html={report_dir / 'report.html'}", f"--junitxml={report_dir / 'junit.xml'}"]
+    quiet = progress is not None and progress.mode == "quiet"
+    # --quiet: pytest's dots and sections go nowhere; its errors still reach stderr
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        code = pytest.main(args, plugins=[session, AtomicOutputs()])
     if progress is not None:
         progress.__exit__()  # the live line goes before the summary is printed
     if code == pytest.ExitCode.INTERRUPTED:
