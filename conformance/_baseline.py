@@ -4,8 +4,9 @@
 A finding's identity is ``(check, exchange, json_path, title)``: the check's id, the
 probe whose exchange showed it, where in the body or chunk, and the finding's title.
 All four are stable across runs: titles carry no values from the response, and an
-exchange is named after the probe that sent it. A baseline entry may leave out
-``exchange``, ``json_path`` or ``title`` to match any value there.
+exchange is named after the probe that sent it. Exploration's requests are generated from
+a seed, so its findings are identified without the exchange. A baseline entry may leave
+out ``exchange``, ``json_path`` or ``title`` to match any value there.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from conformance._errors import ConfigError
-from conformance._scores import all_checks
+from conformance._scores import EXPLORATION, all_checks
 
 BASELINE_VERSION = 1
 FAIL_ON = ("fail", "warn")
@@ -29,19 +30,31 @@ HEADER = """\
 # conformance baseline: findings known and accepted for now.
 # `conformance run --baseline THIS_FILE` does not fail on them; it fails on any new one,
 # and reports entries that no longer occur as stale (they fail with --strict-baseline).
-# A finding is identified by check + exchange + json_path + title; leave out exchange,
-# json_path or title in an entry to match any. `note` is yours: say why it is accepted.
+# A finding is identified by check + exchange + json_path + title (exploration's, whose
+# requests are generated, by check + json_path + title); leave out exchange, json_path or
+# title in an entry to match any. `note` is yours: say why it is accepted.
 """
 
 
-def identity(check_id: str, finding: Mapping[str, Any]) -> dict[str, str]:
-    """The stable identity of one finding of ``check_id`` (a results.json finding)."""
+def identity(
+    check_id: str, finding: Mapping[str, Any], *, generated: bool = False
+) -> dict[str, str]:
+    """The stable identity of one finding of ``check_id`` (a results.json finding).
+
+    Exploration's requests are generated (their exchange ids depend on the seed), so a
+    ``generated`` finding's identity leaves the exchange empty: check, path and title.
+    """
     return {
         "check": check_id,
-        "exchange": str(finding.get("exchange") or ""),
+        "exchange": "" if generated else str(finding.get("exchange") or ""),
         "json_path": str(finding.get("json_path") or ""),
         "title": str(finding.get("title") or ""),
     }
+
+
+def finding_identity(check: Mapping[str, Any], finding: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`identity` for a finding of ``check`` (a results.json check)."""
+    return identity(str(check.get("id")), finding, generated=str(check.get("area")) in EXPLORATION)
 
 
 @dataclass(frozen=True)
@@ -113,8 +126,14 @@ class Baseline:
             if check.get("verdict") not in verdicts:
                 continue
             for finding in check.get("findings", []):
-                ident = identity(str(check.get("id")), finding)
-                entries.setdefault(tuple(ident.values()), Entry(**ident))
+                ident = finding_identity(check, finding)
+                entry = Entry(
+                    check=ident["check"],
+                    exchange=ident["exchange"] or None,  # generated: any exchange
+                    json_path=ident["json_path"],
+                    title=ident["title"],
+                )
+                entries.setdefault(tuple(ident.values()), entry)
         return cls(entries=tuple(entries.values()))
 
     def dump(self, source: Mapping[str, Any] | None = None) -> str:
@@ -194,7 +213,7 @@ class Gate:
         checks = all_checks(data)
         for check in checks:
             for finding in check.get("findings", []):
-                ident = identity(str(check.get("id")), finding)
+                ident = finding_identity(check, finding)
                 hits = [i for i, e in enumerate(entries) if e.matches(ident)]
                 used.update(hits)
                 if hits:

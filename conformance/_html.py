@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+from conformance._baseline import finding_identity
 from conformance._html_evidence import anchor, as_text, cut, exchange_html, findings_table
 from conformance._scores import VERDICTS, all_checks, area_scores
 
@@ -317,14 +318,9 @@ def known_indexes(data: Mapping[str, Any], check: Mapping[str, Any]) -> set[int]
     gate = data.get("gate")
     if not isinstance(gate, Mapping) or not gate.get("baseline"):
         return None
-    known = {
-        (k.get("check"), k.get("exchange"), k.get("json_path"), k.get("title"))
-        for k in gate.get("known", [])
-    }
+    known = [dict(k) for k in gate.get("known", [])]
     return {
-        i
-        for i, f in enumerate(check.get("findings", []))
-        if (check.get("id"), f.get("exchange"), f.get("json_path"), f.get("title")) in known
+        i for i, f in enumerate(check.get("findings", [])) if finding_identity(check, f) in known
     }
 
 

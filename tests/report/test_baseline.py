@@ -207,3 +207,28 @@ def test_an_empty_baseline_file_knows_nothing(tmp_path):
     path = tmp_path / "known.yaml"
     path.write_text("# nothing known yet\n")
     assert Baseline.load(path).entries == ()
+
+
+def test_exploration_findings_are_known_whatever_generated_request_showed_them():
+    first = finding("total is wrong", "$.usage.total_tokens", "explore-valid-28")
+    later = finding("total is wrong", "$.usage.total_tokens", "explore-valid-3")
+    data = run_with(check("explore_response_schema", "FAIL", area="explore", findings=[first]))
+    baseline = Baseline.from_results(data)
+    assert [e.to_dict() for e in baseline.entries] == [
+        {
+            "check": "explore_response_schema",
+            "json_path": "$.usage.total_tokens",
+            "title": "total is wrong",
+        }
+    ]
+    rerun = run_with(check("explore_response_schema", "FAIL", area="explore", findings=[later]))
+    gated = Gate(baseline=baseline).apply(rerun)
+    assert gated["exit_code"] == 0
+    assert gated["gate"]["known"] == [
+        {
+            "check": "explore_response_schema",
+            "exchange": "",
+            "json_path": "$.usage.total_tokens",
+            "title": "total is wrong",
+        }
+    ]
