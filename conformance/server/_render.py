@@ -115,8 +115,8 @@ def _plan(choice: Choice, every_delta_has_role: bool) -> list[dict[str, Any]]:
     steps = [_stream_choice(choice.index, opening)]
     if choice.tool_calls:
         for n, call in enumerate(choice.tool_calls):
-            delta = {**role, "tool_calls": [{"index": n, **_tool_call(call)}]}
-            steps.append(_stream_choice(choice.index, delta))
+            for fragment in _call_deltas(n, call, whole=every_delta_has_role):
+                steps.append(_stream_choice(choice.index, {**role, "tool_calls": [fragment]}))
     else:
         for token in choice.reasoning:  # reasoning first, as reasoning models stream it
             steps.append(_stream_choice(choice.index, {**role, "reasoning_content": token}))
@@ -127,6 +127,25 @@ def _plan(choice: Choice, every_delta_has_role: bool) -> list[dict[str, Any]]:
             )
     steps.append(_stream_choice(choice.index, dict(role), finish_reason=choice.finish_reason))
     return steps
+
+
+ARGUMENTS_FRAGMENT = 8  # characters of arguments per delta after the first (compat)
+
+
+def _call_deltas(n: int, call: ToolCall, *, whole: bool) -> list[dict[str, Any]]:
+    """The deltas of one streamed tool call.
+
+    Strict: the whole call in one delta (the document requires ``function.name`` and
+    ``arguments`` in every ``FunctionCall``). Compat: as OpenAI streams it, a first delta
+    with ``id``, ``type`` and the name, then ``arguments`` in fragments under the ``index``.
+    """
+    if whole:
+        return [{"index": n, **_tool_call(call)}]
+    first = {"index": n, **_tool_call(call)}
+    first["function"] = {"name": call.name, "arguments": ""}
+    text = call.arguments
+    pieces = [text[i : i + ARGUMENTS_FRAGMENT] for i in range(0, len(text), ARGUMENTS_FRAGMENT)]
+    return [first, *({"index": n, "function": {"arguments": p}} for p in pieces)]
 
 
 def _stream_choice(

@@ -123,18 +123,36 @@ def test_tool_choice_required_without_tools_is_a_400():
         "type": "invalid_request_error", "param": "tool_choice", "code": None}}  # fmt: skip
 
 
-@pytest.mark.parametrize("profile", ["strict", "compat"])
-def test_streamed_tool_call_comes_whole_in_one_delta(profile):
+def test_streamed_tool_call_comes_whole_in_one_delta_under_strict():
     body = chat_body("x", tools=[WEATHER], tool_choice="required", stream=True)
     whole = chat({**body, "stream": False}).json()["choices"][0]["message"]["tool_calls"][0]
-    chunks = stream_chunks(chat(body, ServerConfig(profile=profile)))
+    chunks = stream_chunks(chat(body, ServerConfig(profile="strict")))
     for c in chunks:
-        assert_valid("ChatCompletionChunk", c, ("strict", "compat") if profile == "strict"
-                     else ("compat",))  # fmt: skip
+        assert_valid("ChatCompletionChunk", c, ("strict", "compat"))
     deltas = [c["choices"][0]["delta"] for c in chunks]
     assert deltas[0] == {"role": "assistant", "content": None}
     assert len(deltas) == 3
     assert deltas[1]["tool_calls"] == [{"index": 0, **whole}]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_streamed_tool_call_comes_in_fragments_under_compat_as_openai_sends_it():
+    body = chat_body("x", tools=[WEATHER], tool_choice="required", stream=True)
+    config = ServerConfig(profile="compat")
+    whole = chat({**body, "stream": False}, config).json()["choices"][0]["message"]
+    [call] = whole["tool_calls"]
+    chunks = stream_chunks(chat(body, config))
+    for c in chunks:
+        assert_valid("ChatCompletionChunk", c, ("compat",))
+    fragments = [d for c in chunks for d in c["choices"][0]["delta"].get("tool_calls") or []]
+    assert fragments[0] == {
+        "index": 0, "id": call["id"], "type": "function",
+        "function": {"name": call["function"]["name"], "arguments": ""},
+    }  # fmt: skip
+    assert all(f == {"index": 0, "function": {"arguments": f["function"]["arguments"]}}
+               for f in fragments[1:])  # fmt: skip
+    assert len(fragments) > 2
+    assert "".join(f["function"]["arguments"] for f in fragments) == call["function"]["arguments"]
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
