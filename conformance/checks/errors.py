@@ -10,6 +10,7 @@ from conformance._model import Finding, Severity
 from conformance._validation import type_name
 from conformance.checks._helpers import (
     broken_rule,
+    clip,
     describe_rule,
     findings_from,
     not_json,
@@ -207,7 +208,20 @@ def recovers_after_invalid(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     """A valid request right after invalid ones is served.
 
     Sent only once every invalid request and the unknown model have been answered: a
-    bad request must not leave the endpoint broken for the next client.
+    bad request must not leave the endpoint broken for the next client. Served means a
+    2xx answer carrying a message (its schema is response_schema's to judge).
     """
-    sent_after = len(ctx.probe.after)
-    yield from refused(exchange, f"a valid request sent after {sent_after} refused requests")
+    what = f"a valid request sent after {len(ctx.probe.after)} refused requests"
+    if not exchange.ok:
+        yield from refused(exchange, what)
+        return
+    payload, why = parse_body(exchange)
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
+        yield Finding(
+            title=f"{what} was answered without a message",
+            json_path="$.choices[0].message",
+            expected="a choice with a message",
+            actual=why or clip(exchange.text()),
+        )

@@ -377,3 +377,14 @@ def test_the_added_invalid_probes_break_exactly_one_rule(profile, probe_id, rule
     body = get_probe(probe_id).body("m")
     violations = default_contract(profile).validator("ChatCompletionRequest").validate(body)
     assert [(v.json_path, v.keyword) for v in violations] == [rule]
+
+
+def test_recovery_needs_a_message_not_just_a_2xx():
+    empty = exchange("chat_after_invalid", body={"choices": []})
+    assert found("recovers_after_invalid", empty) == [
+        ("a valid request sent after 9 refused requests was answered without a message",
+         "$.choices[0].message")
+    ]  # fmt: skip
+    garbage = exchange("chat_after_invalid", body="<html>ok</html>")
+    [finding] = judge("recovers_after_invalid", garbage)
+    assert finding.actual.startswith("Expecting value")
