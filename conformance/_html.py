@@ -7,12 +7,21 @@ in ``<details>``, which works without JavaScript and opens for printing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
 from conformance._baseline import finding_identity
-from conformance._html_evidence import anchor, as_text, cut, exchange_html, findings_table
+from conformance._html_evidence import (
+    anchor,
+    as_text,
+    cut,
+    exchange_html,
+    exchanges_section,
+    faults_section,
+    findings_table,
+)
 from conformance._scores import VERDICTS, all_checks, area_scores
 
 STYLE = """
@@ -57,7 +66,7 @@ body>.summary,.summary>.summary__data{display:contents}
 SHOWN = {
     "schema_version", "tool", "endpoint", "model", "profile", "spec", "started_at",
     "duration_s", "partial", "notes", "verdict", "exit_code", "totals", "requests",
-    "tokens", "checks", "exchanges", "gate", "insecure", "areas", "phases",
+    "tokens", "checks", "exchanges", "gate", "insecure", "areas", "phases", "faults",
 }  # fmt: skip
 
 
@@ -123,6 +132,22 @@ def header_card(data: Mapping[str, Any]) -> str:
                 )
             )
     rows.extend(_phase_rows(data))
+    faults = [f for f in data.get("faults") or [] if isinstance(f, Mapping)]
+    if faults:
+        kinds = Counter(str(f.get("kind", "")) for f in faults)
+        lost = sum(1 for f in faults if not f.get("recovered"))
+        rows.append(
+            (
+                "faults",
+                ", ".join(f"{n} {escape(k)}" for k, n in kinds.items())
+                + (
+                    f'; <b class="cf-verdict-ERROR">{lost} not recovered</b>'
+                    if lost
+                    else "; all recovered"
+                )
+                + ' (<a href="#cf-faults">details</a>)',
+            )
+        )
     rows.extend(_network_rows(data))
     if data.get("partial"):
         rows.append(("partial", '<b class="cf-verdict-WARN">the run stopped early</b>'))
@@ -349,22 +374,6 @@ def checks_section(data: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def exchanges_section(data: Mapping[str, Any]) -> str:
-    """Every exchange once, collapsed: what each check judged."""
-    items = []
-    for exchange in data.get("exchanges", []):
-        exchange_id = str(exchange.get("id"))
-        response = exchange.get("response")
-        status = response.get("status") if isinstance(response, Mapping) else "no response"
-        method = str(exchange.get("request", {}).get("method"))
-        items.append(
-            f'<details id="{anchor("exchange", exchange_id)}"><summary><code>'
-            f"{escape(exchange_id)}</code>: {escape(method)}"
-            f" -> {escape(str(status))}</summary>{exchange_html(exchange, set())}</details>"
-        )
-    return f'<div class="cf" id="cf-exchanges"><h2>Exchanges</h2>{"".join(items)}</div>'
-
-
 def other_data_section(data: Mapping[str, Any]) -> str:
     """Fields with no dedicated view (exploration details, network settings, faults, and
     whatever a later version adds), shown as data so that nothing in results.json is hidden."""
@@ -380,8 +389,13 @@ def other_data_section(data: Mapping[str, Any]) -> str:
 
 
 def report_body(data: Mapping[str, Any]) -> str:
-    """The static part below pytest-html's summary: checks, other data, exchanges."""
-    return checks_section(data) + other_data_section(data) + exchanges_section(data)
+    """The static part below pytest-html's summary: checks, faults, other data, exchanges."""
+    return (
+        checks_section(data)
+        + faults_section(data)
+        + other_data_section(data)
+        + exchanges_section(data)
+    )
 
 
 def exchange_map(exchanges: Iterable[Any]) -> dict[str, dict[str, Any]]:

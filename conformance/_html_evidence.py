@@ -156,3 +156,43 @@ def exchange_html(exchange: Mapping[str, Any], highlight: set[int]) -> str:
     curl = curl_command(SimpleNamespace(request=SimpleNamespace(**request)))
     parts.append(f"<p>reproduce</p><pre>{escape(curl)}</pre>")
     return "".join(parts)
+
+
+def exchanges_section(data: Mapping[str, Any]) -> str:
+    """Every exchange once, collapsed: what each check judged."""
+    items = []
+    for exchange in data.get("exchanges", []):
+        exchange_id = str(exchange.get("id"))
+        response = exchange.get("response")
+        status = response.get("status") if isinstance(response, Mapping) else "no response"
+        method = str(exchange.get("request", {}).get("method"))
+        items.append(
+            f'<details id="{anchor("exchange", exchange_id)}"><summary><code>'
+            f"{escape(exchange_id)}</code>: {escape(method)}"
+            f" -> {escape(str(status))}</summary>{exchange_html(exchange, set())}</details>"
+        )
+    return f'<div class="cf" id="cf-exchanges"><h2>Exchanges</h2>{"".join(items)}</div>'
+
+
+NOT_RECOVERED = '<b class="cf-verdict-ERROR">no</b>'
+
+
+def faults_section(data: Mapping[str, Any]) -> str:
+    """What went wrong on the way (rate limits, 5xx, cut streams) and whether a retry got
+    through: the reason a check may be ERROR rather than PASS or FAIL."""
+    faults = [f for f in data.get("faults") or [] if isinstance(f, Mapping)]
+    if not faults:
+        return ""
+    rows = "".join(
+        f'<tr><td><a href="#{anchor("exchange", str(f.get("exchange")))}"><code>'
+        f"{escape(str(f.get('exchange')))}</code></a></td><td>{escape(str(f.get('kind')))}</td>"
+        f"<td>{escape(str(f.get('attempts')))}</td>"
+        f"<td>{'yes' if f.get('recovered') else NOT_RECOVERED}</td>"
+        f"<td>{escape(str(f.get('message')))}</td></tr>"
+        for f in faults
+    )
+    return (
+        '<div class="cf" id="cf-faults"><h2>Network faults</h2><table><thead><tr>'
+        "<th>exchange</th><th>kind</th><th>attempts</th><th>recovered</th><th>what happened</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+    )

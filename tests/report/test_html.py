@@ -5,7 +5,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from conformance._baseline import Baseline, Entry, Gate
-from conformance._html import checks_section, header_card, other_data_section
+from conformance._html import checks_section, header_card, other_data_section, report_body
 from conformance._html_evidence import cut, exchange_html, transcript_html, visible_events
 from tests.report._data import check, finding, results
 
@@ -175,3 +175,33 @@ def test_fields_without_a_view_are_shown_as_data_and_empty_ones_are_not():
         'More from results.jsonsomething_new{\n  "answer": 42\n}'
     )
     assert other_data_section(results()) == ""
+
+
+def test_network_faults_are_summed_up_on_the_card_and_listed_below():
+    faults = [
+        {
+            "exchange": "chat",
+            "kind": "rate-limited",
+            "message": "got through on attempt 2",
+            "attempts": 2,
+            "recovered": True,
+        },
+        {
+            "exchange": "chat_stream",
+            "kind": "cut-stream",
+            "message": "gave up after 4 attempts",
+            "attempts": 4,
+            "recovered": False,
+        },
+    ]
+    data = Gate().apply(results(check("c"), faults=faults))
+    assert (
+        "faults1 rate-limited, 1 cut-stream; 1 not recovered (details)"
+        in text(header_card(data).replace("</dd>", "</dd>\n")).splitlines()
+    )
+    section = checks_section(data)  # the checks are unaffected
+    assert "cut-stream" not in section
+    body = text(report_body(data).replace("</tr>", "</tr>\n"))
+    assert "Network faults" in body
+    assert "chat_streamcut-stream4nogave up after 4 attempts" in body.splitlines()
+    assert "chatrate-limited2yesgot through on attempt 2" in body.splitlines()
