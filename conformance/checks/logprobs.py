@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
 from conformance.checks._helpers import chunks, request_body
 from conformance.checks._probes import _chat
-from conformance.checks._registry import CheckContext, Probe, check, probe
+from conformance.checks._registry import CheckContext, CheckFunc, Probe, check, probe
 from conformance.checks._support import answer, require_served
 
 LOGPROB_SCHEMA = "#/components/schemas/ChatCompletionTokenLogprob"
@@ -87,6 +88,20 @@ def _entries(exchange: Exchange, *, alternatives: bool) -> Iterator[Entry]:
                         yield Entry(f"{here}.top_logprobs[{j}]", chunk_index, alternative)
 
 
+def _collapsed(func: CheckFunc) -> CheckFunc:
+    """One finding per title, counting its repeats: a flaw at every token is one flaw."""
+
+    @functools.wraps(func)
+    def judged(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+        first: dict[str, Finding] = {}
+        for finding in func(exchange, ctx):
+            seen = first.get(finding.title)
+            first[finding.title] = finding if seen is None else replace(seen, count=seen.count + 1)
+        yield from first.values()
+
+    return judged
+
+
 def _at(where: tuple[str, int | None], title: str, expected: Any, actual: Any) -> Finding:
     path, chunk_index = where
     return Finding(
@@ -131,6 +146,7 @@ def logprobs_present(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
     spec=f"{LOGPROB_SCHEMA}/properties/logprob",
     probes=list(ASKED),
 )
+@_collapsed
 def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every logprob is a number at most 0.
 
@@ -159,6 +175,7 @@ def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec=f"{LOGPROB_SCHEMA}/properties/top_logprobs",
     probes=list(ASKED),
 )
+@_collapsed
 def top_logprobs_ranked(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """top_logprobs has the requested number of entries, most likely first.
 
@@ -201,6 +218,7 @@ def top_logprobs_ranked(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     spec=f"{LOGPROB_SCHEMA}/properties/bytes",
     probes=list(ASKED),
 )
+@_collapsed
 def logprobs_bytes(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A token's bytes are its UTF-8 encoding.
 

@@ -388,3 +388,9 @@ def test_recovery_needs_a_message_not_just_a_2xx():
     garbage = exchange("chat_after_invalid", body="<html>ok</html>")
     [finding] = judge("recovers_after_invalid", garbage)
     assert finding.actual.startswith("Expecting value")
+
+
+def test_a_logprobs_flaw_at_every_token_is_one_finding_with_a_count():
+    entries = mutated(lambda e: [x.update(logprob=1.0) for x in e])
+    [finding] = judge("logprob_values", exchange("logprobs_top", body=logprob_answer(entries)))
+    assert (finding.json_path, finding.count) == (f"{LP}[0].logprob", 2)
