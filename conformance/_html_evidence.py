@@ -19,6 +19,7 @@ VALUE_LIMIT = 2000  # characters of an expected/actual value
 EVENTS_HEAD = 100  # events of a long transcript shown from its start...
 EVENTS_TAIL = 50  # ...and from its end; highlighted events and their neighbours always
 EVENTS_AROUND = 2
+APPENDIX_EVENTS = 20  # the exchanges appendix shows fewer: the full transcript is in results.json
 
 
 def cut(text: str, limit: int = BODY_LIMIT) -> str:
@@ -69,12 +70,14 @@ def findings_table(findings: list[Mapping[str, Any]], known: set[int] | None = N
     )
 
 
-def visible_events(count: int, highlight: set[int]) -> list[int | None]:
+def visible_events(
+    count: int, highlight: set[int], head: int = EVENTS_HEAD, tail: int = EVENTS_TAIL
+) -> list[int | None]:
     """Indexes of the events to show (``None`` marks a gap): the head, the tail and
     every highlighted event with its neighbours."""
-    if count <= EVENTS_HEAD + EVENTS_TAIL:
+    if count <= head + tail:
         return list(range(count))
-    keep = set(range(EVENTS_HEAD)) | set(range(count - EVENTS_TAIL, count))
+    keep = set(range(head)) | set(range(count - tail, count))
     for index in highlight:
         keep |= set(range(max(0, index - EVENTS_AROUND), min(count, index + EVENTS_AROUND + 1)))
     out: list[int | None] = []
@@ -87,10 +90,12 @@ def visible_events(count: int, highlight: set[int]) -> list[int | None]:
     return out
 
 
-def transcript_html(events: list[Mapping[str, Any]], highlight: set[int]) -> str:
+def transcript_html(
+    events: list[Mapping[str, Any]], highlight: set[int], head: int = EVENTS_HEAD
+) -> str:
     lines = []
     previous = -1
-    for index in visible_events(len(events), highlight):
+    for index in visible_events(len(events), highlight, head, min(head, EVENTS_TAIL)):
         if index is None:
             continue
         if index != previous + 1:
@@ -111,7 +116,7 @@ def transcript_html(events: list[Mapping[str, Any]], highlight: set[int]) -> str
     return f'<pre class="cf-transcript">{"".join(lines)}</pre>'
 
 
-def exchange_html(exchange: Mapping[str, Any], highlight: set[int]) -> str:
+def exchange_html(exchange: Mapping[str, Any], highlight: set[int], head: int = EVENTS_HEAD) -> str:
     """Request, status, headers, body or event transcript, and a curl line."""
     request = exchange.get("request", {})
     headers = "\n".join(f"{k}: {v}" for k, v in request.get("headers", {}).items())
@@ -141,7 +146,7 @@ def exchange_html(exchange: Mapping[str, Any], highlight: set[int]) -> str:
             parts.append(
                 f"<p>event transcript: {len(events)} events"
                 + (note if truncated else "")
-                + f"</p>{transcript_html(events, highlight)}"
+                + f"</p>{transcript_html(events, highlight, head)}"
             )
         else:
             parts.append(
@@ -169,7 +174,8 @@ def exchanges_section(data: Mapping[str, Any]) -> str:
         items.append(
             f'<details id="{anchor("exchange", exchange_id)}"><summary><code>'
             f"{escape(exchange_id)}</code>: {escape(method)}"
-            f" -> {escape(str(status))}</summary>{exchange_html(exchange, set())}</details>"
+            f" -> {escape(str(status))}</summary>"
+            f"{exchange_html(exchange, set(), APPENDIX_EVENTS)}</details>"
         )
     return f'<div class="cf" id="cf-exchanges"><h2>Exchanges</h2>{"".join(items)}</div>'
 
