@@ -41,6 +41,22 @@ def run(concurrency: int, latency: str | None) -> tuple[float, int]:
         return wall, int(data["requests"])
 
 
+def request_phase(concurrency: int, latency: float) -> tuple[float, int]:
+    """In one process: the time from the first probe sent to the last answered, after the
+    preflight, against the embedded server with ``latency`` (no start-up in it)."""
+    from conformance._session import Session
+    from conformance._settings import resolve_settings
+    from conformance.checks import registered_checks
+
+    settings = resolve_settings(concurrency=concurrency, env={})
+    with Session(settings, server_options={"latency_s": latency}) as session:
+        assert session.preflight() is None
+        probes = [p for c in registered_checks() for p in c.probes]
+        started = time.perf_counter()
+        session.runner.fetch(probes)
+        return time.perf_counter() - started, session.runner.requests_sent - 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", default="300ms")
@@ -48,7 +64,18 @@ def main() -> None:
     options = parser.parse_args()
     latency = parse_duration(options.latency, "--latency")
     levels = [int(n) for n in options.concurrency.split(",")]
-    print(f"full default run, reference server with --latency {options.latency}")
+    print(f"request phase (in process, after the preflight), --latency {options.latency}")
+    print(f"{'N':>3} {'requests':>8} {'phase':>7} {'ideal':>7} {'1.3x':>7}  ok")
+    for n in levels:
+        phase, requests = min(request_phase(n, latency) for _ in range(2))
+        ideal = requests * latency / n
+        rounds = math.ceil(requests / n)
+        print(
+            f"{n:>3} {requests:>8} {phase:>6.2f}s {ideal:>6.2f}s {1.3 * ideal:>6.2f}s  "
+            f"{'yes' if phase <= 1.3 * ideal else 'NO '} (floor: {rounds} rounds = "
+            f"{rounds * latency:.2f}s)"
+        )
+    print(f"full default run (own process, as a user runs it), --latency {options.latency}")
     print(f"{'N':>3} {'requests':>8} {'start-up':>9} {'wall':>7} {'ideal':>7} {'target':>7}  ok")
     for n in levels:
         startup = min(run(n, None)[0] for _ in range(2))
