@@ -42,7 +42,9 @@ def ours(seed: int, examples: int) -> dict[str, Any]:
         args = [sys.executable, "-m", "conformance", "run", "-q", "--phase", "explore"]
         args += ["--seed", str(seed), "--examples", str(examples), "--report-dir", tmp]
         started = time.perf_counter()
-        proc = subprocess.run(args, capture_output=True, text=True, env=_env(), check=False)
+        proc = subprocess.run(  # noqa: S603 - our own command
+            args, capture_output=True, text=True, env=_env(), check=False
+        )
         wall = time.perf_counter() - started
         if proc.returncode != 0:
             raise SystemExit(f"conformance run failed ({proc.returncode}):\n{proc.stderr}")
@@ -73,7 +75,7 @@ def _free_port() -> int:
 def schemathesis(seed: int) -> dict[str, Any]:
     port = _free_port()
     env = {**_env(), "CONFORMANCE_SERVER_API_KEY": KEY}
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: S603 - our own command
         [sys.executable, "-m", "conformance", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -96,7 +98,7 @@ def schemathesis(seed: int) -> dict[str, Any]:
             args += ["--seed", str(seed), "--report", "har", "--report-har-path", str(har)]
             args += ["--report-dir", tmp, "--continue-on-failure", "--output-sanitize", "false"]
             started = time.perf_counter()
-            subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+            subprocess.run(args, capture_output=True, text=True, env=env, check=False)  # noqa: S603
             wall = time.perf_counter() - started
             entries = json.loads(har.read_text())["log"]["entries"]
     finally:

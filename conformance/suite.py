@@ -39,8 +39,10 @@ def test_check(conformance_check: CheckResult) -> None:
 
 @pytest.mark.parametrize(
     "conformance_property",
-    [pytest.param(p.id, id=p.id, marks=getattr(pytest.mark, EXPLORE_MARKER)(p.id))
-     for p in PROPERTIES],
+    [
+        pytest.param(p.id, id=p.id, marks=getattr(pytest.mark, EXPLORE_MARKER)(p.id))
+        for p in PROPERTIES
+    ],
     indirect=True,
 )
 def test_explore(conformance_property: CheckResult, conformance_session: Session) -> None:
