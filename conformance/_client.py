@@ -468,6 +468,6 @@ def _connect_failure(exc: httpx.ConnectError, where: str) -> str:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate of {where} could not be verified: {cause.verify_message}"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake with {where} failed: {cause.reason or cause}"
+            return f"TLS handshake with {where} failed: {getattr(cause, 'reason', None) or cause}"
         cause = cause.__cause__ or cause.__context__
     return f"could not connect to {where}: {exc}"
