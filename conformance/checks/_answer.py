@@ -69,7 +69,7 @@ def read_answer(exchange: Exchange) -> Answer:
     if why is not None or not isinstance(payload, dict):
         raise NotApplicable("the response body is not a JSON object; see response_schema")
     choices: dict[int, ChoiceView] = {}
-    for position, choice in enumerate(payload.get("choices") or []):
+    for position, choice in enumerate(as_list(payload.get("choices"))):
         if not isinstance(choice, dict) or not _is_index(choice.get("index")):
             continue
         path = f"$.choices[{position}]"
@@ -98,7 +98,7 @@ def _from_stream(exchange: Exchange) -> Answer:
             continue
         if isinstance(payload.get("usage"), dict):
             usage, usage_mark = payload["usage"], Mark("$.usage", chunk.index)
-        for position, choice in enumerate(payload.get("choices") or []):
+        for position, choice in enumerate(as_list(payload.get("choices"))):
             if not isinstance(choice, dict) or not _is_index(choice.get("index")):
                 continue
             path = f"$.choices[{position}]"
@@ -111,7 +111,7 @@ def _from_stream(exchange: Exchange) -> Answer:
                 view.content += delta["content"]
                 view.content_marks.append(Mark(f"{path}.delta.content", chunk.index))
                 said = True
-            for n, call in enumerate(delta.get("tool_calls") or []):
+            for n, call in enumerate(as_list(delta.get("tool_calls"))):
                 key = call.get("index", n) if isinstance(call, dict) else n
                 calls.setdefault(index, set()).add(key)
                 said = True
@@ -123,6 +123,11 @@ def _from_stream(exchange: Exchange) -> Answer:
     for index, seen in calls.items():
         choices[index].tool_calls = len(seen)
     return Answer(True, choices, usage, usage_mark)
+
+
+def as_list(value: object) -> list[Any]:
+    """``value`` when it is a list, else empty (the schema checks name the wrong type)."""
+    return value if isinstance(value, list) else []
 
 
 def _is_index(value: object) -> bool:

@@ -10,6 +10,7 @@ from conformance._model import Finding, Severity
 from conformance.checks._answer import (
     answered,
     as_int,
+    as_list,
     count,
     read_answer,
     requested,
@@ -88,7 +89,7 @@ def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     if not exchange.ok:
         return
     stop = requested(exchange, ctx).get("stop")
-    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
+    stops = [stop] if isinstance(stop, str) else [s for s in as_list(stop) if isinstance(s, str)]
     for view in read_answer(exchange).choices.values():
         found = [s for s in stops if s and s in view.content]
         if found:
