@@ -204,3 +204,21 @@ def test_a_finding_in_a_stream_names_its_event_and_keeps_the_evidence():
     assert events[-1].data == "[DONE]"
     assert '"finish_reason":"length"' in events[finding.chunk_index].data
     assert finding.expected.startswith("one finish_reason for choice 0, already sent in event ")
+
+
+def test_under_compat_a_missing_first_role_is_the_role_checks_alone():
+    config = ServerConfig(api_key=KEY, profile="compat", defects=frozenset(["no-delta-role"]))
+    runner = Runner(
+        Endpoint("http://127.0.0.1/v1", api_key=KEY, model=config.models[0]),
+        Contract.load(profile="compat"),
+        transport=httpx.ASGITransport(create_app(config)),
+    )
+    verdicts = {
+        check_id: runner.evaluate(get_check(check_id)).verdict
+        for check_id in ("stream_first_delta_role", "chunk_schema", "stream_finish_once")
+    }
+    assert verdicts == {
+        "stream_first_delta_role": Verdict.FAIL,
+        "chunk_schema": Verdict.PASS,  # the errata let later deltas leave role out
+        "stream_finish_once": Verdict.PASS,
+    }
