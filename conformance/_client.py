@@ -193,7 +193,7 @@ class ChatClient:
         ]
         if gave_up is not None:
             exchange.retries.append(f"not retried: {gave_up}")
-        elif refused is not None and notes:
+        elif refused is not None and sent:
             exchange.retries.append(f"retry not sent: {refused}")
         return exchange
 

@@ -235,3 +235,19 @@ def test_faults_need_their_name_spelled_right():
 
 def test_the_fast_timeouts_used_here_are_what_the_assertions_say():
     assert (FAST.idle, FAST.total) == (0.3, 0.8)
+
+
+def test_retries_spend_from_the_request_budget_and_stop_with_it():
+    from conformance._budget import Budget
+
+    with runner("rate-limit-always", concurrency=1) as run:
+        run.budget = Budget(max_requests=2)
+        chat, stream = run.fetch(["chat", "chat_stream"])
+        assert run.requests_sent == 2
+        assert chat.attempts == 2
+        assert chat.retries[-1] == (
+            "retry not sent: the request budget is spent (2 of --max-requests 2)"
+        )
+        assert stream.attempts == 0
+        assert stream.error == "not sent: the request budget is spent (2 of --max-requests 2)"
+        assert run.stopped_by == "the request budget is spent (2 of --max-requests 2)"
