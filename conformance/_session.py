@@ -182,6 +182,7 @@ class Session:
                 budget=self.runner.budget,
                 options=options,
                 transport=self._transport,
+                observer=self.observer,
             ).run()
         return self.exploration
 

@@ -586,10 +586,12 @@ def faults() -> None:
 
 @main.command("checks")
 def list_checks() -> None:
-    """List the registered checks: id, area, severity and title."""
+    """List the registered checks: id, area, severity and title (then the exploration
+    properties, judged with --phase explore or all)."""
     from conformance.checks import registered_checks
+    from conformance.explore import PROPERTIES
 
-    for check in registered_checks():
+    for check in [*registered_checks(), *PROPERTIES]:
         click.echo(f"{check.id:32} {check.area:10} {check.severity.value:6} {check.title}")
 
 

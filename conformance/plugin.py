@@ -184,7 +184,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item], config: pytest.Confi
         if mark is not None and mark.args:
             state.selected.append(str(mark.args[0]))
     if state.session is not None and state.session.observer is not None:
-        state.session.observer.checks_planned(len(state.selected))
+        explored = [i for i in items if i.get_closest_marker(EXPLORE_MARKER) is not None]
+        state.session.observer.checks_planned(len(state.selected) + len(explored))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -266,6 +267,8 @@ def conformance_property(
     exploration = conformance_session.explore()
     result = exploration.result(get_property(str(request.param)))
     conformance_session.results.append(result)
+    if conformance_session.observer is not None:
+        conformance_session.observer.check_done(result)
     request.node.stash[RESULT_KEY] = result
     if result.verdict is Verdict.ERROR:
         raise Inconclusive(f"{result.check.id}: inconclusive: {result.reason}")

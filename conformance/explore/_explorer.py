@@ -20,7 +20,7 @@ import httpx
 
 from conformance._budget import Budget
 from conformance._client import ChatClient, Endpoint
-from conformance._engine import CheckResult
+from conformance._engine import CheckResult, Observer
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity, Verdict
 from conformance._spec import Contract
@@ -209,8 +209,10 @@ class Explorer:
         budget: Budget | None = None,
         options: ExploreOptions | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.observer = observer if observer is not None else Observer()
         self.contract = contract
         self.budget = budget if budget is not None else Budget()
         self.options = options if options is not None else ExploreOptions()
@@ -250,6 +252,7 @@ class Explorer:
             gate = asyncio.Semaphore(max(1, self.options.concurrency))
             if VALID in self.options.phases:
                 stats = exploration.stats[VALID] = PhaseStats(planned=len(valid))
+                self.observer.requests_planned(len(valid))
 
                 async def one_valid(body: dict[str, Any]) -> None:
                     async with gate:
@@ -261,6 +264,7 @@ class Explorer:
                 await self._shrink_all(VALID, stats)
             if INVALID in self.options.phases:
                 stats = exploration.stats[INVALID] = PhaseStats(planned=len(invalid))
+                self.observer.requests_planned(2 * len(invalid))  # each with its follow-up
 
                 async def one_invalid(body: dict[str, Any], mutation: Mutation) -> None:
                     async with gate:
@@ -283,8 +287,11 @@ class Explorer:
         before = (self.budget.prompt_tokens, self.budget.completion_tokens)
         self.budget.charge(exchange)
         stats.requests += 1
-        stats.prompt_tokens += self.budget.prompt_tokens - before[0]
-        stats.completion_tokens += self.budget.completion_tokens - before[1]
+        prompt = self.budget.prompt_tokens - before[0]
+        completion = self.budget.completion_tokens - before[1]
+        stats.prompt_tokens += prompt
+        stats.completion_tokens += completion
+        self.observer.request_done(exchange, prompt + completion)
         return exchange
 
     async def _valid_case(self, body: dict[str, Any], stats: PhaseStats) -> list[Judged] | None:
@@ -356,6 +363,7 @@ class Explorer:
                     return
                 spent += 1
                 stats.shrink_requests += 1
+                self.observer.requests_planned(1 if phase == VALID else 2)
                 judged = await self._try(candidate, phase, stats)
                 if judged is None:
                     return
