@@ -104,3 +104,22 @@ def test_the_checks_phase_is_the_default():
 
     phase = next(p for p in run.params if p.name == "phase")
     assert phase.default == "checks"
+
+
+def test_the_pytest_plugin_runs_the_exploration_items_on_request(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import clean_env
+
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-q",
+            "-p", "no:cacheprovider", "--conformance-phase", "explore",
+            "--conformance-examples", "5", "--conformance-seed", "3",
+        ],
+        capture_output=True, text=True, env=clean_env(), cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^5 passed, \d+ deselected in ", proc.stdout, re.MULTILINE), proc.stdout
