@@ -209,19 +209,22 @@ def recovers_after_invalid(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
 
     Sent only once every invalid request and the unknown model have been answered: a
     bad request must not leave the endpoint broken for the next client. Served means a
-    2xx answer carrying a message (its schema is response_schema's to judge).
+    2xx answer whose JSON carries a message (its schema and media type are judged by
+    response_schema and json_content_type).
     """
     what = f"a valid request sent after {len(ctx.probe.after)} refused requests"
     if not exchange.ok:
         yield from refused(exchange, what)
         return
-    payload, why = parse_body(exchange)
-    choices = payload.get("choices") if isinstance(payload, dict) else None
+    payload, _ = parse_body(exchange)
+    if not isinstance(payload, dict):
+        return  # not a JSON object: json_content_type and response_schema say why
+    choices = payload.get("choices")
     first = choices[0] if isinstance(choices, list) and choices else None
     if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
         yield Finding(
             title=f"{what} was answered without a message",
             json_path="$.choices[0].message",
             expected="a choice with a message",
-            actual=why or clip(exchange.text()),
+            actual=clip(exchange.text()),
         )

@@ -385,9 +385,8 @@ def test_recovery_needs_a_message_not_just_a_2xx():
         ("a valid request sent after 9 refused requests was answered without a message",
          "$.choices[0].message")
     ]  # fmt: skip
-    garbage = exchange("chat_after_invalid", body="<html>ok</html>")
-    [finding] = judge("recovers_after_invalid", garbage)
-    assert finding.actual.startswith("Expecting value")
+    html = exchange("chat_after_invalid", body="<html>ok</html>")
+    assert judge("recovers_after_invalid", html) == []  # response_schema's to judge
 
 
 def test_a_logprobs_flaw_at_every_token_is_one_finding_with_a_count():
