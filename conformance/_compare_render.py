@@ -30,6 +30,7 @@ MARKS = {
 }
 
 DIFFER_LISTED = 8  # differing checks named in the first line of the page
+NOTE_HOVER = 500  # characters of a cell's note in its hover title; the details hold it all
 
 STYLE = """
 body{font-family:system-ui,sans-serif;color:#1f2328;margin:16px;font-size:14px}
@@ -61,7 +62,8 @@ def _cell_html(row: Row, index: int) -> str:
             f"<details><summary>{text}</summary>"
             f'<pre class="note">{escape(cell.note)}</pre></details>'
         )
-    return f'<td class="c-{cell.status}">{text}</td>'
+    hover = f' title="{escape(cell.note[:NOTE_HOVER])}"' if cell.note else ""
+    return f'<td class="c-{cell.status}"{hover}>{text}</td>'
 
 
 def _row_html(matrix: Matrix, row: Row) -> str:

@@ -84,11 +84,11 @@ def header_card(data: Mapping[str, Any]) -> str:
     tokens = data.get("tokens", {})
     endpoint = data.get("endpoint", {})
     spec = data.get("spec", {})
-    ok = data.get("exit_code") == 0
+    tone = {"conformant": "PASS", "nonconformant": "FAIL"}.get(str(data.get("verdict")), "ERROR")
     rows: list[tuple[str, str]] = [
         (
             "verdict",
-            f'<span class="cf-verdict-{"PASS" if ok else "FAIL"}" id="cf-verdict">'
+            f'<span class="cf-verdict-{tone}" id="cf-verdict">'
             f"{escape(str(data.get('verdict', '')))}</span> ({escape(counts)}); "
             f"exit code {escape(str(data.get('exit_code')))}",
         ),
