@@ -32,6 +32,7 @@ ASSISTANT = "assistant"
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionResponse",
     probes=[CHAT.id, *MORE_RESPONSES],
+    any_exchange=True,
 )
 def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The response body is a valid ChatCompletionResponse.
@@ -54,6 +55,7 @@ def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=f"{CHUNK}/properties/id",
     probes=list(ALL_STREAMS),
+    any_exchange=True,
 )
 def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every chunk of a stream has the same id, created and model.
@@ -89,6 +91,7 @@ def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Fin
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionStreamResponseDelta/properties/role",
     probes=list(ALL_STREAMS),
+    any_exchange=True,
 )
 def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The first delta of each choice says role: assistant.
@@ -124,6 +127,7 @@ def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     severity=Severity.MUST,
     spec=f"{STREAM_CHOICE}/properties/finish_reason",
     probes=list(ALL_STREAMS),
+    any_exchange=True,
 )
 def stream_finish_once(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Each streamed choice gets a finish_reason exactly once, and nothing after it.

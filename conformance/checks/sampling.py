@@ -36,6 +36,7 @@ PROPERTY = f"{REQUEST}/properties"
     severity=Severity.MUST,
     spec=f"{PROPERTY}/max_tokens",
     probes=[CHAT.id, CHAT_STREAM_USAGE.id, *CAP_PROBES, *N_PROBES],
+    any_exchange=True,
 )
 def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """No answer is longer than max_tokens or max_completion_tokens allow.

@@ -160,6 +160,7 @@ def stream_framing(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=STREAM_PROPERTY,
     probes=list(ALL_STREAMS),
+    any_exchange=True,
 )
 def stream_event_separation(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Each chunk is its own event, ended by a blank line.

@@ -104,6 +104,7 @@ def _arithmetic(usage: dict[str, Any], *, chunk_index: int | None) -> Iterator[F
     severity=Severity.MUST,
     spec="#/components/schemas/PromptTokensDetails/properties/cached_tokens",
     probes=list(USAGE_PROBES),
+    any_exchange=True,
 )
 def usage_cached_tokens(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Cached prompt tokens are part of the prompt: cached_tokens <= prompt_tokens.
@@ -132,6 +133,7 @@ def usage_cached_tokens(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     severity=Severity.MUST,
     spec=CHUNK_USAGE,
     probes=list(USAGE_STREAMS),
+    any_exchange=True,
 )
 def stream_usage_chunk(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """With include_usage, exactly one chunk carries usage: the last, with empty choices.
@@ -191,6 +193,7 @@ def stream_usage_chunk(exchange: Exchange, ctx: CheckContext) -> Iterator[Findin
     severity=Severity.SHOULD,
     spec=CHUNK_USAGE,
     probes=[CHAT_STREAM.id],
+    any_exchange=True,
 )
 def stream_usage_unrequested(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Without include_usage, no chunk carries usage.
