@@ -325,7 +325,12 @@ def check_html(
         }
         out.append(
             f"<details><summary>exchange <code>{escape(exchange_id)}</code>"
-            + (f": events {', '.join(map(str, sorted(hits)))} highlighted" if hits else "")
+            + (
+                f": event{'s' if len(hits) > 1 else ''} "
+                f"{', '.join(map(str, sorted(hits)))} highlighted"
+                if hits
+                else ""
+            )
             + f"</summary>{exchange_html(exchange, hits)}</details>"
         )
     others = [str(e) for e in check.get("exchanges", []) if str(e) not in shown]
