@@ -5,6 +5,7 @@ by its check with the exact verdict, JSON path and exchange; a feature declined 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 
 import httpx
@@ -69,18 +70,27 @@ FOUND = {
 }  # fmt: skip
 
 
+CONTRACT = Contract.load()  # loaded (and checked as OpenAPI) once: it is most of the cost
+
+
 def runner_for(app: object) -> Runner:
     return Runner(
         Endpoint("http://127.0.0.1/v1", api_key=KEY, model="conformance/reference-1"),
-        Contract.load(),
+        CONTRACT,
         transport=httpx.ASGITransport(app),  # type: ignore[arg-type]
     )
+
+
+@functools.cache
+def clean_runner() -> Runner:
+    """One runner on the clean server for every test: each probe is sent once."""
+    return runner_for(create_app(ServerConfig(api_key=KEY)))
 
 
 @pytest.mark.parametrize("defect", sorted(FOUND))
 def test_each_feature_defect_is_found_at_its_path(defect):
     check_id, verdict, path, exchange_id = FOUND[defect]
-    clean = runner_for(create_app(ServerConfig(api_key=KEY))).evaluate(get_check(check_id))
+    clean = clean_runner().evaluate(get_check(check_id))
     assert clean.verdict is Verdict.PASS, clean.reason
     config = ServerConfig(api_key=KEY, defects=frozenset({defect}))
     result = runner_for(create_app(config)).evaluate(get_check(check_id))
