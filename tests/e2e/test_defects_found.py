@@ -3,6 +3,8 @@ every check, and each deliberate defect is found by exactly the checks meant for
 
 from __future__ import annotations
 
+import functools
+
 import httpx
 import pytest
 
@@ -140,11 +142,17 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
 }
 
 
+@functools.cache
+def contract(profile: str) -> Contract:
+    """Loaded (and checked as OpenAPI) once per profile: most of a run's cost otherwise."""
+    return Contract.load(profile=profile)
+
+
 def run_catalogue(*defects: str, profile: str = "strict") -> dict[str, Verdict]:
     config = ServerConfig(api_key=KEY, profile=profile, defects=frozenset(defects))
     runner = Runner(
         Endpoint("http://127.0.0.1/v1", api_key=KEY, model=config.models[0]),
-        Contract.load(profile=profile),
+        contract(profile),
         transport=httpx.ASGITransport(create_app(config)),
     )
     return {c.id: runner.evaluate(c).verdict for c in registered_checks()}
