@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.e2e.conftest import load_results, run_cli
+from tests.e2e.conftest import CANARY, clean_env, load_results, run_cli, served  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,12 +79,16 @@ def test_a_combination_defect_fails_with_its_shrunk_example_and_a_curl_line(tmp_
     assert "Authorization: Bearer $CONFORMANCE_API_KEY" in html
 
 
-def test_the_budget_stops_exploration_and_the_note_says_so(tmp_path):
+def test_the_budget_stops_exploration_of_another_server_and_the_key_never_leaks(tmp_path, served):
     out = tmp_path / "reports"
     proc = run_cli(
-        "run", "--phase", "explore", "--examples", "30", "--seed", "1", "--max-requests", "20",
-        "--report-dir", str(out),
+        "run", "--base-url", served, "--model", "conformance/reference-1", "--phase", "explore",
+        "--examples", "30", "--seed", "1", "--max-requests", "20", "--report-dir", str(out),
+        env=clean_env(CONFORMANCE_API_KEY=CANARY),
     )  # fmt: skip
+    for path in out.iterdir():
+        assert CANARY not in path.read_text(), path.name
+    assert CANARY not in proc.stdout + proc.stderr
     data = load_results(out)
     assert_valid_results(data)
     assert proc.returncode == 3, proc.stdout + proc.stderr  # the invalid phase never ran
@@ -110,8 +114,6 @@ def test_the_pytest_plugin_runs_the_exploration_items_on_request(tmp_path):
     import re
     import subprocess
     import sys
-
-    from tests.e2e.conftest import clean_env
 
     proc = subprocess.run(
         [

@@ -69,6 +69,23 @@ def test_a_refused_valid_parameter_is_a_warning_that_names_it():
     assert result.verdict is Verdict.WARN
 
 
+@pytest.mark.parametrize(
+    ("defect", "check_id", "json_path"),
+    [
+        ("missing-chunk-id", "chunk_schema", "$"),
+        ("bad-usage-total", "usage_arithmetic", "$.usage.total_tokens"),
+        ("missing-service-tier", "response_schema", "$"),
+    ],
+)
+def test_a_schema_invalid_answer_is_attributed_to_the_catalogue_check(defect, check_id, json_path):
+    exploration = explore(defect, seed=SEED, examples=20, phases=("valid",))
+    found = [d for d in exploration.discoveries if d.finding.check_id == check_id]
+    assert found, [d.to_dict() for d in exploration.discoveries]
+    assert {d.property_id for d in exploration.discoveries} == {"explore_response_schema"}
+    assert found[0].finding.json_path == json_path
+    assert verdicts(exploration)["explore_response_schema"] is Verdict.FAIL
+
+
 def test_invalid_requests_served_500_fail_with_the_catalogue_check_and_the_broken_field():
     exploration = explore("invalid-request-500", seed=SEED, examples=20, phases=("invalid",))
     assert verdicts(exploration)["explore_invalid_rejected"] is Verdict.FAIL

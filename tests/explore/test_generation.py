@@ -112,3 +112,21 @@ def test_options_refuse_nonsense():
         ExploreOptions(examples=0)
     with pytest.raises(ValueError, match=r"^unknown exploration phase 'fuzz'"):
         ExploreOptions(phases=("fuzz",))
+
+
+def test_the_catalogue_checks_that_judge_generated_answers():
+    from conformance.checks import registered_checks
+
+    marked = {c.id for c in registered_checks() if c.any_exchange}
+    assert {
+        "json_content_type",
+        "stream_content_type",
+        "response_schema",
+        "chunk_schema",
+        "stream_done_terminator",
+        "stream_framing",
+        "usage_arithmetic",
+        "invalid_request_rejected",
+        "error_body_shape",
+    } <= marked
+    assert not marked & {"success_status", "auth_missing_key_rejected", "usage_stream_matches"}
