@@ -251,3 +251,16 @@ def test_retries_spend_from_the_request_budget_and_stop_with_it():
         assert stream.attempts == 0
         assert stream.error == "not sent: the request budget is spent (2 of --max-requests 2)"
         assert run.stopped_by == "the request budget is spent (2 of --max-requests 2)"
+
+
+def test_rate_limit_spaces_requests_over_a_real_socket():
+    from conformance._ratelimit import RateLimiter
+
+    limiter = RateLimiter.parse("20/s")
+    with runner(limiter=limiter) as run:
+        started = time.perf_counter()
+        exchanges = run.fetch(["chat", "chat_stream", "chat_stream_usage", "chat_n", "seed"])
+        elapsed = time.perf_counter() - started
+        assert [e.status for e in exchanges] == [200] * 5
+        assert elapsed >= 4 * 0.05  # the first at once, then one every 50 ms
+        assert limiter.waited_s == pytest.approx(0.05 + 0.10 + 0.15 + 0.20, abs=0.02)
