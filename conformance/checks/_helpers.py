@@ -12,6 +12,8 @@ from conformance._model import Finding
 from conformance._validation import Violation
 from conformance.checks._registry import CheckContext, NotApplicable
 
+SHARED = ("chat", "chat_stream", "chat_stream_usage")  # the probes success_status judges
+
 EVENT_STREAM = "text/event-stream"
 JSON = "application/json"
 CLIP = 200  # characters of a body or event kept in a finding's `actual`
@@ -30,11 +32,11 @@ def content_type_header(exchange: Exchange) -> str:
 
 
 def require_success(exchange: Exchange) -> None:
-    """Only a 2xx answer can be judged for its body; any other is ``success_status``'s."""
+    """Only a 2xx answer can be judged for its body; any other is ``success_status``'s
+    (for the shared probes) or the check's that the probe was made for."""
     if not exchange.ok:
-        raise NotApplicable(
-            f"the request was answered with status {exchange.status}; see success_status"
-        )
+        owner = "success_status" if exchange.id in SHARED else "the check this probe is for"
+        raise NotApplicable(f"the request was answered with status {exchange.status}; see {owner}")
 
 
 def require_event_stream(exchange: Exchange) -> None:

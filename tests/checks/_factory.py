@@ -160,8 +160,16 @@ def usage_counts(max_completion=10**6):
 
 
 def with_usage(payload, counts):
-    """``payload`` with consistent usage numbers (other usage fields kept)."""
+    """``payload`` with consistent usage numbers (other usage fields kept, cached tokens
+    no more than the prompt's)."""
     prompt, completion, total = counts
     usage = dict(payload.get("usage") or {})
     usage.update(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+        # cached tokens are part of the prompt (usage_cached_tokens)
+        usage["prompt_tokens_details"] = {
+            **details,
+            "cached_tokens": min(details["cached_tokens"], prompt),
+        }
     return {**payload, "usage": usage}

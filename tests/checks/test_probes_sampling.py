@@ -110,3 +110,14 @@ def test_a_request_without_stream_answered_with_a_stream_is_named(content_type, 
     assert str(judge("response_schema", recorded)) == (
         "the answer is an event stream, not a response; see json_content_type"
     )
+
+
+def test_the_shared_probes_are_those_success_status_judges():
+    from conformance.checks import get_check
+    from conformance.checks._helpers import SHARED
+
+    assert get_check("success_status").probes == SHARED
+    recorded = exchange("chat_n", status=500, body=b"oops", headers={"content-type": "text/plain"})
+    assert str(judge("response_schema", recorded)) == (
+        "the request was answered with status 500; see the check this probe is for"
+    )
