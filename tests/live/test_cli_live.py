@@ -283,3 +283,20 @@ def test_a_terminal_gets_a_live_line_that_goes_away(tmp_path):
     assert text.rstrip().splitlines()[-1].startswith("conformance: report: ")
     data = json.loads((out / "results.json").read_text())
     assert data["verdict"] == "conformant"
+
+
+def test_a_first_request_that_never_gets_past_429_stops_the_run_in_one_line(tmp_path):
+    proc = run_cli(
+        "run", "--fault", "rate-limit-always", "--retries", "1", "--report-dir", str(tmp_path)
+    )
+    assert proc.returncode == 3
+    [line, where] = proc.stderr.splitlines()
+    assert line.startswith("conformance: the endpoint at http://127.0.0.1:")
+    assert line.endswith(
+        "/v1/chat/completions kept answering 429 Too Many Requests (2 attempts): nothing can "
+        "be concluded now. Wait and run again, or lower --concurrency or set --rate-limit."
+    )
+    assert where == f"conformance: no checks were run; see {tmp_path / 'results.json'}"
+    data = load_results(tmp_path)
+    assert data["requests"] == 2
+    assert [f["kind"] for f in data["faults"]] == ["rate-limited"]
