@@ -160,6 +160,12 @@ class Exploration:
             reason += f"; {stats.inconclusive} inconclusive (transport failure or 429)"
         if self.stopped_by is not None:
             reason += f"; stopped early: {self.stopped_by}"
+        mine = [d for d in self.discoveries if d.property_id == check.id and d.fields()]
+        for d in mine[:5]:
+            shown = "shrunk example" if d.shrunk else "smallest example"
+            reason += f"; {d.finding.title}: {shown} triggered by {', '.join(d.fields())}"
+        if len(mine) > 5:
+            reason += f"; and {len(mine) - 5} more (results.json: explore.findings)"
         if found:
             must = any(f.severity is Severity.MUST for f in found)
             verdict = Verdict.FAIL if must else Verdict.WARN

@@ -53,6 +53,9 @@ def test_n_with_stream_500_is_found_with_the_default_examples_and_shrunk_to_its_
     assert found.count >= 2
     assert verdicts(exploration)["explore_no_server_errors"] is Verdict.FAIL
     assert verdicts(exploration)["explore_response_schema"] is Verdict.PASS
+    assert exploration.result(PROPERTIES[0]).reason.endswith(
+        "; a schema-valid request was answered with 500: shrunk example triggered by n, stream"
+    )
 
 
 def test_a_refused_valid_parameter_is_a_warning_that_names_it():
