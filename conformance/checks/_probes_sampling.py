@@ -18,8 +18,8 @@ N = 2
 CAP = 3  # tokens: far fewer than the counting prompt needs
 COUNTING = "Count from 1 to 50, separated by spaces."
 WORDS = "Reply with exactly these words: one two three"
-STOP_LIST = ["###", " "]  # the one that matters is not the first
-STOP_STRING = " "
+STOP_LIST = ["###", "two"]  # the one that matters is not the first
+STOP_STRING = "two"  # a word: some APIs refuse a stop sequence that is only whitespace
 SEED = 7
 TOOL_TOKENS = 32  # room for one small tool call
 TOOL = {
@@ -93,7 +93,7 @@ CAP_MAX_COMPLETION_TOKENS = _register(
 )
 STOP_AS_LIST = _register(
     "stop_list",
-    f"three words asked for, with stop: {STOP_LIST!r} (the space should end the answer)",
+    f"three words asked for, with stop: {STOP_LIST!r} (the answer should end before two)",
     text=WORDS,
     stop=STOP_LIST,
 )

@@ -81,10 +81,10 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
 def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A stop sequence ends the answer before it: the stop text never appears.
 
-    The probes ask for three words separated by spaces and stop at the space (as a list
-    whose first entry never matches, and as one string, which the document allows only
-    under the errata: a refusal of the string is right under strict). The output must
-    end before the first space, and the stop text is not part of it.
+    The probes ask for "one two three" and stop at "two" (in a list whose first entry
+    never matches, and as one string, which the document allows only under the errata: a
+    refusal of the string is right under strict). The output must end before "two", and
+    the stop text is not part of it.
     """
     yield from answered(exchange, ctx, what="stop")
     if not exchange.ok:

@@ -1,8 +1,10 @@
 """The reference server's toy model: deterministic words, tool calls and JSON answers.
 
-One token is one word (with the whitespace before it). The same request with the same
-seed gives the same answer, whether streamed or not; ``max_tokens`` and ``stop`` cut the
-answer the request would get without them, so a limited answer is a prefix of the full one.
+One token is one word (with the whitespace before it); a user asking "Reply with exactly
+these words: ..." gets those words, any other text prompt random ones. The same request
+with the same seed gives the same answer, whether streamed or not; ``max_tokens`` and
+``stop`` cut the answer the request would get without them, so a limited answer is a prefix
+of the full one.
 Prompt tokens are counted the same way: the whitespace-separated words of every message's
 text (string content and text parts).
 """
@@ -28,6 +30,7 @@ VOCABULARY = (
 )  # fmt: skip
 MAX_TOP_LOGPROBS = 20  # as OpenAI: more is a 400
 NATURAL_LENGTH = (3, 20)  # words in an answer that nothing cuts short
+DICTATION = "Reply with exactly these words:"  # a text prompt the toy model repeats
 REASONING_WORDS = {"low": 2, "medium": 4, "high": 8}  # after "Thinking:", by reasoning_effort
 
 # Request fields that shape how an answer is cut or delivered, not what it is: they are left
@@ -254,6 +257,9 @@ def _natural_text(params: Params, rng: random.Random) -> str:
     if params.response_format in ("json_object", "json_schema"):
         answer = " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(2, 8)))
         return json.dumps({"answer": answer}, ensure_ascii=False)
+    dictated = params.last_user_text.strip()
+    if dictated.startswith(DICTATION) and dictated[len(DICTATION) :].strip():
+        return dictated[len(DICTATION) :].strip()  # does as told, so `stop` can be seen to cut
     return " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(*NATURAL_LENGTH)))
 
 

@@ -173,12 +173,12 @@ def test_a_refused_cap_probe_is_a_finding_but_a_refused_shared_probe_is_not():
 
 @pytest.mark.parametrize("probe_id", ["stop_list", "stop_string"])
 def test_the_stop_text_must_not_appear(probe_id):
-    assert found("stop_honoured", plain(probe_id, text_choice("one"))) == []
-    [finding] = judge("stop_honoured", plain(probe_id, text_choice("one two")))
+    assert found("stop_honoured", plain(probe_id, text_choice("one "))) == []
+    [finding] = judge("stop_honoured", plain(probe_id, text_choice("one two three")))
     assert (finding.title, finding.json_path, finding.actual) == (
         "the answer goes on past a stop sequence",
         "$.choices[0].message.content",
-        "' ' at character 3 of 'one two'",
+        "'two' at character 4 of 'one two three'",
     )
 
 

@@ -139,9 +139,11 @@ def test_ignore_max_tokens_answers_past_both_caps():
 
 
 def test_ignore_stop_answers_past_the_stop_sequence():
-    body = chat_body(stop=[" "])
-    assert " " in chat(body, _on("ignore-stop")).json()["choices"][0]["message"]["content"]
-    assert " " not in chat(body).json()["choices"][0]["message"]["content"]
+    body = chat_body("Reply with exactly these words: one two three", stop=["two"])
+    assert chat(body, _on("ignore-stop")).json()["choices"][0]["message"]["content"] == (
+        "one two three"
+    )
+    assert chat(body).json()["choices"][0]["message"]["content"] == "one"
 
 
 def test_n_ignored_answers_one_choice_streamed_and_not():
@@ -172,3 +174,11 @@ def test_reject_top_p_zero_refuses_only_zero():
     assert response.json()["error"]["message"] == "top_p must be in (0, 1], got 0."
     assert chat(chat_body(top_p=0.5), config).status_code == 200
     assert chat(chat_body(top_p=0)).status_code == 200
+
+
+def test_the_toy_model_says_dictated_words_so_stop_can_be_seen_to_cut():
+    body = chat_body("Reply with exactly these words: one two three")
+    choice = chat(body).json()["choices"][0]
+    assert (choice["message"]["content"], choice["finish_reason"]) == ("one two three", "stop")
+    streamed = stream_chunks(chat({**body, "stop": ["###", "two"], "stream": True}))
+    assert streamed_text(streamed) == "one"
