@@ -12,7 +12,7 @@ out ``exchange``, ``json_path`` or ``title`` to match any value there.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,14 @@ class Baseline:
                 entries.setdefault(tuple(ident.values()), entry)
         return cls(entries=tuple(entries.values()))
 
+    def with_notes_from(self, older: Baseline) -> tuple[Baseline, int]:
+        """This baseline with the notes of ``older``'s entries for the same findings (a
+        rewritten baseline keeps why each finding was accepted); and how many were kept."""
+        notes = {_key(e): e.note for e in older.entries if e.note}
+        entries = tuple(replace(e, note=notes.get(_key(e), e.note)) for e in self.entries)
+        kept = sum(1 for e in entries if _key(e) in notes)
+        return replace(self, entries=entries), kept
+
     def dump(self, source: Mapping[str, Any] | None = None) -> str:
         """The baseline as YAML, with a header saying how it is used."""
         doc: dict[str, Any] = {"version": BASELINE_VERSION}
@@ -149,6 +157,10 @@ class Baseline:
         doc["findings"] = [e.to_dict() for e in self.entries]
         body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
         return HEADER + body
+
+
+def _key(entry: Entry) -> tuple[str | None, ...]:
+    return (entry.check, entry.exchange, entry.json_path, entry.title)
 
 
 def _entries(raw: Any, where: str) -> Iterable[Entry]:

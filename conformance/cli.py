@@ -608,7 +608,7 @@ def baseline() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("conformance-baseline.yaml"),
     show_default=True,
-    help="The baseline file to write (overwritten).",
+    help="The baseline file to write (replaced; notes of entries still found are kept).",
 )
 @click.option(
     "--fail-only",
@@ -624,12 +624,25 @@ def baseline_write(results: Path, output: Path, fail_only: bool) -> None:
     except ConformanceError as exc:
         _fail(f"baseline write {exc}", EXIT_USAGE)
     known = Baseline.from_results(data, include_warn=not fail_only)
+    kept = 0
+    if output.exists():  # rewriting: keep the notes that say why a finding was accepted
+        try:
+            known, kept = known.with_notes_from(Baseline.load(output))
+        except ConformanceError:
+            _fail(
+                f"--output {str(output)!r} exists and is not a baseline file; move it away or "
+                "pass another --output (baseline write replaces only baseline files).",
+                EXIT_USAGE,
+            )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(known.dump(source=data), encoding="utf-8")
     except OSError as exc:
         _fail(f"--output {str(output)!r} cannot be written: {exc}.", EXIT_USAGE)
-    click.echo(f"conformance: wrote {len(known.entries)} known findings to {output}")
+    click.echo(
+        f"conformance: wrote {len(known.entries)} known findings to {output}"
+        + (f" (kept {kept} note{'s' * (kept > 1)} from the file it replaced)" if kept else "")
+    )
 
 
 @main.command()

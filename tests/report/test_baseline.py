@@ -232,3 +232,16 @@ def test_exploration_findings_are_known_whatever_generated_request_showed_them()
             "title": "total is wrong",
         }
     ]
+
+
+def test_rewriting_a_baseline_keeps_the_notes_of_findings_still_found():
+    older = Baseline(
+        (
+            Entry(**identity("usage_arithmetic", TOTAL), note="provider ticket 12"),
+            Entry(check="gone", note="fixed since"),
+        )
+    )
+    data = run_with(check("usage_arithmetic", "FAIL", findings=[TOTAL, STREAM_TOTAL]))
+    newer, kept = Baseline.from_results(data).with_notes_from(older)
+    assert kept == 1
+    assert [e.note for e in newer.entries] == ["provider ticket 12", ""]

@@ -47,6 +47,20 @@ def test_a_baseline_from_a_defective_run_passes_it_and_fails_a_second_defect(tmp
         ("usage_arithmetic", "chat_stream_usage", "$.usage.total_tokens"),
     }
     assert wrote.stdout == f"conformance: wrote {len(entries)} known findings to {known}\n"
+    noted = known.read_text().replace(
+        "  title: usage.total_tokens", "  note: ticket 7\n  title: usage.total_tokens", 1
+    )
+    known.write_text(noted)
+    rewrote = run_cli(
+        "baseline", "write", str(tmp_path / "first" / "results.json"), "-o", str(known)
+    )
+    assert rewrote.stdout == (
+        f"conformance: wrote {len(entries)} known findings to {known} "
+        "(kept 1 note from the file it replaced)\n"
+    )
+    assert [e.get("note") for e in yaml.safe_load(known.read_text())["findings"]].count(
+        "ticket 7"
+    ) == 1
 
     again = run(tmp_path / "again", "--defect", "bad-usage-total", "--baseline", str(known))
     assert again.returncode == 0, again.stdout + again.stderr
@@ -142,6 +156,17 @@ def test_baseline_write_and_compare_refuse_wrong_input_with_exit_2(tmp_path):
         "can read.\n"
     )
     assert not (tmp_path / "c.html").exists()
+    precious = tmp_path / "notes.txt"
+    precious.write_text("- my notes: [\n")
+    good = tmp_path / "good.json"
+    good.write_text('{"schema_version": 1, "checks": []}')
+    proc = run_cli("baseline", "write", str(good), "-o", str(precious))
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"conformance: error: --output '{precious}' exists and is not a baseline file; move "
+        "it away or pass another --output (baseline write replaces only baseline files).\n"
+    )
+    assert precious.read_text() == "- my notes: [\n"
 
 
 def test_compare_writes_markdown_to_stdout_or_a_file(runs, tmp_path):
