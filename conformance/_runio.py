@@ -36,7 +36,11 @@ def interruptible(record: Callable[[str], None]) -> Iterator[None]:
         record(signal.Signals(signum).name)
         # The SIGINT handler of the moment: asyncio's while a batch of requests is in
         # flight (it cancels them cleanly), else Python's default (KeyboardInterrupt).
-        signal.raise_signal(signal.SIGINT)
+        # A background job of a script may have SIGINT ignored: stop all the same.
+        if callable(signal.getsignal(signal.SIGINT)):
+            signal.raise_signal(signal.SIGINT)
+        else:
+            raise KeyboardInterrupt
 
     try:
         signal.signal(signal.SIGTERM, on_term)

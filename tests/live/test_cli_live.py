@@ -182,7 +182,11 @@ def test_an_unverifiable_certificate_is_one_line_and_insecure_is_explicit(tmp_pa
     assert "certificates not verified (insecure)" in (out / "report.html").read_text()
 
 
-def start_run(tmp_path, *args):
+def ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `cmd &` in a script does
+
+
+def start_run(tmp_path, *args, sigint_ignored=False):
     out = tmp_path / "reports"
     proc = subprocess.Popen(
         [sys.executable, "-m", "conformance", "run", "--report-dir", str(out), *args],
@@ -190,14 +194,23 @@ def start_run(tmp_path, *args):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ignore_sigint if sigint_ignored else None,  # noqa: PLW1509 - one call
     )
     return proc, out
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_mid_run_writes_what_was_gathered_whole_and_exits_130(tmp_path, signum):
+@pytest.mark.parametrize(
+    ("signum", "sigint_ignored"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],
+)
+def test_a_signal_mid_run_writes_what_was_gathered_whole_and_exits_130(
+    tmp_path, signum, sigint_ignored
+):
     # Streams stall for 30 s: the run is surely mid-way when the signal comes.
-    proc, out = start_run(tmp_path, "--fault", "stall-mid-stream", "--idle-timeout", "30")
+    proc, out = start_run(
+        tmp_path, "--fault", "stall-mid-stream", "--idle-timeout", "30",
+        sigint_ignored=sigint_ignored,
+    )  # fmt: skip
     try:
         first = proc.stderr.readline()  # the first progress line: the preflight is done
         assert " requests" in first, first
