@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.e2e.conftest import CANARY, clean_env, load_results, run_cli, served  # noqa: F401
+from tests.e2e.conftest import CANARY, clean_env, load_results, run_cli
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
