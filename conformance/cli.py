@@ -490,6 +490,7 @@ def _run_suite(
         click.echo(
             f"conformance: explore: seed {explored['seed']} (replay: --seed {explored['seed']}),"
             f" {len(explored['findings'])} distinct findings"
+            + (f"; stopped early: {explored['stopped_by']}" if explored["stopped_by"] else "")
         )
     for line in gate_summary(data["gate"]):
         click.echo(f"conformance: {line}")

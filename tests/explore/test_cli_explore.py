@@ -98,6 +98,10 @@ def test_the_budget_stops_exploration_of_another_server_and_the_key_never_leaks(
         "it judged what was sent"
     ) in data["notes"]
     assert data["requests"] == 20
+    assert (
+        "conformance: explore: seed 1 (replay: --seed 1), 0 distinct findings; stopped early: "
+        "the request budget is spent (20 of --max-requests 20)"
+    ) in proc.stdout
     verdicts = {c["id"]: c["verdict"] for c in data["checks"]}
     assert verdicts["explore_no_server_errors"] == "PASS"
     assert verdicts["explore_invalid_rejected"] == "ERROR"
