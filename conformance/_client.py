@@ -13,6 +13,7 @@ import json
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -85,6 +86,9 @@ class Endpoint:
         return self.base_url.rstrip("/") + "/chat/completions"
 
 
+ACCEPT_ENCODING = "gzip, deflate"  # what _BodyDecoder undoes
+
+
 def _header_safe(value: str) -> bool:
     return value.isascii() and value.isprintable() and " " not in value and '"' not in value
 
@@ -152,6 +156,7 @@ class ChatClient:
         auth: AuthMode = "default",
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> Exchange:
         """POST ``body`` (or the raw ``content``) to the chat URL and record the exchange.
 
@@ -171,12 +176,16 @@ class ChatClient:
                 if previous is not None:
                     return Attempt(previous)  # the retry is not sent: keep what we have
                 return Attempt(
-                    self._not_sent(exchange_id, body, content, auth, headers, reason=reason)
+                    self._not_sent(
+                        exchange_id, body, content, auth, headers, reason=reason, params=params
+                    )
                 )
             if self.limiter is not None:
                 await self.limiter.acquire()
             sent += 1
-            exchange, because = await self._once(exchange_id, body, auth, content, headers)
+            exchange, because = await self._once(
+                exchange_id, body, auth, content, headers, params
+            )
             previous = exchange
             return Attempt(exchange, because, exchange.headers if because else None)
 
@@ -206,8 +215,9 @@ class ChatClient:
         headers: Mapping[str, str] | None,
         *,
         reason: str,
+        params: Mapping[str, str] | None = None,
     ) -> Exchange:
-        exchange, _ = self._record(exchange_id, body, content, auth, headers)
+        exchange, _ = self._record(exchange_id, body, content, auth, headers, params)
         exchange.error = f"not sent: {reason}"
         exchange.attempts = 0
         return exchange
@@ -219,12 +229,14 @@ class ChatClient:
         content: bytes | None,
         auth: AuthMode,
         headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None = None,
     ) -> tuple[Exchange, httpx.Request]:
         wants_stream = isinstance(body, dict) and bool(body.get("stream"))
         payload = content if content is not None else json.dumps(body).encode("utf-8")
         request = self._http.build_request(
             "POST",
             self.endpoint.chat_url(),
+            params=params or None,
             content=payload,
             headers=self._headers(auth, wants_stream, headers),
             timeout=self._stream_timeout if wants_stream else self._timeout,
@@ -252,9 +264,10 @@ class ChatClient:
         auth: AuthMode,
         content: bytes | None,
         headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None = None,
     ) -> tuple[Exchange, str | None]:
         """One attempt: the exchange, and why it is worth retrying (None: it is not)."""
-        exchange, request = self._record(exchange_id, body, content, auth, headers)
+        exchange, request = self._record(exchange_id, body, content, auth, headers, params)
         reader = _Reader(self, exchange)
         started = time.perf_counter()
         total = self.endpoint.timeouts.total
@@ -288,6 +301,7 @@ class ChatClient:
                 "Accept": f"{EVENT_STREAM}, application/json"
                 if wants_stream
                 else "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
             }
         )
         key = {"default": self.endpoint.api_key, "none": None, "invalid": INVALID_KEY}[auth]
@@ -296,6 +310,50 @@ class ChatClient:
         for name, value in (extra or {}).items():
             headers[name] = value
         return headers
+
+
+class _BodyDecoder:
+    """Undoes the Content-Encoding we asked for (``ACCEPT_ENCODING``), piece by piece.
+
+    A body that does not decode as declared is kept as received from that point, and
+    ``problem`` says why: the checks judge what came (often plain bytes mislabelled gzip)
+    and ``gzip_decoded`` reports the label, instead of the exchange being lost.
+    """
+
+    def __init__(self, declared: str) -> None:
+        self.declared = declared.strip().lower()
+        self.problem: str | None = None
+        self._zlib: Any = None
+        if self.declared in ("gzip", "x-gzip", "deflate"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
+        elif self.declared not in ("", "identity"):
+            self.problem = (
+                f"Content-Encoding {declared!r} was not asked for "
+                f"(Accept-Encoding: {ACCEPT_ENCODING}); the body is kept as received"
+            )
+
+    async def decode(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for piece in pieces:
+            if self._zlib is None:
+                yield piece
+                continue
+            try:
+                yield self._zlib.decompress(piece)
+            except zlib.error as exc:
+                self.problem = (
+                    f"the body declared Content-Encoding: {self.declared} but is not "
+                    f"{self.declared} data ({exc}); the rest is kept as received"
+                )
+                self._zlib = None
+                yield piece
+
+    def close(self) -> None:
+        """The body ended: a compressed stream must have ended too."""
+        if self._zlib is not None and not self._zlib.eof:
+            self.problem = (
+                f"the body declared Content-Encoding: {self.declared} but its "
+                f"{self.declared} data ended before the end of the compressed stream"
+            )
 
 
 class _Reader:
@@ -337,7 +395,15 @@ class _Reader:
             if kind == EVENT_STREAM:
                 self.exchange.streamed = True
                 self.decoder = SSEDecoder()
-            await self._read(response.aiter_bytes())
+            decoder = _BodyDecoder(response.headers.get("content-encoding", ""))
+            if response.is_stream_consumed:  # built whole (a test transport): httpx decoded it
+                decoder = _BodyDecoder("")
+                await self._read(response.aiter_bytes())
+            else:
+                await self._read(decoder.decode(response.aiter_raw()))
+            if self.ended:
+                decoder.close()
+            self.exchange.decoding = decoder.problem
         except httpx.HTTPError as exc:
             self.fail(self._describe(exc, request, before_response=False))
         finally:

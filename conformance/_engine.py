@@ -168,7 +168,11 @@ class Runner:
                 async with gate:
                     body = probe.body(self.endpoint.model)
                     exchange = await client.chat(
-                        probe_id, body, auth=probe.auth, content=probe.content
+                        probe_id,
+                        body,
+                        auth=probe.auth,
+                        content=probe.content,
+                        params=probe.query,
                     )
                     if exchange.attempts:
                         self.budget.charge(exchange)

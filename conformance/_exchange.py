@@ -33,6 +33,9 @@ class Exchange:
     events: list[ServerSentEvent] = field(default_factory=list)  # when read as a stream
     framing: list[FramingProblem] = field(default_factory=list)
     error: str | None = None  # a transport failure: nothing can be concluded
+    # Why the body did not decode as its Content-Encoding said (``body`` then holds the bytes
+    # as received from that point): a finding of the endpoint, not a transport failure.
+    decoding: str | None = None
     elapsed_s: float = 0.0
     streamed: bool = False  # True when the body was read as an event stream
     attempts: int = 1  # requests sent for this exchange (retries included; 0: not sent)

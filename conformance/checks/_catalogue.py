@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 
 AREAS = (
-    *("http", "envelope", "stream", "usage", "finish", "sampling", "auth", "errors"),
+    *("http", "envelope", "stream", "usage", "finish", "sampling", "parameters"),
+    *("auth", "errors"),
     *("tools", "response_format", "logprobs", "messages", "reasoning"),
 )
 

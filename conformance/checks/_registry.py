@@ -70,6 +70,7 @@ class Probe:
     needs_key: bool = False  # only meaningful when an API key is configured
     content: bytes | None = None
     after: tuple[str, ...] = ()
+    query: Mapping[str, str] = field(default_factory=dict)  # URL query parameters
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class Check:
     # valid or invalid request), not only its probes': exploration reuses it on generated
     # requests.
     any_exchange: bool = False
+    # Pointers into the document of every request parameter the check sends or judges and
+    # every response field it judges (tests/checks/test_coverage.py walks the document).
+    covers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,9 +114,12 @@ def check(
     probes: Iterable[str],
     id: str | None = None,
     any_exchange: bool = False,
+    covers: Iterable[str] = (),
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check. Its id defaults to the function's name; its title to the
-    first line of its docstring."""
+    first line of its docstring; what it covers to its ``spec`` pointer plus ``covers``
+    (pointers into the document: request parameters it sends or judges, response fields
+    it judges)."""
 
     def register(func: CheckFunc) -> CheckFunc:
         check_id = id or func.__name__
@@ -135,6 +142,7 @@ def check(
             func=func,
             description=doc,
             any_exchange=any_exchange,
+            covers=tuple(dict.fromkeys((spec, *covers))),
         )
         return func
 

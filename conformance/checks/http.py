@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from conformance._client import ACCEPT_ENCODING
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
 from conformance.checks._helpers import (
@@ -101,3 +102,29 @@ def stream_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     else:
         title = "Content-Type is not text/event-stream"
     yield Finding(title=title, expected=EVENT_STREAM, actual=content_type_header(exchange))
+
+
+@check(
+    area="http",
+    severity=Severity.MUST,
+    spec=f"{RESPONSES}/200/content",
+    probes=[CHAT.id, *STREAMS],
+    any_exchange=True,
+)
+def gzip_decoded(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A compressed answer decodes as its Content-Encoding declares.
+
+    Every request says ``Accept-Encoding: gzip, deflate``. The declared encoding is a
+    promise about the bytes (RFC 9110, 8.4): a body labelled gzip that is not gzip data
+    cannot be read by a client that trusts the label, and an encoding that was not asked
+    for cannot be read at all. An uncompressed answer keeps the promise too.
+    """
+    if exchange.decoding is None:
+        return
+    declared = exchange.headers.get("content-encoding", "")
+    yield Finding(
+        title=f"the body does not decode as its Content-Encoding ({declared}) declares",
+        expected=f"a body encoded as Content-Encoding: {declared} says (the request "
+        f"sent Accept-Encoding: {ACCEPT_ENCODING})",
+        actual=exchange.decoding,
+    )

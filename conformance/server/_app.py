@@ -22,13 +22,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from conformance._spec import default_contract
 from conformance._version import __version__
 from conformance.server._config import ServerConfig
 from conformance.server._errors import error_response, validation_response, violation_detail
+from conformance.server._encoding import GzipEncoder
 from conformance.server._faults import FaultInjector
 from conformance.server._feature_defects import FeatureDefects
 from conformance.server._generator import RequestProblem, generate, read_params
@@ -51,6 +52,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> Starlette:  # noqa: B00
         ],
         exception_handlers={HTTPException: server.http_exception},
     )
+    if config.gzip or config.has("gzip-declared-plain"):
+        app.add_middleware(GzipEncoder, config=config)
     if config.faults or config.latency_s:
         app.add_middleware(FaultInjector, config=config)
     return app
@@ -71,6 +74,8 @@ class _ReferenceServer:
         if isinstance(admitted, Response):
             return admitted
         body, model = admitted
+        if "ai_project_id" in request.query_params and self.config.has("ai-project-id-500"):
+            return PlainTextResponse("Internal Server Error", 500)
         refused_here = self.features.refuse(body) or self.streaming.refuse(body)
         if refused_here is not None:
             return refused_here

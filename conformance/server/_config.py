@@ -78,6 +78,10 @@ DEFECTS: dict[str, str] = {
     "n-ignored": "n is ignored: one choice, whatever n asks for",
     "reject-seed": "a request with `seed` is refused with 400",
     "reject-top-p-zero": "top_p 0 (the document's minimum) is refused with 400",
+    # Optional parameters and encodings (see server/_encoding.py).
+    "ai-project-id-500": "a request with the ai_project_id query parameter gets 500",
+    "gzip-declared-plain": "answers declare Content-Encoding: gzip (when the client accepts "
+    "gzip) but are sent uncompressed",
 }
 
 # Each fault is what a real network or gateway does to a faithful server (see _faults.py).
@@ -113,6 +117,7 @@ class ServerConfig:
     faults: frozenset[str] = frozenset()
     latency_s: float = 0.0  # added before every answer
     chunk_delay_s: float = 0.0  # between the events of a stream
+    gzip: bool = False  # gzip every answer to a client that accepts it
 
     def __post_init__(self) -> None:
         # Accept any iterable for the collections, keep them immutable.
@@ -132,7 +137,7 @@ class ServerConfig:
         if self.profile not in PROFILES:
             raise ValueError(
                 f"profile {self.profile!r} is unknown; use 'strict' (the document as written) "
-                "or 'compat' (the document with the errata applied)."
+                "or 'openai' (the document with schemas/openai.overlay.yaml applied)."
             )
         unknown = sorted(self.defects - DEFECTS.keys())
         if unknown:
