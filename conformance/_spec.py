@@ -1,28 +1,26 @@
 """Load the OpenAPI contract, check it is valid OpenAPI 3.1, and hand out validators.
 
-The vendored document is the single source of truth. The ``compat`` profile applies the
-JSON patches listed in ``errata.yaml`` beside it; the ``strict`` profile applies none.
+The vendored document is the single source of truth. The ``strict`` profile reads it as
+written; the ``openai`` profile applies the OpenAPI Overlay ``openai.overlay.yaml`` beside it,
+which relaxes the errata written up in ``ERRATA.md`` (see ``_overlay.py``).
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonpatch
 import yaml
 
 from conformance._errors import SpecError
+from conformance._overlay import OVERLAY_FILENAME, Overlay, load_overlay
 from conformance._validation import SchemaValidator
 
 CHAT_PATH = "/v1/chat/completions"
-PROFILES = ("strict", "compat")
+PROFILES = ("strict", "openai")
 SPEC_FILENAME = "chat-completions.openapi.yaml"
-ERRATA_FILENAME = "errata.yaml"
 
 
 def schemas_dir() -> Path:
@@ -37,17 +35,6 @@ def default_spec_path() -> Path:
     return schemas_dir() / SPEC_FILENAME
 
 
-@dataclass(frozen=True)
-class Erratum:
-    """A place where the document is wrong or stricter than clients rely on."""
-
-    id: str
-    pointer: str
-    says: str
-    reality: str
-    patch: tuple[dict[str, Any], ...]
-
-
 class Contract:
     """The loaded contract: the document, its hash, the profile in force, and validators."""
 
@@ -58,14 +45,14 @@ class Contract:
         raw: bytes,
         document: dict[str, Any],
         profile: str,
-        errata: tuple[Erratum, ...],
+        overlay: Overlay | None,
     ) -> None:
         self.path = path
         self.raw = raw
         self.sha256 = hashlib.sha256(raw).hexdigest()
         self.document = document
         self.profile = profile
-        self.errata = errata  # the errata applied (none under the strict profile)
+        self.overlay = overlay  # the overlay applied (None under the strict profile)
         self._components: dict[str, Any] = document["components"]["schemas"]
         self._validators: dict[str, SchemaValidator] = {}
 
@@ -112,16 +99,18 @@ class Contract:
         if profile not in PROFILES:
             raise SpecError(
                 f"profile {profile!r} is unknown. Use 'strict' (the document as written) "
-                "or 'compat' (the document with the errata in schemas/errata.yaml applied)."
+                f"or 'openai' (the document with schemas/{OVERLAY_FILENAME} applied)."
             )
         spec_path = Path(path) if path is not None else default_spec_path()
         raw = _read(spec_path)
         document = _parse(spec_path, raw)
         _check_openapi(spec_path, document)
-        errata = load_errata(spec_path.parent / ERRATA_FILENAME) if profile == "compat" else ()
-        if errata:
-            document = _apply_errata(document, errata)
-        return cls(path=spec_path, raw=raw, document=document, profile=profile, errata=errata)
+        overlay = None
+        if profile == "openai":
+            overlay = load_overlay(spec_path.parent / OVERLAY_FILENAME)
+            document = overlay.apply(document)
+            _check_openapi(spec_path, document, overlay=overlay.path)
+        return cls(path=spec_path, raw=raw, document=document, profile=profile, overlay=overlay)
 
 
 @functools.cache
@@ -162,8 +151,20 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     return document
 
 
-def _check_openapi(path: Path, document: dict[str, Any]) -> None:
+def _check_openapi(path: Path, document: dict[str, Any], *, overlay: Path | None = None) -> None:
+    """Refuse what is not an OpenAPI 3.1 document with the chat operation and schemas.
+
+    With ``overlay``, ``document`` is the spec with that overlay applied, and a problem is
+    the overlay's doing: the message says so.
+    """
     from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    if overlay is not None:
+        path_text = f"{str(path)!r} with overlay {str(overlay)!r}"
+        fix = "Fix the overlay, or use --profile strict."
+    else:
+        path_text = f"{str(path)!r}"
+        fix = "Fix the document or restore the vendored copy."
 
     if not str(document.get("openapi", "")).startswith("3.1"):
         raise SpecError(
@@ -177,14 +178,12 @@ def _check_openapi(path: Path, document: dict[str, Any]) -> None:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         said = str(getattr(first, "message", first)).strip().splitlines()[0]
         raise SpecError(
-            f"spec file {str(path)!r} is not valid OpenAPI 3.1: at {where}: "
-            f"{said}{more}. Fix the document or restore the "
-            "vendored copy."
+            f"spec file {path_text} is not valid OpenAPI 3.1: at {where}: {said}{more}. {fix}"
         )
     operation = document.get("paths", {}).get(CHAT_PATH, {}).get("post")
     if not isinstance(operation, dict):
         raise SpecError(
-            f"spec file {str(path)!r} has no 'post' operation at {CHAT_PATH!r}; "
+            f"spec file {path_text} has no 'post' operation at {CHAT_PATH!r}; "
             "conformance tests that operation."
         )
     schemas = document.get("components", {}).get("schemas", {})
@@ -195,55 +194,6 @@ def _check_openapi(path: Path, document: dict[str, Any]) -> None:
     ]
     if missing:
         raise SpecError(
-            f"spec file {str(path)!r} lacks components.schemas {', '.join(missing)}; "
+            f"spec file {path_text} lacks components.schemas {', '.join(missing)}; "
             "conformance validates requests, responses and chunks against them."
         )
-
-
-def load_errata(path: Path) -> tuple[Erratum, ...]:
-    """Read ``errata.yaml``; a broken file is a ``SpecError`` naming the entry."""
-    try:
-        data = yaml.safe_load(path.read_bytes())
-    except FileNotFoundError:
-        raise SpecError(
-            f"errata file {str(path)!r} does not exist; the compat profile needs it. "
-            "Use --profile strict, or put errata.yaml beside the spec."
-        ) from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"errata file {str(path)!r} is not valid YAML: {exc}.") from None
-    entries = data.get("errata") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise SpecError(f"errata file {str(path)!r} must hold a list under 'errata'.")
-    out = []
-    for n, entry in enumerate(entries):
-        try:
-            out.append(
-                Erratum(
-                    id=str(entry["id"]),
-                    pointer=str(entry["pointer"]),
-                    says=str(entry["says"]).strip(),
-                    reality=str(entry["reality"]).strip(),
-                    patch=tuple(entry.get("patch") or ()),
-                )
-            )
-        except (KeyError, TypeError) as exc:
-            raise SpecError(
-                f"errata file {str(path)!r}: entry {n} lacks field {exc}; each entry needs "
-                "id, pointer, says and reality (and optionally patch)."
-            ) from None
-    return tuple(out)
-
-
-def _apply_errata(document: dict[str, Any], errata: tuple[Erratum, ...]) -> dict[str, Any]:
-    patched = copy.deepcopy(document)
-    for erratum in errata:
-        if not erratum.patch:
-            continue
-        try:
-            patched = jsonpatch.apply_patch(patched, list(erratum.patch))
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-            raise SpecError(
-                f"erratum {erratum.id!r} no longer fits the document ({exc}). The document "
-                "changed: review schemas/errata.yaml against it, or use --profile strict."
-            ) from None
-    return patched

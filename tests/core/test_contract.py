@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conformance import Contract, SpecError
-from conformance._spec import default_spec_path, load_errata, schemas_dir
+from conformance._overlay import load_overlay
+from conformance._spec import PROFILES, default_spec_path, schemas_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = json.loads((ROOT / "schemas" / "chat-completions.openapi.source.json").read_text())
@@ -124,26 +128,42 @@ def test_unknown_profile_is_refused():
     with pytest.raises(SpecError) as info:
         Contract.load(profile="lenient")
     assert str(info.value) == (
-        "profile 'lenient' is unknown. Use 'strict' (the document as written) or 'compat' "
-        "(the document with the errata in schemas/errata.yaml applied)."
+        "profile 'lenient' is unknown. Use 'strict' (the document as written) or 'openai' "
+        "(the document with schemas/openai.overlay.yaml applied)."
     )
+
+
+def test_compat_is_no_longer_a_profile():
+    assert PROFILES == ("strict", "openai")
+    with pytest.raises(SpecError, match=r"^profile 'compat' is unknown\."):
+        Contract.load(profile="compat")
 
 
 def test_strict_profile_is_the_document_as_written():
     contract = Contract.load()
-    assert contract.errata == ()
+    assert contract.overlay is None
+    assert contract.document == yaml.safe_load(default_spec_path().read_bytes())
     chunk = contract.schema("ChatCompletionChunk")
     assert "system_fingerprint" in chunk["required"]
     assert contract.schema("ChatCompletionStreamResponseDelta")["required"] == ["role"]
 
 
-def test_compat_profile_applies_every_patch_and_leaves_the_file_alone():
+def test_openai_profile_applies_every_action_and_leaves_the_file_alone():
     before = default_spec_path().read_bytes()
-    compat = Contract.load(profile="compat")
+    openai = Contract.load(profile="openai")
     assert default_spec_path().read_bytes() == before
-    assert compat.sha256 == Contract.load().sha256  # the hash names the document, not the profile
-    schemas = compat.document["components"]["schemas"]
-    assert "service_tier" not in schemas["ChatCompletionResponse"]["required"]
+    assert openai.sha256 == Contract.load().sha256  # the hash names the document, not the profile
+    assert openai.overlay is not None
+    assert openai.overlay.path == schemas_dir() / "openai.overlay.yaml"
+    schemas = openai.document["components"]["schemas"]
+    assert schemas["ChatCompletionResponse"]["required"] == [
+        "id",
+        "object",
+        "created",
+        "model",
+        "choices",
+        "usage",
+    ]
     assert schemas["ChatCompletionChunk"]["required"] == [
         "id",
         "choices",
@@ -151,42 +171,155 @@ def test_compat_profile_applies_every_patch_and_leaves_the_file_alone():
         "model",
         "object",
     ]
-    assert "required" not in schemas["ChatCompletionStreamResponseDelta"]
-    assert {"type": "string"} in schemas["ChatCompletionRequest"]["properties"]["stop"]["anyOf"]
-    delta_without_role = {"content": "hi"}
-    assert compat.validator("ChatCompletionStreamResponseDelta").validate(delta_without_role) == []
-    assert (
-        Contract.load().validator("ChatCompletionStreamResponseDelta").validate(delta_without_role)
-    )
+    assert schemas["ChatCompletionStreamResponseDelta"]["required"] == []
+    assert schemas["ChatCompletionChoice"]["required"] == ["index", "message", "finish_reason"]
+    assert schemas["ChatCompletionStreamChoice"]["required"] == ["index", "delta", "finish_reason"]
+    assert schemas["FunctionCall"]["required"] == []
+    assert schemas["ToolCall"]["required"] == []
+    assert schemas["ChatCompletionRequest"]["properties"]["stop"]["anyOf"] == [
+        {"items": {"type": "string"}, "type": "array"},
+        {"type": "null"},
+        {"type": "string"},
+    ]
+    # Nothing else moved: undo the actions by hand and the strict document is back.
+    restored = copy.deepcopy(openai.document)
+    rs = restored["components"]["schemas"]
+    rs["ChatCompletionResponse"]["required"].append("service_tier")
+    rs["ChatCompletionChunk"]["required"][4:4] = ["system_fingerprint"]
+    rs["ChatCompletionChunk"]["required"].append("usage")
+    rs["ChatCompletionStreamResponseDelta"]["required"] = ["role"]
+    rs["ChatCompletionChoice"]["required"].append("logprobs")
+    rs["ChatCompletionStreamChoice"]["required"].append("logprobs")
+    rs["FunctionCall"]["required"] = ["name", "arguments"]
+    rs["ToolCall"]["required"] = ["function"]
+    rs["ChatCompletionRequest"]["properties"]["stop"]["anyOf"].pop()
+    assert restored == Contract.load().document
+
+
+def test_each_relaxation_shows_in_validation():
+    strict, openai = Contract.load(), Contract.load(profile="openai")
+    cases = [
+        ("ChatCompletionStreamResponseDelta", {"content": "hi"}),
+        ("FunctionCall", {"arguments": '{"a'}),
+        ("ToolCall", {"index": 0, "function": {"arguments": "1}"}}),
+        ("ChatCompletionStreamChoice", {"index": 0, "delta": {}, "finish_reason": None}),
+    ]
+    for name, instance in cases:
+        assert openai.validator(name).validate(instance) == [], name
+        assert strict.validator(name).validate(instance) != [], name
+
+
+def _errata_entries() -> dict[str, str]:
+    """ERRATA.md's entries: id -> the text of its **Overlay:** line."""
+    text = (schemas_dir() / "ERRATA.md").read_text()
+    entries: dict[str, str] = {}
+    for block in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        heading, _, body = block.partition("\n")
+        match = re.search(r"^- \*\*Overlay:\*\* (.*)$", body, flags=re.MULTILINE)
+        assert match, f"ERRATA.md entry {heading} has no **Overlay:** line"
+        entries[heading.strip().strip("`")] = match.group(1)
+    return entries
+
+
+def test_errata_md_and_the_overlay_list_the_same_relaxations():
+    entries = _errata_entries()
+    relaxed = {k for k, v in entries.items() if v.startswith("relaxed")}
+    left = {k for k, v in entries.items() if v.startswith("not relaxed: ")}
+    assert relaxed | left == set(entries)  # every entry says one or the other
+    overlay = load_overlay(schemas_dir() / "openai.overlay.yaml")
+    assert all(action.erratum for action in overlay.actions)
+    assert set(overlay.errata) == relaxed
+    assert relaxed == {
+        "response-service-tier-required",
+        "chunk-system-fingerprint-and-usage-required",
+        "delta-role-required",
+        "choice-logprobs-required",
+        "stream-choice-logprobs-required",
+        "streamed-tool-call-fragments",
+        "stop-as-string",
+    }
+    # the ones the issue names, and the ones carried over from the old errata.yaml
+    assert {
+        "response-example-is-a-text-completion",
+        "response-format-description",
+        "only-422-documented",
+        "undeclared-request-fields",
+    } <= left
 
 
 def test_every_erratum_points_into_the_document_and_says_why():
     document = Contract.load().document
-    for erratum in load_errata(schemas_dir() / "errata.yaml"):
+    text = (schemas_dir() / "ERRATA.md").read_text()
+    pointers = re.findall(r"^- \*\*Where:\*\* `([^`]+)`$", text, flags=re.MULTILINE)
+    assert len(pointers) == len(_errata_entries())
+    for pointer in pointers:
         node = document
-        for part in erratum.pointer.strip("/").split("/"):
+        for part in pointer.strip("/").split("/"):
             node = node[part.replace("~1", "/").replace("~0", "~")]
-        assert erratum.says
-        assert erratum.reality
+    for field in ("The document says", "OpenAI and clients"):
+        assert text.count(f"- **{field}:** ") == len(pointers)
 
 
-def test_an_erratum_that_no_longer_fits_is_reported(tmp_path):
-    text = (
-        default_spec_path()
-        .read_text()
-        .replace(
-            "        - system_fingerprint\n        - object\n        - usage\n",
-            "        - object\n        - usage\n        - system_fingerprint\n",
-        )
-    )
+def _copy_spec_and_overlay(tmp_path: Path, spec_text: str, overlay_text: str | None = None) -> Path:
     spec = tmp_path / "chat-completions.openapi.yaml"
-    spec.write_text(text)
-    (tmp_path / "errata.yaml").write_bytes((schemas_dir() / "errata.yaml").read_bytes())
+    spec.write_text(spec_text)
+    overlay = (schemas_dir() / "openai.overlay.yaml").read_text()
+    (tmp_path / "openai.overlay.yaml").write_text(overlay if overlay_text is None else overlay_text)
+    return spec
+
+
+def test_an_action_that_no_longer_fits_the_document_is_refused(tmp_path):
+    text = default_spec_path().read_text()
+    drifted = text.replace("        - system_fingerprint\n        - object\n", "        - object\n")
+    assert drifted != text
+    spec = _copy_spec_and_overlay(tmp_path, drifted)
     with pytest.raises(SpecError) as info:
-        Contract.load(spec, profile="compat")
-    assert str(info.value).startswith(
-        "erratum 'chunk-system-fingerprint-and-usage-required' no longer fits the document ("
+        Contract.load(spec, profile="openai")
+    overlay = str(tmp_path / "openai.overlay.yaml")
+    assert str(info.value) == (
+        "overlay action 2 (erratum 'chunk-system-fingerprint-and-usage-required') no longer fits "
+        'the document: its target "$.components.schemas.ChatCompletionChunk.required[?@ == '
+        "'system_fingerprint']\" selects nothing. The document changed: review "
+        f"schemas/ERRATA.md and {overlay!r} against it, or use --profile strict."
     )
-    assert str(info.value).endswith(
-        "The document changed: review schemas/errata.yaml against it, or use --profile strict."
+    assert Contract.load(spec).profile == "strict"  # the strict profile needs no overlay
+
+
+def test_a_broken_overlay_file_is_refused(tmp_path):
+    spec = _copy_spec_and_overlay(tmp_path, default_spec_path().read_text(), "overlay: [1\n")
+    overlay = str(tmp_path / "openai.overlay.yaml")
+    with pytest.raises(SpecError) as info:
+        Contract.load(spec, profile="openai")
+    assert str(info.value) == (
+        f"overlay file {overlay!r} is broken: it is not valid YAML at line 2, column 1: "
+        "expected ',' or ']', but got '<stream end>'. Fix it (it follows the OpenAPI Overlay "
+        "Specification 1.0.0), or use --profile strict."
+    )
+
+
+def test_a_missing_overlay_file_is_refused(tmp_path):
+    spec = tmp_path / "chat-completions.openapi.yaml"
+    spec.write_bytes(default_spec_path().read_bytes())
+    overlay = str(tmp_path / "openai.overlay.yaml")
+    with pytest.raises(SpecError) as info:
+        Contract.load(spec, profile="openai")
+    assert str(info.value) == (
+        f"overlay file {overlay!r} does not exist; the openai profile needs it beside the spec. "
+        "Put openai.overlay.yaml there, or use --profile strict."
+    )
+
+
+def test_an_overlay_that_breaks_the_document_is_refused(tmp_path):
+    overlay_text = (
+        "overlay: 1.0.0\ninfo: {title: t, version: '1'}\nactions:\n"
+        "  - target: $.components.schemas.ChatCompletionChunk\n"
+        "    update: {type: 7}\n"
+    )
+    spec = _copy_spec_and_overlay(tmp_path, default_spec_path().read_text(), overlay_text)
+    with pytest.raises(SpecError) as info:
+        Contract.load(spec, profile="openai")
+    overlay = str(tmp_path / "openai.overlay.yaml")
+    assert str(info.value) == (
+        f"spec file {str(spec)!r} with overlay {overlay!r} is not valid OpenAPI 3.1: at type: "
+        "7 is not valid under any of the given schemas. Fix the overlay, or use --profile strict."
     )
