@@ -184,7 +184,7 @@ class ChatClient:
                 await self.limiter.acquire()
             sent += 1
             exchange, because = await self._once(
-                exchange_id, body, auth, content, headers, params
+                exchange_id, body, auth, content, headers, params=params
             )
             previous = exchange
             return Attempt(exchange, because, exchange.headers if because else None)
@@ -217,7 +217,7 @@ class ChatClient:
         reason: str,
         params: Mapping[str, str] | None = None,
     ) -> Exchange:
-        exchange, _ = self._record(exchange_id, body, content, auth, headers, params)
+        exchange, _ = self._record(exchange_id, body, content, auth, headers, params=params)
         exchange.error = f"not sent: {reason}"
         exchange.attempts = 0
         return exchange
@@ -229,6 +229,7 @@ class ChatClient:
         content: bytes | None,
         auth: AuthMode,
         headers: Mapping[str, str] | None,
+        *,
         params: Mapping[str, str] | None = None,
     ) -> tuple[Exchange, httpx.Request]:
         wants_stream = isinstance(body, dict) and bool(body.get("stream"))
@@ -264,10 +265,11 @@ class ChatClient:
         auth: AuthMode,
         content: bytes | None,
         headers: Mapping[str, str] | None,
+        *,
         params: Mapping[str, str] | None = None,
     ) -> tuple[Exchange, str | None]:
         """One attempt: the exchange, and why it is worth retrying (None: it is not)."""
-        exchange, request = self._record(exchange_id, body, content, auth, headers, params)
+        exchange, request = self._record(exchange_id, body, content, auth, headers, params=params)
         reader = _Reader(self, exchange)
         started = time.perf_counter()
         total = self.endpoint.timeouts.total

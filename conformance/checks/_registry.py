@@ -149,6 +149,11 @@ def check(
     return register
 
 
+def properties(schema: str, *names: str) -> tuple[str, ...]:
+    """Pointers to properties of a component schema, for ``@check(covers=...)``."""
+    return tuple(f"#/components/schemas/{schema}/properties/{name}" for name in names)
+
+
 def probe(p: Probe) -> Probe:
     """Register a probe under its id."""
     if p.id in _PROBES:

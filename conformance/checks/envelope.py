@@ -19,7 +19,7 @@ from conformance.checks._helpers import (
 )
 from conformance.checks._probes import CHAT
 from conformance.checks._probes_sampling import ALL_STREAMS, MORE_RESPONSES
-from conformance.checks._registry import CheckContext, NotApplicable, check
+from conformance.checks._registry import CheckContext, NotApplicable, check, properties
 
 CHUNK = "#/components/schemas/ChatCompletionChunk"
 STREAM_CHOICE = "#/components/schemas/ChatCompletionStreamChoice"
@@ -56,6 +56,7 @@ def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec=f"{CHUNK}/properties/id",
     probes=list(ALL_STREAMS),
     any_exchange=True,
+    covers=[*properties("ChatCompletionChunk", "id", "created", "model", "object")],
 )
 def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every chunk of a stream has the same id, created and model.
@@ -92,6 +93,7 @@ def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Fin
     spec="#/components/schemas/ChatCompletionStreamResponseDelta/properties/role",
     probes=list(ALL_STREAMS),
     any_exchange=True,
+    covers=[*properties("ChatCompletionStreamChoice", "index", "delta")],
 )
 def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The first delta of each choice says role: assistant.
@@ -128,6 +130,11 @@ def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     spec=f"{STREAM_CHOICE}/properties/finish_reason",
     probes=list(ALL_STREAMS),
     any_exchange=True,
+    covers=[
+        *properties("ChatCompletionChunk", "choices"),
+        *properties("ChatCompletionStreamChoice", "index"),
+        *properties("ChatCompletionStreamResponseDelta", "content"),
+    ],
 )
 def stream_finish_once(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Each streamed choice gets a finish_reason exactly once, and nothing after it.

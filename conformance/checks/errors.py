@@ -17,7 +17,14 @@ from conformance.checks._helpers import (
     parse_body,
 )
 from conformance.checks._probes import INVALID, MAX_TOKENS, NO_KEY, WRONG_KEY, _chat
-from conformance.checks._registry import CheckContext, NotApplicable, Probe, check, probe
+from conformance.checks._registry import (
+    CheckContext,
+    NotApplicable,
+    Probe,
+    check,
+    probe,
+    properties,
+)
 from conformance.checks._support import error_message, refused
 
 UNKNOWN_MODEL = "conformance-no-such-model-7f3a"
@@ -78,6 +85,7 @@ EXPECTED_SHAPES = (
     spec="#/components/schemas/ChatCompletionRequest",
     probes=list(REFUSED),
     any_exchange=True,
+    covers=[*properties("ChatCompletionRequest", "messages")],
 )
 def invalid_request_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A schema-invalid request is rejected with a 4xx status.

@@ -11,14 +11,23 @@ from conformance.checks._answer import Answer, answered, count, read_answer, req
 from conformance.checks._helpers import require_success
 from conformance.checks._probes_sampling import CAP_PROBES, TOOL_AUTO
 from conformance.checks._probes_tools import CALLING
-from conformance.checks._registry import CheckContext, NotApplicable, check
+from conformance.checks._registry import CheckContext, NotApplicable, check, properties
 
 FINISH = "#/components/schemas/ChatCompletionChoice/properties/finish_reason"
 LENGTH = "length"
 TOOL_CALLS = "tool_calls"
 
 
-@check(area="finish", severity=Severity.MUST, spec=FINISH, probes=list(CAP_PROBES))
+@check(
+    area="finish",
+    severity=Severity.MUST,
+    spec=FINISH,
+    probes=list(CAP_PROBES),
+    covers=[
+        *properties("ChatCompletionRequest", "max_tokens", "max_completion_tokens"),
+        *properties("ChatCompletionStreamChoice", "finish_reason"),
+    ],
+)
 def finish_reason_length(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A choice cut by max_tokens or max_completion_tokens ends with finish_reason: length.
 
@@ -76,7 +85,13 @@ def _tool_findings(answer: Answer, *, forced: bool) -> Iterator[Finding]:
             )
 
 
-@check(area="finish", severity=Severity.MUST, spec=FINISH, probes=[TOOL_AUTO.id])
+@check(
+    area="finish",
+    severity=Severity.MUST,
+    spec=FINISH,
+    probes=[TOOL_AUTO.id],
+    covers=[*properties("ChatCompletionRequest", "tools")],
+)
 def finish_reason_tool_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A choice that calls a tool (tool_choice auto) ends with finish_reason: tool_calls.
 

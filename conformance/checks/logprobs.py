@@ -11,7 +11,7 @@ from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
 from conformance.checks._helpers import chunks, request_body
 from conformance.checks._probes import _chat
-from conformance.checks._registry import CheckContext, CheckFunc, Probe, check, probe
+from conformance.checks._registry import CheckContext, CheckFunc, Probe, check, probe, properties
 from conformance.checks._support import answer, require_served
 
 LOGPROB_SCHEMA = "#/components/schemas/ChatCompletionTokenLogprob"
@@ -114,6 +114,12 @@ def _at(where: tuple[str, int | None], title: str, expected: Any, actual: Any) -
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionRequest/properties/logprobs",
     probes=list(ASKED),
+    covers=[
+        *properties("ChatCompletionRequest", "logprobs", "top_logprobs"),
+        *properties("ChatCompletionChoice", "logprobs"),
+        *properties("ChatCompletionStreamChoice", "logprobs"),
+        *properties("ChatCompletionLogprobs", "content"),
+    ],
 )
 def logprobs_present(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """logprobs: true returns choices[].logprobs.content for the content.
@@ -145,6 +151,7 @@ def logprobs_present(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
     severity=Severity.MUST,
     spec=f"{LOGPROB_SCHEMA}/properties/logprob",
     probes=list(ASKED),
+    covers=[*properties("ChatCompletionTopLogprob", "logprob")],
 )
 @_collapsed
 def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -174,6 +181,7 @@ def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=f"{LOGPROB_SCHEMA}/properties/top_logprobs",
     probes=list(ASKED),
+    covers=[*properties("ChatCompletionRequest", "top_logprobs")],
 )
 @_collapsed
 def top_logprobs_ranked(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -217,6 +225,10 @@ def top_logprobs_ranked(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     severity=Severity.MUST,
     spec=f"{LOGPROB_SCHEMA}/properties/bytes",
     probes=list(ASKED),
+    covers=[
+        *properties("ChatCompletionTokenLogprob", "token"),
+        *properties("ChatCompletionTopLogprob", "token", "bytes"),
+    ],
 )
 @_collapsed
 def logprobs_bytes(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:

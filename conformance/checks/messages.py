@@ -8,7 +8,14 @@ from typing import Any
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
 from conformance.checks._probes import PROMPT, _chat
-from conformance.checks._registry import CheckContext, NotApplicable, Probe, check, probe
+from conformance.checks._registry import (
+    CheckContext,
+    NotApplicable,
+    Probe,
+    check,
+    probe,
+    properties,
+)
 from conformance.checks._support import error_message, refused
 
 MESSAGE = "#/components/schemas/ChatCompletionMessage"
@@ -66,6 +73,7 @@ UNKNOWN = probe(
     severity=Severity.MUST,
     spec="#/components/schemas/ChatMessageRole",
     probes=[ROLES.id],
+    covers=[*properties("ChatCompletionRequest", "messages")],
 )
 def message_roles_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """System, user and assistant messages in one conversation are accepted.

@@ -13,7 +13,14 @@ from conformance._model import Finding, Severity
 from conformance._validation import type_name
 from conformance.checks._helpers import clip, request_body
 from conformance.checks._probes import _chat
-from conformance.checks._registry import CheckContext, NotApplicable, Probe, check, probe
+from conformance.checks._registry import (
+    CheckContext,
+    NotApplicable,
+    Probe,
+    check,
+    probe,
+    properties,
+)
 from conformance.checks._support import answer, messages, require_served
 
 RESPONSE_FORMAT = "#/components/schemas/app__models__chat_completion__ResponseFormat"
@@ -104,6 +111,10 @@ def _parse(path: str, content: object, mode: str) -> tuple[Any, Finding | None]:
     severity=Severity.MUST,
     spec=f"{RESPONSE_FORMAT}/properties/type",
     probes=[JSON_OBJECT.id],
+    covers=[
+        *properties("ChatCompletionRequest", "response_format"),
+        *properties("ChatCompletionResponseMessage", "content"),
+    ],
 )
 def json_object_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """JSON mode (json_object) answers content that parses as a JSON object.
@@ -129,6 +140,7 @@ def json_object_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     severity=Severity.MUST,
     spec="#/components/schemas/JsonSchemaResponseFormat/properties/schema",
     probes=[JSON_SCHEMA_STRICT.id, JSON_SCHEMA_LOOSE.id],
+    covers=[*properties("ChatCompletionRequest", "response_format")],
 )
 def json_schema_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """json_schema content parses and validates against the given schema.

@@ -25,7 +25,7 @@ from conformance.checks._probes_sampling import (
     SEEDED,
     STOP_PROBES,
 )
-from conformance.checks._registry import CheckContext, NotApplicable, check
+from conformance.checks._registry import CheckContext, NotApplicable, check, properties
 
 REQUEST = "#/components/schemas/ChatCompletionRequest"
 PROPERTY = f"{REQUEST}/properties"
@@ -37,6 +37,10 @@ PROPERTY = f"{REQUEST}/properties"
     spec=f"{PROPERTY}/max_tokens",
     probes=[CHAT.id, CHAT_STREAM_USAGE.id, *CAP_PROBES, *N_PROBES],
     any_exchange=True,
+    covers=[
+        *properties("ChatCompletionRequest", "max_completion_tokens"),
+        *properties("Usage", "completion_tokens"),
+    ],
 )
 def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """No answer is longer than max_tokens or max_completion_tokens allow.
@@ -77,6 +81,11 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     severity=Severity.MUST,
     spec=f"{PROPERTY}/stop",
     probes=list(STOP_PROBES),
+    covers=[
+        *properties("ChatCompletionChoice", "message"),
+        *properties("ChatCompletionResponseMessage", "content"),
+        *properties("ChatCompletionStreamResponseDelta", "content"),
+    ],
 )
 def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A stop sequence ends the answer before it: the stop text never appears.
@@ -110,6 +119,12 @@ def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=f"{PROPERTY}/n",
     probes=list(N_PROBES),
+    covers=[
+        *properties("ChatCompletionResponse", "choices"),
+        *properties("ChatCompletionChoice", "index"),
+        *properties("ChatCompletionChunk", "choices"),
+        *properties("ChatCompletionStreamChoice", "index"),
+    ],
 )
 def n_choices(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """n: 2 returns exactly 2 choices, indexed 0 and 1, streamed too (or a proper 4xx).
@@ -167,6 +182,7 @@ def seed_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=f"{PROPERTY}/temperature",
     probes=list(BOUND_PROBES),
+    covers=[*properties("ChatCompletionRequest", "top_p", "presence_penalty", "frequency_penalty")],
 )
 def sampling_bounds_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """temperature, top_p and the penalties are accepted at the document's bounds.

@@ -23,7 +23,7 @@ from conformance.checks._probes_tools import (
     TOOLS_REQUIRED,
     TOOLS_REQUIRED_STREAM,
 )
-from conformance.checks._registry import CheckContext, NotApplicable, Unsupported, check
+from conformance.checks._registry import CheckContext, NotApplicable, Unsupported, check, properties
 from conformance.checks._support import (
     answer,
     declined,
@@ -84,6 +84,11 @@ def _no_call(exchange: Exchange, title: str, expected: str) -> Iterator[Finding]
     severity=Severity.MUST,
     spec=TOOL_CHOICE,
     probes=[TOOLS_REQUIRED.id, TOOLS_REQUIRED_STREAM.id],
+    covers=[
+        *properties("ChatCompletionRequest", "tools"),
+        *properties("ChatCompletionResponseMessage", "tool_calls"),
+        *properties("ChatCompletionStreamResponseDelta", "tool_calls"),
+    ],
 )
 def tool_choice_required_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """tool_choice "required" yields at least one tool call.
@@ -98,7 +103,16 @@ def tool_choice_required_calls(exchange: Exchange, ctx: CheckContext) -> Iterato
         )
 
 
-@check(area="tools", severity=Severity.MUST, spec=TOOL_CHOICE, probes=[TOOLS_NAMED.id])
+@check(
+    area="tools",
+    severity=Severity.MUST,
+    spec=TOOL_CHOICE,
+    probes=[TOOLS_NAMED.id],
+    covers=[
+        *properties("ChatCompletionRequest", "tools"),
+        *properties("ChatCompletionResponseMessage", "tool_calls"),
+    ],
+)
 def tool_choice_named_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """tool_choice naming a function yields a call to that function.
 
@@ -152,6 +166,7 @@ def tool_choice_none_no_calls(exchange: Exchange, ctx: CheckContext) -> Iterator
     severity=Severity.MUST,
     spec=TOOL_CALL,
     probes=[TOOLS_REQUIRED.id, TOOLS_NAMED.id],
+    covers=[*properties("ChatCompletionResponseMessage", "tool_calls")],
 )
 def tool_call_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every tool call has an id, type "function" and a declared function name.
@@ -278,6 +293,7 @@ def _validate(parsed: Any, parameters: object, where: _Where) -> Iterator[Findin
     severity=Severity.MUST,
     spec=f"{TOOL_CALL}/properties/function",
     probes=[TOOLS_REQUIRED_STREAM.id],
+    covers=[*properties("ChatCompletionStreamResponseDelta", "tool_calls")],
 )
 def tool_call_stream_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Streamed tool calls rebuild unambiguously from their deltas.

@@ -17,7 +17,7 @@ from conformance.checks._helpers import (
 )
 from conformance.checks._probes import CHAT, CHAT_STREAM, CHAT_STREAM_USAGE
 from conformance.checks._probes_sampling import MORE_RESPONSES, MORE_STREAMS, TWINS
-from conformance.checks._registry import CheckContext, NotApplicable, check
+from conformance.checks._registry import CheckContext, NotApplicable, check, properties
 
 COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 USAGE = "#/components/schemas/Usage"
@@ -33,6 +33,7 @@ USAGE_STREAMS = (CHAT_STREAM_USAGE.id, *MORE_STREAMS)
     spec="#/components/schemas/Usage",
     probes=[CHAT.id, CHAT_STREAM_USAGE.id],
     any_exchange=True,
+    covers=[*properties("ChatCompletionResponse", "usage")],
 )
 def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Usage adds up: total_tokens = prompt_tokens + completion_tokens.
@@ -134,6 +135,10 @@ def usage_cached_tokens(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     spec=CHUNK_USAGE,
     probes=list(USAGE_STREAMS),
     any_exchange=True,
+    covers=[
+        *properties("ChatCompletionRequest", "stream_options"),
+        *properties("ChatCompletionChunk", "choices"),
+    ],
 )
 def stream_usage_chunk(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """With include_usage, exactly one chunk carries usage: the last, with empty choices.

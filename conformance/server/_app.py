@@ -28,8 +28,8 @@ from starlette.routing import Route
 from conformance._spec import default_contract
 from conformance._version import __version__
 from conformance.server._config import ServerConfig
-from conformance.server._errors import error_response, validation_response, violation_detail
 from conformance.server._encoding import GzipEncoder
+from conformance.server._errors import error_response, validation_response, violation_detail
 from conformance.server._faults import FaultInjector
 from conformance.server._feature_defects import FeatureDefects
 from conformance.server._generator import RequestProblem, generate, read_params
@@ -74,9 +74,11 @@ class _ReferenceServer:
         if isinstance(admitted, Response):
             return admitted
         body, model = admitted
-        if "ai_project_id" in request.query_params and self.config.has("ai-project-id-500"):
-            return PlainTextResponse("Internal Server Error", 500)
-        refused_here = self.features.refuse(body) or self.streaming.refuse(body)
+        refused_here = (
+            self._query_defects(request)
+            or self.features.refuse(body)
+            or self.streaming.refuse(body)
+        )
         if refused_here is not None:
             return refused_here
         try:
@@ -112,6 +114,12 @@ class _ReferenceServer:
             media_type="application/json" if json_defect else "text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
+
+    def _query_defects(self, request: Request) -> Response | None:
+        """The defects that answer to the query parameters (the document's ai_project_id)."""
+        if "ai_project_id" in request.query_params and self.config.has("ai-project-id-500"):
+            return PlainTextResponse("Internal Server Error", 500)
+        return None
 
     def _combination_defects(self, body: dict[str, Any], n: int) -> Response | None:
         """The defects that show only for some parameter combinations (for exploration)."""
