@@ -95,9 +95,7 @@ def load_overlay(path: Path) -> Overlay:
         said = getattr(exc, "problem", None) or exc
         _broken(path, f"it is not valid YAML{where}: {said}")
     if not isinstance(data, dict):
-        _broken(
-            path, f"it holds a {type(data).__name__}, not a mapping with overlay, info, actions"
-        )
+        _broken(path, f"it holds {_kind(data)}, not a mapping with overlay, info, actions")
     unknown = sorted(str(k) for k in data if k not in _TOP_FIELDS and not str(k).startswith("x-"))
     if unknown:
         _broken(path, f"unknown top-level field {', '.join(map(repr, unknown))}")
@@ -121,7 +119,7 @@ def load_overlay(path: Path) -> Overlay:
 def _action(path: Path, number: int, entry: Any) -> OverlayAction:
     where = f"action {number}"
     if not isinstance(entry, dict):
-        _broken(path, f"{where} is a {type(entry).__name__}, not a mapping")
+        _broken(path, f"{where} is {_kind(entry)}, not a mapping")
     unknown = sorted(
         str(k) for k in entry if k not in _ACTION_FIELDS and not str(k).startswith("x-")
     )
@@ -184,7 +182,7 @@ def _apply(path: Path, action: OverlayAction, document: dict[str, Any]) -> None:
             if not isinstance(action.update, dict):
                 raise SpecError(
                     f"{action.name} selects an object at {node.path()}, so its 'update' must "
-                    f"be a mapping to merge, not a {type(action.update).__name__}. Fix "
+                    f"be a mapping to merge, not {_kind(action.update)}. Fix "
                     f"{str(path)!r}."
                 )
             _merge(node.value, action.update)
@@ -192,10 +190,22 @@ def _apply(path: Path, action: OverlayAction, document: dict[str, Any]) -> None:
             node.value.append(copy.deepcopy(action.update))
         else:
             raise SpecError(
-                f"{action.name} selects a {type(node.value).__name__} at {node.path()}; "
+                f"{action.name} selects {_kind(node.value)} at {node.path()}; "
                 f"'update' needs objects or arrays (use 'remove' and update the parent). "
                 f"Fix {str(path)!r}."
             )
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, with its article, as a message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    for kind, name in ((dict, "an object"), (list, "an array"), (str, "a string")):
+        if isinstance(value, kind):
+            return name
+    return "an integer" if isinstance(value, int) else "a number"
 
 
 def _at(document: Any, location: tuple[int | str, ...]) -> Any:
