@@ -75,7 +75,7 @@ def main() -> None:
     type=click.Choice(PROFILES),
     default="strict",
     show_default=True,
-    help="strict: the document as written; compat: with schemas/errata.yaml.",
+    help="strict: the document as written; openai: with schemas/openai.overlay.yaml.",
 )
 @click.option(
     "--concurrency",
@@ -509,7 +509,13 @@ def _run_suite(
     default=None,
     help="Require this bearer key (default $CONFORMANCE_SERVER_API_KEY; none: open).",
 )
-@click.option("--profile", type=click.Choice(PROFILES), default="strict", show_default=True)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default="strict",
+    show_default=True,
+    help="strict: the document as written; openai: with schemas/openai.overlay.yaml.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Generator seed.")
 @click.option(
     "--defect",
@@ -586,12 +592,25 @@ def faults() -> None:
 
 
 @main.command("checks")
-def list_checks() -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text: one line per check; markdown: the full catalogue (docs/checks.md).",
+)
+def list_checks(fmt: str) -> None:
     """List the registered checks: id, area, severity and title (then the exploration
     properties, judged with --phase explore or all)."""
     from conformance.checks import registered_checks
     from conformance.explore import PROPERTIES
 
+    if fmt == "markdown":
+        from conformance._catalogue_doc import catalogue_markdown
+
+        click.echo(catalogue_markdown(registered_checks(), PROPERTIES), nl=False)
+        return
     for check in [*registered_checks(), *PROPERTIES]:
         click.echo(f"{check.id:32} {check.area:10} {check.severity.value:6} {check.title}")
 

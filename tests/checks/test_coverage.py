@@ -106,8 +106,8 @@ def test_every_covered_pointer_resolves_in_the_document():
 
     def resolve(pointer: str) -> object:
         node: Any = document
-        for part in pointer.removeprefix("#/").split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
+        for raw in pointer.removeprefix("#/").split("/"):
+            part = raw.replace("~1", "/").replace("~0", "~")
             node = node[int(part)] if isinstance(node, list) else node[part]
         return node
 
