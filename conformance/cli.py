@@ -535,6 +535,12 @@ def _run_suite(
 @click.option(
     "--chunk-delay", metavar="DURATION", default=None, help="Pause between stream events (20ms)."
 )
+@click.option(
+    "--gzip",
+    "gzip",
+    is_flag=True,
+    help="Gzip every answer to a client that accepts gzip (as a compressing proxy does).",
+)
 def serve(
     host: str,
     port: int,
@@ -545,6 +551,7 @@ def serve(
     faults: tuple[str, ...],
     latency: str | None,
     chunk_delay: str | None,
+    gzip: bool,
 ) -> None:
     """Serve the reference server: POST /v1/chat/completions, faithful to the contract.
 
@@ -565,7 +572,12 @@ def serve(
     except ConformanceError as exc:
         _fail(str(exc), EXIT_USAGE)
     config = ServerConfig(
-        api_key=api_key, profile=profile, seed=seed, defects=frozenset(defects), **options
+        api_key=api_key,
+        profile=profile,
+        seed=seed,
+        defects=frozenset(defects),
+        gzip=gzip,
+        **options,
     )
     try:
         serve_forever(config, host=host, port=port)  # logs the URL it really listens on
