@@ -188,7 +188,7 @@ def _notes(columns: list[Column]) -> list[str]:
         )
     if len({c.profile for c in columns}) > 1:
         notes.append(
-            "the runs used different profiles (strict / compat); compat relaxes the document "
-            "where schemas/errata.yaml says so"
+            "the runs used different profiles (strict / openai); openai relaxes the document "
+            "where schemas/ERRATA.md says so"
         )
     return notes

@@ -91,7 +91,7 @@ def resolve_settings(
     if profile not in PROFILES:
         raise ConfigError(
             f"--profile {profile!r} is unknown. Use 'strict' (the document as written) or "
-            "'compat' (with the errata in schemas/errata.yaml applied)."
+            "'openai' (with schemas/openai.overlay.yaml applied, see schemas/ERRATA.md)."
         )
     if concurrency < 1:
         raise ConfigError(f"--concurrency {concurrency} must be at least 1.")

@@ -102,8 +102,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--conformance-profile",
         dest="conformance_profile",
         default="strict",
-        choices=["strict", "compat"],
-        help="strict: the document as written; compat: with schemas/errata.yaml.",
+        choices=["strict", "openai"],
+        help="strict: the document as written; openai: with schemas/openai.overlay.yaml.",
     )
     group.addoption(
         "--conformance-concurrency",

@@ -144,7 +144,7 @@ def read_params(body: object, *, seed: int) -> Params:
         if v is not None and v >= 0
     ]
     stop = request.get("stop")
-    stops: tuple[str, ...] = (stop,) if isinstance(stop, str) else ()  # compat, or a defect
+    stops: tuple[str, ...] = (stop,) if isinstance(stop, str) else ()  # openai, or a defect
     if isinstance(stop, list):
         stops = tuple(s for s in stop if isinstance(s, str))
     n = _int_or_none(request.get("n"))

@@ -1,7 +1,7 @@
 """Turn a generated completion into the contract's JSON: a response, or a stream of chunks.
 
 Under the strict profile every delta carries ``role`` (the document requires it); under
-compat only the first delta of each choice does, as OpenAI sends them. The defects that
+the openai profile only the first delta of each choice does, as OpenAI sends them. The defects that
 concern a body's shape are applied here, each where it belongs.
 """
 
@@ -129,14 +129,14 @@ def _plan(choice: Choice, every_delta_has_role: bool) -> list[dict[str, Any]]:
     return steps
 
 
-ARGUMENTS_FRAGMENT = 8  # characters of arguments per delta after the first (compat)
+ARGUMENTS_FRAGMENT = 8  # characters of arguments per delta after the first (openai)
 
 
 def _call_deltas(n: int, call: ToolCall, *, whole: bool) -> list[dict[str, Any]]:
     """The deltas of one streamed tool call.
 
     Strict: the whole call in one delta (the document requires ``function.name`` and
-    ``arguments`` in every ``FunctionCall``). Compat: as OpenAI streams it, a first delta
+    ``arguments`` in every ``FunctionCall``). Profile openai: as OpenAI streams it, a first delta
     with ``id``, ``type`` and the name, then ``arguments`` in fragments under the ``index``.
     """
     if whole:

@@ -365,7 +365,7 @@ def test_every_feature_probe_stays_cheap():
         assert len(json.dumps(body)) < 2000, probe.id
 
 
-@pytest.mark.parametrize("profile", ["strict", "compat"])
+@pytest.mark.parametrize("profile", ["strict", "openai"])
 @pytest.mark.parametrize(
     ("probe_id", "rule"),
     [("invalid_n_129", ("$.n", "maximum")), ("invalid_max_tokens_type", ("$.max_tokens", "anyOf"))],

@@ -182,13 +182,13 @@ def test_the_stop_text_must_not_appear(probe_id):
     )
 
 
-def test_a_stop_string_refused_under_strict_is_right_and_under_compat_is_a_finding():
+def test_a_stop_string_refused_under_strict_is_right_and_under_openai_is_a_finding():
     recorded = refused("stop_string", 422)
     assert found("stop_honoured", recorded) == (
         "the request breaks $.stop: matches none of the allowed shapes (array or null) in this "
         "contract, so how it is refused (422) is right"
     )
-    assert found("stop_honoured", recorded, profile="compat") == [
+    assert found("stop_honoured", recorded, profile="openai") == [
         ("a valid request with stop was answered with 422", "$", None)
     ]
 

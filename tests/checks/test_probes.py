@@ -50,7 +50,7 @@ def test_every_invalid_probe_breaks_exactly_its_one_rule(probe_id):
     assert body.get("max_tokens") == MAX_TOKENS
 
 
-@pytest.mark.parametrize("profile", ["strict", "compat"])
+@pytest.mark.parametrize("profile", ["strict", "openai"])
 def test_the_invalid_probes_stay_invalid_under_both_profiles(profile):
     request = default_contract(profile).validator("ChatCompletionRequest")
     for probe_id in BROKEN:

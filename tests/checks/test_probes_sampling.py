@@ -30,9 +30,9 @@ def test_the_sampling_probes_are_these():
 
 
 @pytest.mark.parametrize("probe", MINE, ids=lambda p: p.id)
-def test_every_sampling_probe_is_valid_under_compat_and_cheap(probe):
+def test_every_sampling_probe_is_valid_under_openai_and_cheap(probe):
     body = probe.body("some/model")
-    assert default_contract("compat").validator("ChatCompletionRequest").validate(body) == []
+    assert default_contract("openai").validator("ChatCompletionRequest").validate(body) == []
     strict = default_contract("strict").validator("ChatCompletionRequest").validate(body)
     assert [v.json_path for v in strict] == (["$.stop"] if probe.id == "stop_string" else [])
     caps = [body.get("max_tokens"), body.get("max_completion_tokens")]

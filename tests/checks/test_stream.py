@@ -254,7 +254,7 @@ def test_a_stream_with_another_media_type_is_named(headers, title):
     )
 
 
-def test_strict_and_compat_profiles_judge_the_same_chunk_differently():
+def test_strict_and_openai_profiles_judge_the_same_chunk_differently():
     chunk = {k: v for k, v in CHUNK_OK.items() if k not in ("system_fingerprint", "usage")}
     recorded = stream(sse(chunk))
     strict = judge("chunk_schema", recorded, profile="strict")
@@ -262,4 +262,4 @@ def test_strict_and_compat_profiles_judge_the_same_chunk_differently():
         ("required property 'system_fingerprint' is missing", 0),
         ("required property 'usage' is missing", 0),
     ]
-    assert judge("chunk_schema", recorded, profile="compat") == []
+    assert judge("chunk_schema", recorded, profile="openai") == []

@@ -81,8 +81,8 @@ def test_unknown_profile_and_bad_concurrency_are_refused():
     with pytest.raises(ConfigError) as info:
         resolve_settings(profile="loose", env={})
     assert str(info.value) == (
-        "--profile 'loose' is unknown. Use 'strict' (the document as written) or 'compat' "
-        "(with the errata in schemas/errata.yaml applied)."
+        "--profile 'loose' is unknown. Use 'strict' (the document as written) or 'openai' "
+        "(with schemas/openai.overlay.yaml applied, see schemas/ERRATA.md)."
     )
     with pytest.raises(ConfigError) as info:
         resolve_settings(concurrency=0, env={})

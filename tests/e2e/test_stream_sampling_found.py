@@ -206,11 +206,11 @@ def test_a_finding_in_a_stream_names_its_event_and_keeps_the_evidence():
     assert finding.expected.startswith("one finish_reason for choice 0, already sent in event ")
 
 
-def test_under_compat_a_missing_first_role_is_the_role_checks_alone():
-    config = ServerConfig(api_key=KEY, profile="compat", defects=frozenset(["no-delta-role"]))
+def test_under_openai_a_missing_first_role_is_the_role_checks_alone():
+    config = ServerConfig(api_key=KEY, profile="openai", defects=frozenset(["no-delta-role"]))
     runner = Runner(
         Endpoint("http://127.0.0.1/v1", api_key=KEY, model=config.models[0]),
-        Contract.load(profile="compat"),
+        Contract.load(profile="openai"),
         transport=httpx.ASGITransport(create_app(config)),
     )
     verdicts = {
@@ -219,6 +219,6 @@ def test_under_compat_a_missing_first_role_is_the_role_checks_alone():
     }
     assert verdicts == {
         "stream_first_delta_role": Verdict.FAIL,
-        "chunk_schema": Verdict.PASS,  # the errata let later deltas leave role out
+        "chunk_schema": Verdict.PASS,  # the overlay lets later deltas leave role out
         "stream_finish_once": Verdict.PASS,
     }

@@ -83,12 +83,12 @@ def test_labels_are_the_report_directories_or_else_host_and_model():
 def test_runs_against_different_documents_carry_a_caveat():
     a, b = two_runs()
     b[1]["spec"] = {**b[1]["spec"], "sha256": "b" * 64}
-    b[1]["profile"] = "compat"
+    b[1]["profile"] = "openai"
     assert build_matrix([a, b]).notes == [
         "the runs were checked against different OpenAPI documents (spec sha256 differs); "
         "a difference may come from the document, not the endpoint",
-        "the runs used different profiles (strict / compat); compat relaxes the document "
-        "where schemas/errata.yaml says so",
+        "the runs used different profiles (strict / openai); openai relaxes the document "
+        "where schemas/ERRATA.md says so",
     ]
 
 

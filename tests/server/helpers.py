@@ -74,7 +74,7 @@ def violations(schema: str, instance: Any, profile: str = "strict") -> list[str]
 
 
 def assert_valid(
-    schema: str, instance: Any, profiles: tuple[str, ...] = ("strict", "compat")
+    schema: str, instance: Any, profiles: tuple[str, ...] = ("strict", "openai")
 ) -> None:
     """Valid under each profile: the strict server's output is valid under both."""
     for profile in profiles:

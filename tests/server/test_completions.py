@@ -21,7 +21,7 @@ from tests.server.helpers import (
 )
 
 
-@pytest.mark.parametrize("profile", ["strict", "compat"])
+@pytest.mark.parametrize("profile", ["strict", "openai"])
 def test_response_is_valid_and_its_usage_adds_up(profile):
     response = chat(chat_body("two words"), ServerConfig(profile=profile))
     assert response.status_code == 200
@@ -64,7 +64,7 @@ def test_prompt_tokens_count_the_words_of_every_message_and_text_part():
     assert body["usage"]["prompt_tokens"] == 2 + 4 + 3
 
 
-@pytest.mark.parametrize("profile", ["strict", "compat"])
+@pytest.mark.parametrize("profile", ["strict", "openai"])
 def test_stream_chunks_are_valid_and_well_ordered(profile):
     response = chat(chat_body(stream=True), ServerConfig(profile=profile))
     assert response.status_code == 200
@@ -73,7 +73,7 @@ def test_stream_chunks_are_valid_and_well_ordered(profile):
     chunks = stream_chunks(response)
     for c in chunks:
         assert_valid(
-            "ChatCompletionChunk", c, ("strict", "compat") if profile == "strict" else ("compat",)
+            "ChatCompletionChunk", c, ("strict", "openai") if profile == "strict" else ("openai",)
         )
     assert len({(c["id"], c["created"], c["model"], c["system_fingerprint"]) for c in chunks}) == 1
     assert chunks[0]["id"].startswith("chatcmpl-")
@@ -183,10 +183,10 @@ def test_stop_ends_the_answer_before_the_stop_text():
     assert streamed_text(streamed) == expected
 
 
-def test_stop_as_a_single_string_is_accepted_under_compat_only():
+def test_stop_as_a_single_string_is_accepted_under_openai_only():
     full, _, _ = _content(chat_body())
     stop = " " + full.split()[1]
-    answer = chat(chat_body(stop=stop), ServerConfig(profile="compat")).json()
+    answer = chat(chat_body(stop=stop), ServerConfig(profile="openai")).json()
     assert answer["choices"][0]["message"]["content"] == full[: full.find(stop)]
     response = chat(chat_body(stop=stop))
     assert response.status_code == 422

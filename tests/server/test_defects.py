@@ -71,7 +71,7 @@ def test_missing_service_tier_breaks_strict_only():
     assert violations("ChatCompletionResponse", body) == [
         "$: 'service_tier' is a required property"
     ]
-    assert violations("ChatCompletionResponse", body, "compat") == []
+    assert violations("ChatCompletionResponse", body, "openai") == []
 
 
 def test_wrong_object_names_the_response_a_chunk():

@@ -128,7 +128,7 @@ def test_streamed_tool_call_comes_whole_in_one_delta_under_strict():
     whole = chat({**body, "stream": False}).json()["choices"][0]["message"]["tool_calls"][0]
     chunks = stream_chunks(chat(body, ServerConfig(profile="strict")))
     for c in chunks:
-        assert_valid("ChatCompletionChunk", c, ("strict", "compat"))
+        assert_valid("ChatCompletionChunk", c, ("strict", "openai"))
     deltas = [c["choices"][0]["delta"] for c in chunks]
     assert deltas[0] == {"role": "assistant", "content": None}
     assert len(deltas) == 3
@@ -136,14 +136,14 @@ def test_streamed_tool_call_comes_whole_in_one_delta_under_strict():
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
-def test_streamed_tool_call_comes_in_fragments_under_compat_as_openai_sends_it():
+def test_streamed_tool_call_comes_in_fragments_under_openai_as_openai_sends_it():
     body = chat_body("x", tools=[WEATHER], tool_choice="required", stream=True)
-    config = ServerConfig(profile="compat")
+    config = ServerConfig(profile="openai")
     whole = chat({**body, "stream": False}, config).json()["choices"][0]["message"]
     [call] = whole["tool_calls"]
     chunks = stream_chunks(chat(body, config))
     for c in chunks:
-        assert_valid("ChatCompletionChunk", c, ("compat",))
+        assert_valid("ChatCompletionChunk", c, ("openai",))
     fragments = [d for c in chunks for d in c["choices"][0]["delta"].get("tool_calls") or []]
     assert fragments[0] == {
         "index": 0, "id": call["id"], "type": "function",

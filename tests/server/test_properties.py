@@ -174,7 +174,7 @@ REQUESTS = st.fixed_dictionaries(
 
 
 @settings(max_examples=30, deadline=None)
-@given(REQUESTS, st.sampled_from(["strict", "compat"]), st.text(max_size=40))
+@given(REQUESTS, st.sampled_from(["strict", "openai"]), st.text(max_size=40))
 def test_every_answer_keeps_the_contract(fields, profile, prompt):
     if fields.get("logprobs"):
         fields["top_logprobs"] = 2
