@@ -1,0 +1,172 @@
+"""Optional parameters and encodings against the reference server: each defect is found by
+its check with the exact verdict, JSON path and exchange; a parameter declined with a proper
+4xx is SKIP "unsupported"; gzip served right passes; and both end to end on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.responses import JSONResponse
+
+from conformance import Contract, Endpoint, Runner, Verdict
+from conformance.checks import get_check, registered_checks
+from conformance.server import ServerConfig, create_app
+from tests.e2e.conftest import CANARY, clean_env, free_port, load_results, run_cli
+
+KEY = "sk-test-parameters-0001"
+NOT_GZIP = (
+    "the body declared Content-Encoding: gzip but is not gzip data (Error -3 while "
+    "decompressing data: incorrect header check); the rest is kept as received"
+)
+
+
+@functools.cache
+def contract() -> Contract:
+    return Contract.load()
+
+
+def runner_for(app) -> Runner:
+    return Runner(
+        Endpoint("http://127.0.0.1/v1", api_key=KEY, model="conformance/reference-1"),
+        contract(),
+        transport=httpx.ASGITransport(app),
+    )
+
+
+def test_a_500_on_ai_project_id_fails_optional_parameters_accepted():
+    runner = runner_for(create_app(ServerConfig(api_key=KEY, defects={"ai-project-id-500"})))
+    result = runner.evaluate(get_check("optional_parameters_accepted"))
+    assert result.verdict is Verdict.FAIL
+    [finding] = result.findings
+    assert (finding.json_path, finding.exchange.id, finding.actual) == (
+        "$",
+        "optional_parameters",
+        "500: Internal Server Error",
+    )
+    assert finding.exchange.request.url.endswith("/chat/completions?ai_project_id=conformance")
+
+
+def test_gzip_labelled_plain_bytes_fail_gzip_decoded_on_every_probe():
+    config = ServerConfig(api_key=KEY, defects={"gzip-declared-plain"})
+    runner = runner_for(create_app(config))
+    result = runner.evaluate(get_check("gzip_decoded"))
+    assert result.verdict is Verdict.FAIL
+    assert {(f.json_path, f.exchange.id, f.actual) for f in result.findings} == {
+        ("$", probe, NOT_GZIP) for probe in ("chat", "chat_stream", "chat_stream_usage")
+    }
+    # the plain bytes are still judged: the envelope and the stream pass
+    for other in ("response_schema", "chunk_schema", "stream_done_terminator"):
+        assert runner.evaluate(get_check(other)).verdict is Verdict.PASS, other
+
+
+def test_a_server_that_gzips_right_passes_every_check():
+    runner = runner_for(create_app(ServerConfig(api_key=KEY, gzip=True)))
+    verdicts = {c.id: runner.evaluate(c).verdict for c in registered_checks()}
+    assert {k: v for k, v in verdicts.items() if v is not Verdict.PASS} == {}
+    assert runner.exchange("chat").headers["content-encoding"] == "gzip"
+    assert runner.exchange("chat_stream").headers["content-encoding"] == "gzip"
+
+
+def declining_store(inner):
+    """The reference server behind a gateway that declines ``store`` with a 400."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return await inner(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if "store" in json.loads(body or b"{}"):
+            refusal = {"error": {"message": "store is not supported", "type": "x"}}
+            return await JSONResponse(refusal, 400)(scope, receive, send)
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()
+            return {"type": "http.disconnect"}
+
+        return await inner(scope, replay, send)
+
+    return app
+
+
+def test_an_optional_parameter_declined_with_a_proper_4xx_is_unsupported():
+    runner = runner_for(declining_store(create_app(ServerConfig(api_key=KEY))))
+    result = runner.evaluate(get_check("optional_parameters_accepted"))
+    assert (result.verdict, result.unsupported) == (Verdict.SKIP, True)
+    assert result.reason == (
+        "optional_parameters: unsupported: store, user, logit_bias, extra_body, service_tier "
+        'and the query parameter ai_project_id: answered 400: {"error":{"message":"store is '
+        'not supported","type":"x"}}'
+    )
+
+
+def test_conformance_run_reports_gzip_labelled_plain_bytes(tmp_path):
+    out = tmp_path / "reports"
+    proc = run_cli("run", "--report-dir", str(out), "--defect", "gzip-declared-plain")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    checks = {c["id"]: c for c in load_results(out)["checks"]}
+    assert {k for k, c in checks.items() if c["verdict"] != "PASS"} == {"gzip_decoded"}
+    assert {
+        (f["json_path"], f["exchange"], f["title"]) for f in checks["gzip_decoded"]["findings"]
+    } == {
+        ("$", probe, "the body does not decode as its Content-Encoding (gzip) declares")
+        for probe in ("chat", "chat_stream", "chat_stream_usage")
+    }
+
+
+@pytest.fixture
+def served_gzip() -> Iterator[str]:
+    """`conformance serve --gzip` in its own process; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "serve", "--port", str(port), "--gzip"],
+        env=clean_env(CONFORMANCE_SERVER_API_KEY=CANARY),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                assert proc.poll() is None, "conformance serve --gzip exited"
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("conformance serve --gzip did not listen within 30 s")
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_gzip_serving_endpoint_passes_over_a_real_socket(tmp_path, served_gzip):
+    out = tmp_path / "reports"
+    proc = run_cli(
+        "run", "--base-url", served_gzip, "--model", "conformance/reference-1",
+        "--report-dir", str(out), env=clean_env(CONFORMANCE_API_KEY=CANARY),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = load_results(out)
+    assert {c["verdict"] for c in data["checks"]} == {"PASS"}
+    chat = next(e for e in data["exchanges"] if e["id"] == "chat")
+    assert chat["request"]["headers"]["accept-encoding"] == "gzip, deflate"
+    assert chat["response"]["headers"]["content-encoding"] == "gzip"
+    assert json.loads(chat["response"]["body"])["object"] == "chat.completion"
