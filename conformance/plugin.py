@@ -17,6 +17,7 @@ from conformance._exchange import Exchange
 from conformance._model import Verdict
 from conformance._session import Session
 from conformance._settings import Settings, resolve_settings
+from conformance._spec import PROFILES
 from conformance._text import render_result
 from conformance.checks import get_check
 from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
@@ -102,7 +103,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--conformance-profile",
         dest="conformance_profile",
         default="strict",
-        choices=["strict", "openai"],
+        choices=list(PROFILES),
         help="strict: the document as written; openai: with schemas/openai.overlay.yaml.",
     )
     group.addoption(
