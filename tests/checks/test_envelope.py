@@ -115,4 +115,5 @@ def test_a_valid_response_passes_and_each_mutation_is_exactly_its_findings(body,
         "usage_cached_tokens": "n/a",
         "usage_stream_matches": [],
         "max_tokens_honoured": "n/a",
+        "gzip_decoded": [],  # any answer, error or not, decoded as declared
     }

@@ -156,6 +156,7 @@ def test_a_valid_stream_passes_and_each_mutation_is_exactly_its_findings(chunks,
     assert outcomes(recorded) == {
         **dict.fromkeys(clean(recorded), "n/a"),
         "success_status": [],
+        "gzip_decoded": [],  # the body decoded as declared (it was not compressed)
         "stream_content_type": [("stream: true answered as plain JSON", "$", None)],
         # the JSON body is judged as an answer: its usage adds up and keeps the cap
         "usage_arithmetic": [],
@@ -214,6 +215,7 @@ def test_stream_checks_leave_an_error_status_to_success_status():
     )
     assert outcomes(recorded) == {
         "success_status": [("a valid request was answered with 503, not 200", "$", None)],
+        "gzip_decoded": [],
         "stream_content_type": "n/a",
         "chunk_schema": "n/a",
         "stream_done_terminator": "n/a",

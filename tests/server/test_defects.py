@@ -156,6 +156,8 @@ def test_every_defect_is_tested_and_described():
         "missing-service-tier", "wrong-object", "stream-json-content-type", "accept-any-key",
         "invalid-request-500", "invalid-request-200", "html-error-page",
         "n-stream-500", "negative-presence-penalty-rejected",
+        # tests/server/test_encoding.py and tests/e2e/test_parameters_encoding_found.py
+        "ai-project-id-500", "gzip-declared-plain",
     }  # fmt: skip
     assert set(DEFECTS) == tested | FEATURE_DEFECTS_TESTED | STREAM_DEFECTS_TESTED
     assert all(d and "\n" not in d for d in DEFECTS.values())
@@ -174,7 +176,7 @@ def test_unknown_defect_is_a_value_error_naming_the_known_ones():
     with pytest.raises(ValueError, match=r"^unknown defect") as caught:
         ServerConfig(defects=frozenset({"no-done", "slow-stream", "bogus"}))
     known = ", ".join(sorted(DEFECTS))  # every defect, whoever added it
-    assert known.startswith("accept-any-key, bad-")
+    assert known.startswith("accept-any-key, ai-project-id-500, bad-")
     assert str(caught.value) == (f"unknown defect 'bogus', 'slow-stream'; known defects: {known}.")
 
 
