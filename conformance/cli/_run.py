@@ -1,0 +1,222 @@
+"""``conformance run``: its options, and the gate they set up before the suite runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from conformance._baseline import FAIL_ON, Baseline, Gate
+from conformance._errors import ConformanceError
+from conformance._progress import Progress, choose_mode
+from conformance._results import EXIT_USAGE
+from conformance._session import Session
+from conformance._settings import resolve_settings
+from conformance.cli._common import (
+    embedded_server_options,
+    fail,
+    profile_option,
+    server_options,
+    timeout_options,
+)
+from conformance.cli._suite import interruptible_run
+from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
+
+
+@click.command()
+@click.option(
+    "--base-url",
+    help="Endpoint base URL, e.g. https://host/v1. Default: "
+    "$CONFORMANCE_BASE_URL, then $OPENAI_BASE_URL; with none, the embedded "
+    "reference server is started and tested.",
+)
+@click.option(
+    "--api-key",
+    help="API key. Default: $CONFORMANCE_API_KEY, then "
+    "$OPENAI_API_KEY (prefer these: a key on the command line is visible to "
+    "other users of the machine). Never written to any output.",
+)
+@click.option(
+    "--model",
+    help="Model to test (default $CONFORMANCE_MODEL; the embedded "
+    "server's model when no endpoint is given).",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where report.html, results.json and junit.xml are written.",
+)
+@click.option(
+    "--spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="OpenAPI 3.1 document to test against (default: the vendored contract).",
+)
+@profile_option
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Hard ceiling on requests sent; the run stops cleanly and says so when reached.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Hard ceiling on tokens billed (prompt + completion, from usage; estimated where "
+    "the endpoint reports none).",
+)
+@click.option(
+    "-k",
+    "select",
+    metavar="EXPR",
+    help="Run only the checks whose id matches this pytest -k expression.",
+)
+@click.option(
+    "--phase",
+    type=click.Choice(["checks", "explore", "all"]),
+    default="checks",
+    show_default=True,
+    help="checks: the fixed probes (same requests every run, for CI gates); explore: "
+    "requests generated from the contract (valid ones in parameter combinations, and "
+    "invalid ones; pin --seed to repeat a run); all: both.",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=DEFAULT_EXAMPLES,
+    show_default=True,
+    help="Generated requests per exploration phase (valid, invalid); each is capped at "
+    "16 tokens of output and n <= 2.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Exploration seed (default: a fresh one, printed and stored in results.json); "
+    "the same seed replays the same generated requests.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="fail",
+    show_default=True,
+    help="What fails the run (exit 1): fail = broken MUSTs; warn = broken SHOULDs too.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML file of known findings (`conformance baseline write`): they do not fail "
+    "the run, new ones do; entries no longer found are reported as stale.",
+)
+@click.option(
+    "--strict-baseline",
+    is_flag=True,
+    help="With --baseline: stale entries (findings that no longer occur) fail the run too.",
+)
+@click.option(
+    "--rate-limit",
+    metavar="N/UNIT",
+    default=None,
+    help="Throttle up front: at most N requests per unit, spaced evenly (60/m, 5/s, 100/10s).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=3,
+    show_default=True,
+    help="Retries after a 429, 502, 503, 504 or a connection dropped before any answer; the "
+    "wait is what the endpoint asks for (Retry-After, x-ratelimit-reset-*), else jittered "
+    "backoff. Still refused after that: the checks are ERROR (inconclusive), never FAIL.",
+)
+@click.option(
+    "--max-retry-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds: the longest wait an endpoint may ask for; a longer Retry-After gives up.",
+)
+@timeout_options
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not verify the endpoint's TLS certificate (test servers only); the report says so.",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Allow sending the API key over plain http:// to a host that is not this machine.",
+)
+@embedded_server_options(embedded_only=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the outcome and errors.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print every exchange and every check as it ends."
+)  # fmt: skip
+def run(
+    report_dir: Path,
+    select: str | None,
+    phase: str,
+    examples: int,
+    seed: int | None,
+    fail_on: str,
+    baseline: Path | None,
+    strict_baseline: bool,
+    defects: tuple[str, ...],
+    faults: tuple[str, ...],
+    latency: str | None,
+    chunk_delay: str | None,
+    quiet: bool,
+    verbose: bool,
+    **endpoint: Any,
+) -> None:
+    """Run the conformance suite and write report.html, results.json and junit.xml."""
+    try:  # every other option (``endpoint``) is a setting: resolve_settings takes it by name
+        settings = resolve_settings(**endpoint)
+        embedded = server_options(settings, defects, faults, latency, chunk_delay)
+    except ConformanceError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if quiet and verbose:
+        fail("--quiet and --verbose contradict each other; pass one of them.", EXIT_USAGE)
+    progress = Progress(choose_mode(sys.stderr, quiet=quiet), verbose=verbose)
+    gate = _gate(fail_on, baseline, strict_baseline)
+    try:
+        with (
+            progress,
+            Session(
+                settings,
+                defects=defects,
+                server_options=embedded,
+                observer=progress,
+                explore=ExploreOptions(examples=examples, seed=seed),
+            ) as session,
+        ):
+            session.gate = gate
+            session.phase = phase
+            code = interruptible_run(session, report_dir, select, progress)
+        sys.exit(code)
+    except ConformanceError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def _gate(fail_on: str, baseline: Path | None, strict_baseline: bool) -> Gate:
+    if strict_baseline and baseline is None:
+        fail(
+            "--strict-baseline needs --baseline FILE: it makes the file's stale entries fail.",
+            EXIT_USAGE,
+        )
+    try:
+        known = None if baseline is None else Baseline.load(baseline)
+        return Gate(fail_on=fail_on, baseline=known, strict_baseline=strict_baseline)
+    except ConformanceError as exc:
+        fail(str(exc), EXIT_USAGE)

@@ -1,0 +1,71 @@
+"""``conformance serve``: the reference server on a socket."""
+
+from __future__ import annotations
+
+import click
+
+from conformance._errors import ConformanceError
+from conformance._results import EXIT_USAGE
+from conformance._settings import Settings
+from conformance.cli._common import (
+    embedded_server_options,
+    fail,
+    profile_option,
+    server_options,
+)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--api-key",
+    envvar="CONFORMANCE_SERVER_API_KEY",
+    default=None,
+    help="Require this bearer key (default $CONFORMANCE_SERVER_API_KEY; none: open).",
+)
+@profile_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Generator seed.")
+@embedded_server_options(embedded_only=False)
+@click.option(
+    "--gzip",
+    "gzip",
+    is_flag=True,
+    help="Gzip every answer to a client that accepts gzip (as a compressing proxy does).",
+)
+def serve(
+    host: str,
+    port: int,
+    api_key: str | None,
+    profile: str,
+    seed: int,
+    defects: tuple[str, ...],
+    faults: tuple[str, ...],
+    latency: str | None,
+    chunk_delay: str | None,
+    gzip: bool,
+) -> None:
+    """Serve the reference server: POST /v1/chat/completions, faithful to the contract.
+
+    \b
+    Defects: see `conformance defects`.
+    """
+    from conformance.server import ServerConfig
+    from conformance.server import serve as serve_forever
+
+    try:
+        options = server_options(Settings(), defects, faults, latency, chunk_delay)
+    except ConformanceError as exc:
+        fail(str(exc), EXIT_USAGE)
+    config = ServerConfig(
+        api_key=api_key,
+        profile=profile,
+        seed=seed,
+        defects=frozenset(defects),
+        gzip=gzip,
+        **options,
+    )
+    try:
+        serve_forever(config, host=host, port=port)  # logs the URL it really listens on
+    except ConformanceError as exc:
+        fail(str(exc), EXIT_USAGE)

@@ -1,0 +1,141 @@
+"""Running the suite in pytest: the preflight, the run, the summary lines, an interruption."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import click
+
+from conformance._baseline import gate_summary
+from conformance._progress import Progress
+from conformance._results import EXIT_INCONCLUSIVE, EXIT_USAGE
+from conformance._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
+from conformance._session import Session
+
+
+def interruptible_run(
+    session: Session, report_dir: Path, select: str | None, progress: Progress
+) -> int:
+    """The run; Ctrl-C or SIGTERM: what was gathered is written, marked partial, exit 130."""
+
+    def record(name: str) -> None:
+        session.interrupted = name
+
+    try:
+        with interruptible(record):
+            code = run_suite(session, report_dir, select, progress)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED  # before pytest ran (the preflight): results.json only
+    if code == EXIT_INTERRUPTED or session.interrupted is not None:
+        session.interrupted = session.interrupted or "SIGINT"
+        session.write_results(report_dir / "results.json")
+        click.echo(
+            f"conformance: interrupted by {session.interrupted}: the results gathered so far "
+            f"are in {report_dir} (marked partial)",
+            err=True,
+        )
+        return EXIT_INTERRUPTED
+    return code
+
+
+def _output_args(progress: Progress | None) -> list[str]:
+    """pytest's own output to go with the progress display."""
+    if progress is None:
+        return []
+    if progress.mode == "quiet":
+        return ["-q", "--tb=no", "--no-summary"]
+    # progress writes to the real stderr while tests run: capture at the sys level only
+    return ["--capture=sys", *(["-v"] if progress.verbose else [])]
+
+
+def run_suite(
+    session: Session, report_dir: Path, select: str | None, progress: Progress | None = None
+) -> int:
+    import pytest
+
+    from conformance import suite
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    results_path = report_dir / "results.json"
+    problem = session.preflight()
+    if problem is not None:
+        session.notes.append(problem)
+        session.write_results(results_path)
+        click.echo(f"conformance: {problem}", err=True)
+        click.echo(f"conformance: no checks were run; see {results_path}", err=True)
+        return EXIT_INCONCLUSIVE
+    if progress is not None:
+        progress.begin()
+    args = [
+        str(Path(suite.__file__)),
+        "--rootdir",
+        str(Path(suite.__file__).parent),
+        "-c",
+        os.devnull,  # the user's own pytest configuration must not change the suite
+        "-q",
+        "--no-header",
+        "-rN",
+        "-p",
+        "no:cacheprovider",
+        # httpx (and so anyio) is imported before pytest starts; nothing of ours to rewrite.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        "--self-contained-html",
+        "-o",
+        "junit_family=xunit1",
+        "-o",
+        "junit_suite_name=conformance",
+        f"--conformance-results={results_path}",
+    ]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        args += ["-p", "conformance.plugin", "-p", "pytest_html.plugin"]
+    # Third-party pytest plugins that the suite does not use cost seconds of start-up
+    # (schemathesis and hypothesis import, and pytest rewrites their asserts).
+    for unused in ("schemathesis", "hypothesispytest", "benchmark", "anyio"):
+        args += ["-p", f"no:{unused}"]
+    if select:
+        args += ["-k", select]
+    args += _output_args(progress)
+    args += [f"--html={report_dir / 'report.html'}", f"--junitxml={report_dir / 'junit.xml'}"]
+    quiet = progress is not None and progress.mode == "quiet"
+    # --quiet: pytest's dots and sections go nowhere; its errors still reach stderr
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        code = pytest.main(args, plugins=[session, AtomicOutputs()])
+    if progress is not None:
+        progress.__exit__()  # the live line goes before the summary is printed
+    if code == pytest.ExitCode.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        click.echo("conformance: error: pytest could not run the suite (see above).", err=True)
+        return EXIT_USAGE
+    data = session.results_data()
+    verdict, exit_code = data["verdict"], data["exit_code"]
+    counts = ", ".join(f"{n} {v}" for v, n in data["totals"].items() if n)
+    tokens = data["tokens"]
+    click.echo(
+        f"conformance: {verdict}: {len(session.results)} checks ({counts}); "
+        f"{data['requests']} requests, {tokens['total']} tokens "
+        f"({tokens['prompt']} prompt, {tokens['completion']} completion)"
+    )
+    for name, spent in data["phases"].items():
+        t = spent["tokens"]
+        click.echo(
+            f"conformance: {name}: {spent['requests']} requests, {t['total']} tokens "
+            f"({t['prompt']} prompt, {t['completion']} completion)"
+        )
+    if data["explore"] is not None:
+        explored = data["explore"]
+        click.echo(
+            f"conformance: explore: seed {explored['seed']} (replay: --seed {explored['seed']}),"
+            f" {len(explored['findings'])} distinct findings"
+            + (f"; stopped early: {explored['stopped_by']}" if explored["stopped_by"] else "")
+        )
+    for line in gate_summary(data["gate"]):
+        click.echo(f"conformance: {line}")
+    click.echo(
+        f"conformance: report: {report_dir / 'report.html'} (results.json and junit.xml beside it)"
+    )
+    return int(exit_code)
