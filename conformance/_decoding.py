@@ -1,0 +1,54 @@
+"""Undoing the Content-Encoding the client asks for, piece by piece, and saying when a body
+does not decode as its header declares."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+ACCEPT_ENCODING = "gzip, deflate"  # what BodyDecoder undoes
+
+
+class BodyDecoder:
+    """Undoes the Content-Encoding we asked for (``ACCEPT_ENCODING``), piece by piece.
+
+    A body that does not decode as declared is kept as received from that point, and
+    ``problem`` says why: the checks judge what came (often plain bytes mislabelled gzip)
+    and ``gzip_decoded`` reports the label, instead of the exchange being lost.
+    """
+
+    def __init__(self, declared: str) -> None:
+        self.declared = declared.strip().lower()
+        self.problem: str | None = None
+        self._zlib: Any = None
+        if self.declared in ("gzip", "x-gzip", "deflate"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
+        elif self.declared not in ("", "identity"):
+            self.problem = (
+                f"Content-Encoding {declared!r} was not asked for "
+                f"(Accept-Encoding: {ACCEPT_ENCODING}); the body is kept as received"
+            )
+
+    async def decode(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for piece in pieces:
+            if self._zlib is None:
+                yield piece
+                continue
+            try:
+                yield self._zlib.decompress(piece)
+            except zlib.error as exc:
+                self.problem = (
+                    f"the body declared Content-Encoding: {self.declared} but is not "
+                    f"{self.declared} data ({exc}); the rest is kept as received"
+                )
+                self._zlib = None
+                yield piece
+
+    def close(self) -> None:
+        """The body ended: a compressed stream must have ended too."""
+        if self._zlib is not None and not self._zlib.eof:
+            self.problem = (
+                f"the body declared Content-Encoding: {self.declared} but its "
+                f"{self.declared} data ended before the end of the compressed stream"
+            )
