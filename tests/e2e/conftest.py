@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,14 @@ def load_results(report_dir: Path) -> dict[str, Any]:
     return json.loads((report_dir / "results.json").read_text())
 
 
-@pytest.fixture
-def served() -> Iterator[str]:
-    """`conformance serve` in its own process, with a key; yields its base URL."""
+@contextmanager
+def serving(*args: str, key: str | None = CANARY) -> Iterator[str]:
+    """`conformance serve ARGS` in its own process on a free port, requiring ``key`` (None:
+    open); yields its base URL once it listens, and stops it after."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "serve", "--port", str(port)],
-        env=clean_env(CONFORMANCE_SERVER_API_KEY=CANARY),
+        [sys.executable, "-m", "conformance", "serve", "--port", str(port), *args],
+        env=clean_env(CONFORMANCE_SERVER_API_KEY=key) if key else clean_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -65,13 +67,23 @@ def served() -> Iterator[str]:
                     break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "") from None
+                    raise RuntimeError(
+                        f"conformance serve {' '.join(args)} exited before listening: "
+                        + (proc.stderr.read().decode() if proc.stderr else "")
+                    ) from None
                 time.sleep(0.05)
         else:
-            raise RuntimeError("conformance serve did not start listening within 30 s")
+            raise RuntimeError(f"conformance serve {' '.join(args)} did not listen within 30 s")
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    """`conformance serve` in its own process, with a key; yields its base URL."""
+    with serving() as url:
+        yield url

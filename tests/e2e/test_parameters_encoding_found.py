@@ -7,10 +7,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -20,7 +16,7 @@ from starlette.responses import JSONResponse
 from conformance import Contract, Endpoint, Runner, Verdict
 from conformance.checks import get_check, registered_checks
 from conformance.server import ServerConfig, create_app
-from tests.e2e.conftest import CANARY, clean_env, free_port, load_results, run_cli
+from tests.e2e.conftest import CANARY, clean_env, load_results, run_cli, serving
 
 KEY = "sk-test-parameters-0001"
 NOT_GZIP = (
@@ -133,28 +129,8 @@ def test_conformance_run_reports_gzip_labelled_plain_bytes(tmp_path):
 @pytest.fixture
 def served_gzip() -> Iterator[str]:
     """`conformance serve --gzip` in its own process; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "serve", "--port", str(port), "--gzip"],
-        env=clean_env(CONFORMANCE_SERVER_API_KEY=CANARY),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                assert proc.poll() is None, "conformance serve --gzip exited"
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("conformance serve --gzip did not listen within 30 s")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with serving("--gzip") as url:
+        yield url
 
 
 def test_a_gzip_serving_endpoint_passes_over_a_real_socket(tmp_path, served_gzip):

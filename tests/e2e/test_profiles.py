@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from conformance._spec import default_spec_path, schemas_dir
-from tests.e2e.conftest import clean_env, free_port, load_results, run_cli
+from tests.e2e.conftest import load_results, run_cli, serving
 
 pytestmark = pytest.mark.e2e
 MODEL = "conformance/reference-1"
 
 
-@contextmanager
-def serving(*args: str) -> Iterator[str]:
-    """`conformance serve ARGS` in its own process, open (no key); yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "serve", "--port", str(port), *args],
-        env=clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                assert proc.poll() is None, "conformance serve exited before listening"
-                assert time.monotonic() < deadline, "conformance serve did not listen in 30 s"
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_a_server_streaming_as_openai_does_passes_under_openai_and_not_under_strict(tmp_path):
-    with serving("--profile", "openai") as url:
+    with serving("--profile", "openai", key=None) as url:
         relaxed = run_cli(
             "run", "--base-url", url, "--model", MODEL, "--profile", "openai",
             "--report-dir", str(tmp_path / "openai"),

@@ -13,52 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CANARY, clean_env, free_port, load_results, run_cli
+from tests.e2e.conftest import CANARY, clean_env, free_port, load_results, run_cli, serving
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def serve_process(*args, key=CANARY):
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "serve", "--port", str(port), *args],
-        env=clean_env(CONFORMANCE_SERVER_API_KEY=key),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    import socket
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc, f"http://127.0.0.1:{port}/v1"
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("conformance serve did not start within 30 s")
-
-
-def stop(proc):
-    proc.terminate()
-    proc.wait(timeout=10)
-    if proc.stderr is not None:
-        proc.stderr.close()
-
-
 def test_an_echoed_canary_key_appears_in_no_file_and_no_output(tmp_path):
-    server, url = serve_process("--fault", "echo-auth")
-    try:
+    with serving("--fault", "echo-auth") as url:
         out = tmp_path / "reports"
         proc = run_cli(
             "run", "--base-url", url, "--model", "conformance/reference-1",
             "--report-dir", str(out), "--verbose",
             env=clean_env(CONFORMANCE_API_KEY=CANARY),
         )  # fmt: skip
-    finally:
-        stop(server)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     written = [p for p in out.rglob("*") if p.is_file()]
     assert {p.name for p in written} >= {"report.html", "results.json", "junit.xml"}

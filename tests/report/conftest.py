@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CANARY, clean_env, free_port, run_cli
+from tests.e2e.conftest import CANARY, clean_env, run_cli, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 APT_TIMEOUT_S = 900  # apt-get update + install chromium on a fresh machine
@@ -36,41 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@contextmanager
-def serving(*defects: str, faults: tuple[str, ...] = ()) -> Iterator[str]:
-    """`conformance serve` (requiring the canary key) in its own process; its base URL."""
-    port = free_port()
-    args = [sys.executable, "-m", "conformance", "serve", "--port", str(port)]
-    for defect in defects:
-        args += ["--defect", defect]
-    for fault in faults:
-        args += ["--fault", fault]
-    proc = subprocess.Popen(
-        args,
-        env=clean_env(CONFORMANCE_SERVER_API_KEY=CANARY),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "") from None
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("conformance serve did not start listening within 30 s")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def run_against(base_url: str, report_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -105,7 +68,7 @@ class Runs:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     root = tmp_path_factory.mktemp("runs")
     outputs: dict[str, Any] = {}
-    with serving() as clean_url, serving("bad-usage-total") as defective_url:
+    with serving() as clean_url, serving("--defect", "bad-usage-total") as defective_url:
         outputs["clean"] = run_against(clean_url, root / "clean")
         outputs["defective"] = run_against(defective_url, root / "defective")
     outputs["compare"] = run_cli(

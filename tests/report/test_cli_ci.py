@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.e2e.conftest import CANARY, run_cli
-from tests.report.conftest import run_against, serving
+from tests.e2e.conftest import CANARY, run_cli, serving
+from tests.report.conftest import run_against
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,7 +186,7 @@ def test_compare_writes_markdown_to_stdout_or_a_file(runs, tmp_path):
 def test_no_file_a_run_writes_holds_the_api_key(runs, tmp_path):
     """The endpoint was tested with the canary key (and a second run had the server echo
     the Authorization header back): not one occurrence in anything written."""
-    with serving("bad-usage-total", faults=("echo-auth",)) as url:
+    with serving("--defect", "bad-usage-total", "--fault", "echo-auth") as url:
         echo = run_against(url, runs.root / "echo", *FAST)
     assert echo.returncode == 1, echo.stdout + echo.stderr
     known = runs.root / "known.yaml"
