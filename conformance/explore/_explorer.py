@@ -262,7 +262,7 @@ class Explorer:
 
                 async def one_valid(body: dict[str, Any]) -> None:
                     async with gate:
-                        judged = await self._valid_case(body, stats)
+                        judged = await self._case(body, stats, VALID)
                     if judged is not None:
                         self._record(judged, body, None)
 
@@ -274,7 +274,7 @@ class Explorer:
 
                 async def one_invalid(body: dict[str, Any], mutation: Mutation) -> None:
                     async with gate:
-                        judged = await self._invalid_case(body, stats)
+                        judged = await self._case(body, stats, INVALID)
                     if judged is not None:
                         self._record(judged, body, mutation)
 
@@ -300,24 +300,21 @@ class Explorer:
         self.observer.request_done(exchange, prompt + completion)
         return exchange
 
-    async def _valid_case(self, body: dict[str, Any], stats: PhaseStats) -> list[Judged] | None:
-        exchange = await self._send(body, stats, VALID)
+    async def _case(
+        self, body: dict[str, Any], stats: PhaseStats, kind: str
+    ) -> list[Judged] | None:
+        """One generated request of ``kind`` (VALID or INVALID), judged; an invalid one is
+        followed by a plain request (recovery). None: the budget stopped it; []: the answer
+        was inconclusive."""
+        exchange = await self._send(body, stats, kind)
         if exchange is None:
             return None
         stats.sent += 1
         if inconclusive(exchange) is not None:
             stats.inconclusive += 1
             return []
-        return self._judge.valid(exchange)
-
-    async def _invalid_case(self, body: dict[str, Any], stats: PhaseStats) -> list[Judged] | None:
-        exchange = await self._send(body, stats, INVALID)
-        if exchange is None:
-            return None
-        stats.sent += 1
-        if inconclusive(exchange) is not None:
-            stats.inconclusive += 1
-            return []
+        if kind == VALID:
+            return self._judge.valid(exchange)
         judged = self._judge.invalid(exchange)
         plain = get_probe("chat").body(self.endpoint.model)
         follow = await self._send(plain, stats, "recover")
@@ -388,9 +385,7 @@ class Explorer:
 
     async def _try(self, body: Any, phase: str, stats: PhaseStats) -> list[Judged] | None:
         before = stats.sent, stats.inconclusive
-        judged = await (
-            self._valid_case(body, stats) if phase == VALID else self._invalid_case(body, stats)
-        )
+        judged = await self._case(body, stats, VALID if phase == VALID else INVALID)
         stats.sent, stats.inconclusive = before  # shrinking tries are not generated cases
         return judged
 
