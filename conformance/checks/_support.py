@@ -60,12 +60,19 @@ def require_served(exchange: Exchange, feature: str) -> None:
     raise NotApplicable(f"the request was answered with status {exchange.status}")
 
 
+def answered(exchange: Exchange, *, clipped: bool = True) -> int | str | None:
+    """A refusal as a finding's ``actual``: the status and its error message, if any."""
+    message = error_message(exchange)
+    if not message:
+        return exchange.status
+    return f"{exchange.status}: {clip(message) if clipped else message}"
+
+
 def refused(exchange: Exchange, what: str, *, path: str = "$") -> Iterator[Finding]:
     """The finding for a valid request that was not served: any status but 2xx."""
     if exchange.ok:
         return
     status = exchange.status
-    message = error_message(exchange)
     if status is not None and status >= 500:
         title = f"{what} caused a server error"
     else:
@@ -74,7 +81,7 @@ def refused(exchange: Exchange, what: str, *, path: str = "$") -> Iterator[Findi
         title=title,
         json_path=path,
         expected="a 2xx answer: the request is valid against ChatCompletionRequest",
-        actual=f"{status}: {clip(message)}" if message else status,
+        actual=answered(exchange),
     )
 
 

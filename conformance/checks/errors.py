@@ -25,7 +25,7 @@ from conformance.checks._registry import (
     probe,
     properties,
 )
-from conformance.checks._support import error_message, refused
+from conformance.checks._support import answered, refused
 
 UNKNOWN_MODEL = "conformance-no-such-model-7f3a"
 
@@ -197,12 +197,11 @@ def unknown_model_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
         title = "a request for an unknown model caused a server error"
     else:
         title = f"a request for an unknown model was answered {status}"
-    message = error_message(exchange)
     yield Finding(
         title=title,
         json_path="$.model",
         expected="a 4xx status other than 401, 403 and 429 (404 as OpenAI)",
-        actual=f"{status}: {message}" if message else status,
+        actual=answered(exchange, clipped=False),
     )
 
 

@@ -16,7 +16,7 @@ from conformance.checks._registry import (
     probe,
     properties,
 )
-from conformance.checks._support import error_message, refused
+from conformance.checks._support import answered, refused
 
 MESSAGE = "#/components/schemas/ChatCompletionMessage"
 UNKNOWN_FIELD = "x_conformance_unknown"
@@ -123,12 +123,11 @@ def unknown_fields_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[F
         raise NotApplicable(f"answered {status}; see unknown_fields_no_server_error")
     if exchange.ok:
         return
-    message = error_message(exchange)
     yield Finding(
         title="a request with an unknown field was refused",
         json_path=f"$.{UNKNOWN_FIELD}",
         expected="a 2xx answer: the document allows additional properties",
-        actual=f"{status}: {message}" if message else status,
+        actual=answered(exchange, clipped=False),
     )
 
 
