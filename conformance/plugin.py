@@ -250,11 +250,7 @@ def conformance_session(request: pytest.FixtureRequest) -> Session:
 def conformance_check(request: pytest.FixtureRequest, conformance_session: Session) -> CheckResult:
     """Judge the check named by the test's parameter; ERROR raises ``Inconclusive``."""
     result = conformance_session.runner.evaluate(get_check(str(request.param)))
-    conformance_session.results.append(result)
-    request.node.stash[RESULT_KEY] = result
-    if result.verdict is Verdict.ERROR:
-        raise Inconclusive(f"{result.check.id}: inconclusive: {result.reason}")
-    return result
+    return _judged(request, conformance_session, result)
 
 
 @pytest.fixture
@@ -267,9 +263,15 @@ def conformance_property(
 
     exploration = conformance_session.explore()
     result = exploration.result(get_property(str(request.param)))
-    conformance_session.results.append(result)
     if conformance_session.observer is not None:
         conformance_session.observer.check_done(result)
+    return _judged(request, conformance_session, result)
+
+
+def _judged(request: pytest.FixtureRequest, session: Session, result: CheckResult) -> CheckResult:
+    """Keep the result (for results.json and the test's report row); ERROR raises
+    ``Inconclusive``."""
+    session.results.append(result)
     request.node.stash[RESULT_KEY] = result
     if result.verdict is Verdict.ERROR:
         raise Inconclusive(f"{result.check.id}: inconclusive: {result.reason}")
