@@ -60,7 +60,7 @@ def require_served(exchange: Exchange, feature: str) -> None:
     raise NotApplicable(f"the request was answered with status {exchange.status}")
 
 
-def answered(exchange: Exchange, *, clipped: bool = True) -> int | str | None:
+def refusal_evidence(exchange: Exchange, *, clipped: bool = True) -> int | str | None:
     """A refusal as a finding's ``actual``: the status and its error message, if any."""
     message = error_message(exchange)
     if not message:
@@ -81,7 +81,7 @@ def refused(exchange: Exchange, what: str, *, path: str = "$") -> Iterator[Findi
         title=title,
         json_path=path,
         expected="a 2xx answer: the request is valid against ChatCompletionRequest",
-        actual=answered(exchange),
+        actual=refusal_evidence(exchange),
     )
 
 

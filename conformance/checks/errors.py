@@ -25,7 +25,7 @@ from conformance.checks._registry import (
     probe,
     properties,
 )
-from conformance.checks._support import answered, refused
+from conformance.checks._support import refusal_evidence, refused
 
 UNKNOWN_MODEL = "conformance-no-such-model-7f3a"
 
@@ -201,7 +201,7 @@ def unknown_model_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
         title=title,
         json_path="$.model",
         expected="a 4xx status other than 401, 403 and 429 (404 as OpenAI)",
-        actual=answered(exchange, clipped=False),
+        actual=refusal_evidence(exchange, clipped=False),
     )
 
 

@@ -16,7 +16,7 @@ from conformance.checks._registry import (
     probe,
     properties,
 )
-from conformance.checks._support import answered, refused
+from conformance.checks._support import refusal_evidence, refused
 
 MESSAGE = "#/components/schemas/ChatCompletionMessage"
 UNKNOWN_FIELD = "x_conformance_unknown"
@@ -127,7 +127,7 @@ def unknown_fields_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[F
         title="a request with an unknown field was refused",
         json_path=f"$.{UNKNOWN_FIELD}",
         expected="a 2xx answer: the document allows additional properties",
-        actual=answered(exchange, clipped=False),
+        actual=refusal_evidence(exchange, clipped=False),
     )
 
 
