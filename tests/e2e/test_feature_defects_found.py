@@ -4,17 +4,15 @@ by its check with the exact verdict, JSON path and exchange; a feature declined 
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import json
 
 import httpx
 import pytest
-from starlette.responses import JSONResponse
 
 from conformance import Contract, Endpoint, Runner, Verdict
 from conformance.checks import get_check, registered_checks
 from conformance.server import ServerConfig, create_app
+from tests.e2e._gateway import declining
 from tests.e2e.conftest import load_results, run_cli
 
 KEY = "sk-test-features-0001"
@@ -97,35 +95,6 @@ def test_each_feature_defect_is_found_at_its_path(defect):
     assert result.verdict is verdict
     first = result.findings[0]
     assert (first.json_path, first.exchange.id) == (path, exchange_id)
-
-
-def declining(inner, refused_field):
-    """The reference server behind a gateway that declines one request field with a 400."""
-
-    async def app(scope, receive, send):
-        if scope["type"] != "http":
-            return await inner(scope, receive, send)
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        if refused_field in json.loads(body or b"{}"):
-            refusal = {"error": {"message": f"{refused_field} is not supported", "type": "x"}}
-            return await JSONResponse(refusal, 400)(scope, receive, send)
-        delivered = False
-
-        async def replay():
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # until the response is done and this is cancelled
-            return {"type": "http.disconnect"}
-
-        return await inner(scope, replay, send)
-
-    return app
 
 
 @pytest.mark.parametrize(

@@ -4,18 +4,17 @@ its check with the exact verdict, JSON path and exchange; a parameter declined w
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from starlette.responses import JSONResponse
 
 from conformance import Contract, Endpoint, Runner, Verdict
 from conformance.checks import get_check, registered_checks
 from conformance.server import ServerConfig, create_app
+from tests.e2e._gateway import declining
 from tests.e2e.conftest import CANARY, clean_env, load_results, run_cli, serving
 
 KEY = "sk-test-parameters-0001"
@@ -72,37 +71,8 @@ def test_a_server_that_gzips_right_passes_every_check():
     assert runner.exchange("chat_stream").headers["content-encoding"] == "gzip"
 
 
-def declining_store(inner):
-    """The reference server behind a gateway that declines ``store`` with a 400."""
-
-    async def app(scope, receive, send):
-        if scope["type"] != "http":
-            return await inner(scope, receive, send)
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        if "store" in json.loads(body or b"{}"):
-            refusal = {"error": {"message": "store is not supported", "type": "x"}}
-            return await JSONResponse(refusal, 400)(scope, receive, send)
-        delivered = False
-
-        async def replay():
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()
-            return {"type": "http.disconnect"}
-
-        return await inner(scope, replay, send)
-
-    return app
-
-
 def test_an_optional_parameter_declined_with_a_proper_4xx_is_unsupported():
-    runner = runner_for(declining_store(create_app(ServerConfig(api_key=KEY))))
+    runner = runner_for(declining(create_app(ServerConfig(api_key=KEY)), "store"))
     result = runner.evaluate(get_check("optional_parameters_accepted"))
     assert (result.verdict, result.unsupported) == (Verdict.SKIP, True)
     assert result.reason == (
