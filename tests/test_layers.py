@@ -77,7 +77,6 @@ def test_checks_never_import_the_cli_plugin_report_or_engine(path):
         "conformance.server",
         "conformance.explore",
         "conformance._engine",
-        "conformance._client",
         *UPPER,
     )
     assert offending(imports_of(path), forbidden) == []
