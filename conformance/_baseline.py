@@ -54,7 +54,7 @@ def identity(
 
 def finding_identity(check: Mapping[str, Any], finding: Mapping[str, Any]) -> dict[str, str]:
     """:func:`identity` for a finding of ``check`` (a results.json check)."""
-    return identity(str(check.get("id")), finding, generated=str(check.get("area")) in EXPLORATION)
+    return identity(str(check.get("id")), finding, generated=check.get("area") == EXPLORATION)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.explore._properties import AREA as EXPLORATION  # generated requests' area
+
 VERDICTS = ("PASS", "WARN", "FAIL", "SKIP", "ERROR")
-EXPLORATION = ("explore", "exploration")  # areas of generated requests: listed last
 
 
 @dataclass
@@ -42,7 +43,7 @@ class AreaScore:
 def area_order(checks: Iterable[Mapping[str, Any]]) -> list[str]:
     """Areas in the order their first check appears (the catalogue's order); exploration last."""
     areas = list(dict.fromkeys(str(c.get("area", "")) for c in checks))
-    return [a for a in areas if a not in EXPLORATION] + [a for a in areas if a in EXPLORATION]
+    return [a for a in areas if a != EXPLORATION] + [a for a in areas if a == EXPLORATION]
 
 
 def area_scores(checks: Iterable[Mapping[str, Any]]) -> list[AreaScore]:
@@ -57,5 +58,5 @@ def area_scores(checks: Iterable[Mapping[str, Any]]) -> list[AreaScore]:
 
 
 def all_checks(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The run's checks (exploration's included: they are checks of the area ``explore``)."""
+    """The run's checks (exploration's included: they are checks of :data:`EXPLORATION`)."""
     return [dict(c) for c in data.get("checks", []) if isinstance(c, Mapping)]

@@ -1,0 +1,21 @@
+"""Per-area scores: exploration's area (the one its properties are registered under) comes last."""
+
+from __future__ import annotations
+
+from conformance._scores import area_order, area_scores
+from conformance.explore import PROPERTIES
+
+
+def test_the_area_of_exploration_properties_is_listed_last_and_scored():
+    area = PROPERTIES[0].area
+    checks = [
+        {"id": "p", "area": area, "verdict": "FAIL"},
+        {"id": "a", "area": "usage", "verdict": "PASS"},
+        {"id": "b", "area": "streaming", "verdict": "SKIP"},
+    ]
+    assert area_order(checks) == ["usage", "streaming", area]
+    assert [(s.area, s.label()) for s in area_scores(checks)] == [
+        ("usage", "100% (1 of 1)"),
+        ("streaming", "n/a"),
+        (area, "0% (0 of 1)"),
+    ]
