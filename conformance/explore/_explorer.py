@@ -200,10 +200,6 @@ def _size(body: Any) -> int:
     return len(json.dumps(body, sort_keys=True, ensure_ascii=False))
 
 
-def _canonical(body: Any) -> str:
-    return json.dumps(body, sort_keys=True)
-
-
 class Explorer:
     """Explore one endpoint: ``run()`` once, then read the :class:`Exploration`."""
 
@@ -443,11 +439,11 @@ def _smaller(body: Any, protected: set[tuple[Any, ...]]) -> Iterator[tuple[Chang
     value simplified (text emptied, a number made 0, 1, -1 or whole)."""
     entries = [(p, v) for p, v in _paths(body) if p not in protected]
     for path, _value in entries:
-        parent = _at(body, path[:-1]) if len(path) > 1 else body
+        parent = _at(body, path[:-1])
         if isinstance(parent, list) and len(parent) < 2:
             continue
         out = copy.deepcopy(body)
-        holder = _at(out, path[:-1]) if len(path) > 1 else out
+        holder = _at(out, path[:-1])
         del holder[path[-1]]
         yield ("drop", path, ""), out
     for path, value in entries:
@@ -460,7 +456,7 @@ def _smaller(body: Any, protected: set[tuple[Any, ...]]) -> Iterator[tuple[Chang
             simpler = [0, 1, -1, round(value)]
         for replacement in simpler:
             out = copy.deepcopy(body)
-            holder = _at(out, path[:-1]) if len(path) > 1 else out
+            holder = _at(out, path[:-1])
             holder[path[-1]] = replacement
             yield ("set", path, repr(replacement)), out
 
