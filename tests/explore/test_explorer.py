@@ -13,7 +13,7 @@ from conformance._model import Verdict
 from conformance._spec import default_contract
 from conformance.explore import DEFAULT_EXAMPLES, PROPERTIES, ExploreOptions, Explorer
 from conformance.server import ServerConfig, serve_in_thread
-from tests.explore.helpers import KEY, MODEL, explore, only
+from tests.explore.helpers import KEY, MODEL, explore, explorer, only
 
 SEED = 20261126
 
@@ -23,7 +23,8 @@ def verdicts(exploration):
 
 
 def test_the_clean_reference_server_shows_nothing():
-    exploration = explore(examples=30, seed=SEED)
+    explorer_ = explorer(examples=30, seed=SEED)
+    exploration = explorer_.run()
     assert exploration.discoveries == []
     assert set(verdicts(exploration).values()) == {Verdict.PASS}
     valid, invalid = exploration.stats["valid"], exploration.stats["invalid"]
@@ -31,6 +32,13 @@ def test_the_clean_reference_server_shows_nothing():
     assert (invalid.planned, invalid.sent, invalid.requests) == (30, 30, 60)  # + follow-ups
     assert valid.completion_tokens > 0
     assert invalid.prompt_tokens > 0
+    # every token the budget was charged is in one phase's count, and no more
+    budget = explorer_.budget
+    assert (exploration.prompt_tokens, exploration.completion_tokens) == (
+        budget.prompt_tokens,
+        budget.completion_tokens,
+    )
+    assert budget.requests == 90
     assert exploration.requests == 90
     reason = exploration.result(PROPERTIES[0]).reason
     assert reason.startswith(f"30 generated valid requests (seed {SEED}, 30 requests, ")
