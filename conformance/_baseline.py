@@ -19,12 +19,12 @@ from typing import Any
 import yaml
 
 from conformance._errors import ConfigError
-from conformance._scores import EXPLORATION, all_checks
+from conformance._results import EXIT_INCONCLUSIVE, EXIT_NONCONFORMANT, EXIT_OK
+from conformance._scores import CONCLUDED, EXPLORATION, all_checks
 
 BASELINE_VERSION = 1
 FAIL_ON = ("fail", "warn")
 FIELDS = ("check", "exchange", "json_path", "title")
-CONCLUDED = ("PASS", "WARN", "FAIL")
 
 HEADER = """\
 # conformance baseline: findings known and accepted for now.
@@ -244,11 +244,11 @@ class Gate:
             if i not in used and verdicts.get(e.check) not in CONCLUDED
         ]
         if new or (self.strict_baseline and stale):
-            exit_code = 1
+            exit_code = EXIT_NONCONFORMANT
         elif not checks or "ERROR" in verdicts.values():
-            exit_code = 3
+            exit_code = EXIT_INCONCLUSIVE
         else:
-            exit_code = 0
+            exit_code = EXIT_OK
         data["gate"] = {
             "fail_on": self.fail_on,
             "baseline": self.baseline.path if self.baseline is not None else None,

@@ -25,7 +25,14 @@ from conformance._exchange import Exchange, RecordedRequest
 from conformance._ratelimit import RateLimiter
 from conformance._reader import EVENT_STREAM, Reader
 from conformance._redact import Redactor
-from conformance._retry import RETRY_STATUSES, Attempt, RetryPolicy, status_reason, with_retries
+from conformance._retry import (
+    NOT_RETRIED,
+    RETRY_STATUSES,
+    Attempt,
+    RetryPolicy,
+    status_reason,
+    with_retries,
+)
 from conformance._version import __version__
 
 __all__ = [
@@ -200,7 +207,7 @@ class ChatClient:
             for n in notes
         ]
         if gave_up is not None:
-            exchange.retries.append(f"not retried: {gave_up}")
+            exchange.retries.append(NOT_RETRIED + gave_up)
         elif refused is not None and sent:
             exchange.retries.append(f"retry not sent: {refused}")
         return exchange

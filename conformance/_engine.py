@@ -19,7 +19,7 @@ from conformance._exchange import Exchange
 from conformance._faults import Fault, classify
 from conformance._model import Finding, Severity, Verdict, group_findings
 from conformance._ratelimit import RateLimiter
-from conformance._retry import RETRY_STATUSES, RetryPolicy, status_reason
+from conformance._retry import RETRY_STATUSES, RetryPolicy, not_retried, status_reason
 from conformance._spec import Contract
 from conformance.checks import Check, CheckContext, NotApplicable, Unsupported, get_probe
 
@@ -302,8 +302,9 @@ def _gave_up(exchange: Exchange) -> str:
     page = " (an HTML error page)" if "html" in exchange.content_type else ""
     tries = f" after {exchange.attempts} attempts" if exchange.attempts > 1 else ""
     why = f"{what}: {status_reason(exchange.status)}{page}{tries}"
-    if exchange.retries and exchange.retries[-1].startswith("not retried: "):
-        why += f" ({exchange.retries[-1].removeprefix('not retried: ')})"
+    stopped = not_retried(exchange.retries)
+    if stopped is not None:
+        why += f" ({stopped})"
     return why
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -30,6 +30,7 @@ from conformance._units import parse_go_duration
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 REASONS = {429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable"}
 REASONS[504] = "Gateway Timeout"
+NOT_RETRIED = "not retried: "  # the retry note of an attempt given up on at once
 T = TypeVar("T")
 
 
@@ -190,6 +191,14 @@ async def with_retries(
                 f"--max-retry-wait {policy.max_wait:g}s"
             )
     return last, notes, gave_up
+
+
+def not_retried(notes: Sequence[str]) -> str | None:
+    """Why the last attempt was not retried (a wait longer than allowed), from an exchange's
+    retry notes; None when retrying did not stop early."""
+    if notes and notes[-1].startswith(NOT_RETRIED):
+        return notes[-1].removeprefix(NOT_RETRIED)
+    return None
 
 
 def status_reason(status: int) -> str:

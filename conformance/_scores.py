@@ -14,6 +14,7 @@ from typing import Any
 from conformance.explore._properties import AREA as EXPLORATION  # generated requests' area
 
 VERDICTS = ("PASS", "WARN", "FAIL", "SKIP", "ERROR")
+CONCLUDED = ("PASS", "WARN", "FAIL")  # the verdicts that say something about compatibility
 
 
 @dataclass
@@ -25,7 +26,7 @@ class AreaScore:
 
     @property
     def judged(self) -> int:
-        return self.counts["PASS"] + self.counts["WARN"] + self.counts["FAIL"]
+        return sum(self.counts[v] for v in CONCLUDED)
 
     @property
     def score(self) -> float | None:

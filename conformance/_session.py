@@ -23,7 +23,7 @@ from conformance._client import Endpoint
 from conformance._engine import CheckResult, Observer, Runner
 from conformance._ratelimit import RateLimiter
 from conformance._results import RunInfo, build, public_url, write_json_atomic
-from conformance._retry import RETRY_STATUSES, RetryPolicy, status_reason
+from conformance._retry import RETRY_STATUSES, RetryPolicy, not_retried, status_reason
 from conformance._settings import Settings
 from conformance._spec import Contract
 from conformance.explore import ExploreOptions
@@ -131,8 +131,9 @@ class Session:
             # Every retry of the plainest request refused: the other probes would only
             # hammer an endpoint that is asking us to go away.
             tries = f" ({exchange.attempts} attempts)" if exchange.attempts > 1 else ""
-            if exchange.retries and exchange.retries[-1].startswith("not retried: "):
-                tries += f" ({exchange.retries[-1].removeprefix('not retried: ')})"
+            stopped = not_retried(exchange.retries)
+            if stopped is not None:
+                tries += f" ({stopped})"
             return (
                 f"the endpoint at {url} kept answering {status_reason(exchange.status)}"
                 f"{tries}: nothing can be concluded now. Wait and run again, or lower "
