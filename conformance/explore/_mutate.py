@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance._spec import Contract
-from conformance.explore._shape import REQUEST, RequestFactory
+from conformance.explore._shape import REQUEST, RequestFactory, resolve
 
 Path = tuple[str | int, ...]
 DELETE = object()  # the mutation removes the field
@@ -94,22 +94,6 @@ def mutations(contract: Contract) -> list[Mutation]:
     return list(unique.values())
 
 
-def _resolve(schema: Any, components: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(8):
-        if not isinstance(schema, dict):
-            return {}
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-            schema = components.get(ref.rsplit("/", 1)[1], {})
-            continue
-        all_of = schema.get("allOf")
-        if isinstance(all_of, list) and len(all_of) == 1:
-            schema = all_of[0]
-            continue
-        return schema
-    return {}
-
-
 def _types(branch: dict[str, Any]) -> set[str] | None:
     """The JSON types a branch allows; None when it allows any."""
     if "type" in branch:
@@ -126,9 +110,9 @@ def _types(branch: dict[str, Any]) -> set[str] | None:
 def _sites(
     schema: Any, path: Path, components: dict[str, Any], *, required: bool
 ) -> Iterator[Mutation]:
-    resolved = _resolve(schema, components)
+    resolved = resolve(schema, components)
     branches = [
-        _resolve(b, components) for b in resolved.get("anyOf", [resolved]) if isinstance(b, dict)
+        resolve(b, components) for b in resolved.get("anyOf", [resolved]) if isinstance(b, dict)
     ]
     if path and required:
         yield Mutation(path, "missing required")

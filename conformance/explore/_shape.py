@@ -75,17 +75,27 @@ def _text_parts_only(content: Any, components: dict[str, Any]) -> None:
             kept = [
                 ref
                 for ref in items["anyOf"]
-                if "text" in _resolve(ref, components).get("properties", {})
+                if "text" in resolve(ref, components).get("properties", {})
             ]
             items["anyOf"] = kept or items["anyOf"]
 
 
-def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref", "")
-    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-        found = components.get(ref.rsplit("/", 1)[1])
-        return found if isinstance(found, dict) else {}
-    return schema
+def resolve(schema: Any, components: dict[str, Any]) -> dict[str, Any]:
+    """The schema a node stands for: ``$ref``s to components and one-item ``allOf``s
+    followed (a few levels at most); {} for anything that is not a schema object."""
+    for _ in range(8):
+        if not isinstance(schema, dict):
+            return {}
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            schema = components.get(ref.rsplit("/", 1)[1], {})
+            continue
+        all_of = schema.get("allOf")
+        if isinstance(all_of, list) and len(all_of) == 1:
+            schema = all_of[0]
+            continue
+        return schema
+    return {}
 
 
 def _narrow(schema: Any, shaping: Shaping, where: str) -> Any:
