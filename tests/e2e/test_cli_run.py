@@ -25,7 +25,7 @@ def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path)
     out = tmp_path / "reports"
     proc = run_cli("run", "--report-dir", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert {p.name for p in out.iterdir()} >= {"report.html", "results.json", "junit.xml"}
+    assert {p.name for p in out.iterdir()} == {"report.html", "results.json", "junit.xml"}
     data = load_results(out)
     assert_valid_results(data)
     assert data["verdict"] == "conformant"
@@ -55,8 +55,9 @@ def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path)
     assert junit.findall(".//failure") == []
     assert junit.findall(".//error") == []
     html = (out / "report.html").read_text()
-    assert "embedded reference server" in html
-    assert "usage_arithmetic" in html
+    assert f"<dd>{data['endpoint']['base_url']} (embedded reference server)</dd>" in html
+    assert html.count(' class="cf-row cf-row-PASS">') == len(verdicts)
+    assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-PASS">' in html
     assert "conformance: conformant:" in proc.stdout
 
 
@@ -78,7 +79,9 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
         assert finding["actual"] == finding["expected"] + 1
     assert "usage_arithmetic [FAIL, MUST, usage]" in proc.stdout
     html = (out / "report.html").read_text()
-    assert "$.usage.total_tokens" in html
+    assert html.count(' class="cf-row cf-row-FAIL">') == 1
+    assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-FAIL">' in html
+    assert html.count("<td><code>$.usage.total_tokens</code></td>") == len(findings)
     assert "Authorization: Bearer $CONFORMANCE_API_KEY" in html  # the curl reproduction
 
 
