@@ -53,17 +53,26 @@ def classify(exchange: Exchange) -> Fault | None:
         return Fault(exchange.id, kind or "transport", error, exchange.attempts, False)
     if exchange.status in RETRY_STATUSES:
         status = exchange.status
-        kind = "rate-limited" if status == 429 else "server-error"
-        if "html" in exchange.content_type:
-            kind = "gateway-error-page"
         said = f"{status_reason(status)} after {exchange.attempts} attempt(s)"
         if exchange.retries:
             said += ": " + "; ".join(exchange.retries)
+        kind = _status_kind(status, "html" in exchange.content_type)
         return Fault(exchange.id, kind, said, exchange.attempts, False)
     if exchange.retries:
         message = f"got through on attempt {exchange.attempts}: " + "; ".join(exchange.retries)
-        kind = "rate-limited" if "429" in exchange.retries[0] else "server-error"
-        if "429" not in exchange.retries[0] and "5" not in exchange.retries[0][:20]:
-            kind = "connection-reset"
+        # The first note says why attempt 1 was retried: "attempt 1: <status reason or error>; ..."
+        because = exchange.retries[0].partition(": ")[2]
+        code = because[:3]
+        if code.isdigit() and int(code) in RETRY_STATUSES:
+            kind = _status_kind(int(code), "HTML error page" in because.partition(";")[0])
+        else:
+            kind = "connection-reset"  # the only retried error: a connection dropped early
         return Fault(exchange.id, kind, message, exchange.attempts, True)
     return None
+
+
+def _status_kind(status: int, html: bool) -> str:
+    """The fault of a retryable status, whether it ended the exchange or was got past."""
+    if html:
+        return "gateway-error-page"
+    return "rate-limited" if status == 429 else "server-error"

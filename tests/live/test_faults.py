@@ -121,7 +121,8 @@ def test_a_5xx_burst_is_retried_with_backoff_and_recovers():
             "attempt 2: 503 Service Unavailable",
         ]
         assert all(n.endswith("(backoff)") for n in exchange.retries)
-        assert faults_by_probe(run)["chat"].recovered is True
+        fault = faults_by_probe(run)["chat"]
+        assert (fault.kind, fault.recovered, fault.attempts) == ("server-error", True, 3)
 
 
 def test_a_gateway_html_page_on_streams_is_error_and_the_plain_checks_still_pass():
