@@ -87,4 +87,11 @@ def test_the_plugin_declares_its_options_and_marker(pytester):
         ["*OpenAI-compatible chat-completions conformance*", "*--conformance-base-url*"]
     )
     markers = pytester.runpytest_subprocess("--markers")
-    markers.stdout.fnmatch_lines(["@pytest.mark.conformance_check(check_id)*"])
+    markers.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.conformance_check(check_id): the test runs the registered "
+            "conformance check.",
+            "@pytest.mark.conformance_explore(property_id): the test judges an exploration "
+            "property.",
+        ]
+    )
