@@ -286,11 +286,12 @@ def conformance_chat(conformance_session: Session) -> Callable[..., Exchange]:
     send no key. Nothing is cached: every call is a new request.
     """
     import asyncio
+    import itertools
 
     from conformance._client import ChatClient
 
     session = conformance_session
-    counter = iter(range(1, 1_000_000))
+    counter = itertools.count(1)
 
     def chat(body: dict[str, Any], *, auth: str = "default") -> Exchange:
         payload = {"model": session.endpoint.model, **body}
