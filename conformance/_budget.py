@@ -44,19 +44,28 @@ class Budget:
 
     def charge(self, exchange: Exchange) -> None:
         """Add the exchange's tokens: reported usage, or an estimate when it has none."""
-        if exchange.status is None or exchange.status >= 400:
+        cost = _cost(exchange)
+        if cost is None:
             return
-        usage = exchange.usage()
-        if usage is None:
-            usage = exchange.estimated_usage()
-            self.estimated += 1
-        self.prompt_tokens += usage[0]
-        self.completion_tokens += usage[1]
+        prompt, completion, estimated = cost
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.estimated += estimated
 
 
 def exchange_tokens(exchange: Exchange) -> int:
     """Tokens one exchange cost: reported usage, else an estimate; 0 for errors."""
+    cost = _cost(exchange)
+    return 0 if cost is None else cost[0] + cost[1]
+
+
+def _cost(exchange: Exchange) -> tuple[int, int, bool] | None:
+    """(prompt, completion, estimated) tokens of a success: reported usage, else an
+    estimate; None for an error or no answer, which costs nothing."""
     if exchange.status is None or exchange.status >= 400:
-        return 0
-    usage = exchange.usage() or exchange.estimated_usage()
-    return usage[0] + usage[1]
+        return None
+    usage = exchange.usage()
+    if usage is not None:
+        return usage[0], usage[1], False
+    prompt, completion = exchange.estimated_usage()
+    return prompt, completion, True
