@@ -102,21 +102,6 @@ def messages(payload: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
             yield position, message
 
 
-def finish_reasons(exchange: Exchange) -> set[object]:
-    """Every finish_reason the answer (streamed or not) carries."""
-    out: set[object] = set()
-    if exchange.streamed:
-        for chunk in chunks(exchange):
-            for choice in _choices(chunk.payload):
-                if choice.get("finish_reason") is not None:
-                    out.add(choice.get("finish_reason"))
-        return out
-    payload, _ = parse_body(exchange)
-    for choice in _choices(payload):
-        out.add(choice.get("finish_reason"))
-    return out
-
-
 def _choices(payload: object) -> list[dict[str, Any]]:
     choices = payload.get("choices") if isinstance(payload, dict) else None
     return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
@@ -144,16 +129,4 @@ def deltas(exchange: Exchange) -> list[Delta]:
             delta = choice.get("delta")
             if isinstance(delta, dict):
                 out.append(Delta(chunk.index, position, choice.get("index"), delta))
-    return out
-
-
-def streamed_content(exchange: Exchange) -> dict[object, tuple[str, Delta]]:
-    """Per choice index: the content of all its deltas joined, and its first content delta."""
-    out: dict[object, tuple[str, Delta]] = {}
-    for delta in deltas(exchange):
-        text = delta.delta.get("content")
-        if not isinstance(text, str) or not text:
-            continue
-        joined, first = out.get(delta.choice_index, ("", delta))
-        out[delta.choice_index] = (joined + text, first)
     return out

@@ -14,6 +14,7 @@ from jsonschema.exceptions import SchemaError
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
 from conformance._validation import type_name
+from conformance.checks._answer import read_answer
 from conformance.checks._helpers import clip, request_body, require_event_stream
 from conformance.checks._probes_tools import (
     CALLING,
@@ -27,10 +28,8 @@ from conformance.checks._registry import CheckContext, NotApplicable, Unsupporte
 from conformance.checks._support import (
     answer,
     declined,
-    finish_reasons,
     refused,
     require_served,
-    streamed_content,
 )
 from conformance.checks._toolcalls import Call, declared_tools, message_calls, reassemble
 
@@ -56,20 +55,10 @@ def _calls_path(exchange: Exchange) -> str:
     )
 
 
-def _text_of(exchange: Exchange) -> str:
-    """What the answer said instead of calling, for the finding."""
-    if exchange.streamed:
-        return " ".join(text for text, _ in streamed_content(exchange).values())
-    try:
-        payload = exchange.json()
-        return str(payload["choices"][0]["message"].get("content"))
-    except (ValueError, LookupError, TypeError, AttributeError):
-        return clip(exchange.text())
-
-
 def _no_call(exchange: Exchange, title: str, expected: str) -> Iterator[Finding]:
-    said = _text_of(exchange)
-    if finish_reasons(exchange) == {"length"} and not said.strip():
+    choices = read_answer(exchange).choices.values()
+    said = " ".join(choice.content for choice in choices)  # what it said instead of calling
+    if {choice.finish_reason for choice in choices} == {"length"} and not said.strip():
         raise NotApplicable("the answer was cut by max_tokens before any call or text")
     yield Finding(
         title=title,

@@ -147,10 +147,14 @@ def test_required_answered_in_text_is_a_finding_unless_cut_before_anything():
         CALLS,
         "no tool call; the answer says 'It is sunny.'",
     )
-    cut = exchange("tools_required", body=answer(content="", finish="length"))
-    assert str(judge("tool_choice_required_calls", cut)) == (
-        "the answer was cut by max_tokens before any call or text"
-    )
+    for said in ("", None):  # cut before any text: content empty or null
+        cut = exchange("tools_required", body=answer(content=said, finish="length"))
+        assert str(judge("tool_choice_required_calls", cut)) == (
+            "the answer was cut by max_tokens before any call or text"
+        )
+    silent = exchange("tools_required", body=answer(content=None, finish="stop"))
+    [finding] = judge("tool_choice_required_calls", silent)
+    assert finding.actual == "no tool call; the answer says ''"
 
 
 def test_named_choice_must_call_that_function_and_none_must_call_nothing():
