@@ -41,19 +41,15 @@ def interruptible_run(
     return code
 
 
-def _output_args(progress: Progress | None) -> list[str]:
+def _output_args(progress: Progress) -> list[str]:
     """pytest's own output to go with the progress display."""
-    if progress is None:
-        return []
     if progress.mode == "quiet":
         return ["-q", "--tb=no", "--no-summary"]
     # progress writes to the real stderr while tests run: capture at the sys level only
     return ["--capture=sys", *(["-v"] if progress.verbose else [])]
 
 
-def run_suite(
-    session: Session, report_dir: Path, select: str | None, progress: Progress | None = None
-) -> int:
+def run_suite(session: Session, report_dir: Path, select: str | None, progress: Progress) -> int:
     import pytest
 
     from conformance import suite
@@ -67,8 +63,7 @@ def run_suite(
         click.echo(f"conformance: {problem}", err=True)
         click.echo(f"conformance: no checks were run; see {results_path}", err=True)
         return EXIT_INCONCLUSIVE
-    if progress is not None:
-        progress.begin()
+    progress.begin()
     args = [
         str(Path(suite.__file__)),
         "--rootdir",
@@ -100,12 +95,11 @@ def run_suite(
         args += ["-k", select]
     args += _output_args(progress)
     args += [f"--html={report_dir / 'report.html'}", f"--junitxml={report_dir / 'junit.xml'}"]
-    quiet = progress is not None and progress.mode == "quiet"
+    quiet = progress.mode == "quiet"
     # --quiet: pytest's dots and sections go nowhere; its errors still reach stderr
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
         code = pytest.main(args, plugins=[session, AtomicOutputs()])
-    if progress is not None:
-        progress.__exit__()  # the live line goes before the summary is printed
+    progress.__exit__()  # the live line goes before the summary is printed
     if code == pytest.ExitCode.INTERRUPTED:
         return EXIT_INTERRUPTED
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
