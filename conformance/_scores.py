@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.explore._properties import AREA as EXPLORATION  # generated requests' area
+from conformance.explore._properties import AREA
 
 VERDICTS = ("PASS", "WARN", "FAIL", "SKIP", "ERROR")
+EXPLORATION = AREA  # the area of exploration's properties (generated requests): listed last
 CONCLUDED = ("PASS", "WARN", "FAIL")  # the verdicts that say something about compatibility
 
 
