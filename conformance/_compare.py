@@ -5,7 +5,6 @@ Pure data; ``_compare_render`` turns a :class:`Matrix` into HTML or Markdown.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -13,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance._scores import AreaScore, all_checks, area_order, area_scores
+from conformance._text import clipped
 
 # The states a cell can be in, best first; each has a short mark for text renderings.
 STATUSES = {
@@ -24,6 +24,7 @@ STATUSES = {
     "inconclusive": "inconclusive",
     "not-run": "not run",
 }
+NOTE_VALUE = 200  # characters of an expected or actual value in a cell's note
 GENERIC_DIRS = {"", ".", "reports", "report", "results", "out", "output"}
 
 
@@ -97,11 +98,6 @@ def cell_of(check: Mapping[str, Any] | None) -> Cell:
     return Cell(status, verdict, "\n".join(lines))
 
 
-def _short(value: Any, limit: int = 200) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
-
-
 def finding_line(finding: Mapping[str, Any]) -> str:
     where = str(finding.get("exchange") or "")
     if finding.get("chunk_index") is not None:
@@ -110,7 +106,8 @@ def finding_line(finding: Mapping[str, Any]) -> str:
     return (
         f"{finding.get('title', '')}{count} at {finding.get('json_path', '')}"
         + (f" ({where})" if where else "")
-        + f": expected {_short(finding.get('expected'))}, actual {_short(finding.get('actual'))}"
+        + f": expected {clipped(finding.get('expected'), NOTE_VALUE)}, "
+        f"actual {clipped(finding.get('actual'), NOTE_VALUE)}"
     )
 
 

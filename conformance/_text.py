@@ -9,7 +9,8 @@ from conformance._engine import CheckResult
 from conformance._model import Finding
 
 
-def _value(value: Any, limit: int = 300) -> str:
+def clipped(value: Any, limit: int = 300) -> str:
+    """``value`` as text (JSON unless a string), cut at ``limit`` characters with the length."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
@@ -30,8 +31,8 @@ def render_finding(finding: Finding) -> str:
     lines = [f"  x {finding.title}{count}", f"    at {finding.json_path}"]
     if finding.schema_path:
         lines.append(f"    schema: {finding.schema_path}")
-    lines.append(f"    expected: {_value(finding.expected)}")
-    lines.append(f"    actual:   {_value(finding.actual)}")
+    lines.append(f"    expected: {clipped(finding.expected)}")
+    lines.append(f"    actual:   {clipped(finding.actual)}")
     where = describe_exchange(finding)
     if where:
         lines.append(f"    {where}")

@@ -189,3 +189,13 @@ def test_a_results_file_round_trips(tmp_path):
     data = results(check("c"))
     path.write_text(json.dumps(data))
     assert read_results(path) == data
+
+
+def test_a_long_value_in_a_cell_note_is_clipped_with_its_length():
+    long = finding("x is wrong", "$.x", "chat", "e" * 250, {"k": "a" * 300})
+    note = cell_of(check("c", "FAIL", findings=[long])).note
+    actual = json.dumps({"k": "a" * 300})
+    assert note == (
+        f"x is wrong at $.x (chat): expected {'e' * 200}... (250 characters), "
+        f"actual {actual[:200]}... ({len(actual)} characters)"
+    )
