@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Generic, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
@@ -28,8 +29,6 @@ from conformance._errors import ConfigError
 from conformance._units import parse_go_duration
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-REASONS = {429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable"}
-REASONS[504] = "Gateway Timeout"
 NOT_RETRIED = "not retried: "  # the retry note of an attempt given up on at once
 T = TypeVar("T")
 
@@ -202,4 +201,8 @@ def not_retried(notes: Sequence[str]) -> str | None:
 
 
 def status_reason(status: int) -> str:
-    return f"{status} {REASONS.get(status, '')}".strip()
+    """``503 Service Unavailable``: the status with its standard reason phrase, if any."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
