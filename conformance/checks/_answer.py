@@ -70,7 +70,7 @@ def read_answer(exchange: Exchange) -> Answer:
         raise NotApplicable("the response body is not a JSON object; see response_schema")
     choices: dict[int, ChoiceView] = {}
     for position, choice in enumerate(as_list(payload.get("choices"))):
-        if not isinstance(choice, dict) or not _is_index(choice.get("index")):
+        if not isinstance(choice, dict) or as_int(choice.get("index")) is None:
             continue
         path = f"$.choices[{position}]"
         view = choices.setdefault(choice["index"], ChoiceView(choice["index"], Mark(path)))
@@ -99,7 +99,7 @@ def _from_stream(exchange: Exchange) -> Answer:
         if isinstance(payload.get("usage"), dict):
             usage, usage_mark = payload["usage"], Mark("$.usage", chunk.index)
         for position, choice in enumerate(as_list(payload.get("choices"))):
-            if not isinstance(choice, dict) or not _is_index(choice.get("index")):
+            if not isinstance(choice, dict) or as_int(choice.get("index")) is None:
                 continue
             path = f"$.choices[{position}]"
             index = choice["index"]
@@ -130,15 +130,10 @@ def as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _is_index(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def count(usage: dict[str, Any] | None, name: str) -> int | None:
     """``usage[name]`` when it is a non-negative integer (usage_arithmetic judges the rest)."""
-    value = (usage or {}).get(name)
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    return value if ok else None
+    value = as_int((usage or {}).get(name))
+    return value if value is not None and value >= 0 else None
 
 
 def requested(exchange: Exchange, ctx: CheckContext) -> dict[str, Any]:

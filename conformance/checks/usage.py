@@ -74,10 +74,11 @@ def asked_for_usage(body: object) -> bool:
 def _arithmetic(usage: dict[str, Any], *, chunk_index: int | None) -> Iterator[Finding]:
     counts: dict[str, int] = {}
     for name in COUNTS:
-        value = usage.get(name, "(missing)")
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            counts[name] = value
+        number = count(usage, name)
+        if number is not None:
+            counts[name] = number
             continue
+        value = usage.get(name, "(missing)")
         yield Finding(
             title=f"usage.{name} is not a non-negative integer",
             json_path=f"$.usage.{name}",
