@@ -14,6 +14,7 @@ from conformance._baseline import Gate
 from conformance._compare import build_matrix
 from conformance._compare_render import render_html, render_markdown
 from conformance._html import header_card, report_body
+from tests.report._data import check, finding, results
 
 CHECKS = 200
 EXCHANGES = 60
@@ -49,57 +50,29 @@ def exchange(index: int) -> dict[str, Any]:
 def run_data(failing_every: int) -> dict[str, Any]:
     checks = []
     for i in range(CHECKS):
+        probe = f"probe_{i % EXCHANGES}"
         failing = i % failing_every == 0
+        found = {**finding("x is wrong", "$.choices[0].delta", probe, chunk_index=500), "count": 3}
         checks.append(
             {
-                "id": f"check_{i}",
-                "title": f"check {i} holds",
-                "area": f"area_{i % 12}",
-                "severity": "MUST",
-                "spec": "#/components/schemas/X",
-                "probes": [f"probe_{i % EXCHANGES}"],
-                "verdict": "FAIL" if failing else "PASS",
-                "reason": "",
-                "unsupported": False,
-                "duration_s": 0.0,
-                "findings": [
-                    {
-                        "check_id": f"check_{i}",
-                        "title": "x is wrong",
-                        "severity": "MUST",
-                        "json_path": "$.choices[0].delta",
-                        "schema_path": None,
-                        "expected": 1,
-                        "actual": 2,
-                        "chunk_index": 500,
-                        "count": 3,
-                        "exchange": f"probe_{i % EXCHANGES}",
-                    }
-                ]
-                if failing
-                else [],
-                "exchanges": [f"probe_{i % EXCHANGES}"],
+                **check(
+                    f"check_{i}",
+                    "FAIL" if failing else "PASS",
+                    area=f"area_{i % 12}",
+                    findings=[{**found, "check_id": f"check_{i}"}] if failing else [],
+                ),
+                "probes": [probe],
+                "exchanges": [probe],
             }
         )
-    return {
-        "schema_version": 1,
-        "tool": {"name": "conformance", "version": "0"},
-        "endpoint": {"base_url": "https://api.example.com/v1", "embedded": False},
-        "model": "m",
-        "profile": "strict",
-        "spec": {"title": "API", "version": "1", "sha256": "a" * 64},
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "duration_s": 1.0,
-        "partial": False,
-        "notes": [],
-        "verdict": "nonconformant",
-        "exit_code": 1,
-        "totals": {"PASS": 0, "FAIL": 0, "WARN": 0, "SKIP": 0, "ERROR": 0},
-        "requests": EXCHANGES,
-        "tokens": {"prompt": 0, "completion": 0, "total": 0, "unreported_exchanges": 0},
-        "checks": checks,
-        "exchanges": [exchange(i) for i in range(EXCHANGES)],
-    }
+    return results(
+        *checks,
+        model="m",
+        duration_s=1.0,
+        requests=EXCHANGES,
+        tokens={"prompt": 0, "completion": 0, "total": 0, "unreported_exchanges": 0},
+        exchanges=[exchange(i) for i in range(EXCHANGES)],
+    )
 
 
 def main() -> None:
