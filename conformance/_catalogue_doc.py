@@ -41,10 +41,8 @@ def finding_titles(check: Check) -> list[str]:
         return []
     found: list[tuple[int, int, str]] = []
     for node in ast.walk(ast.parse(source)):
-        values: list[ast.expr] = []
         if isinstance(node, ast.keyword | ast.Assign) and _names_title(node):
-            values.append(node.value)
-        for value in values:
+            value = node.value
             found += [(value.lineno, value.col_offset, text) for text in _texts(value)]
     return list(dict.fromkeys(text for _, _, text in sorted(found)))
 
