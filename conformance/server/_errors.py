@@ -51,9 +51,16 @@ def error_response(
     kind: str = "invalid_request_error",
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """An OpenAI-style error: ``{"error": {"message", "type", "param", "code"}}``."""
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    """An OpenAI-style error (``error_body``), as the config's defects answer it."""
+    body = error_body(message, kind=kind, code=code, param=param)
     return _answer(config, JSONResponse(body, status, headers=dict(headers or {})))
+
+
+def error_body(
+    message: str, *, kind: str, code: str | None, param: str | None = None
+) -> dict[str, Any]:
+    """``{"error": {"message", "type", "param", "code"}}``: every field present, as OpenAI's."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 def validation_response(config: ServerConfig, detail: list[dict[str, Any]]) -> Response:

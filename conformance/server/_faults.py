@@ -19,17 +19,13 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
-from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conformance.server._config import ServerConfig
+from conformance.server._errors import error_body
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _Answer = tuple[int, list[tuple[str, str]], bytes, str]  # status, headers, body, media type
 
 CHAT_PATH = "/v1/chat/completions"
@@ -83,8 +79,7 @@ class FaultInjector:
             return
         body = await _read_body(receive)
         replay = _replay(body, receive)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        auth = headers.get("authorization", "")
+        auth = _headers_of(scope).get("authorization", "")
         fingerprint = hashlib.sha256(body + b"\0" + auth.encode("latin-1")).hexdigest()
         self.seen[fingerprint] += 1
         attempt = self.seen[fingerprint]
@@ -253,8 +248,7 @@ async def _send_whole(send: Send, answer: _Answer, *, auth: str, faults: frozens
 
 
 def _error(message: str, code: str, kind: str) -> bytes:
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return json.dumps(body).encode()
+    return json.dumps(error_body(message, kind=kind, code=code)).encode()
 
 
 def _echo_prefix(auth: str) -> bytes:
@@ -300,7 +294,8 @@ def _wants_stream(body: bytes) -> bool:
     return isinstance(data, dict) and data.get("stream") is True
 
 
-def _headers_of(message: Message) -> dict[str, str]:
+def _headers_of(message: Message | Scope) -> dict[str, str]:
+    """A request's (scope) or response's (start message) headers, names in lower case."""
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])}
 
 
