@@ -146,7 +146,7 @@ class SchemaValidator:
         for part in path:
             while isinstance(node, Mapping) and "$ref" in node and part not in node:
                 pointer = str(node["$ref"])
-                node = _resolve(self._root, pointer)
+                node = resolve_pointer(self._root, pointer)
             pointer += "/" + _escape(str(part))
             node = node[part] if isinstance(node, Mapping | list) else None
         return pointer
@@ -165,11 +165,20 @@ def _without_echoes(violations: list[Violation]) -> list[Violation]:
     return sorted(kept, key=lambda v: (v.json_path, v.schema_path, v.message))
 
 
-def _resolve(root: Mapping[str, Any], pointer: str) -> Any:
+def resolve_pointer(root: Any, pointer: str) -> Any:
+    """The node at a JSON pointer (``#/a/b~1c/0``, RFC 6901 escapes) in ``root``; LookupError
+    (KeyError, IndexError) when a step is missing."""
     node: Any = root
-    for part in pointer.lstrip("#").strip("/").split("/"):
-        if part:
-            node = node[part.replace("~1", "/").replace("~0", "~")]
+    for part in pointer.removeprefix("#").strip("/").split("/"):
+        if not part:
+            continue
+        key = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and key.isdigit():
+            node = node[int(key)]
+        elif isinstance(node, Mapping):
+            node = node[key]
+        else:
+            raise KeyError(key)
     return node
 
 

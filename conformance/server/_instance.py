@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeGuard
 
+from conformance._validation import resolve_pointer
+
 MAX_DEPTH = 40  # a recursive schema that requires itself has no finite instance
 
 _FORMATS = {
@@ -123,17 +125,10 @@ class _Builder:
     def _resolve(self, ref: object) -> Mapping[str, Any]:
         if not isinstance(ref, str) or not ref.startswith("#"):
             return {}  # remote references are not fetched
-        node: Any = self._root
-        for part in ref[1:].split("/"):
-            if not part:
-                continue
-            key = part.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, Mapping) and key in node:
-                node = node[key]
-            elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-                node = node[int(key)]
-            else:
-                return {}
+        try:
+            node = resolve_pointer(self._root, ref)
+        except LookupError:
+            return {}
         return node if isinstance(node, Mapping) else {}
 
     def _object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance import Contract
+from conformance._validation import resolve_pointer
 
 CONTRACT = Contract.load()
 CHUNK = CONTRACT.validator("ChatCompletionChunk")
@@ -149,3 +151,13 @@ def test_integers_beyond_64_bits_are_validated_not_crashed_on():
 def test_large_values_are_clipped_in_evidence():
     violations = CHUNK.validate(chunk(id=["x" * 500]))
     assert violations[0].actual["value"].endswith("... (504 characters)")
+
+
+def test_a_json_pointer_is_followed_through_objects_lists_and_escapes_or_refused():
+    root = {"paths": {"/v1/chat": {"a~b": [{"x": 1}, {"x": 2}]}}}
+    assert resolve_pointer(root, "#/paths/~1v1~1chat/a~0b/1/x") == 2
+    assert resolve_pointer(root, "/paths/~1v1~1chat/a~0b/0") == {"x": 1}
+    assert resolve_pointer(root, "#") is root
+    for missing in ("#/nope", "#/paths/~1v1~1chat/a~0b/2", "#/paths/~1v1~1chat/a~0b/-1"):
+        with pytest.raises(LookupError):
+            resolve_pointer(root, missing)
