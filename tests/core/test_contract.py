@@ -199,15 +199,22 @@ def test_openai_profile_applies_every_action_and_leaves_the_file_alone():
 
 def test_each_relaxation_shows_in_validation():
     strict, openai = Contract.load(), Contract.load(profile="openai")
-    cases = [
-        ("ChatCompletionStreamResponseDelta", {"content": "hi"}),
-        ("FunctionCall", {"arguments": '{"a'}),
-        ("ToolCall", {"index": 0, "function": {"arguments": "1}"}}),
-        ("ChatCompletionStreamChoice", {"index": 0, "delta": {}, "finish_reason": None}),
+    cases = [  # (schema, instance, what the strict document requires of it: path, field)
+        ("ChatCompletionStreamResponseDelta", {"content": "hi"}, [("$", "role")]),
+        ("FunctionCall", {"arguments": '{"a'}, [("$", "name")]),
+        ("ToolCall", {"index": 0, "function": {"arguments": "1}"}}, [("$.function", "name")]),
+        (
+            "ChatCompletionStreamChoice",
+            {"index": 0, "delta": {}, "finish_reason": None},
+            [("$", "logprobs"), ("$.delta", "role")],
+        ),
     ]
-    for name, instance in cases:
+    for name, instance, required in cases:
         assert openai.validator(name).validate(instance) == [], name
-        assert strict.validator(name).validate(instance) != [], name
+        violations = strict.validator(name).validate(instance)
+        assert [(v.json_path, v.keyword, v.expected) for v in violations] == [
+            (path, "required", {"required": field}) for path, field in required
+        ], name
 
 
 def _errata_entries() -> dict[str, str]:
