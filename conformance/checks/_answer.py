@@ -16,6 +16,7 @@ from conformance._model import Finding
 from conformance.checks._helpers import chunks, clip, parse_body, request_body, require_success
 from conformance.checks._probes import CHAT, STREAMS
 from conformance.checks._registry import CheckContext, NotApplicable, Unsupported
+from conformance.checks._support import declined
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,10 @@ def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bo
     """Judge a probe that was not answered with 2xx.
 
     When the contract in force rejects the request, a 4xx is right: ``NotApplicable``.
-    When the feature is optional (``unsupported=True``), a 4xx declares it unsupported:
-    ``Unsupported``. Otherwise (a valid request refused, or any 5xx) the finding to report.
+    When the feature is optional (``unsupported=True``), a proper refusal (``declined``: a 4xx
+    JSON error, not 401/403/429) declares it unsupported: ``Unsupported``, as the feature
+    areas' ``require_served`` does. Otherwise (a valid request refused, or any 5xx) the
+    finding to report.
     """
     status = exchange.status or 0
     body = requested(exchange, ctx)
@@ -173,8 +176,9 @@ def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bo
             f"the request breaks {invalid[0].json_path}: {invalid[0].summary} in this contract, "
             f"so how it is refused ({status}) is {verdict}"
         )
-    if 400 <= status < 500 and unsupported:
-        raise Unsupported(f"{what}: answered {status}: {clip(exchange.text(), 160)}")
+    why = declined(exchange) if unsupported else None  # a proper 4xx JSON error
+    if why is not None:
+        raise Unsupported(f"{what}: answered {why}")
     return Finding(
         title=f"a valid request with {what} was answered with {status}",
         expected="200 (the request is valid against ChatCompletionRequest)",

@@ -122,9 +122,15 @@ def test_a_forced_tool_call_finishing_with_stop_is_named_as_forced():
 def test_tools_declined_with_a_4xx_are_unsupported():
     result = judge("finish_reason_tool_calls", refused("tool_auto", 400, "tools are not supported"))
     assert type(result).__name__ == "Unsupported"
-    assert str(result) == (
-        'tools: answered 400: {"error": {"message": "tools are not supported", '
-        '"type": "invalid_request_error"}}'
+    assert str(result) == "tools: answered 400: tools are not supported"
+
+
+def test_tools_refused_without_a_json_error_are_a_finding_not_unsupported():
+    page = exchange("tool_auto", status=400, body="<html>Bad Request</html>", headers={})
+    [finding] = judge("finish_reason_tool_calls", page)
+    assert (finding.title, finding.actual) == (
+        "a valid request with tools was answered with 400",
+        "400: <html>Bad Request</html>",
     )
 
 
