@@ -74,4 +74,7 @@ def test_the_runner_sends_nothing_past_the_ceiling_and_says_why():
     assert len(sent) == 1
     assert runner.stopped_by == "the request budget is spent (1 of --max-requests 1)"
     assert result.verdict is Verdict.ERROR
-    assert "not sent: the request budget is spent (1 of --max-requests 1)" in result.reason
+    assert result.reason == "; ".join(
+        f"{probe}: not sent: the request budget is spent (1 of --max-requests 1)"
+        for probe in ("chat_stream", "chat_stream_usage")
+    )

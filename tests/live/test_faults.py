@@ -108,7 +108,10 @@ def test_a_retry_after_longer_than_allowed_gives_up_at_once():
         ]
         result = run.evaluate(get_check("response_schema"))
         assert result.verdict is Verdict.ERROR
-        assert "longer than --max-retry-wait 0.5s" in result.reason
+        assert result.reason.startswith(
+            "chat: rate limited: 429 Too Many Requests (the endpoint asked to wait 1s "
+            "(Retry-After: 1), longer than --max-retry-wait 0.5s); nothing can be concluded; "
+        )
 
 
 def test_a_5xx_burst_is_retried_with_backoff_and_recovers():
