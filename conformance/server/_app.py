@@ -29,7 +29,12 @@ from conformance._spec import default_contract
 from conformance._version import __version__
 from conformance.server._config import ServerConfig
 from conformance.server._encoding import GzipEncoder
-from conformance.server._errors import error_response, validation_response, violation_detail
+from conformance.server._errors import (
+    bad_request,
+    error_response,
+    validation_response,
+    violation_detail,
+)
 from conformance.server._faults import FaultInjector
 from conformance.server._feature_defects import FeatureDefects
 from conformance.server._generator import RequestProblem, generate, read_params
@@ -85,7 +90,7 @@ class _ReferenceServer:
             params = self.features.adjust(body, read_params(body, seed=self.config.seed))
             params = self.streaming.adjust(params)
         except RequestProblem as exc:
-            return error_response(self.config, 400, exc.message, param=exc.param, code=None)
+            return bad_request(self.config, exc.message, exc.param)
         refused = self._combination_defects(body, params.n)
         if refused is not None:
             return refused
@@ -134,10 +139,12 @@ class _ReferenceServer:
             and isinstance(penalty, int | float)
             and penalty < 0
         ):
-            return error_response(
-                self.config, 400, "Invalid 'presence_penalty': this model supports values "
-                f"from 0 to 2, but got {penalty}.", param="presence_penalty", code=None,
-            )  # fmt: skip
+            return bad_request(
+                self.config,
+                f"Invalid 'presence_penalty': this model supports values from 0 to 2, but got "
+                f"{penalty}.",
+                "presence_penalty",
+            )
         return None
 
     async def _admit(self, request: Request) -> Response | tuple[dict[str, Any], str]:

@@ -56,6 +56,11 @@ def error_response(
     return _answer(config, JSONResponse(body, status, headers=dict(headers or {})))
 
 
+def bad_request(config: ServerConfig, message: str, param: str | None) -> Response:
+    """The 400 OpenAI gives a request it will not serve (no ``code``), naming the field."""
+    return error_response(config, 400, message, code=None, param=param)
+
+
 def error_body(
     message: str, *, kind: str, code: str | None, param: str | None = None
 ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from conformance._spec import Contract
 from conformance.server._config import ServerConfig
-from conformance.server._errors import error_response
+from conformance.server._errors import bad_request
 from conformance.server._generator import Choice, Completion, Params, generate
 
 POISON_AFTER = 3  # invalid requests in a row that leave the next valid one broken
@@ -46,7 +46,7 @@ class FeatureDefects:
             return PlainTextResponse("Internal Server Error", 500)
         if unknown and has("reject-unknown-fields"):
             message = f"Unrecognized request argument supplied: {unknown[0]}"
-            return self._bad(message, unknown[0])
+            return bad_request(self.config, message, unknown[0])
         if body.get("reasoning_effort") is not None and has("reasoning-effort-500"):
             return PlainTextResponse("Internal Server Error", 500)
         messages = body.get("messages")
@@ -60,28 +60,31 @@ class FeatureDefects:
         has, where = self.config.has, f"messages[{i}]"
         content = message.get("content")
         if message.get("role") == "system" and has("reject-system-role"):
-            return self._bad("System messages are not supported by this model.", f"{where}.role")
+            return bad_request(
+                self.config, "System messages are not supported by this model.", f"{where}.role"
+            )
         if isinstance(content, list) and has("reject-content-parts"):
-            return self._bad(
+            return bad_request(
+                self.config,
                 f"Invalid type for '{where}.content': expected a string, but got an array instead.",
                 f"{where}.content",
             )
         if "name" in message and has("reject-message-name"):
-            return self._bad(f"Unrecognized argument 'name' in '{where}'.", f"{where}.name")
+            return bad_request(
+                self.config, f"Unrecognized argument 'name' in '{where}'.", f"{where}.name"
+            )
         if (
             message.get("role") == "assistant"
             and message.get("tool_calls")
             and content == ""
             and has("reject-empty-assistant-content")
         ):
-            return self._bad(
+            return bad_request(
+                self.config,
                 f"Invalid '{where}.content': empty string. Expected a non-empty string or null.",
                 f"{where}.content",
             )
         return None
-
-    def _bad(self, message: str, param: str) -> Response:
-        return error_response(self.config, 400, message, code=None, param=param)
 
     def adjust(self, body: dict[str, Any], params: Params) -> Params:
         """What the toy model is asked, as a defective server misreads the request."""

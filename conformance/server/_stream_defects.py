@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from conformance.server._config import ServerConfig
-from conformance.server._errors import error_response
+from conformance.server._errors import bad_request
 from conformance.server._generator import Choice, Completion, Params
 
 CACHED_EXTRA = 5  # cached-over-prompt: cached_tokens is prompt_tokens + this
@@ -29,13 +29,10 @@ class StreamDefects:
     def refuse(self, body: dict[str, Any]) -> Response | None:
         """The 400 a switched-on defect gives this valid request, or None."""
         if "seed" in body and self.config.has("reject-seed"):
-            return self._bad("Unrecognized request argument supplied: seed", "seed")
+            return bad_request(self.config, "Unrecognized request argument supplied: seed", "seed")
         if body.get("top_p") == 0 and self.config.has("reject-top-p-zero"):
-            return self._bad("top_p must be in (0, 1], got 0.", "top_p")
+            return bad_request(self.config, "top_p must be in (0, 1], got 0.", "top_p")
         return None
-
-    def _bad(self, message: str, param: str) -> Response:
-        return error_response(self.config, 400, message, code=None, param=param)
 
     def adjust(self, params: Params) -> Params:
         """The request as a defective server reads it: caps, stop or n left out."""
