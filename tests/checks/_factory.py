@@ -23,6 +23,31 @@ SSE = {"content-type": "text/event-stream; charset=utf-8"}
 CONTRACT = default_contract("strict")
 
 
+def completion(*choices, usage=None, **envelope):
+    """A chat.completion body with ``choices`` (and ``usage``, 1 + 1 tokens by default)."""
+    counts = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    return {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "service_tier": "default",
+        "choices": list(choices),
+        "usage": counts if usage is None else usage,
+        **envelope,
+    }
+
+
+def message_choice(content="ok", *, finish="stop", index=0, logprobs=None, **message):
+    """One choice of a chat.completion: an assistant message with ``content``."""
+    return {
+        "index": index,
+        "message": {"role": "assistant", "content": content, **message},
+        "finish_reason": finish,
+        "logprobs": logprobs,
+    }
+
+
 def exchange(probe_id, *, status=200, body=b"", headers=None, streamed=None):
     """An exchange for probe ``probe_id``; an event-stream body is decoded like the client does."""
     headers = dict(JSON if headers is None else headers)

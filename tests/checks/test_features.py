@@ -11,28 +11,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.checks import Unsupported
-from tests.checks._factory import SSE, clean, exchange, expect, judge, outcomes, sse
+from tests.checks._factory import (
+    SSE,
+    clean,
+    completion,
+    exchange,
+    expect,
+    judge,
+    message_choice,
+    outcomes,
+    sse,
+)
 
 CONTENT = "$.choices[0].message.content"
 
 
 def answer(content="ok", *, finish="stop", logprobs=None, **message):
-    return {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "m",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, **message},
-                "finish_reason": finish,
-                "logprobs": logprobs,
-            }
-        ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        "service_tier": "default",
-    }
+    return completion(message_choice(content, finish=finish, logprobs=logprobs, **message))
 
 
 def found(check_id, recorded, **kw):

@@ -8,7 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.checks._probes_sampling import CAP
-from tests.checks._factory import JSON, SSE, clean, exchange, judge, outcomes, sse
+from tests.checks._factory import (
+    JSON,
+    SSE,
+    clean,
+    completion,
+    exchange,
+    judge,
+    message_choice,
+    outcomes,
+    sse,
+)
 from tests.checks.test_chunk_envelope import chunk
 from tests.checks.test_usage_placement import usage, usage_chunk
 
@@ -16,26 +26,16 @@ FINISH = "$.choices[0].finish_reason"
 
 
 def response(*choices, counts=None):
-    return {
-        "id": "c",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "m",
-        "service_tier": "default",
-        "choices": list(choices),
-        "usage": counts or usage(5, CAP),
-    }
+    return completion(*choices, usage=counts or usage(5, CAP))
 
 
 def text_choice(text="1 2 3", finish="stop", index=0):
-    message = {"role": "assistant", "content": text}
-    return {"index": index, "message": message, "finish_reason": finish, "logprobs": None}
+    return message_choice(text, finish=finish, index=index)
 
 
 def tool_choice(finish="tool_calls", calls=1):
     call = {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
-    message = {"role": "assistant", "content": None, "tool_calls": [call] * calls}
-    return {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+    return message_choice(None, finish=finish, tool_calls=[call] * calls)
 
 
 def plain(probe_id, *choices, counts=None, status=200):

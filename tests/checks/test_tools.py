@@ -11,7 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.checks import Unsupported
-from tests.checks._factory import SSE, clean, exchange, expect, judge, outcomes, sse
+from tests.checks._factory import (
+    SSE,
+    clean,
+    completion,
+    exchange,
+    expect,
+    judge,
+    message_choice,
+    outcomes,
+    sse,
+)
 
 CALL = {
     "id": "call_1",
@@ -24,18 +34,8 @@ BREAKS = "tool-call arguments break the function's parameters"
 
 
 def answer(*calls, content=None, finish="tool_calls"):
-    message = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = list(calls)
-    return {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        "service_tier": "default",
-    }
+    called = {"tool_calls": list(calls)} if calls else {}
+    return completion(message_choice(content, finish=finish, **called))
 
 
 def with_call(**changes):

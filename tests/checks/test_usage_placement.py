@@ -6,7 +6,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.checks._factory import JSON, SSE, clean, exchange, expect, judge, outcomes, sse
+from tests.checks._factory import (
+    JSON,
+    SSE,
+    clean,
+    completion,
+    exchange,
+    expect,
+    judge,
+    message_choice,
+    outcomes,
+    sse,
+)
 from tests.checks.test_chunk_envelope import chunk
 
 CHUNK_USAGE = "#/components/schemas/ChatCompletionChunk/properties/usage"
@@ -34,22 +45,7 @@ def stream_of(probe_id, chunks):
 
 
 def plain(text="ok", counts=None, probe_id="chat"):
-    body = {
-        "id": "c",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "m",
-        "service_tier": "default",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-                "logprobs": None,
-            }
-        ],
-        "usage": counts or usage(),
-    }
+    body = completion(message_choice(text), usage=counts or usage())
     return exchange(probe_id, body=body, headers=JSON)
 
 
