@@ -77,14 +77,18 @@ def test_usage_chunk_with_choices_puts_usage_on_the_last_content_chunk():
     body = chat_body(stream=True, stream_options=USAGE)
     chunks = stream_chunks(chat(body, _on("usage-chunk-with-choices")))
     assert [c["usage"] is not None for c in chunks] == [False] * (len(chunks) - 1) + [True]
-    assert chunks[-1]["choices"][0]["finish_reason"] is not None
-    assert stream_chunks(chat(body))[-1]["choices"] == []
+    clean = stream_chunks(chat(body))
+    assert clean[-1]["choices"] == []
+    # the usage chunk's usage, moved onto the chunk that finishes the answer
+    assert chunks[-1]["choices"] == clean[-2]["choices"]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["usage"] == clean[-1]["usage"]
 
 
 def test_unrequested_usage_sends_a_usage_chunk_without_include_usage():
     chunks = stream_chunks(chat(chat_body(stream=True), _on("unrequested-usage")))
     assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"]["total_tokens"] > 0
+    assert chunks[-1]["usage"] == chat(chat_body()).json()["usage"]  # as the answer not streamed
     assert all(c["usage"] is None for c in stream_chunks(chat(chat_body(stream=True))))
 
 
