@@ -23,6 +23,8 @@ from conformance._client import ChatClient, Endpoint
 from conformance._engine import CheckResult, Observer
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity, Verdict
+from conformance._ratelimit import RateLimiter
+from conformance._retry import RetryPolicy
 from conformance._spec import Contract
 from conformance.checks import Check, get_probe
 from conformance.explore import _properties as props
@@ -212,8 +214,14 @@ class Explorer:
         options: ExploreOptions | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         observer: Observer | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """``retry`` and ``limiter``: the run's, so generated requests wait and retry as the
+        probes do (None: no retries, no spacing)."""
         self.endpoint = endpoint
+        self.retry = retry
+        self.limiter = limiter
         self.observer = observer if observer is not None else Observer()
         self.contract = contract
         self.budget = budget if budget is not None else Budget()
@@ -248,7 +256,14 @@ class Explorer:
         valid: list[dict[str, Any]],
         invalid: list[tuple[dict[str, Any], Mutation]],
     ) -> None:
-        async with ChatClient(self.endpoint, transport=self._transport) as client:
+        client = ChatClient(
+            self.endpoint,
+            transport=self._transport,
+            retry=self.retry,
+            limiter=self.limiter,
+            admit=self._admit,
+        )
+        async with client:
             self._client = client
             self._exploration = exploration
             gate = asyncio.Semaphore(max(1, self.options.concurrency))
@@ -277,18 +292,23 @@ class Explorer:
                 await asyncio.gather(*(one_invalid(b, m) for b, m in invalid))
                 await self._shrink_all(INVALID, stats)
 
+    def _admit(self) -> str | None:
+        """Asked by the client before each attempt, retries included."""
+        refused = self.budget.admit()
+        if refused is not None:
+            self._exploration.stopped_by = refused
+        return refused
+
     async def _send(self, body: Any, stats: PhaseStats, name: str) -> Exchange | None:
         """Send one request if the budget allows; None (and the reason kept) when not."""
         if self._exploration.stopped_by is not None:
             return None
-        refused = self.budget.admit()
-        if refused is not None:
-            self._exploration.stopped_by = refused
-            return None
         exchange = await self._client.chat(f"explore-{name}-{next(self._ids)}", body)
+        if exchange.attempts == 0:  # the budget refused it: _admit kept the reason
+            return None
         before = (self.budget.prompt_tokens, self.budget.completion_tokens)
         self.budget.charge(exchange)
-        stats.requests += 1
+        stats.requests += exchange.attempts
         prompt = self.budget.prompt_tokens - before[0]
         completion = self.budget.completion_tokens - before[1]
         stats.prompt_tokens += prompt

@@ -14,14 +14,15 @@ KEY = "sk-test-explore-0001"
 MODEL = ServerConfig().models[0]
 
 
-def explorer(*defects, budget=None, **options):
-    config = ServerConfig(api_key=KEY, defects=frozenset(defects))
+def explorer(*defects, budget=None, faults=(), retry=None, **options):
+    config = ServerConfig(api_key=KEY, defects=frozenset(defects), faults=frozenset(faults))
     return Explorer(
         Endpoint("http://127.0.0.1/v1", api_key=KEY, model=MODEL),
         default_contract(),
         budget=budget if budget is not None else Budget(),
         options=ExploreOptions(**options),
         transport=httpx.ASGITransport(create_app(config)),
+        retry=retry,
     )
 
 

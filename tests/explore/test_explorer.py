@@ -10,6 +10,7 @@ import pytest
 from conformance._budget import Budget
 from conformance._client import Endpoint
 from conformance._model import Verdict
+from conformance._retry import RetryPolicy
 from conformance._spec import default_contract
 from conformance.explore import DEFAULT_EXAMPLES, PROPERTIES, ExploreOptions, Explorer
 from conformance.server import ServerConfig, serve_in_thread
@@ -128,6 +129,35 @@ def test_the_budget_stops_exploration_cleanly_and_says_so():
     assert results["explore_invalid_rejected"].reason.startswith(
         "no generated request was answered: 0 generated invalid requests"
     )
+
+
+def test_rate_limited_requests_are_retried_with_the_runs_policy_and_counted_per_attempt():
+    # the first attempt of each request gets 429 and a 50 ms reset
+    limited = {"faults": ("rate-limit-reset",), "seed": SEED, "examples": 5}
+    without = explore(**limited, phases=("valid",))
+    assert (without.stats["valid"].sent, without.stats["valid"].inconclusive) == (5, 5)
+    explorer_ = explorer(**limited, retry=RetryPolicy(retries=1))
+    exploration = explorer_.run()
+    assert exploration.discoveries == []
+    valid, invalid = exploration.stats["valid"], exploration.stats["invalid"]
+    assert (valid.sent, valid.inconclusive, valid.requests) == (5, 0, 10)
+    # the fault keys "first attempt" on the body: the five follow-ups are one plain request,
+    # limited once (5 x 2 for the invalid ones, 2 + 4 x 1 for the follow-ups)
+    assert (invalid.sent, invalid.inconclusive, invalid.requests) == (5, 0, 16)
+    assert exploration.requests == explorer_.budget.requests == 26
+    assert {exploration.result(p).verdict for p in PROPERTIES} == {Verdict.PASS}
+
+
+def test_a_budget_that_refuses_a_retry_stops_exploration():
+    budget = Budget(max_requests=3)
+    explorer_ = explorer(
+        faults=("rate-limit-reset",), retry=RetryPolicy(retries=1), budget=budget,
+        seed=SEED, examples=5, phases=("valid",), concurrency=1,
+    )  # fmt: skip
+    exploration = explorer_.run()
+    assert exploration.stopped_by == "the request budget is spent (3 of --max-requests 3)"
+    assert exploration.requests == budget.requests == 3
+    assert (exploration.stats["valid"].sent, exploration.stats["valid"].inconclusive) == (2, 1)
 
 
 @pytest.mark.e2e
