@@ -194,6 +194,8 @@ class Session:
                 budget=self.runner.budget,
                 options=options,
                 transport=self._transport,
+                retry=self.runner.retry,
+                limiter=self.runner.limiter,
                 observer=self.observer,
             ).run()
         return self.exploration

@@ -129,3 +129,20 @@ def test_the_pytest_plugin_runs_the_exploration_items_on_request(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"^5 passed, \d+ deselected in ", proc.stdout, re.MULTILINE), proc.stdout
+
+
+def test_exploration_waits_out_rate_limits_like_the_checks_do(tmp_path):
+    # The first attempt of every request is refused with 429 and an x-ratelimit reset:
+    # generated requests must be retried through the run's policy, not given up.
+    out = tmp_path / "reports"
+    proc = run_cli(
+        "run", "--phase", "explore", "--examples", "5", "--seed", "7",
+        "--fault", "rate-limit-reset", "--report-dir", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = load_results(out)
+    assert {c["verdict"] for c in data["checks"]} == {"PASS"}
+    explored = data["phases"]["explore"]
+    # Given up instead of retried, every generated request would be ERROR and bill nothing.
+    assert explored["tokens"]["total"] > 0
+    assert explored["requests"] > data["explore"]["examples"] * 3  # 5 valid, 5 invalid, 5 plain
