@@ -75,6 +75,8 @@ class Params:
     response_format: str  # "text", "json_object" or "json_schema"
     json_schema: Mapping[str, Any] | None
     reasoning_effort: str | None = None  # "low", "medium" or "high": think that many words
+    parallel_calls: bool = True  # parallel_tool_calls (OpenAI's) is not false: the model-like
+    # mode may call several tools at once (the toy calls one)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ def read_params(body: object, *, seed: int) -> Params:
         response_format=kind,
         json_schema=schema,
         reasoning_effort=effort if isinstance(effort, str) and effort in REASONING_WORDS else None,
+        parallel_calls=request.get("parallel_tool_calls") is not False,
     )
 
 

@@ -34,6 +34,7 @@ from conformance.server._json_grammar import dumps, json_object, schema_instance
 MAX_ANSWER_TOKENS = 400  # the model's own ceiling when no cap is asked for (finish "length")
 END_CHANCE = 0.05  # the chance, after each token, that the model ends its answer (mean ~20)
 TOOL_CHANCE = 0.5  # under tool_choice "auto": the chance of calling a tool, not writing text
+PARALLEL_CHANCE = 0.25  # with several tools declared: the chance of calling two at once
 REASONING_PIECES = {"low": (1, 4), "medium": (3, 10), "high": (6, 20)}
 ALTERNATIVES = 24  # candidates of each position's distribution (top_logprobs allows 20)
 
@@ -81,9 +82,9 @@ def _choice(params: Params, index: int, rng: random.Random) -> Choice:
     cap = MAX_ANSWER_TOKENS if params.limit is None else params.limit
     reasoning = _reasoning(params, rng, cap)
     cap -= len(reasoning)
-    tool = _tool_to_call(params, rng)
-    if tool is not None and cap > 0:
-        return _call(index, tool, rng, cap, logprobs=params.logprobs, reasoning=reasoning)
+    tools = _tools_to_call(params, rng)
+    if tools and cap > 0:
+        return _calls(index, tools, rng, cap, logprobs=params.logprobs, reasoning=reasoning)
     tokens, finish = write(_source(params, text_rng), params.stop, cap)
     logprobs = None
     if params.logprobs:
@@ -186,37 +187,44 @@ def _reasoning(params: Params, rng: random.Random, cap: int) -> tuple[str, ...]:
     return tuple(pieces[:cap])
 
 
-def _tool_to_call(params: Params, rng: random.Random) -> Tool | None:
+def _tools_to_call(params: Params, rng: random.Random) -> list[Tool]:
+    """None, the named one, or one random declared tool (two at times, when several are
+    declared and parallel calls are not refused)."""
     if not params.tools or params.tool_choice == "none":
-        return None
+        return []
     if params.tool_choice == "function":
-        return next(t for t in params.tools if t.name == params.forced_tool)
+        return [next(t for t in params.tools if t.name == params.forced_tool)]
     if params.tool_choice == "auto" and rng.random() >= TOOL_CHANCE:
-        return None
-    return rng.choice(params.tools)
+        return []
+    several = params.parallel_calls and len(params.tools) > 1 and rng.random() < PARALLEL_CHANCE
+    return [rng.choice(params.tools) for _ in range(2 if several else 1)]
 
 
-def _call(
+def _calls(
     index: int,
-    tool: Tool,
+    tools: list[Tool],
     rng: random.Random,
     cap: int,
     *,
     logprobs: bool,
     reasoning: tuple[str, ...],
 ) -> Choice:
-    """A call of ``tool`` with arguments drawn from its parameters, cut by ``cap`` tokens (the
-    name takes one, the arguments a piece each)."""
-    arguments = dumps(schema_instance(tool.parameters, rng) if tool.parameters else {}, rng)
-    pieces = list(_json_pieces(arguments, rng))
-    finish = "tool_calls"
-    if 1 + len(pieces) > cap:
-        pieces, finish = pieces[: cap - 1], "length"
-    call = ToolCall(
-        id=f"call_{rng.getrandbits(96):024x}", name=tool.name, arguments="".join(pieces)
-    )
+    """Calls of ``tools`` with arguments drawn from their parameters, cut by ``cap`` tokens
+    (a name takes one, the arguments a piece each): a call the cap cuts is the last, and an
+    answer that reaches the cap ends with ``length`` (as text does: see ``write``)."""
+    calls: list[ToolCall] = []
+    used = 0
+    for tool in tools:
+        if used >= cap:
+            break
+        arguments = dumps(schema_instance(tool.parameters, rng) if tool.parameters else {}, rng)
+        pieces = list(_json_pieces(arguments, rng))[: cap - used - 1]
+        used += 1 + len(pieces)
+        call_id = f"call_{rng.getrandbits(96):024x}"
+        calls.append(ToolCall(id=call_id, name=tool.name, arguments="".join(pieces)))
+    finish = "length" if used >= cap else "tool_calls"
     return Choice(
-        index, (), (call,), finish, () if logprobs else None, reasoning, call_tokens=1 + len(pieces)
+        index, (), tuple(calls), finish, () if logprobs else None, reasoning, call_tokens=used
     )
 
 

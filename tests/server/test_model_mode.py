@@ -157,6 +157,10 @@ def test_n_gives_independent_choices_and_usage_counts_them_all():
         assert len({c["message"]["content"] for c in answer["choices"]}) > 1
 
 
+def _tools_body(tool_choice: Any) -> dict[str, Any]:
+    return chat_body("What is the weather in Paris?", tools=TOOLS, tool_choice=tool_choice)
+
+
 def _called(answer: dict[str, Any]) -> str | None:
     calls = first(answer)["message"].get("tool_calls")
     return calls[0]["function"]["name"] if calls else None
@@ -172,8 +176,7 @@ def _called(answer: dict[str, Any]) -> str | None:
     ],
 )
 def test_tool_choice_decides_what_may_be_called(tool_choice, expected):
-    body = chat_body("What is the weather in Paris?", tools=TOOLS, tool_choice=tool_choice)
-    seen = answers(model(seed=4), body)
+    seen = answers(model(seed=4), _tools_body(tool_choice))
     assert {_called(a) for a in seen} == expected  # each allowed outcome, nothing else
     for answer in seen:
         choice = first(answer)
@@ -181,10 +184,22 @@ def test_tool_choice_decides_what_may_be_called(tool_choice, expected):
             assert isinstance(choice["message"]["content"], str)
             continue
         assert choice["finish_reason"] == "tool_calls"
-        call = choice["message"]["tool_calls"][0]
-        arguments = json.loads(call["function"]["arguments"])
-        declared = next(t for t in TOOLS if t["function"]["name"] == call["function"]["name"])
-        jsonschema.validate(arguments, declared["function"].get("parameters", {"const": {}}))
+        for call in choice["message"]["tool_calls"]:
+            arguments = json.loads(call["function"]["arguments"])
+            name = call["function"]["name"]
+            declared = next(t for t in TOOLS if t["function"]["name"] == name)
+            jsonschema.validate(arguments, declared["function"].get("parameters", {"const": {}}))
+
+
+def test_several_tools_are_called_at_times_unless_parallel_calls_are_refused():
+    body = _tools_body("required")
+    counts = Counter(len(first(a)["message"]["tool_calls"]) for a in answers(model(seed=4), body))
+    assert set(counts) == {1, 2}
+    assert counts[1] > counts[2]
+    single = answers(model(seed=4), {**body, "parallel_tool_calls": False})
+    assert {len(first(a)["message"]["tool_calls"]) for a in single} == {1}
+    named = answers(model(seed=4), _tools_body(NAMED))
+    assert {len(first(a)["message"]["tool_calls"]) for a in named} == {1}
 
 
 def test_tool_arguments_vary_and_a_cap_cuts_them():
