@@ -64,9 +64,10 @@ class ModelSampler:
     def rng(self, params: Params) -> random.Random:
         if self.seed is None:
             return random.Random(secrets.randbits(128))  # noqa: S311 - a model, not crypto
-        nth = self.asked[params.key]
-        self.asked[params.key] += 1
-        digest = hashlib.sha256(b"%d\0%s\0%d" % (self.seed, params.key, nth)).digest()
+        request = hashlib.sha256(params.key).digest()  # kept per request: small, whatever it is
+        nth = self.asked[request]
+        self.asked[request] += 1
+        digest = hashlib.sha256(b"%d\0%s\0%d" % (self.seed, request, nth)).digest()
         return random.Random(int.from_bytes(digest[:16], "big"))  # noqa: S311
 
 

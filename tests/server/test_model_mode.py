@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from typing import Any
 
@@ -10,6 +11,7 @@ import jsonschema
 import pytest
 
 from conformance.server import ServerConfig
+from conformance.server._sometimes_defects import BOUNDARY_MARGIN, TOKEN_SECONDS
 from tests.server.helpers import (
     assert_valid,
     chat,
@@ -289,3 +291,17 @@ def test_the_toy_mode_stays_the_default_and_stays_deterministic():
     assert ServerConfig().mode == "toy"
     body = chat_body()
     assert chat(body).json()["choices"] == chat(body, ServerConfig(seed=0)).json()["choices"]
+
+
+def test_created_stays_the_same_while_the_stream_clock_crosses_a_second():
+    body = chat_body(stream=True, max_tokens=30)
+    crossing = math.ceil(BOUNDARY_MARGIN / TOKEN_SECONDS)
+    clean = [stream_chunks(r) for r in chats(model(seed=10), [body] * 20)]
+    stamped = model(seed=10, defects=frozenset({"created-per-chunk"}))
+    witness = [stream_chunks(r) for r in chats(stamped, [body] * 20)]
+    long_enough = [(c, w) for c, w in zip(clean, witness, strict=True) if len(c) > crossing]
+    assert len(long_enough) > 10
+    for chunks, stamps in long_enough:
+        assert len(chunks) == len(stamps)  # the same answers
+        assert len({c["created"] for c in stamps}) == 2  # the clock crossed a second ...
+        assert {c["created"] for c in chunks} == {stamps[0]["created"]}  # ... created did not

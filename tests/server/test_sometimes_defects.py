@@ -66,7 +66,9 @@ def test_created_per_chunk_shows_when_a_stream_crosses_a_second():
     def crossed(response: Any) -> bool:
         return len({c["created"] for c in stream_chunks(response)}) > 1
 
-    _sometimes(_shown("created-per-chunk", body, crossed))  # short answers may not cross
+    on, off = _shown("created-per-chunk", body, crossed)  # (short answers may not cross)
+    assert on > 0
+    assert off == 0
     config = ServerConfig(mode="model", defects=frozenset({"created-per-chunk"}))
     for response in chats(config, [body] * TRIES):
         chunks = stream_chunks(response)
