@@ -95,7 +95,8 @@ def header_card(data: Mapping[str, Any]) -> str:
         (
             "endpoint",
             escape(str(endpoint.get("base_url", "")))
-            + (" (embedded reference server)" if endpoint.get("embedded") else ""),
+            + (" (embedded reference server)" if endpoint.get("embedded") else "")
+            + (" in model-like mode" if endpoint.get("server_mode") == "model" else ""),
         ),
         ("model", escape(str(data.get("model", "")))),
         ("profile", escape(str(data.get("profile", "")))),

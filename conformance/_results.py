@@ -41,6 +41,7 @@ class RunInfo:
     started_at: str
     duration_s: float = 0.0
     embedded: bool = False  # True when the suite ran against the embedded reference server
+    server_mode: str | None = None  # the embedded server's mode ("toy" or "model")
     partial: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -80,7 +81,11 @@ def build(
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "conformance", "version": __version__},
-        "endpoint": {"base_url": public_url(info.base_url), "embedded": info.embedded},
+        "endpoint": {
+            "base_url": public_url(info.base_url),
+            "embedded": info.embedded,
+            **({"server_mode": info.server_mode} if info.embedded and info.server_mode else {}),
+        },
         "model": info.model,
         "profile": info.profile,
         "spec": {

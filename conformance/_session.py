@@ -46,7 +46,7 @@ class Session:
         explore: ExploreOptions | None = None,
     ) -> None:
         """``server_options``: extra ``ServerConfig`` fields for the embedded server
-        (faults, latency_s, chunk_delay_s); ``observer``: told of progress."""
+        (faults, latency_s, chunk_delay_s, mode, seed); ``observer``: told of progress."""
         self.settings = settings
         self.defects = frozenset(defects)
         self.server_options = dict(server_options or {})
@@ -172,6 +172,7 @@ class Session:
             started_at=self.started_at,
             duration_s=time.perf_counter() - self._started,
             embedded=self.settings.embedded,
+            server_mode=self.server_options.get("mode", "toy") if self.settings.embedded else None,
             partial=self.partial or stopped is not None or self.interrupted is not None,
             notes=notes,
         )

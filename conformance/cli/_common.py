@@ -106,15 +106,32 @@ def embedded_server_options(*, embedded_only: bool) -> Callable[[F], F]:
     return decorate
 
 
+def server_mode_option(flag: str, name: str, *, prefix: str = "") -> Callable[[F], F]:
+    """The reference server's mode, ``toy`` or ``model`` (``ServerConfig.mode``)."""
+    return click.option(
+        flag,
+        name,
+        type=click.Choice(["toy", "model"]),
+        default="toy",
+        show_default=True,
+        help=f"{prefix}toy: deterministic answers (a dictated reply is obeyed); model: like a "
+        "small sampling model (ignores instructions, writes random word pieces, stops at random "
+        "or at the cap, calls random tools, grammar-constrained JSON), different on every "
+        "request unless seeded.",
+    )
+
+
 def server_options(
     settings: Settings,
     defects: tuple[str, ...],
     faults: tuple[str, ...],
     latency: str | None,
     chunk_delay: str | None,
+    *,
+    mode: str = "toy",
 ) -> dict[str, Any]:
-    """The embedded server's faults and pacing, its defects checked: a ``ConfigError`` for a
-    name it does not know, or for any of them with a real endpoint."""
+    """The embedded server's faults, pacing and mode, its defects checked: a ``ConfigError``
+    for a name it does not know, or for any of them with a real endpoint."""
     given = [
         n
         for n, v in (
@@ -122,6 +139,7 @@ def server_options(
             ("--latency", latency),
             ("--chunk-delay", chunk_delay),
             ("--defect", defects),
+            ("--server-mode", mode != "toy"),
         )
         if v
     ]
@@ -143,4 +161,5 @@ def server_options(
         "faults": frozenset(faults),
         "latency_s": parse_duration(latency, "--latency") if latency else 0.0,
         "chunk_delay_s": parse_duration(chunk_delay, "--chunk-delay") if chunk_delay else 0.0,
+        "mode": mode,
     }

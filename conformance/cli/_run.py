@@ -18,6 +18,7 @@ from conformance.cli._common import (
     embedded_server_options,
     fail,
     profile_option,
+    server_mode_option,
     server_options,
     timeout_options,
 )
@@ -168,6 +169,7 @@ from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
     help="Allow sending the API key over plain http:// to a host that is not this machine.",
 )
 @embedded_server_options(embedded_only=True)
+@server_mode_option("--server-mode", "server_mode", prefix="Embedded server only: ")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the outcome and errors.")
 @click.option(
     "-v", "--verbose", is_flag=True, help="Print every exchange and every check as it ends."
@@ -185,6 +187,7 @@ def run(
     faults: tuple[str, ...],
     latency: str | None,
     chunk_delay: str | None,
+    server_mode: str,
     quiet: bool,
     verbose: bool,
     **endpoint: Any,
@@ -192,7 +195,7 @@ def run(
     """Run the conformance suite and write report.html, results.json and junit.xml."""
     try:  # every other option (``endpoint``) is a setting: resolve_settings takes it by name
         settings = resolve_settings(**endpoint)
-        embedded = server_options(settings, defects, faults, latency, chunk_delay)
+        embedded = server_options(settings, defects, faults, latency, chunk_delay, mode=server_mode)
     except ConformanceError as exc:
         fail(str(exc), EXIT_USAGE)
     if quiet and verbose:

@@ -11,6 +11,7 @@ from conformance.cli._common import (
     embedded_server_options,
     fail,
     profile_option,
+    server_mode_option,
     server_options,
 )
 
@@ -25,7 +26,14 @@ from conformance.cli._common import (
     help="Require this bearer key (default $CONFORMANCE_SERVER_API_KEY; none: open).",
 )
 @profile_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Generator seed.")
+@server_mode_option("--mode", "mode")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Generator seed. toy: default 0; model: the same sequence of requests gets the same "
+    "answers (default: fresh randomness for every request).",
+)
 @embedded_server_options(embedded_only=False)
 @click.option(
     "--gzip",
@@ -38,7 +46,8 @@ def serve(
     port: int,
     api_key: str | None,
     profile: str,
-    seed: int,
+    mode: str,
+    seed: int | None,
     defects: tuple[str, ...],
     faults: tuple[str, ...],
     latency: str | None,
@@ -54,7 +63,7 @@ def serve(
     from conformance.server import serve as serve_forever
 
     try:
-        options = server_options(Settings(), defects, faults, latency, chunk_delay)
+        options = server_options(Settings(), defects, faults, latency, chunk_delay, mode=mode)
     except ConformanceError as exc:
         fail(str(exc), EXIT_USAGE)
     config = ServerConfig(

@@ -4,7 +4,8 @@
 its content type and JSON (422), the body against ``ChatCompletionRequest`` of the
 configured profile (422), the model (404), and what OpenAI refuses with 400
 (``top_logprobs`` above 20, a ``tool_choice`` that names no tool); then it answers with
-the toy model's completion, as JSON or as an event stream produced chunk by chunk.
+the completion of its model (the deterministic toy, or in the model-like mode a small
+sampling model), as JSON or as an event stream produced chunk by chunk.
 ``GET /v1/models`` lists the models.
 """
 
@@ -14,7 +15,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -38,7 +38,9 @@ from conformance.server._errors import (
 from conformance.server._faults import FaultInjector
 from conformance.server._feature_defects import FeatureDefects
 from conformance.server._generator import RequestProblem, generate, read_params
+from conformance.server._model_generator import ModelSampler, sample
 from conformance.server._render import Envelope, chunk, chunks, response_body
+from conformance.server._sometimes_defects import SometimesDefects, StreamClock
 from conformance.server._stream_defects import StreamDefects
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
@@ -69,10 +71,15 @@ class _ReferenceServer:
         self.config = config
         self.contract = default_contract(config.profile)
         self.request_validator = self.contract.validator("ChatCompletionRequest")
-        identity = f"{__version__} {config.seed} {config.profile} {sorted(config.defects)}"
+        self.seed = 0 if config.seed is None else config.seed  # the toy's seed
+        self.model = ModelSampler(config.seed) if config.mode == "model" else None
+        identity = f"{__version__} {self.seed} {config.profile} {sorted(config.defects)}"
+        if self.model is not None:
+            identity += f" model {config.seed}"
         self.fingerprint = "fp_" + hashlib.sha256(identity.encode()).hexdigest()[:10]
         self.features = FeatureDefects(config, self.contract)
         self.streaming = StreamDefects(config)
+        self.sometimes = SometimesDefects(config)
 
     async def chat_completions(self, request: Request) -> Response:
         admitted = await self._admit(request)
@@ -87,31 +94,46 @@ class _ReferenceServer:
         if refused_here is not None:
             return refused_here
         try:
-            params = self.features.adjust(body, read_params(body, seed=self.config.seed))
-            params = self.streaming.adjust(params)
+            requested = read_params(body, seed=self.seed)
+            params = self.streaming.adjust(self.features.adjust(body, requested))
         except RequestProblem as exc:
             return bad_request(self.config, exc.message, exc.param)
         refused = self._combination_defects(body, params.n)
         if refused is not None:
             return refused
-        completion = self.streaming.completion(self.features.completion(generate(params)))
+        if self.model is None:
+            luck = _luck(params.key)
+            params = self.sometimes.adjust(params, luck)
+            generated = generate(params)
+        else:
+            rng = self.model.rng(params)
+            luck = rng.random()
+            params = self.sometimes.adjust(params, luck)
+            generated = sample(params, rng)
+        generated = self.sometimes.completion(generated, requested.stop)
+        completion = self.streaming.completion(self.features.completion(generated))
+        clock = StreamClock.now(paced=self.model is not None)
         envelope = Envelope(
             id=f"chatcmpl-{uuid.uuid4().hex}",
-            created=int(time.time()),
+            created=clock.created,
             model=model,
             system_fingerprint=self.fingerprint,
             service_tier=_SERVICE_TIERS.get(str(body.get("service_tier")), "default"),
         )
         if not self.streaming.streams(body):
             rendered = self.features.body(response_body(completion, envelope, self.config))
-            return JSONResponse(self.streaming.body(rendered))
+            return JSONResponse(self.sometimes.body(self.streaming.body(rendered), luck))
         options = body.get("stream_options")
         asked = isinstance(options, dict) and options.get("include_usage") is True
         include_usage = self.streaming.include_usage(asked)
-        source = self.streaming.chunks(
-            self.features.chunks(
-                chunks(completion, envelope, self.config, include_usage=include_usage)
-            )
+        source = self.sometimes.chunks(
+            self.streaming.chunks(
+                self.features.chunks(
+                    chunks(completion, envelope, self.config, include_usage=include_usage)
+                )
+            ),
+            luck,
+            clock,
         )
         json_defect = self.config.has("stream-json-content-type")
         return StreamingResponse(
@@ -284,6 +306,11 @@ def _parse_json(content_type: str | None, raw: bytes) -> tuple[Any, dict[str, An
 
 def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON value")
+
+
+def _luck(key: bytes) -> float:
+    """A toy request's luck: a number in [0, 1) fixed by the request (see _sometimes_defects)."""
+    return int.from_bytes(hashlib.sha256(b"luck\0" + key).digest()[:8], "big") / 2**64
 
 
 def _event(item: dict[str, Any]) -> bytes:

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from conformance._spec import PROFILES
 
 DEFAULT_MODEL = "conformance/reference-1"
+MODES: dict[str, str] = {
+    "toy": "deterministic: the same request gets the same answer, a dictated answer is obeyed",
+    "model": "a small sampling model: ignores instructions, writes random word pieces, stops "
+    "at random or at the cap, calls random tools; fresh randomness unless seeded",
+}
 
 # Each defect breaks one promise of the contract at one place, so that our own tests can
 # prove that the check for that promise fires. The descriptions feed `--defect` help text.
@@ -82,6 +87,19 @@ DEFECTS: dict[str, str] = {
     "ai-project-id-500": "a request with the ai_project_id query parameter gets 500",
     "gzip-declared-plain": "answers declare Content-Encoding: gzip (when the client accepts "
     "gzip) but are sent uncompressed",
+    # Defects that show only sometimes, as a real server's do (see server/_sometimes_defects.py).
+    "tool-choice-named-as-auto": "a named tool_choice is treated as auto: a random declared "
+    "tool (or text) in model mode, the named one only by chance",
+    "stop-text-kept": "when the model writes a stop text, content keeps it (cut after it, "
+    "not before); answers that never wrote it are right",
+    "created-per-chunk": "each stream chunk's `created` is the clock's second when it is sent, "
+    "so `created` changes when a stream crosses a second",
+    "usage-total-sometimes-off": "on about one request in three, usage.total_tokens is one "
+    "more than prompt + completion (streamed and not)",
+    "json-schema-sometimes-off": "on about two requests in five, response_format json_schema "
+    "is answered as JSON mode (any JSON object, not the schema's)",
+    "max-tokens-off-by-one": "max_tokens lets one token more through: only answers the cap "
+    "cuts are one token too long",
 }
 
 # Each fault is what a real network or gateway does to a faithful server (see _faults.py).
@@ -111,7 +129,8 @@ class ServerConfig:
 
     api_key: str | None = field(default=None, repr=False)  # never shown, not even in repr()
     models: tuple[str, ...] = (DEFAULT_MODEL,)
-    seed: int = 0
+    mode: str = "toy"  # a key of MODES
+    seed: int | None = None  # toy: None is 0; model: None draws fresh randomness per request
     profile: str = "strict"
     defects: frozenset[str] = frozenset()
     faults: frozenset[str] = frozenset()
@@ -134,6 +153,15 @@ class ServerConfig:
                 f"models must be a non-empty list of model names, got {list(self.models)!r}; "
                 f"pass at least one name, e.g. ({DEFAULT_MODEL!r},)."
             )
+        if self.mode not in MODES:
+            raise ValueError(
+                f"mode {self.mode!r} is unknown; use 'toy' (deterministic answers) or 'model' "
+                "(a model-like server: random answers, reproducible with a seed)."
+            )
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            raise ValueError(f"seed {self.seed!r} must be an integer or None.")
         if self.profile not in PROFILES:
             raise ValueError(
                 f"profile {self.profile!r} is unknown; use 'strict' (the document as written) "

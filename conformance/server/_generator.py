@@ -92,6 +92,7 @@ class Choice:
     finish_reason: str
     logprobs: tuple[dict[str, Any], ...] | None  # one entry per token, when asked for
     reasoning: tuple[str, ...] = ()  # reasoning tokens, sent apart from the content
+    call_tokens: int | None = None  # tokens the tool calls took (None: one per call)
 
     @property
     def content(self) -> str | None:
@@ -99,8 +100,9 @@ class Choice:
 
     @property
     def completion_tokens(self) -> int:
-        # a tool call counts as one token; reasoning tokens count as completion tokens
-        return len(self.tokens) + len(self.tool_calls) + len(self.reasoning)
+        # a tool call counts as one token (the toy model); reasoning tokens count too
+        calls = len(self.tool_calls) if self.call_tokens is None else self.call_tokens
+        return len(self.tokens) + calls + len(self.reasoning)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,19 @@ def chat(body: Any, config: ServerConfig | None = None, **kwargs: Any) -> httpx.
     return request(config, body, **kwargs)
 
 
+def chats(config: ServerConfig, bodies: list[Any]) -> list[httpx.Response]:
+    """The bodies sent one after the other to one app (a seeded model-like server counts
+    the requests it has seen), in-process."""
+    app = create_app(config)
+
+    async def go() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            return [await client.post("/chat/completions", json=body) for body in bodies]
+
+    return asyncio.run(go())
+
+
 def events(response: httpx.Response) -> list[str]:
     """The `data` of each event of an SSE body written as `data: ...\\n\\n` (asserted)."""
     text = response.text
