@@ -21,7 +21,17 @@ from conformance._model import Finding, Severity, Verdict, group_findings
 from conformance._ratelimit import RateLimiter
 from conformance._retry import RETRY_STATUSES, RetryPolicy, not_retried, status_reason
 from conformance._spec import Contract
-from conformance.checks import Check, CheckContext, NotApplicable, Unsupported, get_probe
+from conformance.checks import (
+    Check,
+    CheckContext,
+    NotApplicable,
+    NotProvoked,
+    Probe,
+    Unsupported,
+    get_probe,
+    probe_of,
+    trial_key,
+)
 
 RATE_LIMITED = 429
 
@@ -53,6 +63,8 @@ class CheckResult:
     reason: str = ""  # why SKIP or ERROR
     duration_s: float = 0.0
     unsupported: bool = False  # SKIP because the endpoint declared the feature unsupported
+    trials: int = 1  # how many times its sampled probes were sent (1: none is sampled)
+    provoked: int = 0  # trials in which some exchange exercised the behaviour judged
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +73,8 @@ class CheckResult:
             "verdict": self.verdict.value,
             "reason": self.reason,
             "unsupported": self.unsupported,
+            "trials": self.trials,
+            "provoked": self.provoked,
             "duration_s": round(self.duration_s, 4),
             "findings": [f.to_dict() for f in self.findings],
             "exchanges": [e.id for e in self.exchanges],
@@ -102,6 +116,7 @@ class Runner:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         observer: Observer | None = None,
+        trials: int = 1,
     ) -> None:
         self.endpoint = endpoint
         self.contract = contract
@@ -110,8 +125,10 @@ class Runner:
         self.retry = retry if retry is not None else RetryPolicy()
         self.limiter = limiter
         self.observer = observer if observer is not None else Observer()
+        self.trials = max(1, trials)  # sends of each sampled probe
         self._transport = transport
-        self._exchanges: dict[str, Exchange] = {}
+        self._exchanges: dict[str, Exchange] = {}  # by exchange id (probe id, trial mark)
+        self._unneeded: dict[str, str] = {}  # follow-ups not sent: exchange id -> why
         self.requests_sent = 0
         self.stopped_by: str | None = None  # why the budget stopped the run, if it did
 
@@ -122,16 +139,36 @@ class Runner:
     def exchange(self, probe_id: str) -> Exchange | None:
         return self._exchanges.get(probe_id)
 
-    def fetch(self, probe_ids: Iterable[str]) -> list[Exchange]:
-        """Send every probe not sent yet (concurrently) and return their exchanges.
+    def trials_of(self, probe_id: str) -> int:
+        """How many times ``probe_id`` is sent: ``trials`` if it is sampled, else once."""
+        return self.trials if get_probe(probe_id).sampled else 1
 
-        A probe with ``after`` is sent once those probes are answered; they are sent too
-        when not sent yet.
+    def keys(self, probe_id: str) -> list[str]:
+        """The exchange ids of ``probe_id``, one per trial."""
+        return [trial_key(probe_id, t) for t in range(1, self.trials_of(probe_id) + 1)]
+
+    def fetch(self, probe_ids: Iterable[str]) -> list[Exchange]:
+        """Send every probe not sent yet (concurrently, once per trial if sampled) and return
+        the exchanges of the first trial.
+
+        A probe with ``after`` is sent once those probes are answered (in the same trial);
+        they are sent too when not sent yet.
         """
-        wanted = [p for p in _with_prerequisites(probe_ids) if p not in self._exchanges]
+        wanted = [
+            key
+            for p in _with_prerequisites(probe_ids)
+            for key in self.keys(p)
+            if key not in self._exchanges and key not in self._unneeded
+        ]
         if wanted:
             asyncio.run(self._fetch(wanted))
         return [self._exchanges[p] for p in dict.fromkeys(probe_ids) if p in self._exchanges]
+
+    def _earlier(self, probe: Probe, key: str) -> list[str]:
+        """The exchange ids ``key`` (a trial of ``probe``) waits for: the same trial of each
+        sampled ``after`` probe, the one exchange of a deterministic one."""
+        trial = int(key.split("#", 1)[1]) if "#" in key else 1
+        return [trial_key(p, trial if get_probe(p).sampled else 1) for p in probe.after]
 
     async def _fetch(self, probe_ids: list[str]) -> None:
         gate = asyncio.Semaphore(self.concurrency)
@@ -158,15 +195,26 @@ class Runner:
                 finally:
                     answered[probe_id].set()
 
-            async def send(probe_id: str) -> None:
-                probe = get_probe(probe_id)
-                for earlier in probe.after:  # waited for outside the gate: no deadlock
-                    if earlier in answered:
-                        await answered[earlier].wait()
+            async def send(key: str) -> None:
+                probe = get_probe(probe_of(key))
+                earlier = self._earlier(probe, key)
+                for before in earlier:  # waited for outside the gate: no deadlock
+                    if before in answered:
+                        await answered[before].wait()
                 if probe.needs_key and not self.endpoint.api_key:
                     return
+                body = probe.body(self.endpoint.model)
+                if probe.build is not None:
+                    peers = {
+                        probe_of(k): self._exchanges[k] for k in earlier if k in self._exchanges
+                    }
+                    built = probe.build(self.endpoint.model, peers)
+                    if built is None:
+                        self._unneeded[key] = "not needed: the earlier answer settled it"
+                        return
+                    body = built
+                probe_id = key
                 async with gate:
-                    body = probe.body(self.endpoint.model)
                     exchange = await client.chat(
                         probe_id,
                         body,
@@ -179,7 +227,11 @@ class Runner:
                     self._exchanges[probe_id] = exchange
                     self.observer.request_done(exchange, exchange_tokens(exchange))
 
-            sendable = [p for p in probe_ids if self.endpoint.api_key or not get_probe(p).needs_key]
+            sendable = [
+                p
+                for p in probe_ids
+                if self.endpoint.api_key or not get_probe(probe_of(p)).needs_key
+            ]
             self.observer.requests_planned(len(sendable))
             try:
                 await asyncio.gather(*(one(p) for p in probe_ids))
@@ -187,56 +239,42 @@ class Runner:
                 self.requests_sent += client.requests_sent
 
     def evaluate(self, check: Check) -> CheckResult:
-        """Judge ``check`` on the exchanges of its probes, fetching any not sent yet."""
+        """Judge ``check`` on the exchanges of its probes, fetching any not sent yet.
+
+        With sampled probes the check is judged once per trial, each time on that trial's
+        exchanges (a deterministic probe is judged in the first trial only); a finding seen
+        in any trial counts, and says in how many of its trials it was seen.
+        """
         started = time.perf_counter()
         self.fetch(check.probes)
-        findings: list[Finding] = []
+        trials = max((self.trials_of(p) for p in check.probes), default=1)
+        per_trial: list[list[Finding]] = []
         judged: list[Exchange] = []
-        skipped: list[str] = []
         errors: list[str] = []
+        skipped_any: list[str] = []
         unsupported = False
-        for probe_id in check.probes:
-            probe = get_probe(probe_id)
-            exchange = self._exchanges.get(probe_id)
-            if exchange is None:
-                skipped.append(
-                    f"{probe_id}: no API key is configured, so there is nothing to compare "
-                    "a missing or wrong key against"
-                    if probe.needs_key
-                    else f"{probe_id}: not sent"
-                )
-                continue
-            judged.append(exchange)
-            if exchange.error is not None:
-                errors.append(f"{probe_id}: {exchange.error}")
-                continue
-            if exchange.status in RETRY_STATUSES:
-                errors.append(f"{probe_id}: {_gave_up(exchange)}; nothing can be concluded")
-                continue
-            ctx = CheckContext(
-                contract=self.contract,
-                model=self.endpoint.model,
-                api_key_configured=bool(self.endpoint.api_key),
-                probe=probe,
-                peers={p: self._exchanges[p] for p in check.probes if p in self._exchanges},
-            )
-            try:
-                for finding in check.func(exchange, ctx):
-                    findings.append(
-                        replace(
-                            finding,
-                            check_id=check.id,
-                            severity=check.severity,
-                            exchange=exchange,
-                        )
-                    )
-            except Unsupported as why:
-                unsupported = True
-                skipped.append(f"{probe_id}: unsupported: {why}")
-            except NotApplicable as why:
-                skipped.append(f"{probe_id}: {why}")
-        grouped = group_findings(findings)
-        verdict, reason = _verdict(check, grouped, judged, skipped, errors)
+        provoked = 0
+        all_skipped = True
+        not_provoked = False
+        for trial in range(1, trials + 1):
+            outcome = self._judge_trial(check, trial)
+            per_trial.append(outcome.findings)
+            judged += outcome.judged
+            errors += outcome.errors
+            unsupported = unsupported or outcome.unsupported
+            if trial == 1 or not skipped_any:
+                skipped_any = outcome.skipped
+            if outcome.observed:
+                provoked += 1
+            if not (outcome.skipped and len(outcome.skipped) >= outcome.probes):
+                all_skipped = False
+            not_provoked = not_provoked or outcome.not_provoked
+        grouped = self._merge(per_trial)
+        skipped = skipped_any if all_skipped else []
+        verdict, reason = _verdict(check, grouped, judged, skipped, errors, all_skipped=all_skipped)
+        if verdict is Verdict.SKIP and not_provoked and not unsupported:
+            times = f" in any of {trials} trials" if trials > 1 else ""
+            reason = f"not provoked{times}: {reason}"
         result = CheckResult(
             check=check,
             verdict=verdict,
@@ -245,9 +283,92 @@ class Runner:
             reason=reason,
             duration_s=time.perf_counter() - started,
             unsupported=unsupported and verdict is Verdict.SKIP,
+            trials=trials,
+            provoked=provoked,
         )
         self.observer.check_done(result)
         return result
+
+    def _judge_trial(self, check: Check, trial: int) -> _Trial:
+        """Judge ``check`` on the exchanges of one trial (sampled probes only after the first)."""
+        out = _Trial()
+        probes = [p for p in check.probes if trial == 1 or get_probe(p).sampled]
+        out.probes = len(probes)
+        peers = {
+            p: self._exchanges[key]
+            for p in check.probes
+            if (key := trial_key(p, trial if get_probe(p).sampled else 1)) in self._exchanges
+        }
+        for probe_id in probes:
+            probe = get_probe(probe_id)
+            key = trial_key(probe_id, trial)
+            exchange = self._exchanges.get(key)
+            if exchange is None:
+                out.skipped.append(
+                    f"{probe_id}: no API key is configured, so there is nothing to compare "
+                    "a missing or wrong key against"
+                    if probe.needs_key
+                    else f"{probe_id}: {self._unneeded.get(key, 'not sent')}"
+                )
+                continue
+            out.judged.append(exchange)
+            if exchange.error is not None:
+                out.errors.append(f"{key}: {exchange.error}")
+                continue
+            if exchange.status in RETRY_STATUSES:
+                out.errors.append(f"{key}: {_gave_up(exchange)}; nothing can be concluded")
+                continue
+            ctx = CheckContext(
+                contract=self.contract,
+                model=self.endpoint.model,
+                api_key_configured=bool(self.endpoint.api_key),
+                probe=probe,
+                peers=peers,
+            )
+            try:
+                for finding in check.func(exchange, ctx):
+                    out.findings.append(
+                        replace(
+                            finding,
+                            check_id=check.id,
+                            severity=check.severity,
+                            exchange=exchange,
+                        )
+                    )
+                out.observed = True
+            except NotProvoked as why:
+                out.not_provoked = True
+                out.skipped.append(f"{probe_id}: {why}")
+            except Unsupported as why:
+                out.unsupported = True
+                out.skipped.append(f"{probe_id}: unsupported: {why}")
+            except NotApplicable as why:
+                out.skipped.append(f"{probe_id}: {why}")
+        out.findings = group_findings(out.findings)
+        if out.findings:
+            out.observed = True
+        return out
+
+    def _merge(self, per_trial: list[list[Finding]]) -> list[Finding]:
+        """One finding per problem across trials (same probe, title and path), the first
+        trial's example kept, with ``seen`` of ``trials`` (its probe's trials)."""
+        merged: dict[tuple[str, str, str, str], Finding] = {}
+        for findings in per_trial:
+            for finding in findings:
+                exchange_id = finding.exchange.id if finding.exchange is not None else ""
+                key = (finding.check_id, probe_of(exchange_id), finding.title, finding.json_path)
+                earlier = merged.get(key)
+                merged[key] = (
+                    finding
+                    if earlier is None
+                    else replace(
+                        earlier, count=earlier.count + finding.count, seen=earlier.seen + 1
+                    )
+                )
+        return [
+            replace(f, trials=self.trials_of(probe_of(f.exchange.id)) if f.exchange else 1)
+            for f in merged.values()
+        ]
 
     def usage(self) -> Usage:
         """Tokens spent so far: reported usage, estimated where an exchange had none."""
@@ -270,14 +391,28 @@ class Runner:
         for check in checks:
             row = out.setdefault(check.area, {"checks": 0, "requests": 0, "tokens": 0})
             row["checks"] += 1
-            for probe_id in check.probes:
-                exchange = self._exchanges.get(probe_id)
-                if exchange is None or probe_id in counted:
+            for key in [k for p in check.probes for k in self.keys(p)]:
+                exchange = self._exchanges.get(key)
+                if exchange is None or key in counted:
                     continue
-                counted.add(probe_id)
+                counted.add(key)
                 row["requests"] += exchange.attempts
                 row["tokens"] += exchange_tokens(exchange)
         return out
+
+
+@dataclass
+class _Trial:
+    """What one trial of a check came to."""
+
+    probes: int = 0  # probes judged in this trial
+    findings: list[Finding] = field(default_factory=list)
+    judged: list[Exchange] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    unsupported: bool = False
+    not_provoked: bool = False
+    observed: bool = False  # some exchange was judged without being skipped
 
 
 def _with_prerequisites(probe_ids: Iterable[str]) -> list[str]:
@@ -314,13 +449,15 @@ def _verdict(
     judged: list[Exchange],
     skipped: list[str],
     errors: list[str],
+    *,
+    all_skipped: bool,
 ) -> tuple[Verdict, str]:
     if findings:
         verdict = Verdict.FAIL if check.severity is Severity.MUST else Verdict.WARN
         return verdict, "; ".join(errors)
     if errors:
         return Verdict.ERROR, "; ".join(errors)
-    if skipped and len(skipped) >= len(check.probes):
+    if all_skipped:
         return Verdict.SKIP, "; ".join(skipped)
     if not judged:
         return Verdict.SKIP, "no exchange to judge"

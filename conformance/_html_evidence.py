@@ -12,7 +12,7 @@ from html import escape
 from types import SimpleNamespace
 from typing import Any
 
-from conformance._text import curl_command
+from conformance._text import curl_command, trial_rate
 
 BODY_LIMIT = 16 * 1024  # characters of a body shown in the report; the rest is cut visibly
 VALUE_LIMIT = 2000  # characters of an expected/actual value
@@ -56,6 +56,7 @@ def findings_table(findings: list[Mapping[str, Any]], known: set[int] | None = N
         rows.append(
             f'<tr class="cf-finding"><td>{escape(str(f.get("title", "")))}'
             + (f" (seen {f['count']} times)" if f.get("count", 1) > 1 else "")
+            + trial_rate(f.get("seen", 1), f.get("trials", 1))
             + f"</td><td><code>{escape(str(f.get('json_path', '')))}</code></td>"
             f"<td><code>{escape(str(f.get('schema_path') or ''))}</code></td>"
             f"<td><pre>{cut(as_text(f.get('expected')), VALUE_LIMIT)}</pre></td>"

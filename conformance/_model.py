@@ -49,6 +49,10 @@ class Finding:
     severity: Severity = Severity.MUST
     exchange: Exchange | None = field(default=None, compare=False, repr=False)
     count: int = 1
+    # Repeated trials (--trials): in how many of the trials its probe was judged in this
+    # finding was seen ("3 of 5"). Not part of its identity: the same problem at any rate.
+    seen: int = 1
+    trials: int = 1
 
     @property
     def group_key(self) -> tuple[str, str, str, str]:
@@ -68,6 +72,8 @@ class Finding:
             "actual": self.actual,
             "chunk_index": self.chunk_index,
             "count": self.count,
+            "seen": self.seen,
+            "trials": self.trials,
             "exchange": self.exchange.id if self.exchange is not None else None,
         }
 

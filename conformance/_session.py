@@ -106,6 +106,7 @@ class Session:
             if self.settings.rate_limit
             else None,
             observer=self.observer,
+            trials=self.settings.trials,
         )
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self
@@ -251,6 +252,7 @@ class Session:
             "tls_verify": self.endpoint.verify_tls,
             "insecure_http": s.allow_insecure_http and self.endpoint.base_url.startswith("http:"),
             "concurrency": self.runner.concurrency,
+            "trials": self.runner.trials,
             "rate_limit": s.rate_limit,
             "rate_limit_wait_s": round(limiter.waited_s, 3) if limiter else 0.0,
             "retries": self.runner.retry.retries,

@@ -18,6 +18,11 @@ from conformance._spec import PROFILES
 BASE_URL_VARS = ("CONFORMANCE_BASE_URL", "OPENAI_BASE_URL")
 API_KEY_VARS = ("CONFORMANCE_API_KEY", "OPENAI_API_KEY")
 MODEL_VARS = ("CONFORMANCE_MODEL",)
+# Probes whose answer depends on what the model samples are sent this many times by default
+# (bench/bench_stability.py measures the choice: verdicts stable across runs of a sampling
+# server, and intermittent defects found in every run, under 20,000 tokens).
+DEFAULT_TRIALS = 3
+MAX_TRIALS = 20
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Settings:
     spec: Path | None = None
     profile: str = "strict"
     concurrency: int = 8
+    trials: int = DEFAULT_TRIALS  # sends of each probe whose answer depends on sampling
     max_requests: int | None = None  # hard ceilings for the whole run; None: no ceiling
     max_tokens: int | None = None
     rate_limit: str | None = None  # e.g. "60/m": requests spaced evenly, before sending
@@ -61,6 +67,7 @@ def resolve_settings(
     spec: str | Path | None = None,
     profile: str = "strict",
     concurrency: int = 8,
+    trials: int = DEFAULT_TRIALS,
     max_requests: int | None = None,
     max_tokens: int | None = None,
     rate_limit: str | None = None,
@@ -95,6 +102,11 @@ def resolve_settings(
         )
     if concurrency < 1:
         raise ConfigError(f"--concurrency {concurrency} must be at least 1.")
+    if not 1 <= trials <= MAX_TRIALS:
+        raise ConfigError(
+            f"--trials {trials} is out of range: pass 1 to {MAX_TRIALS} (each trial sends "
+            "every sampled probe once more; 1 sends each probe once)."
+        )
     for name, ceiling in (("--max-requests", max_requests), ("--max-tokens", max_tokens)):
         if ceiling is not None and ceiling < 1:
             raise ConfigError(f"{name} {ceiling} must be at least 1 (leave it out for no ceiling).")
@@ -115,6 +127,7 @@ def resolve_settings(
         spec=Path(spec) if spec else None,
         profile=profile,
         concurrency=concurrency,
+        trials=trials,
         max_requests=max_requests,
         max_tokens=max_tokens,
         rate_limit=rate_limit,

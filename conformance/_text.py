@@ -26,9 +26,15 @@ def describe_exchange(finding: Finding) -> str:
     return where
 
 
+def trial_rate(seen: int, trials: int) -> str:
+    """ " (in 3 of 5 trials)" for a finding of a repeated probe; "" for a probe sent once."""
+    return f" (in {seen} of {trials} trials)" if trials > 1 else ""
+
+
 def render_finding(finding: Finding) -> str:
     count = f" (seen {finding.count} times)" if finding.count > 1 else ""
-    lines = [f"  x {finding.title}{count}", f"    at {finding.json_path}"]
+    lines = [f"  x {finding.title}{count}{trial_rate(finding.seen, finding.trials)}"]
+    lines.append(f"    at {finding.json_path}")
     if finding.schema_path:
         lines.append(f"    schema: {finding.schema_path}")
     lines.append(f"    expected: {clipped(finding.expected)}")
@@ -46,6 +52,8 @@ def render_result(result: CheckResult) -> str:
         f"{check.title}\n  spec: {check.spec}"
     )
     body = [render_finding(f) for f in result.findings]
+    if result.trials > 1:
+        body.append(f"  trials: {result.trials}, provoked in {result.provoked}")
     if result.reason:
         body.append(f"  reason: {result.reason}")
     return "\n".join([head, *body])

@@ -16,7 +16,7 @@ from conformance._errors import ConformanceError
 from conformance._exchange import Exchange
 from conformance._model import Verdict
 from conformance._session import Session
-from conformance._settings import Settings, resolve_settings
+from conformance._settings import DEFAULT_TRIALS, Settings, resolve_settings
 from conformance._spec import PROFILES
 from conformance._text import render_result
 from conformance.checks import get_check
@@ -53,6 +53,7 @@ class _State:
             spec=opt("conformance_spec"),
             profile=opt("conformance_profile"),
             concurrency=opt("conformance_concurrency"),
+            trials=opt("conformance_trials"),
         )
 
     def explore_options(self) -> ExploreOptions:
@@ -112,6 +113,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=8,
         help="Requests in flight at once (default 8).",
+    )
+    group.addoption(
+        "--conformance-trials",
+        dest="conformance_trials",
+        type=int,
+        default=DEFAULT_TRIALS,
+        help=f"Sends of each probe whose answer depends on sampling (default {DEFAULT_TRIALS}).",
     )
     group.addoption(
         "--conformance-phase",

@@ -53,14 +53,17 @@ def test_checks_package_exports_the_registry_api():
         "Check",
         "CheckContext",
         "NotApplicable",
+        "NotProvoked",
         "Probe",
         "Unsupported",
         "check",
         "get_check",
         "get_probe",
         "probe",
+        "probe_of",
         "registered_checks",
         "registered_probes",
+        "trial_key",
     }
 
 

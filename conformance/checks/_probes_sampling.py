@@ -17,9 +17,14 @@ from conformance.checks._registry import Probe, probe
 N = 2
 CAP = 3  # tokens: far fewer than the counting prompt needs
 COUNTING = "Count from 1 to 50, separated by spaces."
-WORDS = "Reply with exactly these words: one two three"
-STOP_LIST = ["###", "two"]  # the one that matters is not the first
-STOP_STRING = "two"  # a word: some APIs refuse a stop sequence that is only whitespace
+# Stop probes that do not need an obedient model: whatever it writes about anything, a
+# dozen tokens of it hold an "e" or an "a". A letter, not a space: some APIs refuse a stop
+# sequence that is only whitespace. The same prompt without stop (``stop_free``) shows
+# whether the endpoint writes such text at all: if it does not, stop was not provoked.
+PROSE = "Write one sentence about the sea."
+STOP_TOKENS = 16  # room for a dozen words when nothing stops them
+STOP_LIST = ["###", "e", "a"]  # the ones that matter are not the first
+STOP_STRING = "e"
 SEED = 7
 TOOL_TOKENS = 32  # room for one small tool call
 TOOL = {
@@ -30,7 +35,20 @@ TOOL = {
         "parameters": {"type": "object", "properties": {}},
     },
 }
-TOOL_PROMPT = "Call the get_time tool."
+WEATHER: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+TOOL_PROMPT = "Call get_time or get_weather, whichever you like."
 INCLUDE_USAGE = {"include_usage": True}
 # (parameter, value, which end): the document's bounds of each sampling parameter.
 BOUNDS: tuple[tuple[str, float, str], ...] = (
@@ -55,11 +73,11 @@ def chat_body(
     return body
 
 
-def _register(probe_id: str, description: str, **fields: Any) -> Probe:
+def _register(probe_id: str, description: str, *, sampled: bool = False, **fields: Any) -> Probe:
     def body(model: str) -> dict[str, Any]:
         return chat_body(model, **fields)
 
-    return probe(Probe(probe_id, description, body))
+    return probe(Probe(probe_id, description, body, sampled=sampled))
 
 
 CHAT_N = _register("chat_n", f"the plain chat asking for n: {N} choices", n=N)
@@ -73,12 +91,14 @@ CHAT_N_STREAM = _register(
 CAP_MAX_TOKENS = _register(
     "cap_max_tokens",
     f"a counting prompt cut by max_tokens: {CAP}",
+    sampled=True,
     text=COUNTING,
     max_tokens=CAP,
 )
 CAP_MAX_TOKENS_STREAM = _register(
     "cap_max_tokens_stream",
     f"the same counting prompt cut by max_tokens: {CAP}, streamed with include_usage",
+    sampled=True,
     text=COUNTING,
     max_tokens=CAP,
     stream=True,
@@ -87,43 +107,63 @@ CAP_MAX_TOKENS_STREAM = _register(
 CAP_MAX_COMPLETION_TOKENS = _register(
     "cap_max_completion_tokens",
     f"the counting prompt cut by max_completion_tokens: {CAP} (no max_tokens)",
+    sampled=True,
     text=COUNTING,
     max_tokens=None,
     max_completion_tokens=CAP,
 )
+STOP_FREE = _register(
+    "stop_free",
+    f"a sentence asked for (max_tokens: {STOP_TOKENS}), no stop: whether the endpoint's text "
+    "holds the stop probes' letters at all",
+    sampled=True,
+    text=PROSE,
+    max_tokens=STOP_TOKENS,
+)
 STOP_AS_LIST = _register(
     "stop_list",
-    f"three words asked for, with stop: {STOP_LIST!r} (the answer should end before two)",
-    text=WORDS,
+    f"the same sentence with stop: {STOP_LIST!r} (the answer must end before any e or a)",
+    sampled=True,
+    text=PROSE,
+    max_tokens=STOP_TOKENS,
     stop=STOP_LIST,
 )
 STOP_AS_STRING = _register(
     "stop_string",
-    f"three words asked for, with stop as one string: {STOP_STRING!r}",
-    text=WORDS,
+    f"the same sentence with stop as one string: {STOP_STRING!r}",
+    sampled=True,
+    text=PROSE,
+    max_tokens=STOP_TOKENS,
     stop=STOP_STRING,
 )
 SEEDED = _register("seed", f"the plain chat with seed: {SEED}", seed=SEED)
+
+
+def _bound(name: str, value: float) -> dict[str, Any]:
+    return {"max_tokens": 1, name: value}
+
+
 BOUND_PROBES: dict[str, Probe] = {
     f"{name}_{end}": _register(
         f"{name}_{end}",
         f"the plain chat with {name}: {value} (the document's {end}imum), max_tokens: 1",
-        max_tokens=1,
-        **{name: value},
+        **_bound(name, value),
     )
     for name, value, end in BOUNDS
 }
 TOOL_AUTO = _register(
     "tool_auto",
-    "a chat asking for the get_time tool, tool_choice auto",
+    "a chat asking for a call of one of two tools (get_time, get_weather), tool_choice auto",
+    sampled=True,
     text=TOOL_PROMPT,
     max_tokens=TOOL_TOKENS,
-    tools=[TOOL],
+    tools=[TOOL, WEATHER],
     tool_choice="auto",
 )
 N_PROBES = (CHAT_N.id, CHAT_N_STREAM.id)
 CAP_PROBES = (CAP_MAX_TOKENS.id, CAP_MAX_TOKENS_STREAM.id, CAP_MAX_COMPLETION_TOKENS.id)
 STOP_PROBES = (STOP_AS_LIST.id, STOP_AS_STRING.id)
+STOP_TWIN = STOP_FREE.id
 # Streams these probes add (judged for framing and chunk envelope like the shared ones).
 MORE_STREAMS = (CHAT_N_STREAM.id, CAP_MAX_TOKENS_STREAM.id)
 ALL_STREAMS = (*STREAMS, *MORE_STREAMS)

@@ -6,30 +6,22 @@ model that thinks first; the answers themselves are a few tokens.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from conformance._exchange import Exchange
 from conformance.checks._probes import _chat
+from conformance.checks._probes_sampling import TOOL_AUTO, WEATHER
 from conformance.checks._registry import Probe, probe
+from conformance.checks._toolcalls import message_calls
 
 MAX_TOKENS = 64
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-            "additionalProperties": False,
-        },
-    },
-}
 CLOCK: dict[str, Any] = {  # no parameters at all: its calls carry arguments "{}"
     "type": "function",
     "function": {"name": "get_time", "description": "The current time."},
 }
 ASK_WEATHER = "Use get_weather to get the weather in Paris."
+ASK_TIME = "What time is it?"
 CALL = {
     "id": "call_conformance_1",
     "type": "function",
@@ -51,9 +43,41 @@ def _required_stream(model: str) -> dict[str, Any]:
     return {**_required(model), "stream": True}
 
 
+def _naming(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name}}
+
+
+# Each declared function is named in turn, each time with a prompt asking for the OTHER
+# one: an endpoint that treats the named choice as "auto" is caught whether its model
+# obeys the prompt (it calls the other) or picks at random (it misses one in two).
 def _named(model: str) -> dict[str, Any]:
-    named = {"type": "function", "function": {"name": "get_time"}}
-    return _tools(model, "What time is it?", tool_choice=named)
+    return _tools(model, ASK_WEATHER, tool_choice=_naming("get_time"))
+
+
+def _named_weather(model: str) -> dict[str, Any]:
+    return _tools(model, ASK_TIME, tool_choice=_naming("get_weather"))
+
+
+def _declared(body: object) -> list[str]:
+    tools = body.get("tools") if isinstance(body, dict) else None
+    names = [t.get("function", {}).get("name") for t in tools or [] if isinstance(t, dict)]
+    return [n for n in names if isinstance(n, str)]
+
+
+def _named_unpicked(model: str, peers: Mapping[str, Exchange]) -> dict[str, Any] | None:
+    """The tools of the ``tool_auto`` answer, naming a function it did NOT call (the first
+    declared one when it called none): a named choice treated as auto repeats the pick."""
+    auto = peers.get(TOOL_AUTO.id)
+    if auto is None or not auto.ok:
+        return None
+    picked = {call.name for call in message_calls(auto)}
+    declared = _declared(auto.request.body)
+    others = [n for n in declared if n not in picked] or declared
+    if not others:
+        return None
+    body = auto.request.body
+    assert isinstance(body, dict)  # noqa: S101 - declared tools came from it
+    return {**body, "tool_choice": _naming(others[0])}
 
 
 def _none(model: str) -> dict[str, Any]:
@@ -81,18 +105,52 @@ TOOLS_REQUIRED = probe(
         "tools_required",
         'two tools (get_weather, get_time) with tool_choice "required", not streamed',
         _required,
+        sampled=True,
     )
 )
 TOOLS_REQUIRED_STREAM = probe(
     Probe(
-        "tools_required_stream", "the same tool_choice required request, streamed", _required_stream
+        "tools_required_stream",
+        "the same tool_choice required request, streamed",
+        _required_stream,
+        sampled=True,
     )
 )
 TOOLS_NAMED = probe(
-    Probe("tools_named", "the two tools with tool_choice naming get_time (no parameters)", _named)
+    Probe(
+        "tools_named",
+        "the two tools with tool_choice naming get_time (no parameters), the prompt asking "
+        "for get_weather",
+        _named,
+        sampled=True,
+    )
 )
+TOOLS_NAMED_WEATHER = probe(
+    Probe(
+        "tools_named_weather",
+        "the two tools with tool_choice naming get_weather, the prompt asking the time",
+        _named_weather,
+        sampled=True,
+    )
+)
+TOOLS_NAMED_UNPICKED = probe(
+    Probe(
+        "tools_named_unpicked",
+        "the tool_auto request again, tool_choice naming a function that answer did not call",
+        lambda model: {**TOOL_AUTO.body(model), "tool_choice": _naming("get_weather")},
+        sampled=True,
+        after=(TOOL_AUTO.id,),
+        build=_named_unpicked,
+    )
+)
+NAMED = (TOOLS_NAMED.id, TOOLS_NAMED_WEATHER.id, TOOLS_NAMED_UNPICKED.id)
 TOOLS_NONE = probe(
-    Probe("tools_none", 'the two tools with tool_choice "none" and a prompt asking for one', _none)
+    Probe(
+        "tools_none",
+        'the two tools with tool_choice "none" and a prompt asking for one',
+        _none,
+        sampled=True,
+    )
 )
 TOOLS_ROUND_TRIP_NULL = probe(
     Probe(

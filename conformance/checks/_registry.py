@@ -22,6 +22,12 @@ class NotApplicable(Exception):
     """Raised by a check when it cannot apply to this endpoint; the verdict is SKIP."""
 
 
+class NotProvoked(NotApplicable):
+    """Raised when the exchange never exercised the behaviour the check judges (the model
+    stopped before the cap, wrote no stop text, called no tool): the verdict is SKIP,
+    reported as "not provoked", never PASS."""
+
+
 class Unsupported(NotApplicable):
     """Raised when the endpoint declares the feature unsupported with a proper 4xx error.
 
@@ -51,6 +57,7 @@ class CheckContext:
 
 
 CheckFunc = Callable[[Exchange, CheckContext], Iterable[Finding]]
+Builder = Callable[[str, Mapping[str, Exchange]], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,12 @@ class Probe:
     ``content`` (raw bytes) replaces the JSON body for requests that are not JSON at all.
     ``after`` names probes that must be answered before this one is sent (the engine sends
     them too when they were not asked for), e.g. a plain request sent after invalid ones.
+    ``build`` (optional) makes the body from the answers of the ``after`` probes (of the
+    same trial), by probe id: e.g. a tool_choice naming the function the model did not pick
+    under auto, or a question asked again with more room; ``None`` means the follow-up is
+    not needed and is not sent. ``body`` stays the request sent without those answers.
+    ``sampled``: the answer depends on what the model samples, so the probe is sent once
+    per trial (``--trials``); deterministic probes (refusals, headers) are sent once.
     """
 
     id: str
@@ -71,6 +84,8 @@ class Probe:
     content: bytes | None = None
     after: tuple[str, ...] = ()
     query: Mapping[str, str] = field(default_factory=dict)  # URL query parameters
+    sampled: bool = False
+    build: Builder | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,19 @@ class Check:
             "spec": self.spec,
             "probes": list(self.probes),
         }
+
+
+TRIAL_MARK = "#"  # trial 2 of probe "stop_list" is recorded as exchange "stop_list#2"
+
+
+def probe_of(exchange_id: str) -> str:
+    """The probe an exchange answers (its id without the trial mark)."""
+    return exchange_id.split(TRIAL_MARK, 1)[0]
+
+
+def trial_key(probe_id: str, trial: int) -> str:
+    """The exchange id of ``probe_id`` in ``trial`` (1-based; trial 1 keeps the probe id)."""
+    return probe_id if trial <= 1 else f"{probe_id}{TRIAL_MARK}{trial}"
 
 
 _CHECKS: dict[str, Check] = {}
@@ -161,6 +189,10 @@ def probe(p: Probe) -> Probe:
     unknown = [name for name in p.after if name not in _PROBES]
     if unknown:  # only earlier probes: the order can never loop
         raise ValueError(f"probe {p.id!r} is to be sent after unknown probes {unknown}")
+    if p.build is not None and not p.after:
+        raise ValueError(f"probe {p.id!r} builds its body from earlier answers: name them in after")
+    if TRIAL_MARK in p.id:
+        raise ValueError(f"probe id {p.id!r} may not contain {TRIAL_MARK!r} (it marks trials)")
     _PROBES[p.id] = p
     return p
 

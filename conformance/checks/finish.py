@@ -11,7 +11,13 @@ from conformance.checks._answer import Answer, answered, count, read_answer, req
 from conformance.checks._helpers import require_success
 from conformance.checks._probes_sampling import CAP_PROBES, TOOL_AUTO
 from conformance.checks._probes_tools import CALLING
-from conformance.checks._registry import CheckContext, NotApplicable, check, properties
+from conformance.checks._registry import (
+    CheckContext,
+    NotApplicable,
+    NotProvoked,
+    check,
+    properties,
+)
 
 FINISH = "#/components/schemas/ChatCompletionChoice/properties/finish_reason"
 LENGTH = "length"
@@ -44,9 +50,7 @@ def finish_reason_length(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
     if used is None:
         raise NotApplicable("the answer reports no completion_tokens, so a cut cannot be told")
     if used < cap[0] * len(answer.choices):
-        raise NotApplicable(
-            f"the model stopped by itself after {used} of {cap[0]} tokens ({cap[1]})"
-        )
+        raise NotProvoked(f"the model stopped by itself after {used} of {cap[0]} tokens ({cap[1]})")
     for view in answer.choices.values():
         if view.finish_reason != LENGTH:
             yield Finding(
@@ -62,7 +66,7 @@ def finish_reason_length(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
 def _tool_findings(answer: Answer, *, forced: bool) -> Iterator[Finding]:
     called = [v for v in answer.choices.values() if v.tool_calls]
     if not called and all(v.finish_reason != TOOL_CALLS for v in answer.choices.values()):
-        raise NotApplicable("the model answered without calling a tool")
+        raise NotProvoked("the model answered without calling a tool")
     for view in answer.choices.values():
         if view.tool_calls and view.finish_reason != TOOL_CALLS:
             yield Finding(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jsonschema
@@ -16,6 +16,7 @@ from conformance.checks._probes import _chat
 from conformance.checks._registry import (
     CheckContext,
     NotApplicable,
+    NotProvoked,
     Probe,
     check,
     probe,
@@ -24,13 +25,16 @@ from conformance.checks._registry import (
 from conformance.checks._support import answer, messages, require_served
 
 RESPONSE_FORMAT = "#/components/schemas/app__models__chat_completion__ResponseFormat"
-MAX_TOKENS = 32  # {"word": "ok"} is about 6 tokens; room for a model that pads it
+MAX_TOKENS = 48  # {"ok": true} is about 5 tokens; room for a model that pads it
+AGAIN_TOKENS = 256  # asked again with this cap when the first answer was cut
 # The prompt says "JSON": OpenAI refuses JSON mode when no message mentions it.
-PROMPT = 'Reply with a JSON object whose key "word" holds the single word: ok'
+PROMPT = 'Reply with a JSON object whose key "ok" holds true'
+# A schema whose every valid instance is a few tokens: a model constrained to it cannot
+# ramble past the cap (a string value could), so the answer is judged, not cut.
 SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"word": {"type": "string"}},
-    "required": ["word"],
+    "properties": {"ok": {"type": "boolean"}},
+    "required": ["ok"],
     "additionalProperties": False,
 }
 
@@ -46,7 +50,7 @@ def _format(model: str, response_format: dict[str, Any]) -> dict[str, Any]:
 
 def _schema(strict: bool) -> Any:
     def body(model: str) -> dict[str, Any]:
-        spec = {"name": "word", "schema": SCHEMA, "strict": strict}
+        spec = {"name": "ok", "schema": SCHEMA, "strict": strict}
         return _format(model, {"type": "json_schema", "json_schema": spec})
 
     return body
@@ -57,13 +61,15 @@ JSON_OBJECT = probe(
         "format_json_object",
         'a chat with response_format {"type": "json_object"}',
         lambda model: _format(model, {"type": "json_object"}),
+        sampled=True,
     )
 )
 JSON_SCHEMA_STRICT = probe(
     Probe(
         "format_json_schema_strict",
-        "a chat with response_format json_schema (strict: true) asking for one string key",
+        "a chat with response_format json_schema (strict: true) asking for one boolean key",
         _schema(strict=True),
+        sampled=True,
     )
 )
 JSON_SCHEMA_LOOSE = probe(
@@ -71,20 +77,67 @@ JSON_SCHEMA_LOOSE = probe(
         "format_json_schema",
         "the same json_schema request with strict: false",
         _schema(strict=False),
+        sampled=True,
     )
 )
 
 
-def _contents(exchange: Exchange, feature: str) -> Iterator[tuple[str, object]]:
-    """(JSON path, content) of every choice of a served answer not cut by max_tokens."""
+def _again(first: Probe) -> Probe:
+    """``first`` asked again with ``AGAIN_TOKENS`` of room, sent only when its answer was
+    cut by the cap (a cut answer may be partial JSON and proves nothing)."""
+
+    def build(model: str, peers: Mapping[str, Exchange]) -> dict[str, Any] | None:
+        earlier = peers.get(first.id)
+        if earlier is None or not earlier.ok or not _was_cut(earlier):
+            return None
+        return {**first.body(model), "max_tokens": AGAIN_TOKENS}
+
+    return probe(
+        Probe(
+            f"{first.id}_again",
+            f"{first.id} asked again with max_tokens: {AGAIN_TOKENS}, when its answer was cut",
+            lambda model: {**first.body(model), "max_tokens": AGAIN_TOKENS},
+            sampled=True,
+            after=(first.id,),
+            build=build,
+        )
+    )
+
+
+def _was_cut(exchange: Exchange) -> bool:
+    try:
+        payload = exchange.json()
+    except ValueError:
+        return False
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    return any(isinstance(c, dict) and c.get("finish_reason") == "length" for c in choices or [])
+
+
+JSON_OBJECT_AGAIN = _again(JSON_OBJECT)
+JSON_SCHEMA_STRICT_AGAIN = _again(JSON_SCHEMA_STRICT)
+JSON_SCHEMA_LOOSE_AGAIN = _again(JSON_SCHEMA_LOOSE)
+
+
+def _contents(exchange: Exchange, mode: str, feature: str) -> Iterator[tuple[str, object]]:
+    """(JSON path, content) of every choice of a served answer not cut by max_tokens.
+
+    A cut answer is judged only for how it begins: constrained to a JSON object it starts
+    with "{"; one that starts otherwise is a finding, one that does is "not provoked" (it
+    may be partial JSON; the probe asked again with more room judges it)."""
     require_served(exchange, feature)
     payload = answer(exchange)
     choices = payload.get("choices")
     for position, message in messages(payload):
         choice = choices[position] if isinstance(choices, list) else {}
+        path = f"$.choices[{position}].message.content"
+        content = message.get("content")
         if isinstance(choice, dict) and choice.get("finish_reason") == "length":
-            raise NotApplicable("the answer was cut by max_tokens, so it may be partial JSON")
-        yield f"$.choices[{position}].message.content", message.get("content")
+            begun = content.lstrip() if isinstance(content, str) else ""
+            if begun and not begun.startswith("{"):
+                yield path, content  # judged as it is: it is no JSON object, cut or not
+                continue
+            raise NotProvoked("the answer was cut by max_tokens, so it may be partial JSON")
+        yield path, content
 
 
 def _parse(path: str, content: object, mode: str) -> tuple[Any, Finding | None]:
@@ -110,7 +163,7 @@ def _parse(path: str, content: object, mode: str) -> tuple[Any, Finding | None]:
     area="response_format",
     severity=Severity.MUST,
     spec=f"{RESPONSE_FORMAT}/properties/type",
-    probes=[JSON_OBJECT.id],
+    probes=[JSON_OBJECT.id, JSON_OBJECT_AGAIN.id],
     covers=[
         *properties("ChatCompletionRequest", "response_format"),
         *properties("ChatCompletionResponseMessage", "content"),
@@ -120,9 +173,11 @@ def json_object_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     """JSON mode (json_object) answers content that parses as a JSON object.
 
     With ``response_format: {"type": "json_object"}`` a client parses the content
-    directly; text around the object, or an array, breaks it.
+    directly; text around the object, or an array, breaks it. An answer cut by the cap
+    is asked again with more room; cut again, it is "not provoked" unless what came does
+    not even begin a JSON object.
     """
-    for path, content in _contents(exchange, "response_format json_object"):
+    for path, content in _contents(exchange, "JSON mode", "response_format json_object"):
         parsed, problem = _parse(path, content, "JSON mode")
         if problem is not None:
             yield problem
@@ -139,7 +194,12 @@ def json_object_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     area="response_format",
     severity=Severity.MUST,
     spec="#/components/schemas/JsonSchemaResponseFormat/properties/schema",
-    probes=[JSON_SCHEMA_STRICT.id, JSON_SCHEMA_LOOSE.id],
+    probes=[
+        JSON_SCHEMA_STRICT.id,
+        JSON_SCHEMA_LOOSE.id,
+        JSON_SCHEMA_STRICT_AGAIN.id,
+        JSON_SCHEMA_LOOSE_AGAIN.id,
+    ],
     covers=[*properties("ChatCompletionRequest", "response_format")],
 )
 def json_schema_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -150,7 +210,7 @@ def json_schema_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     """
     body = request_body(exchange, ctx)
     schema = _requested_schema(body)
-    for path, content in _contents(exchange, "response_format json_schema"):
+    for path, content in _contents(exchange, "json_schema", "response_format json_schema"):
         parsed, problem = _parse(path, content, "json_schema")
         if problem is not None:
             yield problem

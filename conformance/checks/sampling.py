@@ -24,8 +24,15 @@ from conformance.checks._probes_sampling import (
     N_PROBES,
     SEEDED,
     STOP_PROBES,
+    STOP_TWIN,
 )
-from conformance.checks._registry import CheckContext, NotApplicable, check, properties
+from conformance.checks._registry import (
+    CheckContext,
+    NotApplicable,
+    NotProvoked,
+    check,
+    properties,
+)
 
 REQUEST = "#/components/schemas/ChatCompletionRequest"
 PROPERTY = f"{REQUEST}/properties"
@@ -45,12 +52,15 @@ PROPERTY = f"{REQUEST}/properties"
 def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """No answer is longer than max_tokens or max_completion_tokens allow.
 
+    Provoked only where the answer reached the cap (or says it was cut): an answer that
+    ended by itself below the cap shows nothing about the cap.
+
     Judged on the endpoint's own ``usage.completion_tokens`` (for ``n`` choices, ``n``
     times the cap), streamed and not: a cap that is ignored costs the caller tokens
     they refused to pay for, and breaks every client that sizes its buffers by it. A
     refusal of a cap probe is a finding here; other probes' refusals are their checks'.
     """
-    if exchange.id not in CAP_PROBES:
+    if ctx.probe.id not in CAP_PROBES:
         require_success(exchange)  # the probe's own check reports its refusal
     yield from answered(exchange, ctx, what="a token cap")
     if not exchange.ok:
@@ -65,6 +75,9 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
         raise NotApplicable("the answer reports no completion_tokens to compare with the cap")
     n = max(as_int(body.get("n")) or 1, 1)
     allowed = cap[0] * n
+    cut = any(view.finish_reason == "length" for view in answer.choices.values())
+    if used < allowed and not cut:
+        raise NotProvoked(f"the model stopped by itself after {used} of {allowed} tokens")
     if used > allowed:
         yield Finding(
             title=f"completion_tokens exceeds {cap[1]}",
@@ -80,7 +93,7 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     area="sampling",
     severity=Severity.MUST,
     spec=f"{PROPERTY}/stop",
-    probes=list(STOP_PROBES),
+    probes=[*STOP_PROBES, STOP_TWIN],
     covers=[
         *properties("ChatCompletionChoice", "message"),
         *properties("ChatCompletionResponseMessage", "content"),
@@ -90,28 +103,49 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
 def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A stop sequence ends the answer before it: the stop text never appears.
 
-    The probes ask for "one two three" and stop at "two" (in a list whose first entry
-    never matches, and as one string, which the document allows only under the errata: a
-    refusal of the string is right under strict). The output must end before "two", and
-    the stop text is not part of it.
+    The probes ask for a sentence and stop at "e" and "a" (in a list whose first entry
+    never matches, and "e" as one string, which the document allows only under the
+    errata: a refusal of the string is right under strict). The output must end before
+    the first of them, and the stop text is not part of it. Provoked only when the
+    endpoint writes such letters at all: the same request without stop (``stop_free``,
+    same trial) shows it; otherwise the verdict says "not provoked", not PASS.
     """
+    if ctx.probe.id == STOP_TWIN:
+        raise NotApplicable("the answer without stop is what the stop answers are measured by")
     yield from answered(exchange, ctx, what="stop")
     if not exchange.ok:
         return
     stop = requested(exchange, ctx).get("stop")
     stops = [stop] if isinstance(stop, str) else [s for s in as_list(stop) if isinstance(s, str)]
+    leaked = False
     for view in read_answer(exchange).choices.values():
         found = [s for s in stops if s and s in view.content]
         if found:
-            at = view.content.index(found[0])
+            leaked = True
+            first = min(found, key=view.content.index)
+            at = view.content.index(first)
             yield Finding(
                 title="the answer goes on past a stop sequence",
                 json_path=(view.content_marks or [view.where])[0].json_path,
-                expected=f"the answer ends before {found[0]!r}",
-                actual=f"{found[0]!r} at character {at} of {view.content!r}"[:300],
+                expected=f"the answer ends before {first!r}",
+                actual=f"{first!r} at character {at} of {view.content!r}"[:300],
                 schema_path=f"{PROPERTY}/stop",
                 chunk_index=(view.content_marks or [view.where])[0].chunk_index,
             )
+    if not leaked:
+        _require_stop_text(ctx, stops)
+
+
+def _require_stop_text(ctx: CheckContext, stops: list[str]) -> None:
+    """``NotProvoked`` unless the endpoint's answer without stop holds a stop sequence."""
+    twin = ctx.peers.get(STOP_TWIN)
+    if twin is None or not twin.ok:
+        raise NotProvoked(f"no answer without stop ({STOP_TWIN}) to show the stop text is written")
+    free = " ".join(view.content for view in read_answer(twin).choices.values())
+    if not any(s and s in free for s in stops):
+        raise NotProvoked(
+            f"the endpoint's answer without stop holds none of {stops!r}: {free[:80]!r}"
+        )
 
 
 @check(

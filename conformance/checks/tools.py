@@ -18,13 +18,21 @@ from conformance.checks._answer import read_answer
 from conformance.checks._helpers import clip, request_body, require_event_stream
 from conformance.checks._probes_tools import (
     CALLING,
+    NAMED,
     ROUND_TRIPS,
     TOOLS_NAMED,
     TOOLS_NONE,
     TOOLS_REQUIRED,
     TOOLS_REQUIRED_STREAM,
 )
-from conformance.checks._registry import CheckContext, NotApplicable, Unsupported, check, properties
+from conformance.checks._registry import (
+    CheckContext,
+    NotApplicable,
+    NotProvoked,
+    Unsupported,
+    check,
+    properties,
+)
 from conformance.checks._support import (
     answer,
     declined,
@@ -59,7 +67,7 @@ def _no_call(exchange: Exchange, title: str, expected: str) -> Iterator[Finding]
     choices = read_answer(exchange).choices.values()
     said = " ".join(choice.content for choice in choices)  # what it said instead of calling
     if {choice.finish_reason for choice in choices} == {"length"} and not said.strip():
-        raise NotApplicable("the answer was cut by max_tokens before any call or text")
+        raise NotProvoked("the answer was cut by max_tokens before any call or text")
     yield Finding(
         title=title,
         json_path=_calls_path(exchange),
@@ -96,7 +104,7 @@ def tool_choice_required_calls(exchange: Exchange, ctx: CheckContext) -> Iterato
     area="tools",
     severity=Severity.MUST,
     spec=TOOL_CHOICE,
-    probes=[TOOLS_NAMED.id],
+    probes=list(NAMED),
     covers=[
         *properties("ChatCompletionRequest", "tools"),
         *properties("ChatCompletionResponseMessage", "tool_calls"),
@@ -106,7 +114,10 @@ def tool_choice_named_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     """tool_choice naming a function yields a call to that function.
 
     ``{"type": "function", "function": {"name": ...}}`` forces that one function; a call to
-    another declared function, or no call, ignores the choice.
+    another declared function, or no call, ignores the choice. Each declared function is
+    named in turn, with a prompt asking for the other one, and once more the function the
+    model did not pick under "auto": a named choice treated as "auto" is caught whatever
+    the model picks.
     """
     require_served(exchange, "tool_choice naming a function")
     forced = _forced_name(request_body(exchange, ctx))

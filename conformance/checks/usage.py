@@ -237,10 +237,10 @@ def usage_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
     when both answers are the same text with the same finish_reason (a model that answers
     differently each time is not compared: that is not determinism, not a billing fault).
     """
-    if exchange.id not in TWINS:
+    if ctx.probe.id not in TWINS:
         return  # a non-streamed twin: the comparison is reported on the streamed exchange
     streamed = read_answer(exchange)
-    plain = read_answer(ctx.peer(TWINS[exchange.id]))
+    plain = read_answer(ctx.peer(TWINS[ctx.probe.id]))
     if streamed.usage is None or plain.usage is None:
         raise NotApplicable("one of the two answers carries no usage; see stream_usage_chunk")
     names = ["prompt_tokens"]
@@ -252,7 +252,7 @@ def usage_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
             yield Finding(
                 title=f"streamed usage.{name} differs from the same request not streamed",
                 json_path=f"$.usage.{name}",
-                expected=f"{theirs} (probe {TWINS[exchange.id]!r}, not streamed)",
+                expected=f"{theirs} (probe {TWINS[ctx.probe.id]!r}, not streamed)",
                 actual=ours,
                 schema_path=f"{USAGE}/properties/{name}",
                 chunk_index=streamed.usage_mark.chunk_index,

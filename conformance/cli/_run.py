@@ -13,7 +13,7 @@ from conformance._errors import ConformanceError
 from conformance._progress import Progress, choose_mode
 from conformance._results import EXIT_USAGE
 from conformance._session import Session
-from conformance._settings import resolve_settings
+from conformance._settings import DEFAULT_TRIALS, MAX_TRIALS, resolve_settings
 from conformance.cli._common import (
     embedded_server_options,
     fail,
@@ -63,6 +63,15 @@ from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
     default=8,
     show_default=True,
     help="Requests in flight at once.",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(1, MAX_TRIALS),
+    default=DEFAULT_TRIALS,
+    show_default=True,
+    help="Sends of each probe whose answer depends on what the model samples (stop, caps, "
+    "tools, JSON formats); a MUST broken in any trial fails, and each finding says in how "
+    "many trials it was seen. Deterministic probes are sent once.",
 )
 @click.option(
     "--max-requests",

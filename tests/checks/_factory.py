@@ -114,11 +114,30 @@ def outcomes(recorded, *, profile="strict"):
 
 def clean(recorded):
     """``outcomes`` of an exchange every check passes: each check id -> []; but a check
-    that compares a streamed answer with its non-streamed twin has no twin here: n/a."""
+    that compares a streamed answer with its non-streamed twin has no twin here: n/a.
+    A token cap that the answer did not reach was not provoked: n/a too."""
     out = {c.id: [] for c in registered_checks() if recorded.id in c.probes}
     if recorded.id in TWINS:
         out["usage_stream_matches"] = "n/a"
+    if "max_tokens_honoured" in out and not _reached_cap(recorded):
+        out["max_tokens_honoured"] = "n/a"
     return out
+
+
+def _reached_cap(recorded) -> bool:
+    from conformance.checks._answer import count, read_answer
+
+    body = get_probe(recorded.id).body(MODEL)
+    cap = body.get("max_completion_tokens") or body.get("max_tokens")
+    try:
+        answer = read_answer(recorded)
+    except NotApplicable:
+        return True  # not an answer at all: n/a for its own reason, not this helper's
+    used = count(answer.usage, "completion_tokens")
+    if cap is None or used is None:
+        return True  # judged otherwise (no cap, no usage): not this helper's to say
+    cut = any(view.finish_reason == "length" for view in answer.choices.values())
+    return used >= cap * max(body.get("n") or 1, 1) or cut
 
 
 CHUNK_OK = {

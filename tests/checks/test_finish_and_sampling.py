@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance.checks import NotProvoked
 from conformance.checks._probes_sampling import CAP
 from tests.checks._factory import (
     JSON,
@@ -143,7 +144,12 @@ def test_completion_tokens_may_not_exceed_the_cap_times_n(completion, probe_id):
     cap, n = {"chat": (8, 1), "cap_max_tokens": (CAP, 1), "chat_n": (8, 2)}[probe_id]
     choices = [text_choice(index=i) for i in range(n)]
     findings = judge("max_tokens_honoured", plain(probe_id, *choices, counts=usage(5, completion)))
-    if completion <= cap * n:
+    if completion < cap * n:  # stopped by itself below the cap: the cap was not provoked
+        assert (
+            str(findings) == f"the model stopped by itself after {completion} of {cap * n} tokens"
+        )
+        assert isinstance(findings, NotProvoked)
+    elif completion == cap * n:
         assert findings == []
     else:
         [finding] = findings
@@ -179,13 +185,31 @@ def test_a_refused_cap_probe_is_a_finding_but_a_refused_shared_probe_is_not():
 
 @pytest.mark.parametrize("probe_id", ["stop_list", "stop_string"])
 def test_the_stop_text_must_not_appear(probe_id):
-    assert found("stop_honoured", plain(probe_id, text_choice("one "))) == []
-    [finding] = judge("stop_honoured", plain(probe_id, text_choice("one two three")))
+    free = {"stop_free": plain("stop_free", text_choice("The sea is calm."))}
+    stopped = plain(probe_id, text_choice("Th"))
+    assert found("stop_honoured", stopped, peers=free) == []
+    [finding] = judge("stop_honoured", plain(probe_id, text_choice("The sea")), peers=free)
     assert (finding.title, finding.json_path, finding.actual) == (
         "the answer goes on past a stop sequence",
         "$.choices[0].message.content",
-        "'two' at character 4 of 'one two three'",
+        "'e' at character 2 of 'The sea'",
     )
+    # the stop text kept at the end of a cut answer is the same finding
+    [finding] = judge("stop_honoured", plain(probe_id, text_choice("The")), peers=free)
+    assert finding.actual == "'e' at character 2 of 'The'"
+
+
+@pytest.mark.parametrize("probe_id", ["stop_list", "stop_string"])
+def test_stop_is_not_provoked_unless_the_endpoint_writes_the_stop_text(probe_id):
+    stopped = plain(probe_id, text_choice("Oh"))
+    lacking = {"stop_free": plain("stop_free", text_choice("Oh, hi. Ok."))}
+    result = judge("stop_honoured", stopped, peers=lacking)
+    assert isinstance(result, NotProvoked)
+    assert str(result).startswith("the endpoint's answer without stop holds none of ")
+    assert str(result).endswith(": 'Oh, hi. Ok.'")
+    alone = judge("stop_honoured", stopped)
+    assert isinstance(alone, NotProvoked)
+    assert str(alone) == "no answer without stop (stop_free) to show the stop text is written"
 
 
 def test_a_stop_string_refused_under_strict_is_right_and_under_openai_is_a_finding():

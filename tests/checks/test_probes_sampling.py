@@ -22,7 +22,7 @@ MINE = [
 def test_the_sampling_probes_are_these():
     assert [p.id for p in MINE] == [
         "chat_n", "chat_n_stream", "cap_max_tokens", "cap_max_tokens_stream",
-        "cap_max_completion_tokens", "stop_list", "stop_string", "seed",
+        "cap_max_completion_tokens", "stop_free", "stop_list", "stop_string", "seed",
         "temperature_min", "temperature_max", "top_p_min", "top_p_max",
         "presence_penalty_min", "presence_penalty_max", "frequency_penalty_min",
         "frequency_penalty_max", "tool_auto",
