@@ -19,6 +19,7 @@ from conformance._session import Session
 from conformance._settings import Settings, resolve_settings
 from conformance._spec import PROFILES
 from conformance._text import render_result
+from conformance._visible import visible
 from conformance.checks import get_check
 from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
 
@@ -237,7 +238,7 @@ def enforce_verdict(result: CheckResult) -> None:
     if result.verdict is Verdict.FAIL:
         pytest.fail(render_result(result), pytrace=False)
     if result.verdict is Verdict.SKIP:
-        pytest.skip(f"{result.check.id}: {result.reason}")
+        pytest.skip(visible(f"{result.check.id}: {result.reason}"))
 
 
 @pytest.fixture(scope="session")
@@ -274,7 +275,7 @@ def _judged(request: pytest.FixtureRequest, session: Session, result: CheckResul
     session.results.append(result)
     request.node.stash[RESULT_KEY] = result
     if result.verdict is Verdict.ERROR:
-        raise Inconclusive(f"{result.check.id}: inconclusive: {result.reason}")
+        raise Inconclusive(visible(f"{result.check.id}: inconclusive: {result.reason}"))
     return result
 
 

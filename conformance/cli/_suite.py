@@ -11,9 +11,12 @@ import click
 
 from conformance._baseline import gate_summary
 from conformance._progress import Progress
-from conformance._results import EXIT_INCONCLUSIVE, EXIT_USAGE
+from conformance._results import EXIT_USAGE
 from conformance._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
 from conformance._session import Session
+from conformance._visible import visible
+
+REPORTS = ("report.html", "junit.xml")  # written by pytest; results.json is ours
 
 
 def interruptible_run(
@@ -41,6 +44,14 @@ def interruptible_run(
     return code
 
 
+def remove_stale_reports(report_dir: Path) -> None:
+    """The previous run's report.html and junit.xml, when this run writes none: they would
+    sit beside the new results.json and say something else."""
+    for name in REPORTS:
+        with contextlib.suppress(FileNotFoundError):
+            (report_dir / name).unlink()
+
+
 def _output_args(progress: Progress) -> list[str]:
     """pytest's own output to go with the progress display."""
     if progress.mode == "quiet":
@@ -56,13 +67,14 @@ def run_suite(session: Session, report_dir: Path, select: str | None, progress: 
 
     report_dir.mkdir(parents=True, exist_ok=True)
     results_path = report_dir / "results.json"
-    problem = session.preflight()
-    if problem is not None:
-        session.notes.append(problem)
+    stop = session.preflight_stop()
+    if stop is not None:
+        session.notes.append(stop.message)
+        remove_stale_reports(report_dir)
         session.write_results(results_path)
-        click.echo(f"conformance: {problem}", err=True)
+        click.echo(f"conformance: {visible(stop.message, one_line=True)}", err=True)
         click.echo(f"conformance: no checks were run; see {results_path}", err=True)
-        return EXIT_INCONCLUSIVE
+        return stop.exit_code
     progress.begin()
     args = [
         str(Path(suite.__file__)),
