@@ -32,6 +32,7 @@ from conformance._preflight import (
 from conformance._ratelimit import RateLimiter
 from conformance._results import (
     EXIT_INCONCLUSIVE,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     RunInfo,
     build,
@@ -224,7 +225,10 @@ class Session:
         )
 
     def results_data(self) -> dict[str, Any]:
-        return self.gate.apply(self._built())
+        data = self.gate.apply(self._built())
+        if self.interrupted is not None:  # the process exits 130, whatever was judged
+            data["exit_code"] = EXIT_INTERRUPTED
+        return data
 
     def explore(self) -> Exploration:
         """Run the exploration once (generated requests, same budget as the checks)."""
