@@ -191,6 +191,7 @@ def test_a_signal_mid_run_writes_what_was_gathered_whole_and_exits_130(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()  # closes the pipes: left to the GC, they warn in a later test
     assert proc.returncode == 130, stdout + stderr
     name = signal.Signals(signum).name
     assert (

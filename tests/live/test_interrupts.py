@@ -163,4 +163,3 @@ def test_a_signal_while_the_reports_are_written_leaves_none_of_the_previous_run(
     assert "report.html" not in left or "the previous run" not in (out / "report.html").read_text()
     assert not [n for n in left if n.endswith(".partial")]
     assert "junit.xml" not in left or "the previous run" not in (out / "junit.xml").read_text()
-
