@@ -7,6 +7,7 @@ from html import escape
 from conformance._compare import STATUSES, Matrix, Row
 from conformance._html_evidence import anchor
 from conformance._version import __version__
+from conformance._visible import markdown_text
 
 # Plain glyphs for the page (fonts without emoji render them); emoji for Markdown,
 # which is read where emoji render.
@@ -161,20 +162,18 @@ def render_html(matrix: Matrix) -> str:
 
 
 def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return (
-        text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
-    ).strip()
+    """Text safe inside a Markdown table cell (or a list item): one line, taken literally."""
+    return markdown_text(" ".join(text.split("\n"))).strip()
 
 
 def render_markdown(matrix: Matrix) -> str:
     """A Markdown table for an issue or a pull request; findings as numbered notes."""
     names = [c.label for c in matrix.columns]
-    out = [f"## Conformance comparison: {' vs '.join(names)}", ""]
+    out = [f"## Conformance comparison: {' vs '.join(_md(n) for n in names)}", ""]
     differ = sum(1 for row in matrix.rows if row.differs)
     out.append(f"**{differ} of {len(matrix.rows)} checks differ**; rows that differ come first.")
     out.append("")
-    out.extend(f"> Note: {n}." for n in matrix.notes)
+    out.extend(f"> Note: {_md(n)}." for n in matrix.notes)
     if matrix.notes:
         out.append("")
     out.append("| area | check | " + " | ".join(_md(n) for n in names) + " |")
@@ -183,13 +182,13 @@ def render_markdown(matrix: Matrix) -> str:
     for row in matrix.rows:
         cells = []
         for column, cell in zip(matrix.columns, row.cells, strict=True):
-            text = f"{MARKS[cell.status]} {cell.label}"
+            text = f"{MARKS[cell.status]} {_md(cell.label)}"
             if cell.note:
-                notes.append(f"{column.label} / `{row.check_id}`: {cell.note}")
+                notes.append(f"{_md(column.label)} / `{row.check_id}`: {cell.note}")
                 text += f" [{len(notes)}]"
             cells.append(text)
         check = f"`{row.check_id}`" + (" **differs**" if row.differs else "")
-        out.append(f"| {_md(row.area)} | {check} | " + " | ".join(_md(c) for c in cells) + " |")
+        out.append(f"| {_md(row.area)} | {check} | " + " | ".join(cells) + " |")
     out.append("")
     out.append("### Scores per area")
     out.append("")
@@ -202,12 +201,16 @@ def render_markdown(matrix: Matrix) -> str:
         out.append("### Findings")
         out.append("")
         for number, note in enumerate(notes, start=1):
-            lines = note.split("\n")
-            out.append(f"{number}. {lines[0]}")
-            out.extend(f"   - {line}" for line in lines[1:])
+            first, *rest = note.split("\n")
+            head, _, text = first.partition(": ")  # the column (escaped) and the check id
+            out.append(f"{number}. {head}: {_md(text)}")
+            out.extend(f"   - {_md(line)}" for line in rest)
     out.append("")
     out.append(
         "Endpoints: "
-        + "; ".join(f"{c.label} = {c.base_url} ({c.model}, {c.profile})" for c in matrix.columns)
+        + "; ".join(
+            f"{_md(c.label)} = {_md(c.base_url)} ({_md(c.model)}, {_md(c.profile)})"
+            for c in matrix.columns
+        )
     )
     return "\n".join(out) + "\n"

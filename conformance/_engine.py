@@ -220,6 +220,7 @@ class Runner:
                         body,
                         auth=probe.auth,
                         content=probe.content,
+                        headers=probe.headers,
                         params=probe.query,
                     )
                     if exchange.attempts:

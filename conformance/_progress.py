@@ -16,6 +16,7 @@ from typing import IO, Any, Literal
 
 from conformance._engine import CheckResult, Observer
 from conformance._exchange import Exchange
+from conformance._visible import visible
 
 Mode = Literal["live", "plain", "quiet"]
 PLAIN_INTERVAL_S = 10.0
@@ -167,6 +168,7 @@ class Progress(Observer):
     def _line(self, text: str) -> None:
         if self.mode == "quiet" or not self.shown:
             return
+        text = visible(text, one_line=True)  # exchanges and reasons are the endpoint's words
         if self._live is not None:
             self._live.console.print(f"conformance: {text}", markup=False, highlight=False)
             return

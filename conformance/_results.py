@@ -26,6 +26,7 @@ EXIT_OK = 0
 EXIT_NONCONFORMANT = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C (SIGTERM too, here)
 
 
 @dataclass

@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+from conformance._results import EXIT_INTERRUPTED
+
+__all__ = ["EXIT_INTERRUPTED", "AtomicOutputs", "interruptible"]
 
 
 @contextlib.contextmanager
@@ -61,6 +63,7 @@ class AtomicOutputs:
 
     def __init__(self) -> None:
         self._moves: list[tuple[object, str, Any, Path]] = []
+        self.written: set[str] = set()  # names of the files renamed into place
 
     @pytest.hookimpl(trylast=True)  # after pytest-html and junitxml set themselves up
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -93,5 +96,11 @@ class AtomicOutputs:
         for owner, attr, original, temp in self._moves:
             if temp.is_file():
                 os.replace(temp, Path(original))
+                self.written.add(Path(original).name)
             setattr(owner, attr, original)
         self._moves.clear()
+
+    def discard(self) -> None:
+        """Remove what an interrupted write left: the ``.partial`` files not renamed."""
+        for _, _, _, temp in self._moves:
+            temp.unlink(missing_ok=True)

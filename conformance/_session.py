@@ -10,6 +10,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -21,8 +22,23 @@ from conformance._baseline import Gate
 from conformance._budget import Budget
 from conformance._client import Endpoint
 from conformance._engine import CheckResult, Observer, Runner
+from conformance._exchange import Exchange
+from conformance._preflight import (
+    listed_models,
+    model_problem,
+    not_found_problem,
+    redirect_problem,
+)
 from conformance._ratelimit import RateLimiter
-from conformance._results import RunInfo, build, public_url, write_json_atomic
+from conformance._results import (
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    RunInfo,
+    build,
+    public_url,
+    write_json_atomic,
+)
 from conformance._retry import RETRY_STATUSES, RetryPolicy, not_retried, status_reason
 from conformance._settings import Settings
 from conformance._spec import Contract
@@ -30,6 +46,14 @@ from conformance.explore import ExploreOptions
 
 if TYPE_CHECKING:
     from conformance.explore._explorer import Exploration
+
+
+@dataclass(frozen=True)
+class PreflightStop:
+    """Why the run stops after the preflight (one line), and the exit code."""
+
+    message: str
+    exit_code: int
 
 
 class Session:
@@ -121,8 +145,33 @@ class Session:
 
     def preflight(self) -> str | None:
         """Send the plainest request once. A message when nothing else is worth trying."""
+        stop = self.preflight_stop()
+        return None if stop is None else stop.message
+
+    def preflight_stop(self) -> PreflightStop | None:
+        """``preflight``, with the exit code that goes with its message: 2 for a model the
+        endpoint does not serve (the user's to fix), 3 for everything else."""
         exchange = self.runner.fetch(["chat"])[0]
         url = public_url(self.endpoint.chat_url())
+        problem = self._first_problem(exchange, url)
+        if problem is not None:
+            return PreflightStop(problem, EXIT_INCONCLUSIVE)
+        problem = redirect_problem(exchange, url)
+        if problem is not None:
+            return PreflightStop(problem, EXIT_INCONCLUSIVE)
+        if exchange.status in (400, 404, 422):
+            model = self.endpoint.model
+            listed = listed_models(self.endpoint, self._transport)
+            problem = model_problem(exchange, model, listed)
+            if problem is not None:
+                return PreflightStop(problem, EXIT_USAGE)
+            problem = not_found_problem(exchange, url, model)
+            if problem is not None:
+                return PreflightStop(problem, EXIT_INCONCLUSIVE)
+        return None
+
+    def _first_problem(self, exchange: Exchange, url: str) -> str | None:
+        """No answer, an answer that keeps asking us to go away, or the key refused."""
         if exchange.error is not None and exchange.status is None:
             # No HTTP answer at all. A fault after the status line (a cut or oversized body)
             # is a finding of its own: the run goes on.
@@ -178,7 +227,10 @@ class Session:
         )
 
     def results_data(self) -> dict[str, Any]:
-        return self.gate.apply(self._built())
+        data = self.gate.apply(self._built())
+        if self.interrupted is not None:  # the process exits 130, whatever was judged
+            data["exit_code"] = EXIT_INTERRUPTED
+        return data
 
     def explore(self) -> Exploration:
         """Run the exploration once (generated requests, same budget as the checks)."""

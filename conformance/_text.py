@@ -7,6 +7,7 @@ from typing import Any
 
 from conformance._engine import CheckResult
 from conformance._model import Finding
+from conformance._visible import visible
 
 
 def clipped(value: Any, limit: int = 300) -> str:
@@ -56,7 +57,7 @@ def render_result(result: CheckResult) -> str:
         body.append(f"  trials: {result.trials}, provoked in {result.provoked}")
     if result.reason:
         body.append(f"  reason: {result.reason}")
-    return "\n".join([head, *body])
+    return visible("\n".join([head, *body]))
 
 
 def curl_command(exchange: Any) -> str:

@@ -15,10 +15,12 @@ from conformance._engine import CheckResult
 from conformance._errors import ConformanceError
 from conformance._exchange import Exchange
 from conformance._model import Verdict
+from conformance._results import EXIT_INTERRUPTED
 from conformance._session import Session
 from conformance._settings import DEFAULT_TRIALS, Settings, resolve_settings
 from conformance._spec import PROFILES
 from conformance._text import render_result
+from conformance._visible import visible
 from conformance.checks import get_check
 from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
 
@@ -198,15 +200,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item], config: pytest.Confi
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE_KEY, None)
     if state is None or state.session is None:
         return
+    if exitstatus == pytest.ExitCode.INTERRUPTED and state.session.interrupted is None:
+        # Ctrl-C (SIGTERM records its own name first): results.json, report.html and
+        # junit.xml, all written after this, say the run was interrupted.
+        state.session.interrupted = "SIGINT"
     path = session.config.getoption("conformance_results")
     if path:
         from pathlib import Path
 
         state.session.write_results(Path(path))
+    _mark_junit(session.config, state.session)
+
+
+def _mark_junit(config: pytest.Config, run: Session) -> None:
+    """An interrupted or stopped run says so in junit.xml's suite properties (JUnit is
+    written after this hook, by pytest's own sessionfinish)."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    info = run.info()
+    if info.partial:
+        xml.add_global_property("conformance_partial", "true")
+    if run.interrupted is not None:
+        xml.add_global_property("conformance_interrupted", run.interrupted)
+        xml.add_global_property("conformance_exit_code", str(EXIT_INTERRUPTED))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -245,7 +268,7 @@ def enforce_verdict(result: CheckResult) -> None:
     if result.verdict is Verdict.FAIL:
         pytest.fail(render_result(result), pytrace=False)
     if result.verdict is Verdict.SKIP:
-        pytest.skip(f"{result.check.id}: {result.reason}")
+        pytest.skip(visible(f"{result.check.id}: {result.reason}"))
 
 
 @pytest.fixture(scope="session")
@@ -282,7 +305,7 @@ def _judged(request: pytest.FixtureRequest, session: Session, result: CheckResul
     session.results.append(result)
     request.node.stash[RESULT_KEY] = result
     if result.verdict is Verdict.ERROR:
-        raise Inconclusive(f"{result.check.id}: inconclusive: {result.reason}")
+        raise Inconclusive(visible(f"{result.check.id}: inconclusive: {result.reason}"))
     return result
 
 

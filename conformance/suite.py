@@ -19,6 +19,7 @@ from conformance._engine import CheckResult
 from conformance._model import Verdict
 from conformance._session import Session
 from conformance._text import curl_command, render_result
+from conformance._visible import visible
 from conformance.checks import registered_checks
 from conformance.explore import PROPERTIES
 from conformance.plugin import EXPLORE_MARKER, enforce_verdict
@@ -66,4 +67,4 @@ def _explained(result: CheckResult, session: Session) -> str:
         )
         lines.append(f"    reproduce: {curl_command(found.finding.exchange)}")
     lines.append(f"  replay: --seed {exploration.seed}" if exploration is not None else "")
-    return "\n".join(lines)
+    return visible("\n".join(lines))

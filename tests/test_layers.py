@@ -25,6 +25,7 @@ CORE = [
     "_ratelimit",
     "_units",
     "_budget",
+    "_visible",
 ]
 UPPER = (
     "conformance.cli",

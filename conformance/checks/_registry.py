@@ -65,7 +65,8 @@ class Probe:
     """A named request. ``body(model)`` builds the JSON body; ``auth`` picks the credentials.
 
     ``auth="none"`` sends no Authorization header, ``"invalid"`` a made-up key.
-    ``content`` (raw bytes) replaces the JSON body for requests that are not JSON at all.
+    ``content`` (raw bytes) replaces the JSON body for requests that are not JSON at all;
+    ``headers`` are sent besides (and over) the client's own, e.g. another Content-Type.
     ``after`` names probes that must be answered before this one is sent (the engine sends
     them too when they were not asked for), e.g. a plain request sent after invalid ones.
     ``build`` (optional) makes the body from the answers of the ``after`` probes (of the
@@ -84,6 +85,7 @@ class Probe:
     content: bytes | None = None
     after: tuple[str, ...] = ()
     query: Mapping[str, str] = field(default_factory=dict)  # URL query parameters
+    headers: Mapping[str, str] = field(default_factory=dict)
     sampled: bool = False
     build: Builder | None = field(default=None, compare=False)
 

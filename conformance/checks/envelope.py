@@ -53,6 +53,41 @@ def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
 @check(
     area="envelope",
     severity=Severity.MUST,
+    spec="#/components/schemas/ChatCompletionResponseMessage/properties/role",
+    probes=[CHAT.id, *MORE_RESPONSES],
+    any_exchange=True,
+)
+def message_role_assistant(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """The message of each choice says role: assistant.
+
+    The document's role enum also allows user, system and tool (one enum for every
+    message), so the schema passes an answer in another role; but an answer is the
+    assistant's, and clients append it to the conversation under the role it states.
+    """
+    require_success(exchange)
+    if exchange.streamed or looks_like_event_stream(exchange.body):
+        raise NotApplicable("the answer is an event stream; see stream_first_delta_role")
+    payload, why = parse_body(exchange)
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    if why is not None or not isinstance(choices, list):
+        raise NotApplicable("the body carries no choices to judge; see response_schema")
+    for position, choice in enumerate(choices):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict) or "role" not in message:
+            continue  # missing: response_schema's to report
+        if message["role"] != ASSISTANT:
+            yield Finding(
+                title=f"a choice's message does not say role: {ASSISTANT}",
+                json_path=f"$.choices[{position}].message.role",
+                expected=ASSISTANT,
+                actual=message["role"],
+                schema_path="#/components/schemas/ChatCompletionResponseMessage/properties/role",
+            )
+
+
+@check(
+    area="envelope",
+    severity=Severity.MUST,
     spec=f"{CHUNK}/properties/id",
     probes=list(ALL_STREAMS),
     any_exchange=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +70,32 @@ AFTER_INVALID = probe(
     )
 )
 REFUSED = (*INVALID, *MORE_INVALID)
+
+# A valid body cut short (no closing quote, brackets or braces): what a client that crashed
+# mid-write or a proxy that cut the connection sends. Fixed bytes: no model is needed.
+_TRUNCATED = json.dumps(_chat("conformance-model")).encode("utf-8")[:40]
+NOT_JSON: tuple[str, ...] = tuple(
+    probe(Probe(probe_id, description, _plain_after, content=content, headers=headers)).id
+    for probe_id, description, content, headers in (
+        ("body_truncated", f"a JSON body cut short ({_TRUNCATED.decode()!r})", _TRUNCATED, {}),
+        ("body_bare_word", "a body that is one bare word (hello), labelled JSON", b"hello", {}),
+        (
+            "body_text_plain",
+            "the plain chat sent with Content-Type: text/plain",
+            None,
+            {"Content-Type": "text/plain"},
+        ),
+        ("body_empty", "an empty body labelled JSON", b"", {}),
+    )
+)
+AFTER_NOT_JSON = probe(
+    Probe(
+        "chat_after_not_json",
+        "the plain chat, sent after every request whose body is not JSON has been answered",
+        _plain_after,
+        after=NOT_JSON,
+    )
+)
 
 ENVELOPE = "OpenAI error envelope"
 VALIDATION_ERROR = "HTTPValidationError"
@@ -234,4 +261,45 @@ def recovers_after_invalid(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
             json_path="$.choices[0].message",
             expected="a choice with a message",
             actual=clip(exchange.text()),
+        )
+
+
+@check(
+    area="errors",
+    severity=Severity.MUST,
+    spec="#/paths/~1v1~1chat~1completions/post/requestBody",
+    probes=[*NOT_JSON, AFTER_NOT_JSON.id],
+)
+def non_json_body_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A request body that is not JSON is refused with a 4xx and a JSON error body.
+
+    The operation takes one ``application/json`` body: a truncated one, a bare word, a
+    body labelled ``text/plain`` and an empty one are the client's mistakes, to be
+    refused with a 4xx (never a 5xx) whose JSON body says why. The plain chat sent once
+    they are all answered must then be served: a bad body must not break the endpoint.
+    """
+    if ctx.probe.id == AFTER_NOT_JSON.id:
+        yield from refused(exchange, f"a valid request sent after {len(NOT_JSON)} non-JSON bodies")
+        return
+    status = exchange.status
+    what = ctx.probe.description
+    if status is None or not 400 <= status < 500:
+        if status is not None and 200 <= status < 300:
+            title = "a request body that is not JSON was served"
+        elif status is not None and status >= 500:
+            title = "a request body that is not JSON caused a server error"
+        else:
+            title = f"a request body that is not JSON was answered with {status}"
+        yield Finding(
+            title=title,
+            expected=f"a 4xx status with a JSON error body for {what}",
+            actual=refusal_evidence(exchange),
+        )
+        return
+    payload, why = parse_body(exchange)
+    if why is not None or not isinstance(payload, dict):
+        yield Finding(
+            title=f"the {status} refusal of a body that is not JSON has no JSON error body",
+            expected=EXPECTED_SHAPES,
+            actual=why if why is not None else clip(exchange.text()),
         )

@@ -11,7 +11,8 @@ import click
 from conformance._baseline import FAIL_ON, Baseline, Gate
 from conformance._errors import ConformanceError
 from conformance._progress import Progress, choose_mode
-from conformance._results import EXIT_USAGE
+from conformance._results import EXIT_INTERRUPTED, EXIT_USAGE
+from conformance._runio import interruptible
 from conformance._session import Session
 from conformance._settings import DEFAULT_TRIALS, MAX_TRIALS, resolve_settings
 from conformance.cli._common import (
@@ -202,8 +203,13 @@ def run(
         fail("--quiet and --verbose contradict each other; pass one of them.", EXIT_USAGE)
     progress = Progress(choose_mode(sys.stderr, quiet=quiet), verbose=verbose)
     gate = _gate(fail_on, baseline, strict_baseline)
+    code: int | None = None
+    signals: list[str] = []
     try:
+        # Start-up and teardown (the embedded server's) are interruptible too: a signal there
+        # is exit 130 with one line, never click's "Aborted!" and exit 1.
         with (
+            interruptible(signals.append),
             progress,
             Session(
                 settings,
@@ -216,9 +222,14 @@ def run(
             session.gate = gate
             session.phase = phase
             code = interruptible_run(session, report_dir, select, progress)
-        sys.exit(code)
     except ConformanceError as exc:
         fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        name = signals[-1] if signals else "SIGINT"
+        when = "while starting" if code is None else "while stopping"
+        click.echo(f"conformance: interrupted by {name} {when}.", err=True)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
 
 
 def _gate(fail_on: str, baseline: Path | None, strict_baseline: bool) -> Gate:

@@ -11,9 +11,12 @@ import click
 
 from conformance._baseline import gate_summary
 from conformance._progress import Progress
-from conformance._results import EXIT_INCONCLUSIVE, EXIT_USAGE
+from conformance._results import EXIT_USAGE
 from conformance._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
 from conformance._session import Session
+from conformance._visible import visible
+
+REPORTS = ("report.html", "junit.xml")  # written by pytest; results.json is ours
 
 
 def interruptible_run(
@@ -24,13 +27,18 @@ def interruptible_run(
     def record(name: str) -> None:
         session.interrupted = name
 
+    outputs = AtomicOutputs()
     try:
         with interruptible(record):
-            code = run_suite(session, report_dir, select, progress)
+            code = run_suite(session, report_dir, select, progress, outputs)
     except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED  # before pytest ran (the preflight): results.json only
+        code = EXIT_INTERRUPTED  # before pytest ran (the preflight), or while it wrote
     if code == EXIT_INTERRUPTED or session.interrupted is not None:
         session.interrupted = session.interrupted or "SIGINT"
+        outputs.discard()
+        # A report or JUnit file this run did not write is the previous run's: it must not
+        # sit beside this run's results.json.
+        remove_stale_reports(report_dir, keep=outputs.written)
         session.write_results(report_dir / "results.json")
         click.echo(
             f"conformance: interrupted by {session.interrupted}: the results gathered so far "
@@ -41,6 +49,15 @@ def interruptible_run(
     return code
 
 
+def remove_stale_reports(report_dir: Path, keep: set[str] | frozenset[str] = frozenset()) -> None:
+    """The previous run's report.html and junit.xml (but those in ``keep``, this run's):
+    they would sit beside the new results.json and say something else."""
+    for name in REPORTS:
+        if name not in keep:
+            with contextlib.suppress(FileNotFoundError):
+                (report_dir / name).unlink()
+
+
 def _output_args(progress: Progress) -> list[str]:
     """pytest's own output to go with the progress display."""
     if progress.mode == "quiet":
@@ -49,20 +66,27 @@ def _output_args(progress: Progress) -> list[str]:
     return ["--capture=sys", *(["-v"] if progress.verbose else [])]
 
 
-def run_suite(session: Session, report_dir: Path, select: str | None, progress: Progress) -> int:
+def run_suite(
+    session: Session,
+    report_dir: Path,
+    select: str | None,
+    progress: Progress,
+    outputs: AtomicOutputs | None = None,
+) -> int:
     import pytest
 
     from conformance import suite
 
     report_dir.mkdir(parents=True, exist_ok=True)
     results_path = report_dir / "results.json"
-    problem = session.preflight()
-    if problem is not None:
-        session.notes.append(problem)
+    stop = session.preflight_stop()
+    if stop is not None:
+        session.notes.append(stop.message)
+        remove_stale_reports(report_dir)
         session.write_results(results_path)
-        click.echo(f"conformance: {problem}", err=True)
+        click.echo(f"conformance: {visible(stop.message, one_line=True)}", err=True)
         click.echo(f"conformance: no checks were run; see {results_path}", err=True)
-        return EXIT_INCONCLUSIVE
+        return stop.exit_code
     progress.begin()
     args = [
         str(Path(suite.__file__)),
@@ -98,7 +122,7 @@ def run_suite(session: Session, report_dir: Path, select: str | None, progress: 
     quiet = progress.mode == "quiet"
     # --quiet: pytest's dots and sections go nowhere; its errors still reach stderr
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-        code = pytest.main(args, plugins=[session, AtomicOutputs()])
+        code = pytest.main(args, plugins=[session, outputs or AtomicOutputs()])
     progress.__exit__()  # the live line goes before the summary is printed
     if code == pytest.ExitCode.INTERRUPTED:
         return EXIT_INTERRUPTED

@@ -32,6 +32,7 @@ from conformance.server._encoding import GzipEncoder
 from conformance.server._errors import (
     bad_request,
     error_response,
+    not_json_response,
     validation_response,
     violation_detail,
 )
@@ -184,7 +185,7 @@ class _ReferenceServer:
             )
         body, problem = _parse_json(request.headers.get("content-type"), raw)
         if problem is not None:
-            return validation_response(self.config, [problem])
+            return not_json_response(self.config, problem)
         violations = self.request_validator.validate(body)
         if violations:
             self.features.note_invalid()

@@ -27,6 +27,9 @@ DEFECTS: dict[str, str] = {
     "invalid-request-500": "requests that fail validation get 500 text/plain Internal Server Error",
     "invalid-request-200": "schema-invalid JSON requests are served as if they were valid (200)",
     "html-error-page": "every error is answered as 500 with an HTML page",
+    "not-json-500": "a request body that is not JSON (or not labelled JSON) gets 500 "
+    "text/plain Internal Server Error",
+    "role-user-answer": 'non-streamed answers say `role: "user"` (streams still say assistant)',
     # Combination-only defects: the fixed probes never show them, exploration must.
     "n-stream-500": "a request with n > 1 and stream: true gets 500 Internal Server Error",
     "negative-presence-penalty-rejected": "presence_penalty below 0 (valid: -2 to 2) is "

@@ -75,6 +75,13 @@ def validation_response(config: ServerConfig, detail: list[dict[str, Any]]) -> R
     return _answer(config, JSONResponse({"detail": detail}, 422))
 
 
+def not_json_response(config: ServerConfig, problem: dict[str, Any]) -> Response:
+    """422 for a body that is not JSON (or not labelled JSON), or the defect's 500."""
+    if config.has("not-json-500"):
+        return _answer(config, PlainTextResponse("Internal Server Error", 500))
+    return validation_response(config, [problem])
+
+
 def _answer(config: ServerConfig, response: Response) -> Response:
     if config.has("html-error-page"):
         return HTMLResponse(_HTML_PAGE, 500)

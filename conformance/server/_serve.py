@@ -74,11 +74,12 @@ def serve_in_thread(
             port=bound_port,
         )
     finally:
+        # The block is over: no one waits for an answer any more, so open connections (a
+        # stalled stream among them) are closed at once instead of drained (uvicorn's
+        # graceful wait, up to its timeout, per connection still open).
         server.should_exit = True
+        server.force_exit = True
         thread.join(SHUTDOWN_TIMEOUT_S)
-        if thread.is_alive():  # a client holds a stream open: stop waiting for it
-            server.force_exit = True
-            thread.join(SHUTDOWN_TIMEOUT_S)
         sock.close()
 
 

@@ -71,6 +71,9 @@ class StreamDefects:
     def body(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A non-streamed body, as a defective server renders it."""
         self._usage(payload.get("usage"), streamed=False)
+        if self.config.has("role-user-answer"):
+            for choice in payload.get("choices", []):
+                choice["message"]["role"] = "user"
         return payload
 
     def _usage(self, usage: object, *, streamed: bool) -> None:

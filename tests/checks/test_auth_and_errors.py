@@ -6,8 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conformance.checks import get_probe
 from conformance.checks._probes import INVALID
 from tests.checks._factory import exchange, judge, outcomes
+
+NOT_JSON = get_probe("chat_after_not_json").after  # the probes whose body is not JSON
 
 ENVELOPE = {"error": {"message": "temperature must be at most 2", "type": "invalid_request_error"}}
 VALIDATION = {"detail": [{"loc": ["body", "temperature"], "msg": "too big", "type": "le"}]}
@@ -203,4 +206,54 @@ def test_only_a_4xx_body_is_judged_for_its_shape(status):
     recorded = exchange("invalid_n_zero", status=status, body="oops")
     assert str(judge("error_body_shape", recorded)) == (
         f"the request was answered with status {status}, not a 4xx error"
+    )
+
+
+ERROR = {"error": {"message": "We could not parse the JSON body of your request."}}
+
+
+@pytest.mark.parametrize("probe_id", NOT_JSON)
+@pytest.mark.parametrize("status", [400, 415, 422])
+def test_a_body_that_is_not_json_refused_with_a_4xx_and_a_json_body_passes(probe_id, status):
+    recorded = exchange(probe_id, status=status, body=ERROR)
+    assert outcomes(recorded) == {"non_json_body_rejected": []}
+
+
+@pytest.mark.parametrize(
+    ("status", "title"),
+    [
+        (500, "a request body that is not JSON caused a server error"),
+        (200, "a request body that is not JSON was served"),
+        (302, "a request body that is not JSON was answered with 302"),
+    ],
+)
+def test_a_body_that_is_not_json_must_be_refused_with_a_4xx(status, title):
+    recorded = exchange("body_truncated", status=status, body="Internal Server Error", headers={})
+    [finding] = judge("non_json_body_rejected", recorded)
+    assert (finding.title, finding.actual) == (title, status)
+    assert finding.expected == (
+        "a 4xx status with a JSON error body for a JSON body cut short "
+        """('{"model": "conformance-model", "messages')"""
+    )
+
+
+def test_the_refusal_of_a_body_that_is_not_json_must_say_why_in_json():
+    recorded = exchange(
+        "body_empty", status=400, body="Bad Request", headers={"content-type": "text/plain"}
+    )
+    [finding] = judge("non_json_body_rejected", recorded)
+    assert (finding.title, finding.actual) == (
+        "the 400 refusal of a body that is not JSON has no JSON error body",
+        "Expecting value: line 1 column 1 (char 0): Bad Request",
+    )
+
+
+def test_the_plain_chat_after_bodies_that_are_not_json_must_be_served():
+    assert judge("non_json_body_rejected", exchange("chat_after_not_json", body={"ok": 1})) == []
+    [finding] = judge(
+        "non_json_body_rejected", exchange("chat_after_not_json", status=500, body=ERROR)
+    )
+    assert (finding.title, finding.actual) == (
+        "a valid request sent after 4 non-JSON bodies caused a server error",
+        "500: We could not parse the JSON body of your request.",
     )

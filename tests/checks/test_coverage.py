@@ -19,7 +19,6 @@ JUDGED_BY_SCHEMA_ALONE = {
     f"{SCHEMAS}ChatCompletionResponse/properties/{name}"
     for name in ("id", "object", "created", "model", "service_tier")
 } | {
-    f"{SCHEMAS}ChatCompletionResponseMessage/properties/role",
     f"{SCHEMAS}ChatCompletionChunk/properties/system_fingerprint",
 }
 

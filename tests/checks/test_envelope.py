@@ -28,7 +28,21 @@ from tests.checks._factory import (
 
 RESPONSE = "#/components/schemas/ChatCompletionResponse"
 REQUIRED = CONTRACT.schema("ChatCompletionResponse")["required"]
-responses = st.builds(with_usage, valid("ChatCompletionResponse"), usage_counts(MAX_TOKENS))
+
+
+def as_assistant(payload):
+    """``payload`` with every message in the assistant's role (the enum allows others, which
+    ``message_role_assistant`` refuses in an answer)."""
+    for choice in payload["choices"]:
+        choice["message"]["role"] = "assistant"
+    return payload
+
+
+responses = st.builds(
+    with_usage,
+    valid("ChatCompletionResponse").map(as_assistant),
+    usage_counts(MAX_TOKENS),
+)
 
 
 def chat(body, **kw):
@@ -55,6 +69,7 @@ def test_a_valid_response_passes_and_each_mutation_is_exactly_its_findings(body,
         dropped,
         response_schema=[(f"required property {field!r} is missing", "$", None)],
         **({"usage_arithmetic": "n/a", "max_tokens_honoured": "n/a"} if field == "usage" else {}),
+        **({"message_role_assistant": "n/a"} if field == "choices" else {}),
     )
     [finding] = judge("response_schema", dropped)
     assert (finding.schema_path, finding.expected) == (f"{RESPONSE}/required", {"required": field})
@@ -70,6 +85,21 @@ def test_a_valid_response_passes_and_each_mutation_is_exactly_its_findings(body,
             "#/components/schemas/ChatCompletionObject/const",
         ),
     ]
+
+    # an answer in another role: the schema's enum allows it, the role check does not
+    if body["choices"]:
+        first = copy.deepcopy(body)
+        first["choices"][0]["message"]["role"] = "user"
+        assert outcomes(chat(first)) == expect(
+            chat(first),
+            message_role_assistant=[
+                (
+                    "a choice's message does not say role: assistant",
+                    "$.choices[0].message.role",
+                    None,
+                )
+            ],
+        )
 
     # usage that does not add up: the schema is still kept, the arithmetic is not
     usage = body["usage"]
@@ -96,6 +126,7 @@ def test_a_valid_response_passes_and_each_mutation_is_exactly_its_findings(body,
     assert outcomes(cut) == expect(
         cut,
         response_schema=[("the response body is not JSON", "$", None)],
+        message_role_assistant="n/a",
         usage_arithmetic="n/a",
         usage_cached_tokens="n/a",
         max_tokens_honoured="n/a",
@@ -111,6 +142,7 @@ def test_a_valid_response_passes_and_each_mutation_is_exactly_its_findings(body,
         "success_status": [("a valid request was answered with 500, not 200", "$", None)],
         "json_content_type": "n/a",
         "response_schema": "n/a",
+        "message_role_assistant": "n/a",
         "usage_arithmetic": "n/a",
         "usage_cached_tokens": "n/a",
         "usage_stream_matches": [],

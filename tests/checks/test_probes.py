@@ -10,6 +10,7 @@ from conformance._spec import default_contract
 from conformance.checks import get_probe, registered_probes
 from conformance.checks._probes import INVALID, MAX_TOKENS
 
+NOT_JSON = get_probe("chat_after_not_json").after  # the probes whose body is not JSON
 REQUEST = default_contract("strict").validator("ChatCompletionRequest")
 VALID = ("chat", "chat_stream", "chat_stream_usage", "no_key", "wrong_key")
 # probe -> (JSON path, keyword) of the one rule it breaks
@@ -78,4 +79,19 @@ def test_every_probe_body_is_plain_json_and_built_fresh():
         first = probe.body("m")
         first["messages"] = None
         assert probe.body("m") != first
-        assert probe.content is None
+        assert probe.content is None or probe.id in NOT_JSON
+
+
+def test_the_bodies_that_are_not_json_are_cut_short_a_bare_word_mislabelled_and_empty():
+    sent = {p: (get_probe(p).content, dict(get_probe(p).headers)) for p in NOT_JSON}
+    assert sent == {
+        "body_truncated": (b'{"model": "conformance-model", "messages', {}),
+        "body_bare_word": (b"hello", {}),
+        "body_text_plain": (None, {"Content-Type": "text/plain"}),
+        "body_empty": (b"", {}),
+    }
+    for content, _ in sent.values():
+        if content is not None:
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(content)
+    assert get_probe("chat_after_not_json").after == NOT_JSON

@@ -177,6 +177,14 @@ def test_openai_profile_applies_every_action_and_leaves_the_file_alone():
     assert schemas["ChatCompletionStreamChoice"]["required"] == ["index", "delta", "finish_reason"]
     assert schemas["FunctionCall"]["required"] == []
     assert schemas["ToolCall"]["required"] == []
+    assert schemas["ChatCompletionResponse"]["properties"]["service_tier"] == {
+        "anyOf": [{"$ref": "#/components/schemas/ServiceTier"}, {"type": "null"}],
+        "description": "The service tier used for the request.",
+    }
+    assert schemas["ChatCompletionChunk"]["properties"]["system_fingerprint"]["type"] == [
+        "string",
+        "null",
+    ]
     assert schemas["ChatCompletionRequest"]["properties"]["stop"]["anyOf"] == [
         {"items": {"type": "string"}, "type": "array"},
         {"type": "null"},
@@ -194,6 +202,9 @@ def test_openai_profile_applies_every_action_and_leaves_the_file_alone():
     rs["FunctionCall"]["required"] = ["name", "arguments"]
     rs["ToolCall"]["required"] = ["function"]
     rs["ChatCompletionRequest"]["properties"]["stop"]["anyOf"].pop()
+    tier = rs["ChatCompletionResponse"]["properties"]["service_tier"]
+    tier["allOf"] = tier.pop("anyOf")[:1]
+    rs["ChatCompletionChunk"]["properties"]["system_fingerprint"]["type"] = "string"
     assert restored == Contract.load().document
 
 
@@ -215,6 +226,29 @@ def test_each_relaxation_shows_in_validation():
         assert [(v.json_path, v.keyword, v.expected) for v in violations] == [
             (path, "required", {"required": field}) for path, field in required
         ], name
+
+
+def test_null_service_tier_and_system_fingerprint_pass_only_under_the_openai_profile():
+    strict, openai = Contract.load(), Contract.load(profile="openai")
+    response = {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "service_tier": None, "system_fingerprint": None,
+    }  # fmt: skip
+    chunk = {
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [], "usage": None, "system_fingerprint": None,
+    }  # fmt: skip
+    for name, instance, path in (
+        ("ChatCompletionResponse", response, "$.service_tier"),
+        ("ChatCompletionChunk", chunk, "$.system_fingerprint"),
+    ):
+        assert openai.validator(name).validate(instance) == [], name
+        assert {v.json_path for v in strict.validator(name).validate(instance)} == {path}
+    wrong = openai.validator("ChatCompletionResponse").validate({**response, "service_tier": "x"})
+    assert {v.json_path for v in wrong} == {"$.service_tier"}  # a tier still has to be one
 
 
 def _errata_entries() -> dict[str, str]:
@@ -245,6 +279,7 @@ def test_errata_md_and_the_overlay_list_the_same_relaxations():
         "stream-choice-logprobs-required",
         "streamed-tool-call-fragments",
         "stop-as-string",
+        "service-tier-and-system-fingerprint-null",
     }
     # the ones the issue names, and the ones carried over from the old errata.yaml
     assert {

@@ -77,9 +77,14 @@ def serving(*args: str, key: str | None = CANARY) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        finally:  # an unclosed pipe warns (an error here) in whichever later test GC runs
+            if proc.stderr is not None:
+                proc.stderr.close()
 
 
 @pytest.fixture

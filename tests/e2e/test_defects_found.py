@@ -28,9 +28,15 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "invalid_request_rejected": Verdict.FAIL,
         "error_body_shape": Verdict.SKIP,
         "unknown_model_rejected": Verdict.FAIL,
+        "non_json_body_rejected": Verdict.FAIL,
     },
     "invalid-request-200": {"invalid_request_rejected": Verdict.FAIL},
-    "invalid-request-500": {"invalid_request_rejected": Verdict.FAIL},
+    "invalid-request-500": {
+        "invalid_request_rejected": Verdict.FAIL,
+        "non_json_body_rejected": Verdict.FAIL,  # its 422 for a body not JSON is a 500 too
+    },
+    "not-json-500": {"non_json_body_rejected": Verdict.FAIL},
+    "role-user-answer": {"message_role_assistant": Verdict.FAIL},
     "missing-chunk-id": {"chunk_schema": Verdict.FAIL},
     "missing-service-tier": {"response_schema": Verdict.FAIL},
     "no-done": {"stream_done_terminator": Verdict.FAIL},
@@ -110,6 +116,7 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "json_content_type": Verdict.FAIL,
         # every probe without `stream` is answered as a stream: nothing left to judge
         "response_schema": Verdict.SKIP,
+        "message_role_assistant": Verdict.SKIP,
         "tool_call_stream_matches": Verdict.SKIP,
         "json_object_content": Verdict.SKIP,
         "json_schema_content": Verdict.SKIP,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conformance._client import Endpoint, Timeouts
 from conformance._engine import CheckResult, Runner
@@ -44,3 +46,18 @@ def runner(
 
 def judge(run: Runner, check_ids: Iterable[str]) -> dict[str, CheckResult]:
     return {cid: run.evaluate(get_check(cid)) for cid in check_ids}
+
+
+@contextmanager
+def handled_by(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A server on 127.0.0.1 whose every request goes to ``handler`` (http.server's); yields
+    its base URL (``.../v1``) and stops it after."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

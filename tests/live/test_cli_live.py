@@ -9,11 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from tests.e2e.conftest import CANARY, clean_env, free_port, load_results, run_cli, serving
+from tests.live.helpers import handled_by
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,6 +191,7 @@ def test_a_signal_mid_run_writes_what_was_gathered_whole_and_exits_130(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()  # closes the pipes: left to the GC, they warn in a later test
     assert proc.returncode == 130, stdout + stderr
     name = signal.Signals(signum).name
     assert (
@@ -281,3 +285,98 @@ def test_a_first_request_that_never_gets_past_429_stops_the_run_in_one_line(tmp_
     data = load_results(tmp_path)
     assert data["requests"] == 2
     assert [f["kind"] for f in data["faults"]] == ["rate-limited"]
+
+
+def test_a_model_the_endpoint_does_not_serve_exits_2_with_one_line(tmp_path):
+    (tmp_path / "report.html").write_text("<html>the previous run</html>")
+    (tmp_path / "junit.xml").write_text("<testsuites/>")
+    with serving() as url:
+        proc = run_cli(
+            "run", "--base-url", url, "--model", "nope", "--report-dir", str(tmp_path),
+            env=clean_env(CONFORMANCE_API_KEY=CANARY),
+        )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    [line, where] = proc.stderr.splitlines()
+    assert line == (
+        "conformance: model 'nope' not found: the endpoint answered 404 (The model 'nope' does "
+        "not exist. This server serves: conformance/reference-1.). It lists: "
+        "conformance/reference-1. Pass one of them with --model."
+    )
+    assert where == f"conformance: no checks were run; see {tmp_path / 'results.json'}"
+    # the previous run's report and JUnit file do not stay beside the new results.json
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    assert load_results(tmp_path)["notes"][0] == line.removeprefix("conformance: ")
+
+
+class Redirecting(BaseHTTPRequestHandler):
+    """Every request: 307 to the same path on another host (which must never be asked)."""
+
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_POST(self):
+        Redirecting.seen.append((self.path, self.headers.get("authorization")))
+        self.send_response(307)
+        self.send_header("Location", f"https://other.example.test{self.path}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_endpoint_that_redirects_stops_after_the_preflight_with_where_and_exit_3(tmp_path):
+    with handled_by(Redirecting) as url:
+        proc = run_cli(
+            "run", "--base-url", url, "--model", "m", "--report-dir", str(tmp_path),
+            env=clean_env(CONFORMANCE_API_KEY=CANARY),
+        )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    [line, _] = proc.stderr.splitlines()
+    assert line == (
+        f"conformance: the endpoint at {url}/chat/completions redirects (307) to "
+        "https://other.example.test/v1/chat/completions: the request was not followed (the API "
+        "key is not sent on to another address). Check --base-url (scheme, host and the /v1 "
+        "path); if the new address is the endpoint's and you trust it, use it as --base-url."
+    )
+    assert Redirecting.seen == [("/v1/chat/completions", f"Bearer {CANARY}")]
+
+
+ESCAPES = "\x1b[2J\x1b]0;pwned\x07\r\x9b31m\u202e"
+CONTROLS = "\x1b\x07\r\x9b\u202e"  # the control characters in ESCAPES
+
+
+class Hostile(BaseHTTPRequestHandler):
+    """Every request: 500 with an error message full of terminal control sequences."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = json.dumps({"error": {"message": f"{ESCAPES} boom"}}).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Note", "\x1b[2J")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_no_control_character_an_endpoint_sends_reaches_the_terminal_or_junit(tmp_path):
+    with handled_by(Hostile) as url:
+        proc = run_cli(
+            "run", "--base-url", url, "--model", "m", "--report-dir", str(tmp_path),
+            "--retries", "0", "--verbose", env=clean_env(CONFORMANCE_API_KEY=CANARY),
+        )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    shown = proc.stdout + proc.stderr
+    assert "actual:   500: \\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x9b31m\\u202e boom" in shown
+    junit = (tmp_path / "junit.xml").read_text()
+    assert "500: \\x1b[2J\\x1b]0;pwned\\x07" in junit
+    for text in (shown, junit):
+        assert not any(ch in text for ch in CONTROLS)
+    compare = run_cli("compare", str(tmp_path / "results.json"), "--format", "markdown")
+    assert compare.returncode == 0, compare.stderr
+    assert not any(ch in compare.stdout for ch in CONTROLS)

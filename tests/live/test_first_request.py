@@ -92,3 +92,130 @@ def test_every_request_refused_401_is_one_finding_authentication_rejected():
         "Check --api-key (or CONFORMANCE_API_KEY / OPENAI_API_KEY)."
     )
     assert session.runner.requests_sent == 1
+
+
+def models_and(chat):
+    """A handler: ``GET /v1/models`` lists two models, ``chat`` answers the chat requests."""
+    seen = []
+
+    def handler(request):
+        seen.append((request.method, str(request.url), request.headers.get("authorization")))
+        if request.method == "GET" and request.url.path == "/v1/models":
+            return httpx.Response(200, json={"object": "list", "data": [{"id": "a"}, {"id": "b"}]})
+        return chat(request)
+
+    return handler, seen
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, {"error": {"message": "The model 'nope' does not exist", "code": "model_not_found"}}),
+        (404, {"error": {"message": "Not Found"}}),  # not named, but not in the listing either
+        (400, {"error": {"message": "Invalid model name passed in model=nope."}}),
+        (422, {"detail": [{"msg": "model 'nope' is not served", "loc": ["body", "model"]}]}),
+    ],
+)
+def test_a_model_the_endpoint_does_not_serve_stops_with_one_line_naming_it_and_the_listed(
+    status, body
+):
+    handler, seen = models_and(lambda request: httpx.Response(status, json=body))
+    stop, _ = stop_with(handler, model="nope")
+    message = body["error"]["message"] if "error" in body else body["detail"][0]["msg"]
+    assert stop.message == (
+        f"model 'nope' not found: the endpoint answered {status} ({message}). It lists: a, b. "
+        "Pass one of them with --model."
+    )
+    assert stop.exit_code == 2
+    assert seen[-1] == ("GET", f"{URL}/models", "Bearer sk-test")  # the same host, the key
+
+
+def test_without_a_listing_the_model_line_says_to_check_the_model():
+    def handler(request):
+        if request.method == "GET":
+            return httpx.Response(401, json={"error": {"message": "no"}})
+        return httpx.Response(400, json={"error": {"message": "unknown model: nope"}})
+
+    stop, _ = stop_with(handler, model="nope")
+    assert (stop.message, stop.exit_code) == (
+        "model 'nope' not found: the endpoint answered 400 (unknown model: nope). Check --model "
+        "(GET /models did not list the endpoint's models).",
+        2,
+    )
+
+
+def test_a_400_that_does_not_name_the_model_is_left_to_the_checks():
+    handler, _ = models_and(
+        lambda request: httpx.Response(400, json={"error": {"message": "bad max_tokens"}})
+    )
+    stop, _ = stop_with(handler, model="m")  # "m" is inside "max_tokens": not a name
+    assert stop is None
+
+
+def test_a_404_for_a_listed_model_points_at_the_base_url():
+    handler, _ = models_and(lambda request: httpx.Response(404, text="Not Found"))
+    stop, _ = stop_with(handler, model="a")
+    assert (stop.message, stop.exit_code) == (
+        f"the endpoint at {URL}/chat/completions answered 404 Not Found (Not Found): either no "
+        "chat completions API is at this address (check --base-url; it usually ends in /v1) or "
+        "model 'a' is not served there (check --model).",
+        3,
+    )
+
+
+def test_the_endpoints_words_in_the_model_line_are_escaped():
+    handler, _ = models_and(
+        lambda request: httpx.Response(
+            404, json={"error": {"message": "\x1b[2Jno model nope\x1b]0;x\x07", "code": "x"}}
+        )
+    )
+    stop, _ = stop_with(handler, model="nope")
+    assert "\x1b" not in stop.message
+    assert "(\\x1b[2Jno model nope\\x1b]0;x\\x07)" in stop.message
+
+
+@pytest.mark.parametrize(
+    ("base", "location", "fix"),
+    [
+        (
+            "http://api.example.test/v1",
+            "https://api.example.test/v1/chat/completions",
+            "The endpoint wants https: use https:// in --base-url.",
+        ),
+        (
+            "https://api.example.test",
+            "https://api.example.test/v1/chat/completions",
+            "The endpoint's API lives under /v1: end --base-url with /v1.",
+        ),
+        (
+            "https://api.example.test/v1",
+            "https://elsewhere.example.test/v1/chat/completions",
+            "Check --base-url (scheme, host and the /v1 path); if the new address is the "
+            "endpoint's and you trust it, use it as --base-url.",
+        ),
+    ],
+)
+def test_a_redirect_stops_after_the_preflight_saying_where_and_the_likely_fix(base, location, fix):
+    seen = []
+
+    def handler(request):
+        seen.append(str(request.url))
+        return httpx.Response(307, headers={"location": location})
+
+    chosen = resolve_settings(
+        base_url=base, model="m", api_key="sk-test", env={}, allow_insecure_http=True
+    )
+    with Session(chosen, transport=httpx.MockTransport(handler)) as session:
+        stop = session.preflight_stop()
+    assert (stop.message, stop.exit_code) == (
+        f"the endpoint at {base}/chat/completions redirects (307) to {location}: the request "
+        f"was not followed (the API key is not sent on to another address). {fix}",
+        3,
+    )
+    assert seen == [f"{base}/chat/completions"]  # nothing went to the new address
+
+
+def stop_with(handler, **settings):
+    chosen = resolve_settings(base_url=URL, api_key="sk-test", env={}, **settings)
+    with Session(chosen, transport=httpx.MockTransport(handler)) as session:
+        return session.preflight_stop(), session

@@ -107,7 +107,7 @@ def test_markdown_is_a_table_with_numbered_findings():
     ]
     assert "1. b / `extra_check`: x is wrong at $.x (chat): expected 1, actual 2" in text
     assert (
-        "2. b / `usage_arithmetic`: total is wrong at $.usage.total_tokens (chat): "
+        "2. b / `usage_arithmetic`: total is wrong at $.usage.total\\_tokens (chat): "
         "expected 14, actual 15"
     ) in text
     assert text.endswith(
@@ -123,9 +123,30 @@ def test_markdown_cells_cannot_break_the_table():
         ("b/results.json", results(check("c", "FAIL", findings=[bad]))),
     ]
     text = render_markdown(build_matrix(runs))
-    assert "1. b / `c`: a | b" in text  # the note is below the table, as written
+    assert "1. b / `c`: a \\| b" in text  # below the table, the pipe taken literally
     row = next(line for line in text.splitlines() if line.startswith("| usage |"))
     assert row.count(" | ") == 3
+
+
+def test_markdown_takes_what_endpoints_sent_literally():
+    hostile = finding(
+        "\x1b[2J\x1b]0;pwned\x07<script>alert(1)</script> @team [ok](https://evil.example)",
+        "$.x",
+        actual="<img src=x onerror=1> | `code` *bold*\u202e",
+    )
+    runs = [
+        ("a/results.json", results(check("c"))),
+        ("b/results.json", results(check("c", "FAIL", findings=[hostile]))),
+    ]
+    text = render_markdown(build_matrix(runs))
+    assert not any(ch in text for ch in "\x1b\x07\u202e")
+    assert "<" not in text.replace("\\<", "")  # no raw HTML tag can open
+    note = next(line for line in text.splitlines() if line.startswith("1. "))
+    assert note == (
+        "1. b / `c`: \\\\x1b\\[2J\\\\x1b\\]0;pwned\\\\x07\\<script\\>alert(1)\\</script\\> "
+        "\\@team \\[ok\\](https://evil.example) at $.x (chat): expected 1, actual "
+        "\\<img src=x onerror=1\\> \\| \\`code\\` \\*bold\\*\\\\u202e"
+    )
 
 
 def test_the_page_escapes_what_endpoints_sent():

@@ -7,11 +7,14 @@ is rendered, that nothing was fetched from anywhere, and that the console stayed
 from __future__ import annotations
 
 import json
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from conformance._scores import area_scores
-from tests.report.conftest import keep_screenshot, visit
+from tests.e2e.conftest import run_cli
+from tests.live.helpers import handled_by
+from tests.report.conftest import keep_screenshot, run_against, visit
 
 pytestmark = pytest.mark.e2e
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -171,3 +174,45 @@ def test_the_comparison_puts_the_difference_at_the_top(runs, browser, tmp_path):
 
 def load(report_dir):
     return json.loads((report_dir / "results.json").read_text())
+
+
+PAYLOAD = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\x1b[2J'
+
+
+class Scripting(BaseHTTPRequestHandler):
+    """Every request: 500 whose error message is a script payload (and a terminal escape)."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = json.dumps({"error": {"message": PAYLOAD}}).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_script_payload_from_the_endpoint_runs_in_neither_report_nor_comparison(
+    runs, browser, tmp_path
+):
+    with handled_by(Scripting) as url:
+        ran = run_against(url, tmp_path / "h")
+    assert ran.returncode == 1, ran.stderr[-2000:]
+    compare = tmp_path / "compare.html"
+    made = run_cli(
+        "compare", str(runs.clean / "results.json"), str(tmp_path / "h" / "results.json"),
+        "-o", str(compare),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    for page_path in (tmp_path / "h" / "report.html", compare):
+        with visit(browser, page_path) as seen:
+            page = seen.page
+            for details in page.locator("details").all():
+                details.evaluate("d => { d.open = true; }")
+            assert page.evaluate("window.pwned") is None, page_path
+            assert "<script>window.pwned = 1</script>" in page.locator("body").inner_text()
+            assert seen.console_errors == []
+        assert set(seen.requests) == {page_path.as_uri()}  # the <img> was never loaded

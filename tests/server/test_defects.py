@@ -151,12 +151,37 @@ def test_html_error_page_leaves_successes_alone():
     assert chat(chat_body(), _on("html-error-page")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [(b'{"model": "m", "mess', "application/json"), (b"", "application/json"),
+     (b'{"model": "m"}', "text/plain")],
+)  # fmt: skip
+def test_not_json_500_answers_bodies_that_are_not_json_with_500_and_only_those(content, kind):
+    config = _on("not-json-500")
+    refused = chat(None, config, content=content, headers={"content-type": kind})
+    assert (refused.status_code, refused.text) == (500, "Internal Server Error")
+    assert chat({"messages": []}, config).status_code == 422  # JSON, but invalid: as before
+    assert chat(chat_body(), config).status_code == 200
+    clean = chat(None, content=content, headers={"content-type": kind})
+    assert clean.status_code == 422
+    assert clean.json()["detail"][0]["type"] in ("json_invalid", "content_type")
+
+
+def test_role_user_answer_answers_in_the_user_role_but_streams_as_the_assistant():
+    config = _on("role-user-answer")
+    answer = chat(chat_body(n=2), config).json()
+    assert [c["message"]["role"] for c in answer["choices"]] == ["user", "user"]
+    assert violations("ChatCompletionResponse", answer) == []  # the enum allows it
+    first = stream_chunks(chat(chat_body(stream=True), config))[0]
+    assert first["choices"][0]["delta"]["role"] == "assistant"
+
+
 def test_every_defect_is_tested_and_described():
     tested = {
         "no-done", "data-after-done", "bad-usage-total", "missing-chunk-id",
         "missing-service-tier", "wrong-object", "stream-json-content-type", "accept-any-key",
         "invalid-request-500", "invalid-request-200", "html-error-page",
-        "n-stream-500", "negative-presence-penalty-rejected",
+        "not-json-500", "role-user-answer", "n-stream-500", "negative-presence-penalty-rejected",
         # tests/server/test_encoding.py and tests/e2e/test_parameters_encoding_found.py
         "ai-project-id-500", "gzip-declared-plain",
     }  # fmt: skip
