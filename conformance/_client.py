@@ -116,9 +116,11 @@ class ChatClient:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         admit: Callable[[], str | None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """``retry``: when to send again (None: never); ``limiter``: waited on before each
-        attempt; ``admit``: asked before each attempt, returns why it may not be sent."""
+        attempt; ``admit``: asked before each attempt, returns why it may not be sent;
+        ``clock``: stamps each exchange's ``timing`` (latency figures)."""
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes={max_body_bytes} must be at least 1")
         self.endpoint = endpoint
@@ -126,6 +128,7 @@ class ChatClient:
         self.retry = retry
         self.limiter = limiter
         self.admit = admit
+        self.clock = clock
         self.requests_sent = 0
         self._redact = Redactor([endpoint.api_key])
         t = endpoint.timeouts
@@ -262,6 +265,7 @@ class ChatClient:
         )
         self.requests_sent += 1
         started = time.perf_counter()
+        exchange.timing.begin(self.clock)
         total = self.endpoint.timeouts.total
         try:
             async with asyncio.timeout(total) as deadline:
