@@ -80,6 +80,7 @@ class Endpoint:
     model: str = ""
     timeouts: Timeouts = Timeouts()
     verify_tls: bool = True
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request (--header)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -303,6 +304,6 @@ class ChatClient:
         key = {"default": self.endpoint.api_key, "none": None, "invalid": INVALID_KEY}[auth]
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        for name, value in (extra or {}).items():
+        for name, value in (*self.endpoint.headers, *(extra or {}).items()):
             headers[name] = value
         return headers

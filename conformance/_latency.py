@@ -171,6 +171,8 @@ def figure_text(stats: Mapping[str, Any] | None, unit: str) -> str:
 
 
 def _ms(seconds: float) -> str:
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
