@@ -80,6 +80,7 @@ class Endpoint:
     model: str = ""
     timeouts: Timeouts = Timeouts()
     verify_tls: bool = True
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request (--header)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -116,9 +117,11 @@ class ChatClient:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         admit: Callable[[], str | None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """``retry``: when to send again (None: never); ``limiter``: waited on before each
-        attempt; ``admit``: asked before each attempt, returns why it may not be sent."""
+        attempt; ``admit``: asked before each attempt, returns why it may not be sent;
+        ``clock``: stamps each exchange's ``timing`` (latency figures)."""
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes={max_body_bytes} must be at least 1")
         self.endpoint = endpoint
@@ -126,6 +129,7 @@ class ChatClient:
         self.retry = retry
         self.limiter = limiter
         self.admit = admit
+        self.clock = clock
         self.requests_sent = 0
         self._redact = Redactor([endpoint.api_key])
         t = endpoint.timeouts
@@ -262,6 +266,7 @@ class ChatClient:
         )
         self.requests_sent += 1
         started = time.perf_counter()
+        exchange.timing.begin(self.clock)
         total = self.endpoint.timeouts.total
         try:
             async with asyncio.timeout(total) as deadline:
@@ -299,6 +304,6 @@ class ChatClient:
         key = {"default": self.endpoint.api_key, "none": None, "invalid": INVALID_KEY}[auth]
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        for name, value in (extra or {}).items():
+        for name, value in (*self.endpoint.headers, *(extra or {}).items()):
             headers[name] = value
         return headers

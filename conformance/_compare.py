@@ -42,6 +42,8 @@ class Column:
     verdict: str
     totals: dict[str, int]
     embedded: bool = False
+    outcome: str = ""  # why the run did not conclude (unreachable, interrupted...); "" if it did
+    latency: dict[str, Any] = field(default_factory=dict)  # results.json's latency figures
 
 
 @dataclass
@@ -63,10 +65,12 @@ class Row:
     severity: str
     spec: str
     cells: list[Cell]
+    silent: tuple[int, ...] = ()  # columns of runs that ran no check: no difference of theirs
 
     @property
     def differs(self) -> bool:
-        return len({cell.status for cell in self.cells}) > 1
+        shown = [cell for i, cell in enumerate(self.cells) if i not in self.silent]
+        return len({cell.status for cell in shown}) > 1
 
 
 @dataclass
@@ -146,10 +150,13 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
             verdict=str(data.get("verdict", "")),
             totals=dict(data.get("totals", {})),
             embedded=bool(data.get("endpoint", {}).get("embedded")),
+            outcome=run_outcome(data),
+            latency=dict(data.get("latency") or {}),
         )
         for name, (path, data) in zip(names, runs, strict=True)
     ]
     per_run = [{str(c.get("id")): c for c in all_checks(data)} for _, data in runs]
+    silent = tuple(i for i, checks in enumerate(per_run) if not checks)
     union: dict[str, Mapping[str, Any]] = {}
     for checks in per_run:
         for check_id, check in checks.items():
@@ -162,6 +169,7 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
             severity=str(first.get("severity", "")),
             spec=str(first.get("spec", "")),
             cells=[cell_of(checks.get(check_id)) for checks in per_run],
+            silent=silent,
         )
         for check_id, first in union.items()
     ]
@@ -176,9 +184,33 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
     return Matrix(columns=columns, rows=rows, areas=areas, scores=scores, notes=_notes(columns))
 
 
+# The first words of the notes a run that did not conclude leaves (the preflight's, the
+# matrix's stub), and the short state the comparison shows for each.
+OUTCOMES = (
+    ("cannot reach", "unreachable"),
+    ("authentication rejected", "key rejected"),
+    ("not run:", "not run"),
+    ("the endpoint at", "refused (rate limited)"),
+)
+
+
+def run_outcome(data: Mapping[str, Any]) -> str:
+    """A short state for a run that did not conclude ("" for one that did)."""
+    network = data.get("network") or {}
+    notes = [str(n) for n in data.get("notes") or []]
+    if isinstance(network, Mapping) and network.get("interrupted"):
+        return f"interrupted ({network['interrupted']})"
+    if not data.get("checks"):
+        for start, state in OUTCOMES:
+            if any(n.startswith(start) for n in notes):
+                return state
+        return "no checks ran"
+    return "partial" if data.get("partial") else ""
+
+
 def _notes(columns: list[Column]) -> list[str]:
     notes = []
-    if len({c.spec_sha256 for c in columns}) > 1:
+    if len({c.spec_sha256 for c in columns if c.spec_sha256}) > 1:
         notes.append(
             "the runs were checked against different OpenAPI documents (spec sha256 differs); "
             "a difference may come from the document, not the endpoint"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from conformance._compare import STATUSES, Matrix, Row
+from conformance._compare import STATUSES, Column, Matrix, Row
+from conformance._compare_latency import latency_html, latency_markdown
 from conformance._html_evidence import anchor
 from conformance._version import __version__
 from conformance._visible import markdown_text
@@ -98,10 +99,17 @@ def _matrix_rows(matrix: Matrix) -> list[str]:
     return body
 
 
+def _head(column: Column) -> str:
+    """A column's heading: its label, and why its run did not conclude, if it did not."""
+    if not column.outcome:
+        return escape(column.label)
+    return f'{escape(column.label)}<br><span class="caveat outcome">{escape(column.outcome)}</span>'
+
+
 def render_html(matrix: Matrix) -> str:
     """The whole page: endpoints, per-area scores, then the matrix, differences first."""
     differ = [row for row in matrix.rows if row.differs]
-    heads = "".join(f"<th>{escape(c.label)}</th>" for c in matrix.columns)
+    heads = "".join(f"<th>{_head(c)}</th>" for c in matrix.columns)
     endpoints = "".join(
         f"<tr><th>{escape(c.label)}</th><td>{escape(c.base_url)}"
         + (" (embedded reference server)" if c.embedded else "")
@@ -154,6 +162,7 @@ def render_html(matrix: Matrix) -> str:
         f"</thead><tbody>{scores}</tbody></table>"
         '<p class="muted">score = PASS / (PASS + WARN + FAIL); SKIP and ERROR are counted '
         "but not scored.</p>"
+        f"{latency_html(matrix)}"
         '<h2>Endpoints</h2><table id="endpoints"><thead><tr><th></th><th>endpoint</th>'
         "<th>model</th><th>profile</th><th>verdict</th><th>started</th><th>results</th></tr>"
         f"</thead><tbody>{endpoints}</tbody></table>"
@@ -196,6 +205,7 @@ def render_markdown(matrix: Matrix) -> str:
     out.append("| --- |" + " --- |" * len(names))
     for area in matrix.areas:
         out.append(f"| {_md(area)} | " + " | ".join(s.label() for s in matrix.scores[area]) + " |")
+    out.extend(latency_markdown(matrix))
     if notes:
         out.append("")
         out.append("### Findings")
@@ -210,6 +220,7 @@ def render_markdown(matrix: Matrix) -> str:
         "Endpoints: "
         + "; ".join(
             f"{_md(c.label)} = {_md(c.base_url)} ({_md(c.model)}, {_md(c.profile)})"
+            + (f" **{_md(c.outcome)}**" if c.outcome else "")
             for c in matrix.columns
         )
     )

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance._latency import Timing, exchange_figures
 from conformance._sse import FramingProblem, ServerSentEvent
 
 DONE = "[DONE]"
@@ -40,6 +41,7 @@ class Exchange:
     streamed: bool = False  # True when the body was read as an event stream
     attempts: int = 1  # requests sent for this exchange (retries included; 0: not sent)
     retries: list[str] = field(default_factory=list)  # why each earlier attempt was retried
+    timing: Timing = field(default_factory=Timing)  # when the answer's parts arrived
 
     @property
     def content_type(self) -> str:
@@ -147,4 +149,5 @@ class Exchange:
             "elapsed_s": round(self.elapsed_s, 4),
             "attempts": self.attempts,
             "retries": list(self.retries),
+            "timing": exchange_figures(self).to_dict(),
         }

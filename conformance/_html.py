@@ -22,6 +22,7 @@ from conformance._html_evidence import (
     faults_section,
     findings_table,
 )
+from conformance._latency import latency_line
 from conformance._scores import VERDICTS, all_checks, area_scores
 
 STYLE = """
@@ -67,6 +68,7 @@ SHOWN = {
     "schema_version", "tool", "endpoint", "model", "profile", "spec", "started_at",
     "duration_s", "partial", "notes", "verdict", "exit_code", "totals", "requests",
     "tokens", "checks", "exchanges", "gate", "insecure", "areas", "phases", "faults",
+    "latency",
 }  # fmt: skip
 
 
@@ -133,6 +135,9 @@ def header_card(data: Mapping[str, Any]) -> str:
                 )
             )
     rows.extend(_phase_rows(data))
+    latency = latency_line(data)
+    if latency is not None:
+        rows.append(("latency", f'<span id="cf-latency">{escape(latency)}</span>'))
     faults = [f for f in data.get("faults") or [] if isinstance(f, Mapping)]
     if faults:
         kinds = Counter(str(f.get("kind", "")) for f in faults)

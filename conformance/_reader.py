@@ -68,6 +68,7 @@ class Reader:
                 exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
             )
             return
+        self.exchange.timing.mark_headers()
         try:
             self.exchange.status = response.status_code
             self.exchange.headers = self.redact.headers(response.headers)
@@ -119,6 +120,7 @@ class Reader:
         if self.decoder is not None:
             events = self.decoder.feed(piece[: max(room, 0)])
             self.exchange.events.extend(events)
+            self.exchange.timing.mark_events(len(events))
         return self.size <= self.cap
 
     def _silence(self, waited: float) -> str:

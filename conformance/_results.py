@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from conformance._engine import CheckResult, Usage
 from conformance._exchange import Exchange
+from conformance._latency import figures as latency_figures
 from conformance._model import Verdict
 from conformance._version import __version__
 
@@ -106,6 +107,7 @@ def build(
         "areas": dict(areas or {}),
         "faults": [f.to_dict() for f in faults],
         "network": dict(network or {}),
+        "latency": latency_figures(exchanges),  # figures, never verdicts
         "checks": [r.to_dict() for r in results],
         "exchanges": [e.to_dict() for e in exchanges],
     }

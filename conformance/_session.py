@@ -118,6 +118,7 @@ class Session:
                 model=self.settings.model or "",
                 timeouts=self.settings.timeouts,
                 verify_tls=not self.settings.insecure,
+                headers=self.settings.headers,
             )
         self.runner = Runner(
             self.endpoint,

@@ -44,6 +44,7 @@ class Settings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     insecure: bool = False  # TLS certificates are not verified (--insecure)
     allow_insecure_http: bool = False  # a key may go over plain http to a remote host
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers (--header)
 
     @property
     def embedded(self) -> bool:
@@ -76,6 +77,7 @@ def resolve_settings(
     timeouts: Timeouts = Timeouts(),  # noqa: B008 - frozen
     insecure: bool = False,
     allow_insecure_http: bool = False,
+    headers: tuple[str, ...] = (),
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Fill gaps from the environment and check every value; raise ``ConfigError`` if wrong."""
@@ -136,7 +138,26 @@ def resolve_settings(
         timeouts=timeouts,
         insecure=insecure,
         allow_insecure_http=allow_insecure_http,
+        headers=parse_headers(headers),
     )
+
+
+def parse_headers(given: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``("X-Org: acme",)`` -> ``(("X-Org", "acme"),)``; a ``ConfigError`` for a bad one."""
+    parsed = []
+    for item in given:
+        name, colon, value = item.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not name or not name.isascii() or not name.replace("-", "").isalnum():
+            raise ConfigError(
+                f"--header {item!r} is not NAME: VALUE; pass for example --header 'X-Org: acme'."
+            )
+        if name.lower() in ("authorization", "content-type", "content-length", "host"):
+            raise ConfigError(
+                f"--header {name!r} is set by conformance itself; the key comes from --api-key."
+            )
+        parsed.append((name, value))
+    return tuple(parsed)
 
 
 def _safe_for_keys(url: str) -> bool:

@@ -26,6 +26,7 @@ CORE = [
     "_units",
     "_budget",
     "_visible",
+    "_latency",
 ]
 UPPER = (
     "conformance.cli",

@@ -11,6 +11,8 @@ import click
 from conformance._version import __version__
 from conformance.cli._catalogue import defects, faults, list_checks
 from conformance.cli._gate import baseline, compare
+from conformance.cli._history import history
+from conformance.cli._matrix import matrix
 from conformance.cli._run import run
 from conformance.cli._serve import serve
 
@@ -23,5 +25,5 @@ def main() -> None:
     """Contract-conformance tests for OpenAI-compatible chat-completions endpoints."""
 
 
-for _command in (run, serve, defects, faults, list_checks, baseline, compare):
+for _command in (run, serve, defects, faults, list_checks, baseline, compare, matrix, history):
     main.add_command(_command)

@@ -169,6 +169,14 @@ from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
     is_flag=True,
     help="Allow sending the API key over plain http:// to a host that is not this machine.",
 )
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="An extra header sent with every request (repeatable), e.g. 'X-Org: acme'. "
+    "It is recorded in the evidence: put secrets in the API key, not here.",
+)
 @embedded_server_options(embedded_only=True)
 @server_mode_option("--server-mode", "server_mode", prefix="Embedded server only: ")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the outcome and errors.")
