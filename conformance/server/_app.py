@@ -103,7 +103,7 @@ class _ReferenceServer:
         if refused is not None:
             return refused
         if self.model is None:
-            luck = _luck(params.key)
+            luck = 0.0  # the toy shows an intermittent defect wherever it can
             params = self.sometimes.adjust(params, luck)
             generated = generate(params)
         else:
@@ -113,7 +113,7 @@ class _ReferenceServer:
             generated = sample(params, rng)
         generated = self.sometimes.completion(generated, requested.stop)
         completion = self.streaming.completion(self.features.completion(generated))
-        clock = StreamClock.now(paced=self.model is not None)
+        clock = StreamClock.now()
         envelope = Envelope(
             id=f"chatcmpl-{uuid.uuid4().hex}",
             created=clock.created,
@@ -307,11 +307,6 @@ def _parse_json(content_type: str | None, raw: bytes) -> tuple[Any, dict[str, An
 
 def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON value")
-
-
-def _luck(key: bytes) -> float:
-    """A toy request's luck: a number in [0, 1) fixed by the request (see _sometimes_defects)."""
-    return int.from_bytes(hashlib.sha256(b"luck\0" + key).digest()[:8], "big") / 2**64
 
 
 def _event(item: dict[str, Any]) -> bytes:

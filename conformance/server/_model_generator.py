@@ -1,13 +1,14 @@
 """The model-like mode's generator: a small sampling model that ignores what it is told.
 
 It writes random word pieces (sub-words, common letters, spaces, punctuation, a few
-multi-byte characters), ends at random (``finish_reason: stop``) or at the token cap
-(``length``), honours ``stop`` (the answer ends just before the first stop text it wrote),
-draws ``n`` independent choices, calls a random declared tool under ``tool_choice: auto``
-(or writes text), always under ``required``, the named one when named and never under
-``none``; tool arguments and ``response_format`` answers are grammar-constrained JSON
-(``_json_grammar``) written piece by piece, so a cap can cut them. Its logprobs come from
-a distribution drawn at each position, of which the written token is a sample.
+multi-byte characters, now and then a word of the user's message), ends at random
+(``finish_reason: stop``) or at the token cap (``length``), honours ``stop`` (the answer
+ends just before the first stop text it wrote), draws ``n`` independent choices, calls a
+random declared tool under ``tool_choice: auto`` (or writes text), always under
+``required`` (two at times), the named one when named and never under ``none``; tool
+arguments and ``response_format`` answers are grammar-constrained JSON (``_json_grammar``)
+written piece by piece, so a cap can cut them. Its logprobs come from a distribution drawn
+at each position, of which the written token is a sample.
 
 Randomness comes from one ``random.Random`` per request (``ModelSampler.rng``): fresh for
 every request when the server has no seed; with a seed, derived from the seed, the request
@@ -33,6 +34,8 @@ from conformance.server._json_grammar import dumps, json_object, schema_instance
 
 MAX_ANSWER_TOKENS = 400  # the model's own ceiling when no cap is asked for (finish "length")
 END_CHANCE = 0.05  # the chance, after each token, that the model ends its answer (mean ~20)
+ECHO_CHANCE = 0.1  # the chance that a piece is a word of the user's last message, as a model
+# conditioned on its prompt repeats some of it (never the instruction as a whole)
 TOOL_CHANCE = 0.5  # under tool_choice "auto": the chance of calling a tool, not writing text
 PARALLEL_CHANCE = 0.25  # with several tools declared: the chance of calling two at once
 REASONING_PIECES = {"low": (1, 4), "medium": (3, 10), "high": (6, 20)}
@@ -152,14 +155,18 @@ def _source(params: Params, rng: random.Random) -> Iterator[str | None]:
     elif params.response_format in ("json_object", "json_schema"):
         yield from _json_pieces(dumps(json_object(rng), rng), rng)
     else:
-        yield from _text_pieces(rng)
+        echoes = tuple(" " + word for word in params.last_user_text.split()[:64])
+        yield from _text_pieces(rng, echoes)
     yield None
 
 
-def _text_pieces(rng: random.Random) -> Iterator[str]:
+def _text_pieces(rng: random.Random, echoes: tuple[str, ...]) -> Iterator[str]:
     first = True
     while True:
-        piece = rng.choices(_WORDS, _WEIGHTS)[0]
+        if echoes and rng.random() < ECHO_CHANCE:
+            piece = rng.choice(echoes)
+        else:
+            piece = rng.choices(_WORDS, _WEIGHTS)[0]
         if first and not piece.lstrip()[:1].isalpha():
             piece = rng.choice(("The", "A", "It", "We", "In"))
         elif first:

@@ -93,9 +93,10 @@ def serve(
     try:
         server = uvicorn.Server(_uvicorn_config(config, quiet=False))  # configures its logging
         logging.getLogger("uvicorn.error").info(
-            "Reference server running on http://%s:%d/v1 (Press CTRL+C to quit)",
+            "Reference server running on http://%s:%d/v1 (%sPress CTRL+C to quit)",
             _url_host(host),
             sock.getsockname()[1],
+            _mode_note(config),
         )
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; serving is over
@@ -142,6 +143,14 @@ def _bind(host: str, port: int) -> socket.socket:
             "(0 picks a free one) or stop the program using this one."
         ) from None
     return sock
+
+
+def _mode_note(config: ServerConfig) -> str:
+    """What the start-up line says of the mode: nothing for the toy."""
+    if config.mode != "model":
+        return ""
+    seeded = "fresh randomness" if config.seed is None else f"seed {config.seed}"
+    return f"model-like mode, {seeded}; "
 
 
 def _url_host(host: str) -> str:

@@ -4,9 +4,9 @@ or only when a stream crossed a second. Each is applied where it belongs: misrea
 request, changing the completion, the body or the chunks.
 
 Which requests a "some requests" defect hits is decided by the request's ``luck`` (a number
-in [0, 1)): drawn from the request's randomness in the model-like mode, from the request
-itself in the toy mode (so a toy server stays deterministic). Every method is a no-op
-unless its defect is switched on.
+in [0, 1)), drawn from the request's randomness in the model-like mode; the toy mode's luck
+is always 0, so a toy server shows such a defect on every request it can (deterministic,
+whatever the probes send). Every method is a no-op unless its defect is switched on.
 """
 
 from __future__ import annotations
@@ -29,27 +29,23 @@ BOUNDARY_MARGIN = 0.045  # the model-like stream clock starts this long before a
 
 @dataclass(frozen=True)
 class StreamClock:
-    """When each chunk of one stream is stamped: the toy reads the wall clock; the model-like
-    mode starts just before a whole second and advances one token time per chunk, so a
-    stream of more than a few chunks crosses a second whatever the machine's load."""
+    """When each chunk of one stream is stamped: ``created`` is the second the answer began;
+    the chunks' clock starts just before the next whole second and advances one token time
+    per chunk, so a stream of more than a few chunks crosses a second, whatever the
+    machine's load and without waiting for the wall clock."""
 
     start: float
-    paced: bool
 
     @classmethod
-    def now(cls, *, paced: bool) -> StreamClock:
-        return cls(time.time(), paced)
+    def now(cls) -> StreamClock:
+        return cls(time.time())
 
     @property
     def created(self) -> int:
         return math.floor(self.start)
 
     def at(self, chunk: int) -> float:
-        if not self.paced:
-            return time.time()
-        second = math.floor(self.start)
-        begin = max(self.start, second + 1 - BOUNDARY_MARGIN)
-        return begin + chunk * TOKEN_SECONDS
+        return self.created + 1 - BOUNDARY_MARGIN + chunk * TOKEN_SECONDS
 
 
 class SometimesDefects:

@@ -81,6 +81,11 @@ def test_the_model_ignores_instructions_and_writes_word_pieces():
     assert any("e" not in t for t in texts)  # ... but not in every answer
 
 
+def test_the_model_repeats_words_of_the_prompt_now_and_then():
+    texts = [first(a)["message"]["content"] for a in answers(model(seed=1), chat_body("zebra"))]
+    assert 0 < sum("zebra" in t for t in texts) < len(texts)
+
+
 def test_answers_end_at_random_or_at_the_cap():
     finishes = Counter(first(a)["finish_reason"] for a in answers(model(seed=2), chat_body()))
     assert set(finishes) == {"stop"}

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import CANARY, load_results, run_cli, serving
+from tests.e2e.conftest import CANARY, clean_env, load_results, run_cli, serving
 from tests.server.helpers import assert_valid, chat_body
 from tests.server.test_model_mode import TOOLS
+from tests.server.test_serve import _wait_for_line
 
 pytestmark = pytest.mark.e2e
 HEADERS = {"authorization": f"Bearer {CANARY}"}
@@ -82,3 +85,17 @@ def test_server_mode_needs_the_embedded_server():
         "conformance: error: --server-mode applies to the embedded reference server only; "
         "leave out --base-url (and CONFORMANCE_BASE_URL / OPENAI_BASE_URL) to use it.\n"
     )
+
+
+def test_serve_says_it_runs_in_model_mode_and_with_which_seed():
+    for args, note in (([], "fresh randomness"), (["--seed", "5"], "seed 5")):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "serve", "--port", "0", "--mode", "model", *args],
+            env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            line = _wait_for_line(proc, "Reference server running on", timeout=30)
+            assert line.rstrip().endswith(f"/v1 (model-like mode, {note}; Press CTRL+C to quit)")
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=15)
