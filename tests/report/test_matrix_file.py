@@ -173,3 +173,38 @@ def test_a_pair_whose_key_variable_is_unset_is_not_run_and_says_why(tmp_path):
         ["not run: the environment variable P_KEY is not set"],
     )
     assert matrix_exit(runs, interrupted=False) == 3
+
+
+def test_the_ci_matrix_workflow_runs_commands_and_options_that_exist():
+    import re
+    from pathlib import Path
+
+    import yaml
+    from click.testing import CliRunner
+
+    from conformance.cli import main
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ci.md").read_text()
+    text = doc[doc.index("## A matrix of providers in CI") :]
+    workflow = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)[0])
+    assert workflow["jobs"]["endpoint"]["strategy"]["fail-fast"] is False
+    assert workflow["jobs"]["compare"]["needs"] == "endpoint"
+    lines = [
+        line
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        for line in str(step.get("run", "")).splitlines()
+    ]
+    lines += re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL)
+    used = {
+        (m.group(1), option)
+        for line in lines
+        for m in [re.search(r"conformance (matrix|compare|history)\b(.*)", line)]
+        if m
+        for option in re.findall(r"(--[a-z-]+|-o\b)", m.group(2))
+    }
+    assert {c for c, _ in used} == {"matrix", "compare", "history"}
+    for command, option in sorted(used):
+        helped = CliRunner().invoke(main, [command, "--help"])
+        assert helped.exit_code == 0
+        assert option in helped.output, (command, option)
