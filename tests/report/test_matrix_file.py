@@ -208,3 +208,14 @@ def test_the_ci_matrix_workflow_runs_commands_and_options_that_exist():
         helped = CliRunner().invoke(main, [command, "--help"])
         assert helped.exit_code == 0
         assert option in helped.output, (command, option)
+
+
+def test_a_run_gets_its_own_key_and_no_other_endpoints(tmp_path):
+    a = MatrixEndpoint("a", "https://a.example/v1", ("m",), api_key_env="A_KEY")
+    b = MatrixEndpoint("b", "https://b.example/v1", ("m", "n/x", "n-x"), api_key_env="B_KEY")
+    pairs = pairs_of([a, b])
+    assert [p.label for p in pairs] == ["a", "b--m", "b--n-x", "b--n-x-2"]
+    env = {"A_KEY": "ka", "B_KEY": "kb", "OPENAI_API_KEY": "ko", "PATH": "/bin"}
+    runner = MatrixRun(pairs, tmp_path, env=env)
+    assert runner.child_env(pairs[0]) == {"CONFORMANCE_API_KEY": "ka", "PATH": "/bin"}
+    assert runner.child_env(pairs[1]) == {"CONFORMANCE_API_KEY": "kb", "PATH": "/bin"}
