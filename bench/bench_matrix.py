@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -59,7 +60,16 @@ def serving(*args: str) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+CPU: list[float] = []  # CPU seconds of each timed command (its children included)
+
+
 def timed(args: list[str]) -> float:
+    cpu = cpu_of_children()
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - our own command
         [sys.executable, "-m", "conformance", *args],
@@ -69,6 +79,7 @@ def timed(args: list[str]) -> float:
         check=False,
     )
     wall = time.perf_counter() - started
+    CPU.append(cpu_of_children() - cpu)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return wall
@@ -105,14 +116,18 @@ def matrix_against_single(count: int, latency: str, concurrency: int) -> None:
                 for n, url in enumerate(urls)
             )
         )
+        single_cpu = sum(CPU[-count:])
         whole = timed(["matrix", str(endpoints), "--report-dir", str(Path(tmp) / "matrix")])
     slowest = max(singles)
+    cores = os.cpu_count() or 1
     print(
         f"matrix of {count} endpoints at {latency}, concurrency {concurrency}: {whole:.2f} s; "
         "single runs "
         f"{', '.join(f'{s:.2f}' for s in singles)} s (slowest {slowest:.2f} s, sum "
         f"{sum(singles):.2f} s); matrix / slowest = {whole / slowest:.2f} "
-        f"(N times would be {count:.0f})"
+        f"(N times would be {count:.0f}); CPU: {single_cpu:.1f} s for the single runs, "
+        f"{CPU[-1]:.1f} s for the matrix; 1-minute load average {os.getloadavg()[0]:.1f} on "
+        f"{cores} cores"
     )
 
 
