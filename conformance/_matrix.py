@@ -159,7 +159,10 @@ class MatrixRun:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
-                process_group=0,  # Ctrl-C reaches the matrix; it forwards it to each once
+                # A session of its own: Ctrl-C at a terminal reaches only the matrix, which
+                # forwards it to each child once; and where the kernel shares CPU by session
+                # (autogroup), each run gets a share like a run started on its own would.
+                start_new_session=True,
             )
         self.say(f"{pair.label}: started ({pair.endpoint.base_url}, {pair.model})")
         with log:
