@@ -80,6 +80,10 @@ class MatrixRun:
         self.env = dict(os.environ if env is None else env)
         self.say = say
         endpoints = {p.endpoint.name for p in pairs}
+        # No child gets another endpoint's key, nor an endpoint, model or key to fall back on.
+        self._withheld = set(INHERITED_NOT) | {
+            p.endpoint.api_key_env for p in pairs if p.endpoint.api_key_env
+        }
         self._slots = threading.Semaphore(parallel or max(1, len(endpoints)))
         self._lock = threading.Lock()
         self.stopping: str | None = None  # the signal that stopped the matrix
@@ -136,9 +140,9 @@ class MatrixRun:
     def _pair(self, pair_run: PairRun) -> None:
         pair = pair_run.pair
         pair_run.directory.mkdir(parents=True, exist_ok=True)
-        pair_run.results.unlink(missing_ok=True)  # never mistake an older run for this one
+        for old in ("results.json", "report.html", "junit.xml"):  # never mistake an older run
+            (pair_run.directory / old).unlink(missing_ok=True)
         key_env = pair.endpoint.api_key_env
-        env = {k: v for k, v in self.env.items() if k not in INHERITED_NOT}
         with self._lock:
             if self.stopping is not None:
                 self._stub(pair_run, f"{NOT_RUN}the matrix was interrupted by {self.stopping}")
@@ -146,8 +150,7 @@ class MatrixRun:
             if key_env is not None and not self.env.get(key_env):
                 self._stub(pair_run, f"{NOT_RUN}the environment variable {key_env} is not set")
                 return
-            if key_env is not None:
-                env["CONFORMANCE_API_KEY"] = self.env[key_env]
+            env = self.child_env(pair)
             started = time.perf_counter()
             log = (pair_run.directory / "run.log").open("wb")
             pair_run.process = subprocess.Popen(  # noqa: S603 - our own command, no shell
@@ -156,7 +159,10 @@ class MatrixRun:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
-                process_group=0,  # Ctrl-C reaches the matrix; it forwards it to each once
+                # A session of its own: Ctrl-C at a terminal reaches only the matrix, which
+                # forwards it to each child once; and where the kernel shares CPU by session
+                # (autogroup), each run gets a share like a run started on its own would.
+                start_new_session=True,
             )
         self.say(f"{pair.label}: started ({pair.endpoint.base_url}, {pair.model})")
         with log:
@@ -175,6 +181,15 @@ class MatrixRun:
             f"{pair.label}: {pair_run.verdict or 'no verdict'} (exit {pair_run.exit_code}) in "
             f"{pair_run.duration_s:.1f}s: {report if report.is_file() else pair_run.results}"
         )
+
+    def child_env(self, pair: Pair) -> dict[str, str]:
+        """The environment of ``pair``'s run: its own key as ``CONFORMANCE_API_KEY``, and
+        no other endpoint's key."""
+        env = {k: v for k, v in self.env.items() if k not in self._withheld}
+        key_env = pair.endpoint.api_key_env
+        if key_env is not None and self.env.get(key_env):
+            env["CONFORMANCE_API_KEY"] = self.env[key_env]
+        return env
 
     def _command(self, pair_run: PairRun) -> list[str]:
         pair = pair_run.pair

@@ -230,5 +230,9 @@ def pairs_of(endpoints: list[MatrixEndpoint], only: tuple[str, ...] = ()) -> lis
             label = endpoint.name
             if len(endpoint.models) > 1:
                 label += "--" + re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-")
-            out.append(Pair(endpoint, model, label))
+            taken = {p.label for p in out}
+            unique, n = label, 2
+            while unique in taken:  # two model names that read alike as directory names
+                unique, n = f"{label}-{n}", n + 1
+            out.append(Pair(endpoint, model, unique))
     return out

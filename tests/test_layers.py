@@ -36,6 +36,9 @@ UPPER = (
     "conformance._html",
     "conformance._compare",
     "conformance._session",
+    "conformance._matrix",
+    "conformance._matrix_file",
+    "conformance._history",
 )
 
 

@@ -119,3 +119,39 @@ def test_percentiles_interpolate_between_ranks():
     assert percentile(list(map(float, range(101))), 95) == 95.0
     with pytest.raises(ValueError, match="no values"):
         percentile([], 50)
+
+
+def test_extra_headers_are_sent_with_every_request_and_bad_ones_refused():
+    from conformance._errors import ConfigError
+    from conformance._settings import resolve_settings
+
+    settings = resolve_settings(
+        base_url="http://127.0.0.1:1/v1", model="m", headers=("X-Team: platform",), env={}
+    )
+    assert settings.headers == (("X-Team", "platform"),)
+    seen: list[httpx.Headers] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers)
+        return httpx.Response(200, json={})
+
+    async def go():
+        endpoint = Endpoint(base_url="http://127.0.0.1:1/v1", model="m", headers=settings.headers)
+        async with ChatClient(endpoint, transport=httpx.MockTransport(handler)) as client:
+            await client.chat("chat", {"model": "m"})
+
+    asyncio.run(go())
+    assert seen[0]["x-team"] == "platform"
+    for given, message in [
+        (
+            "X-Team",
+            "--header 'X-Team' is not NAME: VALUE; pass for example --header 'X-Org: acme'.",
+        ),
+        (
+            "Authorization: Bearer x",
+            "--header 'Authorization' is set by conformance itself; the key comes from --api-key.",
+        ),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            resolve_settings(headers=(given,), env={})
+        assert str(caught.value) == message

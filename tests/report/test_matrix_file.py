@@ -173,3 +173,49 @@ def test_a_pair_whose_key_variable_is_unset_is_not_run_and_says_why(tmp_path):
         ["not run: the environment variable P_KEY is not set"],
     )
     assert matrix_exit(runs, interrupted=False) == 3
+
+
+def test_the_ci_matrix_workflow_runs_commands_and_options_that_exist():
+    import re
+    from pathlib import Path
+
+    import yaml
+    from click.testing import CliRunner
+
+    from conformance.cli import main
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ci.md").read_text()
+    text = doc[doc.index("## A matrix of providers in CI") :]
+    workflow = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)[0])
+    assert workflow["jobs"]["endpoint"]["strategy"]["fail-fast"] is False
+    assert workflow["jobs"]["compare"]["needs"] == "endpoint"
+    lines = [
+        line
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        for line in str(step.get("run", "")).splitlines()
+    ]
+    lines += re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL)
+    used = {
+        (m.group(1), option)
+        for line in lines
+        for m in [re.search(r"conformance (matrix|compare|history)\b(.*)", line)]
+        if m
+        for option in re.findall(r"(--[a-z-]+|-o\b)", m.group(2))
+    }
+    assert {c for c, _ in used} == {"matrix", "compare", "history"}
+    for command, option in sorted(used):
+        helped = CliRunner().invoke(main, [command, "--help"])
+        assert helped.exit_code == 0
+        assert option in helped.output, (command, option)
+
+
+def test_a_run_gets_its_own_key_and_no_other_endpoints(tmp_path):
+    a = MatrixEndpoint("a", "https://a.example/v1", ("m",), api_key_env="A_KEY")
+    b = MatrixEndpoint("b", "https://b.example/v1", ("m", "n/x", "n-x"), api_key_env="B_KEY")
+    pairs = pairs_of([a, b])
+    assert [p.label for p in pairs] == ["a", "b--m", "b--n-x", "b--n-x-2"]
+    env = {"A_KEY": "ka", "B_KEY": "kb", "OPENAI_API_KEY": "ko", "PATH": "/bin"}
+    runner = MatrixRun(pairs, tmp_path, env=env)
+    assert runner.child_env(pairs[0]) == {"CONFORMANCE_API_KEY": "ka", "PATH": "/bin"}
+    assert runner.child_env(pairs[1]) == {"CONFORMANCE_API_KEY": "kb", "PATH": "/bin"}
