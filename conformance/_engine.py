@@ -16,10 +16,10 @@ import httpx
 from conformance._budget import Budget, exchange_tokens
 from conformance._client import ChatClient, Endpoint
 from conformance._exchange import Exchange
-from conformance._faults import Fault, classify
+from conformance._faults import Fault, classify, inconclusive
 from conformance._model import Finding, Severity, Verdict, group_findings
 from conformance._ratelimit import RateLimiter
-from conformance._retry import RETRY_STATUSES, RetryPolicy, not_retried, status_reason
+from conformance._retry import RetryPolicy
 from conformance._spec import Contract
 from conformance.checks import (
     Check,
@@ -32,8 +32,6 @@ from conformance.checks import (
     probe_of,
     trial_key,
 )
-
-RATE_LIMITED = 429
 
 
 class Observer:
@@ -313,11 +311,9 @@ class Runner:
                 )
                 continue
             out.judged.append(exchange)
-            if exchange.error is not None:
-                out.errors.append(f"{key}: {exchange.error}")
-                continue
-            if exchange.status in RETRY_STATUSES:
-                out.errors.append(f"{key}: {_gave_up(exchange)}; nothing can be concluded")
+            why = inconclusive(exchange)
+            if why is not None:
+                out.errors.append(f"{key}: {why}")
                 continue
             ctx = CheckContext(
                 contract=self.contract,
@@ -430,18 +426,6 @@ def _with_prerequisites(probe_ids: Iterable[str]) -> list[str]:
     for probe_id in probe_ids:
         add(probe_id)
     return list(out)
-
-
-def _gave_up(exchange: Exchange) -> str:
-    assert exchange.status is not None  # noqa: S101 - only called with a status
-    what = "rate limited" if exchange.status == RATE_LIMITED else "server unavailable"
-    page = " (an HTML error page)" if "html" in exchange.content_type else ""
-    tries = f" after {exchange.attempts} attempts" if exchange.attempts > 1 else ""
-    why = f"{what}: {status_reason(exchange.status)}{page}{tries}"
-    stopped = not_retried(exchange.retries)
-    if stopped is not None:
-        why += f" ({stopped})"
-    return why
 
 
 def _verdict(

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance._exchange import Exchange
-from conformance._retry import RETRY_STATUSES, status_reason
+from conformance._retry import RETRY_STATUSES, not_retried, status_reason
+
+RATE_LIMITED = 429
 
 # (kind, words in Exchange.error that identify it), first match wins
 _ERROR_KINDS = (
@@ -41,6 +43,32 @@ class Fault:
             "attempts": self.attempts,
             "recovered": self.recovered,
         }
+
+
+def inconclusive(exchange: Exchange) -> str | None:
+    """Why nothing can be concluded from ``exchange``, or None when it can be judged.
+
+    The one rule of the run's checks and of exploration alike: a transport failure (or a
+    request the budget did not send), and a 429, 502, 503 or 504 that the retries did not
+    get past, are faults of the network or the endpoint's infrastructure, never a verdict
+    on the contract (ERROR, never FAIL).
+    """
+    if exchange.error is not None:
+        return exchange.error
+    if exchange.status is not None and exchange.status in RETRY_STATUSES:
+        return f"{_gave_up(exchange, exchange.status)}; nothing can be concluded"
+    return None
+
+
+def _gave_up(exchange: Exchange, status: int) -> str:
+    what = "rate limited" if status == RATE_LIMITED else "server unavailable"
+    page = " (an HTML error page)" if "html" in exchange.content_type else ""
+    tries = f" after {exchange.attempts} attempts" if exchange.attempts > 1 else ""
+    why = f"{what}: {status_reason(status)}{page}{tries}"
+    stopped = not_retried(exchange.retries)
+    if stopped is not None:
+        why += f" ({stopped})"
+    return why
 
 
 def classify(exchange: Exchange) -> Fault | None:
@@ -75,4 +103,4 @@ def _status_kind(status: int, html: bool) -> str:
     """The fault of a retryable status, whether it ended the exchange or was got past."""
     if html:
         return "gateway-error-page"
-    return "rate-limited" if status == 429 else "server-error"
+    return "rate-limited" if status == RATE_LIMITED else "server-error"

@@ -22,13 +22,14 @@ from conformance._budget import Budget
 from conformance._client import ChatClient, Endpoint
 from conformance._engine import CheckResult, Observer
 from conformance._exchange import Exchange
+from conformance._faults import inconclusive
 from conformance._model import Finding, Severity, Verdict
 from conformance._ratelimit import RateLimiter
 from conformance._retry import RetryPolicy
 from conformance._spec import Contract
 from conformance.checks import Check, get_probe
 from conformance.explore import _properties as props
-from conformance.explore._judge import Judge, Judged, inconclusive
+from conformance.explore._judge import Judge, Judged
 from conformance.explore._mutate import DELETE, Mutation, invalid_requests
 from conformance.explore._options import INVALID, VALID, ExploreOptions
 from conformance.explore._shape import REQUEST, RequestFactory, cohere
@@ -45,7 +46,7 @@ class PhaseStats:
     sent: int = 0  # cases sent (an invalid case and its follow-up count once)
     requests: int = 0  # requests sent, shrinking included
     shrink_requests: int = 0
-    inconclusive: int = 0  # cases whose answer was a transport failure or a 429
+    inconclusive: int = 0  # cases answered by a fault (_faults.inconclusive): not judged
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -159,7 +160,10 @@ class Exploration:
             f"{stats.requests} requests, {stats.prompt_tokens + stats.completion_tokens} tokens)"
         )
         if stats.inconclusive:
-            reason += f"; {stats.inconclusive} inconclusive (transport failure or 429)"
+            reason += (
+                f"; {stats.inconclusive} inconclusive (a transport failure, or a "
+                "429/502/503/504 the retries did not get past)"
+            )
         if self.stopped_by is not None:
             reason += f"; stopped early: {self.stopped_by}"
         mine = [d for d in self.discoveries if d.property_id == check.id and d.fields()]

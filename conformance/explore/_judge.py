@@ -17,7 +17,6 @@ from conformance.checks import Check, CheckContext, NotApplicable, get_probe, re
 from conformance.checks._probes import CHAT, CHAT_STREAM, CHAT_STREAM_USAGE, INVALID
 from conformance.explore import _properties as props
 
-RATE_LIMITED = 429
 Judged = tuple[str, Finding]  # (property id, finding)
 
 
@@ -31,15 +30,6 @@ def _kind_probe(body: Any, *, invalid: bool) -> str:
     if isinstance(options, dict) and options.get("include_usage") is True:
         return CHAT_STREAM_USAGE.id
     return CHAT_STREAM.id
-
-
-def inconclusive(exchange: Exchange) -> str | None:
-    """Why nothing can be concluded from ``exchange`` (transport failure, 429), or None."""
-    if exchange.error is not None:
-        return exchange.error
-    if exchange.status == RATE_LIMITED:
-        return "rate limited (429)"
-    return None
 
 
 class Judge:
