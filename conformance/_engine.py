@@ -19,6 +19,7 @@ from conformance._exchange import Exchange
 from conformance._faults import Fault, classify
 from conformance._model import Finding, Severity, Verdict, group_findings
 from conformance._ratelimit import RateLimiter
+from conformance._redact import Redactor
 from conformance._retry import RETRY_STATUSES, RetryPolicy, not_retried, status_reason
 from conformance._spec import Contract
 from conformance.checks import Check, CheckContext, NotApplicable, Unsupported, get_probe
@@ -111,6 +112,7 @@ class Runner:
         self.limiter = limiter
         self.observer = observer if observer is not None else Observer()
         self._transport = transport
+        self._redact = Redactor([endpoint.api_key])
         self._exchanges: dict[str, Exchange] = {}
         self.requests_sent = 0
         self.stopped_by: str | None = None  # why the budget stopped the run, if it did
@@ -213,6 +215,10 @@ class Runner:
             if exchange.status in RETRY_STATUSES:
                 errors.append(f"{probe_id}: {_gave_up(exchange)}; nothing can be concluded")
                 continue
+            too_deep = exchange.too_deep()
+            if too_deep is not None:
+                errors.append(f"{probe_id}: {too_deep}")
+                continue
             ctx = CheckContext(
                 contract=self.contract,
                 model=self.endpoint.model,
@@ -235,14 +241,17 @@ class Runner:
                 skipped.append(f"{probe_id}: unsupported: {why}")
             except NotApplicable as why:
                 skipped.append(f"{probe_id}: {why}")
-        grouped = group_findings(findings)
+            except RecursionError:  # a hostile payload nested deep inside a JSON string
+                errors.append(f"{probe_id}: the answer is nested too deeply to judge")
+        # Redacted here, once, for every renderer: what a check quotes was decoded.
+        grouped = [self._redact.finding(f) for f in group_findings(findings)]
         verdict, reason = _verdict(check, grouped, judged, skipped, errors)
         result = CheckResult(
             check=check,
             verdict=verdict,
             findings=grouped,
             exchanges=judged,
-            reason=reason,
+            reason=self._redact.text(reason),
             duration_s=time.perf_counter() - started,
             unsupported=unsupported and verdict is Verdict.SKIP,
         )
