@@ -119,9 +119,7 @@ class Exchange:
                     out.append((event, None, exc))
             return out
 
-        payloads: list[tuple[ServerSentEvent, Any, ValueError | None]] = self.memo(
-            "events", parse
-        )
+        payloads: list[tuple[ServerSentEvent, Any, ValueError | None]] = self.memo("events", parse)
         return payloads
 
     def too_deep(self) -> str | None:
