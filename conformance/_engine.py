@@ -19,6 +19,7 @@ from conformance._exchange import Exchange
 from conformance._faults import Fault, classify, inconclusive
 from conformance._model import Finding, Severity, Verdict, group_findings
 from conformance._ratelimit import RateLimiter
+from conformance._redact import Redactor
 from conformance._retry import RetryPolicy
 from conformance._spec import Contract
 from conformance.checks import (
@@ -125,6 +126,7 @@ class Runner:
         self.observer = observer if observer is not None else Observer()
         self.trials = max(1, trials)  # sends of each sampled probe
         self._transport = transport
+        self._redact = Redactor([endpoint.api_key])
         self._exchanges: dict[str, Exchange] = {}  # by exchange id (probe id, trial mark)
         self._unneeded: dict[str, str] = {}  # follow-ups not sent: exchange id -> why
         self.requests_sent = 0
@@ -268,7 +270,8 @@ class Runner:
             if not (outcome.skipped and len(outcome.skipped) >= outcome.probes):
                 all_skipped = False
             not_provoked = not_provoked or outcome.not_provoked
-        grouped = self._merge(per_trial)
+        # Redacted here, once, for every renderer: what a check quotes was decoded.
+        grouped = [self._redact.finding(f) for f in self._merge(per_trial)]
         skipped = skipped_any if all_skipped else []
         verdict, reason = _verdict(check, grouped, judged, skipped, errors, all_skipped=all_skipped)
         if verdict is Verdict.SKIP and not_provoked and not unsupported:
@@ -279,7 +282,7 @@ class Runner:
             verdict=verdict,
             findings=grouped,
             exchanges=judged,
-            reason=reason,
+            reason=self._redact.text(reason),
             duration_s=time.perf_counter() - started,
             unsupported=unsupported and verdict is Verdict.SKIP,
             trials=trials,
@@ -315,6 +318,10 @@ class Runner:
             if why is not None:
                 out.errors.append(f"{key}: {why}")
                 continue
+            too_deep = exchange.too_deep()
+            if too_deep is not None:
+                out.errors.append(f"{key}: {too_deep}")
+                continue
             ctx = CheckContext(
                 contract=self.contract,
                 model=self.endpoint.model,
@@ -341,6 +348,8 @@ class Runner:
                 out.skipped.append(f"{probe_id}: unsupported: {why}")
             except NotApplicable as why:
                 out.skipped.append(f"{probe_id}: {why}")
+            except RecursionError:  # a hostile payload nested deep inside a JSON string
+                out.errors.append(f"{probe_id}: the answer is nested too deeply to judge")
         out.findings = group_findings(out.findings)
         if out.findings:
             out.observed = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,36 @@ from conformance._sse import FramingProblem, ServerSentEvent
 
 DONE = "[DONE]"
 EVIDENCE_BODY_LIMIT = 64 * 1024  # bytes of a body kept for the report; the rest is marked cut
+EVIDENCE_EVENTS_LIMIT = 1000  # events of a stream kept for the report; the rest are counted
+MAX_JSON_DEPTH = 100  # deeper JSON is not judged: a hostile body, and it would exhaust the stack
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than :data:`MAX_JSON_DEPTH` (a ``ValueError``, as "not JSON" is)."""
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` that never raises ``RecursionError``: JSON nested deeper than
+    ``MAX_JSON_DEPTH`` raises :class:`TooDeep`, at any stack depth of the caller."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise TooDeep(
+            f"JSON nested deeper than the parser's recursion limit (over {MAX_JSON_DEPTH} levels)"
+        ) from None
+    depth, level = 0, [value]
+    while level:  # breadth first, without recursion
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        nested: list[Any] = []
+        for node in level:
+            if isinstance(node, dict):
+                nested.extend(v for v in node.values() if isinstance(v, dict | list))
+            elif isinstance(node, list):
+                nested.extend(v for v in node if isinstance(v, dict | list))
+        level = nested
+    return value
 
 
 @dataclass
@@ -42,6 +73,15 @@ class Exchange:
     attempts: int = 1  # requests sent for this exchange (retries included; 0: not sent)
     retries: list[str] = field(default_factory=list)  # why each earlier attempt was retried
     timing: Timing = field(default_factory=Timing)  # when the answer's parts arrived
+    # Parses of what was received, made once per run however many checks ask (see ``memo``).
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per exchange: checks share one parse of a body or stream.
+        The exchange must not change after it is judged (it is evidence)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def content_type(self) -> str:
@@ -56,8 +96,48 @@ class Exchange:
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
-        return json.loads(self.body)
+        """The body parsed as JSON (once); raises ``ValueError`` when it is not JSON,
+        :class:`TooDeep` when it is nested too deep to judge."""
+        parsed = self.memo("json", self._parse_body)
+        if isinstance(parsed, ValueError):
+            raise parsed
+        return parsed
+
+    def _parse_body(self) -> Any:
+        try:
+            return parse_json(self.body)
+        except ValueError as exc:
+            return exc
+
+    def event_payloads(self) -> list[tuple[ServerSentEvent, Any, ValueError | None]]:
+        """Each data event with its data parsed as JSON (once), or why it is not JSON."""
+
+        def parse() -> list[tuple[ServerSentEvent, Any, ValueError | None]]:
+            out: list[tuple[ServerSentEvent, Any, ValueError | None]] = []
+            for event in self.data_events():
+                try:
+                    out.append((event, parse_json(event.data), None))
+                except ValueError as exc:
+                    out.append((event, None, exc))
+            return out
+
+        payloads: list[tuple[ServerSentEvent, Any, ValueError | None]] = self.memo("events", parse)
+        return payloads
+
+    def too_deep(self) -> str | None:
+        """Why the body or an event is too deeply nested to judge, or None."""
+        if self.streamed:
+            for event, _, error in self.event_payloads():
+                if isinstance(error, TooDeep):
+                    return f"event {event.index} is {error}; not judged"
+            return None
+        try:
+            self.json()
+        except TooDeep as exc:
+            return f"the body is {exc}; not judged"
+        except ValueError:
+            pass
+        return None
 
     def data_events(self) -> list[ServerSentEvent]:
         """The events whose ``data`` is a chunk: everything up to (not including) ``[DONE]``."""
@@ -72,11 +152,7 @@ class Exchange:
         """(prompt_tokens, completion_tokens) as the endpoint reported them, or None."""
         payloads: list[Any] = []
         if self.streamed:
-            for event in self.data_events():
-                try:
-                    payloads.append(json.loads(event.data))
-                except ValueError:
-                    continue
+            payloads.extend(p for _, p, error in self.event_payloads() if error is None)
         else:
             try:
                 payloads.append(self.json())
@@ -131,10 +207,7 @@ class Exchange:
                 "body": text,
                 "body_truncated": truncated,
                 "streamed": self.streamed,
-                "events": [
-                    {"index": e.index, "event": e.event, "id": e.id, "data": e.data}
-                    for e in self.events
-                ],
+                **_evidence_events(self.events, body_limit),
             },
             "framing_problems": [
                 {
@@ -151,3 +224,19 @@ class Exchange:
             "retries": list(self.retries),
             "timing": exchange_figures(self).to_dict(),
         }
+
+
+def _evidence_events(events: list[ServerSentEvent], body_limit: int) -> dict[str, Any]:
+    """The first events, up to ``EVIDENCE_EVENTS_LIMIT`` of them and about four times
+    ``body_limit`` characters of data: results.json stays small whatever the stream was."""
+    kept: list[dict[str, Any]] = []
+    size = 0
+    for e in events[:EVIDENCE_EVENTS_LIMIT]:
+        size += len(e.data) + len(e.event) + len(e.id)
+        if size > 4 * body_limit and kept:
+            break
+        kept.append({"index": e.index, "event": e.event, "id": e.id, "data": e.data[:body_limit]})
+    out: dict[str, Any] = {"events": kept}
+    if len(kept) < len(events):
+        out["events_omitted"] = len(events) - len(kept)
+    return out

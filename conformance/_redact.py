@@ -1,7 +1,9 @@
 """Keep secrets (the API key) out of everything recorded: evidence, reports, logs, errors.
 
-Besides the secret as written, its JSON-escaped and percent-encoded spellings are replaced too,
-since a server may echo the key inside a JSON string or a URL.
+Every spelling that decodes to the secret is replaced, in any letter case: each character may
+be written as itself, as a JSON escape (``\\u0073``, ``\\"``) or percent-encoded (``%73``),
+since a hostile server may echo the key escaped so that it leaks once decoded. Redact every
+string that is rendered (findings, reasons, header names), not only the raw bytes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ import builtins
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from conformance._model import Finding
+
+_F = TypeVar("_F", bound="Finding")
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 4  # shorter strings would redact ordinary text and hide nothing
@@ -23,19 +32,15 @@ class Redactor:
     """Replaces every occurrence of the given secrets with ``[REDACTED]``."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
-        spellings: set[str] = set()
-        for secret in secrets:
-            if secret is None or len(secret) < MIN_SECRET_LENGTH:
-                continue
-            spellings.add(secret)
-            spellings.add(json.dumps(secret)[1:-1])
-            spellings.add(quote(secret, safe=""))
+        kept = {s for s in secrets if s is not None and len(s) >= MIN_SECRET_LENGTH}
         # Longest first, so a secret that contains another is replaced whole.
-        ordered = sorted(spellings, key=lambda s: (-len(s), s))
+        ordered = sorted(kept, key=lambda s: (-len(s), s))
         self._secrets = tuple(ordered)
-        self._encoded = tuple(s.encode("utf-8") for s in ordered)
-        self._text_re = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-        self._bytes_re = re.compile(b"|".join(map(re.escape, self._encoded))) if ordered else None
+        self._encoded = tuple(s.lower().encode("utf-8") for s in ordered)
+        pattern = "|".join("".join(_spellings(c) for c in s) for s in ordered)
+        flags = re.IGNORECASE | re.DOTALL
+        self._text_re = re.compile(pattern, flags) if ordered else None
+        self._bytes_re = re.compile(pattern.encode("utf-8"), flags) if ordered else None
 
     def __bool__(self) -> bool:
         """False when there is nothing to redact."""
@@ -57,9 +62,10 @@ class Redactor:
         A cut can fall inside a secret; the piece of it before the cut is dropped too.
         """
         out = self.bytes(b[:limit])
+        tail = out[-max((len(s) for s in self._encoded), default=0) :].lower()
         for secret in self._encoded:
-            for length in range(min(len(secret) - 1, len(out)), MIN_SECRET_LENGTH - 1, -1):
-                if out.endswith(secret[:length]):
+            for length in range(min(len(secret) - 1, len(tail)), MIN_SECRET_LENGTH - 1, -1):
+                if tail.endswith(secret[:length]):
                     out = out[:-length]
                     break
         return out
@@ -68,13 +74,27 @@ class Redactor:
         """Lower-case names; credential headers keep at most their scheme word."""
         out: dict[str, str] = {}
         for name, value in h.items():
-            key = name.lower()
+            key = self.text(name.lower())  # a hostile server may put the key in a name
             if key in SECRET_HEADERS:
                 scheme = _SCHEME.match(value) if key in _SCHEMES else None
                 out[key] = f"{scheme.group(1)} {REDACTED}" if scheme else REDACTED
             else:
                 out[key] = self.text(value)
         return out
+
+    def finding(self, finding: _F) -> _F:
+        """``finding`` with every string it renders redacted: what a check quotes was decoded
+        (JSON escapes undone, tool-call deltas joined), so the raw bytes' redaction missed it."""
+        if not self:
+            return finding
+        return replace(
+            finding,
+            title=self.text(finding.title),
+            json_path=self.text(finding.json_path),
+            schema_path=None if finding.schema_path is None else self.text(finding.schema_path),
+            expected=self.json(finding.expected),
+            actual=self.json(finding.actual),
+        )
 
     def json(self, value: object) -> object:
         """A JSON-like value (dicts, lists, strings...) with every string redacted."""
@@ -87,3 +107,15 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.json(v) for v in value]
         return value
+
+
+def _spellings(char: str) -> str:
+    """A regex matching ``char`` as written, JSON-escaped or percent-encoded (any case)."""
+    forms = {char, json.dumps(char)[1:-1], quote(char, safe="")}
+    if char == "/":
+        forms.add("\\/")  # JSON may escape a solidus
+    if ord(char) < 0x10000:
+        forms.add(f"\\u{ord(char):04x}")
+    if ord(char) < 0x80:
+        forms.add(f"%{ord(char):02x}")
+    return "(?:" + "|".join(sorted(map(re.escape, forms), key=lambda f: (-len(f), f))) + ")"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from conformance._exchange import DONE, Exchange
+from conformance._exchange import DONE, Exchange, parse_json
 from conformance._model import Finding
 from conformance._validation import Violation
 from conformance.checks._registry import CheckContext, NotApplicable
@@ -78,19 +77,24 @@ class Chunk:
 def chunks(exchange: Exchange) -> list[Chunk]:
     """Every data event before ``[DONE]``, parsed; a mistyped ``[DONE]`` is not a chunk
     (``stream_done_terminator`` names it)."""
-    out: list[Chunk] = []
-    for event in exchange.data_events():
-        if is_done_like(event.data):
-            continue
-        try:
-            out.append(Chunk(event.index, event.data, json.loads(event.data)))
-        except ValueError as exc:
+
+    def parse() -> list[Chunk]:
+        out: list[Chunk] = []
+        for event, payload, error in exchange.event_payloads():
+            if is_done_like(event.data):
+                continue
+            if error is None:
+                out.append(Chunk(event.index, event.data, payload))
+                continue
             glued = glued_payloads(event.data)
             if glued is None:
-                out.append(Chunk(event.index, event.data, error=str(exc)))
+                out.append(Chunk(event.index, event.data, error=str(error)))
             else:  # stream_event_separation names it; the chunks are judged as sent
                 out.extend(Chunk(event.index, d, p, glued=True) for d, p in glued)
-    return out
+        return out
+
+    chunks: list[Chunk] = exchange.memo("chunks", parse)
+    return list(chunks)
 
 
 def glued_payloads(data: str) -> list[tuple[str, Any]] | None:
@@ -107,7 +111,7 @@ def glued_payloads(data: str) -> list[tuple[str, Any]] | None:
         if line == DONE:  # the terminator glued on after the last chunk
             continue
         try:
-            out.append((line, json.loads(line)))
+            out.append((line, parse_json(line)))
         except ValueError:
             return None
     return out

@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 
-from conformance._exchange import Exchange
+from conformance._exchange import Exchange, parse_json
 from conformance._model import Finding, Severity
 from conformance._validation import type_name
 from conformance.checks._helpers import clip, request_body
@@ -149,7 +149,7 @@ def _parse(path: str, content: object, mode: str) -> tuple[Any, Finding | None]:
             actual=type_name(content),
         )
     try:
-        return json.loads(content), None
+        return parse_json(content), None
     except ValueError as exc:
         return None, Finding(
             title=f"{mode} content is not JSON",

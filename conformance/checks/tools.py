@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import SchemaError
 
-from conformance._exchange import Exchange
+from conformance._exchange import Exchange, parse_json
 from conformance._model import Finding, Severity
 from conformance._validation import type_name
 from conformance.checks._answer import read_answer
@@ -239,7 +239,7 @@ def _judge_arguments(call: Call, declared: dict[str, object]) -> Iterator[Findin
         return  # tool_call_shape names it; there are no parameters to judge against
     parameters = declared[call.name]
     try:
-        parsed = json.loads(call.arguments)
+        parsed = parse_json(call.arguments)
     except ValueError as exc:
         title = (
             'tool-call arguments of a function without parameters are not "{}"'
@@ -354,7 +354,7 @@ def tool_call_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[
 
 def _keys(arguments: object) -> list[str] | None:
     try:
-        parsed = json.loads(arguments) if isinstance(arguments, str) else None
+        parsed = parse_json(arguments) if isinstance(arguments, str) else None
     except ValueError:
         return None
     return sorted(parsed) if isinstance(parsed, dict) else None

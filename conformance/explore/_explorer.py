@@ -25,6 +25,7 @@ from conformance._exchange import Exchange
 from conformance._faults import inconclusive
 from conformance._model import Finding, Severity, Verdict
 from conformance._ratelimit import RateLimiter
+from conformance._redact import Redactor
 from conformance._retry import RetryPolicy
 from conformance._spec import Contract
 from conformance.checks import Check, get_probe
@@ -231,6 +232,7 @@ class Explorer:
         self.budget = budget if budget is not None else Budget()
         self.options = options if options is not None else ExploreOptions()
         self._transport = transport
+        self._redact = Redactor([endpoint.api_key])
         self._judge = Judge(contract, endpoint.model, api_key_configured=bool(endpoint.api_key))
         self._validator = contract.validator(REQUEST)
         self._ids = iter(range(1, 10**9))
@@ -347,7 +349,8 @@ class Explorer:
         example) for one seen before."""
         index = {d.key: d for d in self._exploration.discoveries}
         seen: set[Key] = set()
-        for property_id, finding in judged:
+        for property_id, judged_finding in judged:
+            finding = self._redact.finding(judged_finding)
             found = Discovery(property_id, finding, body, mutation)
             if found.key in seen:
                 continue
