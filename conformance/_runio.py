@@ -9,6 +9,7 @@ never leaves a half-written report.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -41,8 +42,16 @@ def interruptible(record: Callable[[str], None]) -> Iterator[None]:
         # A background job of a script may have SIGINT ignored: stop all the same.
         if callable(signal.getsignal(signal.SIGINT)):
             signal.raise_signal(signal.SIGINT)
-        else:
-            raise KeyboardInterrupt
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise KeyboardInterrupt from None
+        # Inside the event loop (asyncio installed no SIGINT handler, SIGINT being ignored),
+        # raising here would end whichever task runs with KeyboardInterrupt ("Task exception
+        # was never retrieved", a traceback on stderr): raise it from the loop itself, which
+        # then cancels every task cleanly, as asyncio's own handler does.
+        loop.call_soon_threadsafe(_interrupt)
 
     try:
         signal.signal(signal.SIGTERM, on_term)
@@ -53,6 +62,10 @@ def interruptible(record: Callable[[str], None]) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 class AtomicOutputs:

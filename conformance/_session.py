@@ -76,6 +76,7 @@ class Session:
         self.server_options = dict(server_options or {})
         self.observer = observer
         self.interrupted: str | None = None  # the signal that stopped the run, if one did
+        self.preflight_exit: int | None = None  # the exit code of a stop after the preflight
         self._transport = transport
         self._stack = contextlib.ExitStack()
         self._started = time.perf_counter()
@@ -231,6 +232,8 @@ class Session:
         data = self.gate.apply(self._built())
         if self.interrupted is not None:  # the process exits 130, whatever was judged
             data["exit_code"] = EXIT_INTERRUPTED
+        elif self.preflight_exit is not None:  # 2 for a model not served, else 3
+            data["exit_code"] = self.preflight_exit
         return data
 
     def explore(self) -> Exploration:

@@ -82,6 +82,7 @@ def run_suite(
     stop = session.preflight_stop()
     if stop is not None:
         session.notes.append(stop.message)
+        session.preflight_exit = stop.exit_code
         remove_stale_reports(report_dir)
         session.write_results(results_path)
         click.echo(f"conformance: {visible(stop.message, one_line=True)}", err=True)

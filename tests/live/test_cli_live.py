@@ -305,7 +305,9 @@ def test_a_model_the_endpoint_does_not_serve_exits_2_with_one_line(tmp_path):
     assert where == f"conformance: no checks were run; see {tmp_path / 'results.json'}"
     # the previous run's report and JUnit file do not stay beside the new results.json
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
-    assert load_results(tmp_path)["notes"][0] == line.removeprefix("conformance: ")
+    data = load_results(tmp_path)
+    assert data["notes"][0] == line.removeprefix("conformance: ")
+    assert (data["verdict"], data["exit_code"]) == ("inconclusive", 2)
 
 
 class Redirecting(BaseHTTPRequestHandler):
