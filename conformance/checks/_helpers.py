@@ -56,6 +56,7 @@ def findings_from(
     for violation in violations:
         yield Finding(
             title=violation.summary,
+            kind=violation.summary,  # the schema's rule, no value of the instance
             json_path=violation.json_path,
             expected=violation.expected,
             actual=violation.actual,
@@ -132,6 +133,7 @@ def parse_body(exchange: Exchange) -> tuple[Any, str | None]:
 def not_json(what: str, why: str, *, chunk_index: int | None = None) -> Finding:
     return Finding(
         title=f"{what} is not JSON",
+        kind="not JSON",
         expected="a JSON document",
         actual=why,
         chunk_index=chunk_index,

@@ -226,7 +226,12 @@ def _later_delta_problems(
 
 def _problem(title: str, path: str, chunk_index: int | None, expected: Any, actual: Any) -> Finding:
     return Finding(
-        title=title, json_path=path, expected=expected, actual=actual, chunk_index=chunk_index
+        title=title,
+        kind=title,  # every caller names a fixed title
+        json_path=path,
+        expected=expected,
+        actual=actual,
+        chunk_index=chunk_index,
     )
 
 

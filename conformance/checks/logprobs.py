@@ -105,7 +105,12 @@ def _collapsed(func: CheckFunc) -> CheckFunc:
 def _at(where: tuple[str, int | None], title: str, expected: Any, actual: Any) -> Finding:
     path, chunk_index = where
     return Finding(
-        title=title, json_path=path, expected=expected, actual=actual, chunk_index=chunk_index
+        title=title,
+        kind=title,  # every caller names a fixed title
+        json_path=path,
+        expected=expected,
+        actual=actual,
+        chunk_index=chunk_index,
     )
 
 
@@ -169,6 +174,7 @@ def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
             title="a logprob is above 0"
             if isinstance(value, int | float)
             else "a logprob is not a number",
+            kind="logprob above 0" if isinstance(value, int | float) else "logprob not a number",
             json_path=f"{entry.path}.logprob",
             expected="a number <= 0",
             actual=value,
