@@ -13,7 +13,7 @@ written before kinds existed (a ``title`` and no ``kind``) still matches by its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -232,14 +232,19 @@ class Gate:
         if self.fail_on not in FAIL_ON:
             raise ConfigError(f"--fail-on {self.fail_on!r} is unknown; use 'fail' or 'warn'.")
 
-    def apply(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Add ``gate`` to results data and set ``exit_code`` by this policy."""
+    def apply(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Results data (a stored results.json) judged again by this policy: a copy with its
+        ``gate`` and ``exit_code`` decided here."""
+        gate, exit_code = self.decide(all_checks(data))
+        return {**data, "exit_code": exit_code, "gate": gate}
+
+    def decide(self, checks: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], int]:
+        """The ``gate`` record of a run's ``checks`` (results.json's) and its exit code."""
         failing = {"FAIL", "WARN"} if self.fail_on == "warn" else {"FAIL"}
         entries = self.baseline.entries if self.baseline is not None else ()
         used: set[int] = set()
         known: list[dict[str, str]] = []
         new: list[dict[str, str]] = []
-        checks = all_checks(data)
         for check in checks:
             for finding in check.get("findings", []):
                 ident = finding_identity(check, finding)
@@ -266,7 +271,7 @@ class Gate:
             exit_code = EXIT_INCONCLUSIVE
         else:
             exit_code = EXIT_OK
-        data["gate"] = {
+        gate = {
             "fail_on": self.fail_on,
             "baseline": self.baseline.path if self.baseline is not None else None,
             "strict_baseline": self.strict_baseline,
@@ -275,8 +280,7 @@ class Gate:
             "stale": stale,
             "unverified": unverified,
         }
-        data["exit_code"] = exit_code
-        return data
+        return gate, exit_code
 
 
 def gate_summary(gate: Mapping[str, Any]) -> list[str]:

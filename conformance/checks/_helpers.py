@@ -130,6 +130,19 @@ def parse_body(exchange: Exchange) -> tuple[Any, str | None]:
         return None, f"{exc}: {clip(exchange.text())}"
 
 
+def located(title: str, where: tuple[str, int | None], expected: Any, actual: Any) -> Finding:
+    """A finding with a fixed ``title`` (its kind) at ``where``: (JSON path, event index)."""
+    path, chunk_index = where
+    return Finding(
+        title=title,
+        kind=title,  # callers name fixed titles
+        json_path=path,
+        expected=expected,
+        actual=actual,
+        chunk_index=chunk_index,
+    )
+
+
 def not_json(what: str, why: str, *, chunk_index: int | None = None) -> Finding:
     return Finding(
         title=f"{what} is not JSON",
