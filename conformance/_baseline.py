@@ -1,17 +1,19 @@
 """CI gating: which findings fail the run (``--fail-on``) and which are already known
 (``--baseline known.yaml``).
 
-A finding's identity is ``(check, exchange, json_path, title)``: the check's id, the
-probe whose exchange showed it, where in the body or chunk, and the finding's title.
-All four are stable across runs: titles carry no values from the response, and an
-exchange is named after the probe that sent it. Exploration's requests are generated from
-a seed, so its findings are identified without the exchange. A baseline entry may leave
-out ``exchange``, ``json_path`` or ``title`` to match any value there.
+A finding's identity is ``(check, exchange, json_path, kind)``: the check's id, the
+probe whose exchange showed it, where in the body or chunk, and the kind of failure
+(``Finding.identity``). All four are stable across runs: a kind never carries a value from
+the response (a title may: "answered with 503"), and an exchange is named after the probe
+that sent it. Exploration's requests are generated from a seed, so its findings are
+identified without the exchange. A baseline entry may leave out ``exchange``,
+``json_path`` or ``kind`` to match any value there. Its ``title`` is for people; an entry
+written before kinds existed (a ``title`` and no ``kind``) still matches by its title.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,32 +26,43 @@ from conformance._scores import CONCLUDED, EXPLORATION, all_checks
 
 BASELINE_VERSION = 1
 FAIL_ON = ("fail", "warn")
-FIELDS = ("check", "exchange", "json_path", "title")
+FIELDS = ("check", "exchange", "json_path", "kind", "title")
+MATCHED = ("check", "exchange", "json_path", "kind")  # what identifies a finding
 
 HEADER = """\
 # conformance baseline: findings known and accepted for now.
 # `conformance run --baseline THIS_FILE` does not fail on them; it fails on any new one,
 # and reports entries that no longer occur as stale (they fail with --strict-baseline).
-# A finding is identified by check + exchange + json_path + title (exploration's, whose
-# requests are generated, by check + json_path + title); leave out exchange, json_path or
-# title in an entry to match any. `note` is yours: say why it is accepted.
+# A finding is identified by check + exchange + json_path + kind (exploration's, whose
+# requests are generated, by check + json_path + kind); leave out exchange, json_path or
+# kind in an entry to match any. `title` is for people: the values in it may change.
+# `note` is yours: say why it is accepted.
 """
 
 
 def identity(
     check_id: str, finding: Mapping[str, Any], *, generated: bool = False
 ) -> dict[str, str]:
-    """The stable identity of one finding of ``check_id`` (a results.json finding).
+    """The stable identity of one finding of ``check_id`` (a results.json finding), with
+    its title for people (``title`` is not part of the identity: see :func:`same`).
 
     Exploration's requests are generated (their exchange ids depend on the seed), so a
-    ``generated`` finding's identity leaves the exchange empty: check, path and title.
+    ``generated`` finding's identity leaves the exchange empty: check, path and kind.
+    A finding from a results.json written before kinds existed has its title as its kind.
     """
+    title = str(finding.get("title") or "")
     return {
         "check": check_id,
         "exchange": "" if generated else str(finding.get("exchange") or ""),
         "json_path": str(finding.get("json_path") or ""),
-        "title": str(finding.get("title") or ""),
+        "kind": str(finding.get("kind") or title),
+        "title": title,
     }
+
+
+def same(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    """Whether two identities name the same finding (titles may differ)."""
+    return all(a.get(name) == b.get(name) for name in MATCHED)
 
 
 def finding_identity(check: Mapping[str, Any], finding: Mapping[str, Any]) -> dict[str, str]:
@@ -64,17 +77,19 @@ class Entry:
     check: str
     exchange: str | None = None
     json_path: str | None = None
-    title: str | None = None
+    kind: str | None = None
+    title: str | None = None  # for people; matched only by an entry without a kind (old files)
     note: str = ""
 
     def matches(self, ident: Mapping[str, str]) -> bool:
+        last = ("kind", self.kind) if self.kind is not None else ("title", self.title)
         return all(
             want is None or want == ident[name]
             for name, want in (
                 ("check", self.check),
                 ("exchange", self.exchange),
                 ("json_path", self.json_path),
-                ("title", self.title),
+                last,
             )
         )
 
@@ -131,9 +146,10 @@ class Baseline:
                     check=ident["check"],
                     exchange=ident["exchange"] or None,  # generated: any exchange
                     json_path=ident["json_path"],
+                    kind=ident["kind"],
                     title=ident["title"],
                 )
-                entries.setdefault(tuple(ident.values()), entry)
+                entries.setdefault(tuple(ident[name] for name in MATCHED), entry)
         return cls(entries=tuple(entries.values()))
 
     def with_notes_from(self, older: Baseline) -> tuple[Baseline, int]:
@@ -160,13 +176,13 @@ class Baseline:
 
 
 def _key(entry: Entry) -> tuple[str | None, ...]:
-    return (entry.check, entry.exchange, entry.json_path, entry.title)
+    return (entry.check, entry.exchange, entry.json_path, entry.kind or entry.title)
 
 
 def _entries(raw: Any, where: str) -> Iterable[Entry]:
     shape = (
         "a mapping with `version: 1` and `findings:`, a list of entries each with `check` "
-        "and optionally `exchange`, `json_path`, `title` and `note`"
+        "and optionally `exchange`, `json_path`, `kind`, `title` and `note`"
     )
     if raw is None:  # an empty file: nothing known yet
         return
@@ -197,6 +213,7 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
             check=str(values["check"]),
             exchange=values["exchange"],
             json_path=values["json_path"],
+            kind=values["kind"],
             title=values["title"],
             note=str(item.get("note") or ""),
         )
@@ -215,14 +232,19 @@ class Gate:
         if self.fail_on not in FAIL_ON:
             raise ConfigError(f"--fail-on {self.fail_on!r} is unknown; use 'fail' or 'warn'.")
 
-    def apply(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Add ``gate`` to results data and set ``exit_code`` by this policy."""
+    def apply(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Results data (a stored results.json) judged again by this policy: a copy with its
+        ``gate`` and ``exit_code`` decided here."""
+        gate, exit_code = self.decide(all_checks(data))
+        return {**data, "exit_code": exit_code, "gate": gate}
+
+    def decide(self, checks: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], int]:
+        """The ``gate`` record of a run's ``checks`` (results.json's) and its exit code."""
         failing = {"FAIL", "WARN"} if self.fail_on == "warn" else {"FAIL"}
         entries = self.baseline.entries if self.baseline is not None else ()
         used: set[int] = set()
         known: list[dict[str, str]] = []
         new: list[dict[str, str]] = []
-        checks = all_checks(data)
         for check in checks:
             for finding in check.get("findings", []):
                 ident = finding_identity(check, finding)
@@ -249,7 +271,7 @@ class Gate:
             exit_code = EXIT_INCONCLUSIVE
         else:
             exit_code = EXIT_OK
-        data["gate"] = {
+        gate = {
             "fail_on": self.fail_on,
             "baseline": self.baseline.path if self.baseline is not None else None,
             "strict_baseline": self.strict_baseline,
@@ -258,8 +280,7 @@ class Gate:
             "stale": stale,
             "unverified": unverified,
         }
-        data["exit_code"] = exit_code
-        return data
+        return gate, exit_code
 
 
 def gate_summary(gate: Mapping[str, Any]) -> list[str]:
@@ -277,7 +298,8 @@ def gate_summary(gate: Mapping[str, Any]) -> list[str]:
             f"{ident['title']}"
         )
     for entry in gate.get("stale", []):
-        what = " ".join(f"{k}={v}" for k, v in entry.items() if k != "note")
+        shown = [k for k in entry if k != "note" and not (k == "title" and "kind" in entry)]
+        what = " ".join(f"{k}={entry[k]}" for k in shown)
         suffix = " (fails: --strict-baseline)" if gate.get("strict_baseline") else ""
         lines.append(f"stale baseline entry (no longer found): {what}{suffix}")
     return lines

@@ -83,12 +83,7 @@ class Endpoint:
     headers: tuple[tuple[str, str], ...] = ()  # sent with every request (--header)
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"--base-url {self.base_url!r} is not an http(s) URL with a host. Pass the "
-                "endpoint's base URL, for example --base-url https://api.example.com/v1."
-            )
+        check_base_url(self.base_url)
         if self.api_key is not None and not _header_safe(self.api_key):
             # The key itself is never shown.
             raise ConfigError(
@@ -99,6 +94,17 @@ class Endpoint:
 
     def chat_url(self) -> str:
         return self.base_url.rstrip("/") + "/chat/completions"
+
+
+def check_base_url(url: str) -> None:
+    """Raise ``ConfigError`` unless ``url`` is an http(s) URL with a host (the one check of
+    a base URL: settings, the plugin and ``Endpoint`` all come here)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--base-url {url!r} is not an http(s) URL with a host. Pass the endpoint's "
+            "base URL, for example --base-url https://api.example.com/v1."
+        )
 
 
 def _header_safe(value: str) -> bool:

@@ -11,6 +11,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance._baseline import MATCHED, finding_identity
 from conformance._scores import AreaScore, all_checks, area_order, area_scores
 from conformance._text import clipped
 
@@ -51,6 +52,9 @@ class Cell:
     status: str  # a key of STATUSES
     verdict: str | None  # as in results.json; None when the check did not run
     note: str = ""  # the findings, or why SKIP / ERROR; empty when there is nothing to say
+    # What failed, by identity (check, probe, JSON path, kind): the same defect with other
+    # values in its title is the same finding in both columns.
+    found: frozenset[tuple[str, ...]] = frozenset()
 
     @property
     def label(self) -> str:
@@ -70,7 +74,7 @@ class Row:
     @property
     def differs(self) -> bool:
         shown = [cell for i, cell in enumerate(self.cells) if i not in self.silent]
-        return len({cell.status for cell in shown}) > 1
+        return len({(cell.status, cell.found) for cell in shown}) > 1
 
 
 @dataclass
@@ -96,10 +100,14 @@ def cell_of(check: Mapping[str, Any] | None) -> Cell:
     }.get(verdict, "inconclusive")
     if status == "pass":
         return Cell(status, verdict)  # a PASS's reason is bookkeeping, not a difference
-    lines = [finding_line(f) for f in check.get("findings", [])]
+    findings = check.get("findings", [])
+    lines = [finding_line(f) for f in findings]
     if check.get("reason"):
         lines.append(str(check["reason"]))
-    return Cell(status, verdict, "\n".join(lines))
+    found = frozenset(
+        tuple(v for k, v in finding_identity(check, f).items() if k in MATCHED) for f in findings
+    )
+    return Cell(status, verdict, "\n".join(lines), found)
 
 
 def finding_line(finding: Mapping[str, Any]) -> str:

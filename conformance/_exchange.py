@@ -148,23 +148,37 @@ class Exchange:
             out.append(event)
         return out
 
-    def usage(self) -> tuple[int, int] | None:
-        """(prompt_tokens, completion_tokens) as the endpoint reported them, or None."""
-        payloads: list[Any] = []
-        if self.streamed:
-            payloads.extend(p for _, p, error in self.event_payloads() if error is None)
-        else:
+    def reported_usage(self) -> tuple[dict[str, Any], int | None] | None:
+        """The ``usage`` object the endpoint reported (a stream's last one) and the index of
+        the event that carried it (None for a body), or None when it reported none.
+
+        The one reader of usage: the budget, the usage checks and the answer views use it.
+        """
+        if not self.streamed:
             try:
-                payloads.append(self.json())
+                payload = self.json()
             except ValueError:
                 return None
-        for payload in reversed(payloads):
             usage = payload.get("usage") if isinstance(payload, dict) else None
-            if isinstance(usage, dict):
-                prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-                if isinstance(prompt, int) and isinstance(completion, int):
-                    return prompt, completion
-        return None
+            return (usage, None) if isinstance(usage, dict) else None
+        found: tuple[dict[str, Any], int | None] | None = None
+        for event in self.data_events():
+            for payload in _payloads(event.data):
+                usage = payload.get("usage") if isinstance(payload, dict) else None
+                if isinstance(usage, dict):
+                    found = (usage, event.index)
+        return found
+
+    def usage(self) -> tuple[int, int] | None:
+        """(prompt_tokens, completion_tokens) as the endpoint reported them, or None."""
+        reported = self.reported_usage()
+        if reported is None:
+            return None
+        prompt = token_count(reported[0].get("prompt_tokens"))
+        completion = token_count(reported[0].get("completion_tokens"))
+        if prompt is None or completion is None:
+            return None
+        return prompt, completion
 
     def estimated_usage(self) -> tuple[int, int]:
         """A rough (prompt, completion) when the endpoint reported none: about 4 tokens per
@@ -239,4 +253,27 @@ def _evidence_events(events: list[ServerSentEvent], body_limit: int) -> dict[str
     out: dict[str, Any] = {"events": kept}
     if len(kept) < len(events):
         out["events_omitted"] = len(events) - len(kept)
+    return out
+
+
+def token_count(value: object) -> int | None:
+    """``value`` when it is a token count: a non-negative integer (``true`` is not one)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _payloads(data: str) -> list[Any]:
+    """The JSON documents of an event's data: one, or one per line when several were glued
+    into one event (a missing blank line); none when it is not JSON."""
+    try:
+        return [json.loads(data)]
+    except ValueError:
+        pass
+    out: list[Any] = []
+    for line in data.split("\n"):
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
     return out

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-from conformance._baseline import finding_identity
+from conformance._baseline import finding_identity, same
 from conformance._html_evidence import (
     anchor,
     as_text,
@@ -356,7 +356,9 @@ def known_indexes(data: Mapping[str, Any], check: Mapping[str, Any]) -> set[int]
         return None
     known = [dict(k) for k in gate.get("known", [])]
     return {
-        i for i, f in enumerate(check.get("findings", [])) if finding_identity(check, f) in known
+        i
+        for i, f in enumerate(check.get("findings", []))
+        if any(same(finding_identity(check, f), k) for k in known)
     }
 
 

@@ -36,7 +36,14 @@ class Finding:
 
     A check yields findings with ``title``, ``json_path`` and the expected/actual pair;
     the engine fills in ``check_id``, ``severity`` and ``exchange`` and groups repeats
-    (the same title at the same JSON path) into one finding with a ``count``.
+    (the same kind of failure at the same JSON path) into one finding with a ``count``.
+
+    The title is for people and may quote the answer ("answered with 503"). What identifies
+    a finding across runs (the baseline, ``compare``, exploration's deduplication, the
+    report's grouping) is :attr:`identity`: the check, the probe, the JSON path and the
+    ``kind`` of failure, never a value from the response. A finding whose title is a fixed
+    text may leave ``kind`` empty: its title is its kind. A title built from values must
+    come with a ``kind`` (tests/checks/test_identity.py holds every check to that).
     """
 
     title: str
@@ -49,21 +56,32 @@ class Finding:
     severity: Severity = Severity.MUST
     exchange: Exchange | None = field(default=None, compare=False, repr=False)
     count: int = 1
+    # The kind of failure, stable across runs ("": the title, a fixed text). Not compared:
+    # two findings are equal when they say the same; ``identity`` is what groups them.
+    kind: str = field(default="", compare=False)
     # Repeated trials (--trials): in how many of the trials its probe was judged in this
     # finding was seen ("3 of 5"). Not part of its identity: the same problem at any rate.
     seen: int = 1
     trials: int = 1
 
     @property
-    def group_key(self) -> tuple[str, str, str, str]:
-        """Findings with the same key are one problem seen several times (in one exchange:
-        the same violation in 40 chunks of a stream is one finding with a count of 40)."""
+    def failure(self) -> str:
+        """The kind of failure: ``kind``, or the title when that is a fixed text."""
+        return self.kind or self.title
+
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        """(check, exchange, JSON path, kind of failure): the same defect has the same
+        identity whatever values the answer carried. Findings with the same identity are
+        one problem seen several times (in one exchange: the same violation in 40 chunks of
+        a stream is one finding with a count of 40)."""
         exchange_id = self.exchange.id if self.exchange is not None else ""
-        return (self.check_id, exchange_id, self.title, self.json_path)
+        return (self.check_id, exchange_id, self.json_path, self.failure)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "check_id": self.check_id,
+            "kind": self.failure,
             "title": self.title,
             "severity": self.severity.value,
             "json_path": self.json_path,
@@ -79,10 +97,10 @@ class Finding:
 
 
 def group_findings(findings: list[Finding]) -> list[Finding]:
-    """Collapse findings with the same ``group_key``: first example kept, counts added."""
+    """Collapse findings with the same ``identity``: first example kept, counts added."""
     grouped: dict[tuple[str, str, str, str], Finding] = {}
     for finding in findings:
-        key = finding.group_key
+        key = finding.identity
         seen = grouped.get(key)
         if seen is None:
             grouped[key] = finding

@@ -9,10 +9,10 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from conformance._engine import CheckResult, Usage
@@ -67,6 +67,33 @@ def outcome(results: Sequence[CheckResult]) -> tuple[str, int]:
     return "conformant", EXIT_OK
 
 
+class Explored(Protocol):
+    """What results.json needs of an exploration (``explore._explorer.Exploration``)."""
+
+    @property
+    def requests(self) -> int: ...
+    @property
+    def prompt_tokens(self) -> int: ...
+    @property
+    def completion_tokens(self) -> int: ...
+    @property
+    def exchanges(self) -> list[Exchange]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class Gating(Protocol):
+    """What fails the run (``_baseline.Gate``): its record and the exit code it decides."""
+
+    def decide(self, checks: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], int]: ...
+
+
+def _phase(requests: int, prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "requests": requests,
+        "tokens": {"prompt": prompt, "completion": completion, "total": prompt + completion},
+    }
+
+
 def build(
     info: RunInfo,
     results: Sequence[CheckResult],
@@ -77,10 +104,38 @@ def build(
     areas: dict[str, dict[str, int]] | None = None,
     faults: Sequence[Any] = (),
     network: dict[str, Any] | None = None,
+    explored: Explored | None = None,
+    gate: Gating | None = None,
+    stopped_exit: int | None = None,
 ) -> dict[str, Any]:
+    """The whole of results.json, assembled here and only here: nothing is patched after.
+
+    ``requests_sent`` and ``usage`` are the run's (exploration's included: they share the
+    budget); ``explored`` splits them into phases. ``gate`` decides the exit code, unless the
+    run was stopped (``stopped_exit``: 130 when interrupted, 2 or 3 after the preflight),
+    which is the process's exit code whatever was judged.
+    """
     verdict, exit_code = outcome(results)
     totals = Counter(r.verdict.value for r in results)
-    return {
+    checks = [r.to_dict() for r in results]
+    gated = None
+    if gate is not None:
+        gated, exit_code = gate.decide(checks)
+    if stopped_exit is not None:
+        exit_code = stopped_exit
+    tokens = usage.to_dict()
+    spent = (explored.prompt_tokens, explored.completion_tokens) if explored else (0, 0)
+    phases = {
+        "checks": _phase(
+            requests_sent, tokens["prompt"] - spent[0], tokens["completion"] - spent[1]
+        )
+    }
+    recorded = [e.to_dict() for e in exchanges]
+    if explored is not None:
+        phases["explore"] = _phase(explored.requests, *spent)
+        known = {e.id for e in exchanges}
+        recorded += [e.to_dict() for e in explored.exchanges if e.id not in known]
+    data = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "conformance", "version": __version__},
         "endpoint": {
@@ -102,15 +157,20 @@ def build(
         "verdict": verdict,
         "exit_code": exit_code,
         "totals": {v.value: totals.get(v.value, 0) for v in Verdict},
-        "requests": requests_sent,
-        "tokens": usage.to_dict(),
+        "requests": requests_sent + (explored.requests if explored else 0),
+        "tokens": tokens,
         "areas": dict(areas or {}),
         "faults": [f.to_dict() for f in faults],
         "network": dict(network or {}),
         "latency": latency_figures(exchanges),  # figures, never verdicts
-        "checks": [r.to_dict() for r in results],
-        "exchanges": [e.to_dict() for e in exchanges],
+        "checks": checks,
+        "exchanges": recorded,
+        "phases": phases,
+        "explore": explored.to_dict() if explored else None,
     }
+    if gated is not None:
+        data["gate"] = gated
+    return data
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

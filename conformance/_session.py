@@ -228,13 +228,28 @@ class Session:
             notes=notes,
         )
 
+    def stopped_exit(self) -> int | None:
+        """The process's exit code when the run was stopped: 130 when interrupted, whatever
+        was judged; after the preflight, 2 for a model not served, else 3."""
+        if self.interrupted is not None:
+            return EXIT_INTERRUPTED
+        return self.preflight_exit
+
     def results_data(self) -> dict[str, Any]:
-        data = self.gate.apply(self._built())
-        if self.interrupted is not None:  # the process exits 130, whatever was judged
-            data["exit_code"] = EXIT_INTERRUPTED
-        elif self.preflight_exit is not None:  # 2 for a model not served, else 3
-            data["exit_code"] = self.preflight_exit
-        return data
+        """results.json, built in one place (``_results.build``)."""
+        return build(
+            self.info(),
+            self.results,
+            exchanges=self.runner.exchanges,
+            requests_sent=self.runner.requests_sent,
+            usage=self.runner.usage(),
+            areas=self.runner.areas(r.check for r in self.results),
+            faults=self.runner.faults(),
+            network=self.network(),
+            explored=self.exploration,
+            gate=self.gate,
+            stopped_exit=self.stopped_exit(),
+        )
 
     def explore(self) -> Exploration:
         """Run the exploration once (generated requests, same budget as the checks)."""
@@ -257,48 +272,6 @@ class Session:
                 observer=self.observer,
             ).run()
         return self.exploration
-
-    def _built(self) -> dict[str, Any]:
-        data = self._built_checks()
-        explored = self.exploration
-        tokens = data["tokens"]
-        checks_phase = {
-            "requests": self.runner.requests_sent,
-            "tokens": {
-                "prompt": tokens["prompt"] - (explored.prompt_tokens if explored else 0),
-                "completion": tokens["completion"]
-                - (explored.completion_tokens if explored else 0),
-            },
-        }
-        data["phases"] = {"checks": checks_phase}
-        data["explore"] = None
-        if explored is not None:
-            data["requests"] += explored.requests
-            data["phases"]["explore"] = {
-                "requests": explored.requests,
-                "tokens": {
-                    "prompt": explored.prompt_tokens,
-                    "completion": explored.completion_tokens,
-                },
-            }
-            data["explore"] = explored.to_dict()
-            known = {e["id"] for e in data["exchanges"]}
-            data["exchanges"] += [e.to_dict() for e in explored.exchanges if e.id not in known]
-        for phase in data["phases"].values():
-            phase["tokens"]["total"] = phase["tokens"]["prompt"] + phase["tokens"]["completion"]
-        return data
-
-    def _built_checks(self) -> dict[str, Any]:
-        return build(
-            self.info(),
-            self.results,
-            exchanges=self.runner.exchanges,
-            requests_sent=self.runner.requests_sent,
-            usage=self.runner.usage(),
-            areas=self.runner.areas(r.check for r in self.results),
-            faults=self.runner.faults(),
-            network=self.network(),
-        )
 
     def network(self) -> dict[str, Any]:
         """How requests were sent, for results.json (and the report's header card)."""

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from conformance._client import Timeouts
+from conformance._client import Timeouts, check_base_url
 from conformance._errors import ConfigError
 from conformance._ratelimit import RateLimiter
 from conformance._retry import RetryPolicy
-from conformance._spec import PROFILES
+from conformance._spec import unknown_profile
 
 BASE_URL_VARS = ("CONFORMANCE_BASE_URL", "OPENAI_BASE_URL")
 API_KEY_VARS = ("CONFORMANCE_API_KEY", "OPENAI_API_KEY")
@@ -85,23 +85,16 @@ def resolve_settings(
     url = _first(base_url, BASE_URL_VARS, env)
     if url is not None:
         url = url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"--base-url {url!r} is not an http(s) URL with a host. Pass the endpoint's "
-                "base URL, for example --base-url https://api.example.com/v1."
-            )
+        check_base_url(url)
     chosen_model = _first(model, MODEL_VARS, env)
     if url is not None and not chosen_model:
         raise ConfigError(
             "--model is missing: with --base-url, name the model to test, for example "
             "--model meta-llama/Llama-3.3-70B-Instruct (or set CONFORMANCE_MODEL)."
         )
-    if profile not in PROFILES:
-        raise ConfigError(
-            f"--profile {profile!r} is unknown. Use 'strict' (the document as written) or "
-            "'openai' (with schemas/openai.overlay.yaml applied, see schemas/ERRATA.md)."
-        )
+    unknown = unknown_profile(profile, name="--profile")
+    if unknown is not None:
+        raise ConfigError(unknown)
     if concurrency < 1:
         raise ConfigError(f"--concurrency {concurrency} must be at least 1.")
     if not 1 <= trials <= MAX_TRIALS:

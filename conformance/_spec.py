@@ -35,6 +35,17 @@ def default_spec_path() -> Path:
     return schemas_dir() / SPEC_FILENAME
 
 
+def unknown_profile(profile: str, *, name: str = "profile") -> str | None:
+    """What is wrong with ``profile`` (as the argument ``name``), or None when it is known:
+    the one message of settings, ``Contract.load`` and the reference server."""
+    if profile in PROFILES:
+        return None
+    return (
+        f"{name} {profile!r} is unknown. Use 'strict' (the document as written) or 'openai' "
+        f"(the document with schemas/{OVERLAY_FILENAME} applied, see schemas/ERRATA.md)."
+    )
+
+
 class Contract:
     """The loaded contract: the document, its hash, the profile in force, and validators."""
 
@@ -96,11 +107,9 @@ class Contract:
     @classmethod
     def load(cls, path: str | Path | None = None, *, profile: str = "strict") -> Contract:
         """Read, check and profile a document. Raises ``SpecError`` with a fix on bad input."""
-        if profile not in PROFILES:
-            raise SpecError(
-                f"profile {profile!r} is unknown. Use 'strict' (the document as written) "
-                f"or 'openai' (the document with schemas/{OVERLAY_FILENAME} applied)."
-            )
+        unknown = unknown_profile(profile)
+        if unknown is not None:
+            raise SpecError(unknown)
         spec_path = Path(path) if path is not None else default_spec_path()
         raw = _read(spec_path)
         document = _parse(spec_path, raw)

@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance._exchange import Exchange
+from conformance._exchange import Exchange, token_count
 from conformance._model import Finding
-from conformance.checks._helpers import chunks, clip, parse_body, request_body, require_success
+from conformance.checks._helpers import chunks, request_body, require_success
 from conformance.checks._probes import CHAT, STREAMS
-from conformance.checks._registry import CheckContext, NotApplicable, Unsupported
-from conformance.checks._support import declined
+from conformance.checks._registry import CheckContext, NotApplicable
+from conformance.checks._support import answer, refusal_finding, unsupported_if_declined
+from conformance.checks._toolcalls import reassemble
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,7 @@ def read_answer(exchange: Exchange) -> Answer:
     require_success(exchange)
     if exchange.streamed:
         return _from_stream(exchange)
-    payload, why = parse_body(exchange)
-    if why is not None or not isinstance(payload, dict):
-        raise NotApplicable("the response body is not a JSON object; see response_schema")
+    payload = answer(exchange)
     choices: dict[int, ChoiceView] = {}
     for position, choice in enumerate(as_list(payload.get("choices"))):
         if not isinstance(choice, dict) or as_int(choice.get("index")) is None:
@@ -84,21 +83,16 @@ def read_answer(exchange: Exchange) -> Answer:
         view.tool_calls += len(calls) if isinstance(calls, list) else 0
         if choice.get("finish_reason") is not None:
             view.finishes.append((choice["finish_reason"], Mark(f"{path}.finish_reason")))
-    usage = payload.get("usage")
-    return Answer(False, choices, usage if isinstance(usage, dict) else None, Mark("$.usage"))
+    usage, usage_mark = _usage(exchange)
+    return Answer(False, choices, usage, usage_mark)
 
 
 def _from_stream(exchange: Exchange) -> Answer:
     choices: dict[int, ChoiceView] = {}
-    calls: dict[int, set[object]] = {}
-    usage: dict[str, Any] | None = None
-    usage_mark = Mark("$.usage")
     for chunk in chunks(exchange):
         payload = chunk.payload
         if not isinstance(payload, dict):
             continue
-        if isinstance(payload.get("usage"), dict):
-            usage, usage_mark = payload["usage"], Mark("$.usage", chunk.index)
         for position, choice in enumerate(as_list(payload.get("choices"))):
             if not isinstance(choice, dict) or as_int(choice.get("index")) is None:
                 continue
@@ -112,18 +106,25 @@ def _from_stream(exchange: Exchange) -> Answer:
                 view.content += delta["content"]
                 view.content_marks.append(Mark(f"{path}.delta.content", chunk.index))
                 said = True
-            for n, call in enumerate(as_list(delta.get("tool_calls"))):
-                key = call.get("index", n) if isinstance(call, dict) else n
-                calls.setdefault(index, set()).add(key)
+            if as_list(delta.get("tool_calls")):
                 said = True
             if said and view.finishes:
                 view.after_finish.append(Mark(f"{path}.delta", chunk.index))
             if choice.get("finish_reason") is not None:
                 mark = Mark(f"{path}.finish_reason", chunk.index)
                 view.finishes.append((choice["finish_reason"], mark))
-    for index, seen in calls.items():
-        choices[index].tool_calls = len(seen)
-    return Answer(True, choices, usage, usage_mark)
+    for call in reassemble(exchange, set()).calls:  # the one reassembly of tool calls
+        if isinstance(call.choice, int) and call.choice in choices:
+            choices[call.choice].tool_calls += 1
+    return Answer(True, choices, *_usage(exchange))
+
+
+def _usage(exchange: Exchange) -> tuple[dict[str, Any] | None, Mark]:
+    """The usage the endpoint reported and where (``Exchange.reported_usage``)."""
+    reported = exchange.reported_usage()
+    if reported is None:
+        return None, Mark("$.usage")
+    return reported[0], Mark("$.usage", reported[1])
 
 
 def as_list(value: object) -> list[Any]:
@@ -133,8 +134,7 @@ def as_list(value: object) -> list[Any]:
 
 def count(usage: dict[str, Any] | None, name: str) -> int | None:
     """``usage[name]`` when it is a non-negative integer (usage_arithmetic judges the rest)."""
-    value = as_int((usage or {}).get(name))
-    return value if value is not None and value >= 0 else None
+    return token_count((usage or {}).get(name))
 
 
 def requested(exchange: Exchange, ctx: CheckContext) -> dict[str, Any]:
@@ -176,13 +176,11 @@ def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bo
             f"the request breaks {invalid[0].json_path}: {invalid[0].summary} in this contract, "
             f"so how it is refused ({status}) is {verdict}"
         )
-    why = declined(exchange) if unsupported else None  # a proper 4xx JSON error
-    if why is not None:
-        raise Unsupported(f"{what}: answered {why}")
-    return Finding(
-        title=f"a valid request with {what} was answered with {status}",
-        expected="200 (the request is valid against ChatCompletionRequest)",
-        actual=f"{status}: {clip(exchange.text(), 160)}",
+    if unsupported:  # a proper 4xx JSON error declares the feature unsupported
+        unsupported_if_declined(exchange, what)
+    kind = "server-error" if status >= 500 else "refused"
+    return refusal_finding(
+        exchange, f"a valid request with {what} was answered with {status}", kind
     )
 
 

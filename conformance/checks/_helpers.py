@@ -55,6 +55,7 @@ def findings_from(
     for violation in violations:
         yield Finding(
             title=violation.summary,
+            kind=violation.summary,  # the schema's rule, no value of the instance
             json_path=violation.json_path,
             expected=violation.expected,
             actual=violation.actual,
@@ -133,9 +134,23 @@ def parse_body(exchange: Exchange) -> tuple[Any, str | None]:
         return None, f"{exc}: {clip(exchange.text())}"
 
 
+def located(title: str, where: tuple[str, int | None], expected: Any, actual: Any) -> Finding:
+    """A finding with a fixed ``title`` (its kind) at ``where``: (JSON path, event index)."""
+    path, chunk_index = where
+    return Finding(
+        title=title,
+        kind=title,  # callers name fixed titles
+        json_path=path,
+        expected=expected,
+        actual=actual,
+        chunk_index=chunk_index,
+    )
+
+
 def not_json(what: str, why: str, *, chunk_index: int | None = None) -> Finding:
     return Finding(
         title=f"{what} is not JSON",
+        kind="not JSON",
         expected="a JSON document",
         actual=why,
         chunk_index=chunk_index,

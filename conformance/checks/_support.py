@@ -50,19 +50,25 @@ def declined(exchange: Exchange) -> str | None:
     return None if message is None else f"{status}: {clip(message)}"
 
 
+def unsupported_if_declined(exchange: Exchange, feature: str) -> None:
+    """A proper 4xx refusal (``declined``) is ``Unsupported`` (SKIP, "unsupported")."""
+    why = declined(exchange)
+    if why is not None:
+        raise Unsupported(f"the endpoint declined {feature} ({why})")
+
+
 def require_served(exchange: Exchange, feature: str) -> None:
     """Judge only a 2xx answer; a proper 4xx is ``Unsupported`` (SKIP, "unsupported")."""
     if exchange.ok:
         return
-    why = declined(exchange)
-    if why is not None:
-        raise Unsupported(f"the endpoint declined {feature} ({why})")
+    unsupported_if_declined(exchange, feature)
     raise NotApplicable(f"the request was answered with status {exchange.status}")
 
 
 def refusal_evidence(exchange: Exchange, *, clipped: bool = True) -> int | str | None:
-    """A refusal as a finding's ``actual``: the status and its error message, if any."""
-    message = error_message(exchange)
+    """A refusal as a finding's ``actual``: the status and its error message (else the body,
+    clipped), if any."""
+    message = error_message(exchange) or exchange.text().strip()
     if not message:
         return exchange.status
     return f"{exchange.status}: {clip(message) if clipped else message}"
@@ -74,11 +80,16 @@ def refused(exchange: Exchange, what: str, *, path: str = "$") -> Iterator[Findi
         return
     status = exchange.status
     if status is not None and status >= 500:
-        title = f"{what} caused a server error"
+        yield refusal_finding(exchange, f"{what} caused a server error", "server-error", path)
     else:
-        title = f"{what} was refused"
-    yield Finding(
+        yield refusal_finding(exchange, f"{what} was refused", "refused", path)
+
+
+def refusal_finding(exchange: Exchange, title: str, kind: str, path: str = "$") -> Finding:
+    """The one finding of a valid request that was not served, whatever the title says."""
+    return Finding(
         title=title,
+        kind=kind,
         json_path=path,
         expected="a 2xx answer: the request is valid against ChatCompletionRequest",
         actual=refusal_evidence(exchange),

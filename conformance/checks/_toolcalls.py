@@ -13,7 +13,7 @@ from typing import Any
 from conformance._exchange import Exchange
 from conformance._model import Finding
 from conformance._validation import type_name
-from conformance.checks._helpers import parse_body
+from conformance.checks._helpers import located, parse_body
 from conformance.checks._support import deltas, messages
 
 
@@ -225,9 +225,7 @@ def _later_delta_problems(
 
 
 def _problem(title: str, path: str, chunk_index: int | None, expected: Any, actual: Any) -> Finding:
-    return Finding(
-        title=title, json_path=path, expected=expected, actual=actual, chunk_index=chunk_index
-    )
+    return located(title, (path, chunk_index), expected, actual)
 
 
 def declared_tools(body: object) -> dict[str, object]:

@@ -20,10 +20,10 @@ def _judge(exchange: Exchange, request: str) -> Iterator[Finding]:
     if status in REJECTED:
         return
     if status is not None and 200 <= status < 300:
-        title = f"{request} was accepted"
+        title, kind = f"{request} was accepted", "accepted"
     else:
-        title = f"{request} was answered with {status} instead of 401"
-    yield Finding(title=title, expected=EXPECTED, actual=status)
+        title, kind = f"{request} was answered with {status} instead of 401", "not 401"
+    yield Finding(title=title, kind=kind, expected=EXPECTED, actual=status)
 
 
 @check(

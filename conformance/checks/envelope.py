@@ -114,6 +114,7 @@ def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Fin
             elif value != first[name]:
                 yield Finding(
                     title=f"{name} changes between chunks",
+                    kind="changes between chunks",  # which field: the JSON path
                     json_path=f"$.{name}",
                     expected=first[name],
                     actual=value,
@@ -151,6 +152,7 @@ def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[F
             if role != ASSISTANT:
                 yield Finding(
                     title=f"the first delta of a choice does not say role: {ASSISTANT}",
+                    kind="first delta without the assistant role",
                     json_path=f"$.choices[{position}].delta.role",
                     expected=ASSISTANT,
                     actual=role,

@@ -125,13 +125,14 @@ def invalid_request_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[
     if status is not None and 400 <= status < 500:
         return
     if status is not None and 200 <= status < 300:
-        what = "schema-invalid request accepted"
+        what = kind = "schema-invalid request accepted"
     elif status is not None and status >= 500:
-        what = "schema-invalid request caused a server error"
+        what = kind = "schema-invalid request caused a server error"
     else:
-        what = f"schema-invalid request answered with {status}"
+        what, kind = f"schema-invalid request answered with {status}", "not a 4xx"
     yield Finding(
         title=f"{what} ({rule.summary})",
+        kind=kind,
         json_path=rule.json_path,
         expected=f"a 4xx status: the request breaks {describe_rule(rule)}",
         actual=status,
@@ -169,6 +170,7 @@ def error_body_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
         yield Finding(
             title=f"the {status} error body is neither an OpenAI error envelope "
             "nor HTTPValidationError",
+            kind="error body of no known shape",
             expected=EXPECTED_SHAPES,
             actual=shape,
             schema_path=validator.pointer,
@@ -217,15 +219,17 @@ def unknown_model_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     if status is not None and 400 <= status < 500 and status not in (401, 403, 429):
         return
     if exchange.ok:
-        title = "a request for an unknown model was served"
+        title = kind = "a request for an unknown model was served"
     elif status in (401, 403):
         title = f"a request for an unknown model was answered {status}, as if the key were wrong"
+        kind = "refused as if the key were wrong"
     elif status is not None and status >= 500:
-        title = "a request for an unknown model caused a server error"
+        title = kind = "a request for an unknown model caused a server error"
     else:
-        title = f"a request for an unknown model was answered {status}"
+        title, kind = f"a request for an unknown model was answered {status}", "not a 4xx"
     yield Finding(
         title=title,
+        kind=kind,
         json_path="$.model",
         expected="a 4xx status other than 401, 403 and 429 (404 as OpenAI)",
         actual=refusal_evidence(exchange, clipped=False),
@@ -258,6 +262,7 @@ def recovers_after_invalid(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
         yield Finding(
             title=f"{what} was answered without a message",
+            kind="answered without a message",
             json_path="$.choices[0].message",
             expected="a choice with a message",
             actual=clip(exchange.text()),

@@ -55,6 +55,7 @@ def finish_reason_length(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
         if view.finish_reason != LENGTH:
             yield Finding(
                 title=f"an answer that reached {cap[1]} does not finish with length",
+                kind="reached the token cap without finish_reason length",
                 json_path=view.finish_mark.json_path,
                 expected=f"{LENGTH} ({used} completion tokens reached {cap[1]}: {cap[0]})",
                 actual=view.finish_reason,
@@ -72,6 +73,7 @@ def _tool_findings(answer: Answer, *, forced: bool) -> Iterator[Finding]:
             yield Finding(
                 title="a choice with tool calls does not finish with tool_calls"
                 + (" (the tool was forced)" if forced else ""),
+                kind="tool calls without finish_reason tool_calls",
                 json_path=view.finish_mark.json_path,
                 expected=TOOL_CALLS,
                 actual=view.finish_reason,

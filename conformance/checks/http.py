@@ -37,6 +37,7 @@ def success_status(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     if exchange.status != 200:
         yield Finding(
             title=f"a valid request was answered with {exchange.status}, not 200",
+            kind="a valid request was not answered with 200",
             expected=200,
             actual=exchange.status,
         )
@@ -73,7 +74,7 @@ def json_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding
         title = "the answer has no Content-Type"
     else:
         title = "Content-Type is not application/json"
-    yield Finding(title=title, expected=JSON, actual=content_type_header(exchange))
+    yield Finding(title=title, kind=title, expected=JSON, actual=content_type_header(exchange))
 
 
 @check(
@@ -101,7 +102,9 @@ def stream_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
         title = "the stream has no Content-Type"
     else:
         title = "Content-Type is not text/event-stream"
-    yield Finding(title=title, expected=EVENT_STREAM, actual=content_type_header(exchange))
+    yield Finding(
+        title=title, kind=title, expected=EVENT_STREAM, actual=content_type_header(exchange)
+    )
 
 
 @check(
@@ -124,6 +127,7 @@ def gzip_decoded(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     declared = exchange.headers.get("content-encoding", "")
     yield Finding(
         title=f"the body does not decode as its Content-Encoding ({declared}) declares",
+        kind="body does not decode as its Content-Encoding declares",
         expected=f"a body encoded as Content-Encoding: {declared} says (the request "
         f"sent Accept-Encoding: {ACCEPT_ENCODING})",
         actual=exchange.decoding,

@@ -9,7 +9,7 @@ from typing import Any
 
 from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
-from conformance.checks._helpers import chunks, request_body
+from conformance.checks._helpers import chunks, located, request_body
 from conformance.checks._probes import _chat
 from conformance.checks._registry import CheckContext, CheckFunc, Probe, check, probe, properties
 from conformance.checks._support import answer, require_served
@@ -103,10 +103,7 @@ def _collapsed(func: CheckFunc) -> CheckFunc:
 
 
 def _at(where: tuple[str, int | None], title: str, expected: Any, actual: Any) -> Finding:
-    path, chunk_index = where
-    return Finding(
-        title=title, json_path=path, expected=expected, actual=actual, chunk_index=chunk_index
-    )
+    return located(title, where, expected, actual)
 
 
 @check(
@@ -169,6 +166,7 @@ def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
             title="a logprob is above 0"
             if isinstance(value, int | float)
             else "a logprob is not a number",
+            kind="logprob above 0" if isinstance(value, int | float) else "logprob not a number",
             json_path=f"{entry.path}.logprob",
             expected="a number <= 0",
             actual=value,

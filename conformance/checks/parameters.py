@@ -62,6 +62,7 @@ def optional_parameters_accepted(exchange: Exchange, ctx: CheckContext) -> Itera
     for finding in answered(exchange, ctx, what=what, unsupported=True):
         yield Finding(
             title=finding.title,
+            kind=finding.kind,
             json_path="$",
             expected=finding.expected,
             actual=finding.actual,

@@ -144,6 +144,7 @@ def _parse(path: str, content: object, mode: str) -> tuple[Any, Finding | None]:
     if not isinstance(content, str):
         return None, Finding(
             title=f"{mode} answered without string content",
+            kind="answered without string content",
             json_path=path,
             expected="a string holding JSON",
             actual=type_name(content),
@@ -153,6 +154,7 @@ def _parse(path: str, content: object, mode: str) -> tuple[Any, Finding | None]:
     except ValueError as exc:
         return None, Finding(
             title=f"{mode} content is not JSON",
+            kind="content is not JSON",
             json_path=path,
             expected="a JSON object",
             actual=f"{clip(content, 120)!r} ({exc})",
@@ -219,6 +221,7 @@ def json_schema_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
         for error in sorted(validator.iter_errors(parsed), key=lambda e: list(e.path)):
             yield Finding(
                 title=f"json_schema content breaks the requested schema (`{error.validator}`)",
+                kind="content breaks the requested schema",
                 json_path=path,
                 expected=f"valid against {json.dumps(error.schema)[:120]}",
                 actual=f"{error.message} in {clip(str(content), 120)!r}",

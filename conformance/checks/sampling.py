@@ -81,6 +81,7 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     if used > allowed:
         yield Finding(
             title=f"completion_tokens exceeds {cap[1]}",
+            kind="completion_tokens exceeds the token cap",
             json_path="$.usage.completion_tokens",
             expected=f"at most {allowed} ({cap[1]}: {cap[0]}" + (f", n: {n})" if n > 1 else ")"),
             actual=used,
@@ -183,10 +184,13 @@ def n_choices(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
         return
     if len(indices) != len(wanted):
         title = f"n: {n} answered with {len(indices)} choice{'s' if len(indices) != 1 else ''}"
+        kind = "not n choices"
     else:
         title = f"the choices of n: {n} are not indexed 0 to {n - 1}"
+        kind = "choices not indexed 0 to n-1"
     yield Finding(
         title=title,
+        kind=kind,
         json_path="$.choices",
         expected=f"choices with indices {wanted}",
         actual=f"indices {indices}",
@@ -232,6 +236,7 @@ def sampling_bounds_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[
     for finding in answered(exchange, ctx, what=f"{name} at its bound"):
         yield Finding(
             title=f"{name} {body.get(name)} (inside the document's range) was refused",
+            kind="a value inside the document's range was refused",
             json_path=f"$.{name}",
             expected=finding.expected,
             actual=finding.actual,

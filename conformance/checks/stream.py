@@ -149,6 +149,7 @@ def stream_framing(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     for problem in exchange.framing:
         yield Finding(
             title=problem.title,
+            kind=problem.title,  # the parser's fixed name of the problem
             expected="a well-formed text/event-stream (WHATWG HTML 9.2.6)",
             actual=problem.detail,
             chunk_index=problem.event_index,

@@ -70,6 +70,7 @@ def _no_call(exchange: Exchange, title: str, expected: str) -> Iterator[Finding]
         raise NotProvoked("the answer was cut by max_tokens before any call or text")
     yield Finding(
         title=title,
+        kind=title,  # every caller names a fixed title
         json_path=_calls_path(exchange),
         expected=expected,
         actual=f"no tool call; the answer says {clip(said, 120)!r}",
@@ -248,6 +249,7 @@ def _judge_arguments(call: Call, declared: dict[str, object]) -> Iterator[Findin
         )
         yield Finding(
             title=title,
+            kind=title,  # one of two fixed titles
             expected='"{}"' if parameters is None else "a JSON object",
             actual=f"{clip(call.arguments, 120)!r} ({exc})",
             json_path=where.path,
@@ -280,6 +282,7 @@ def _validate(parsed: Any, parameters: object, where: _Where) -> Iterator[Findin
         inner = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
         yield Finding(
             title=f"tool-call arguments break the function's parameters (`{error.validator}`)",
+            kind="tool-call arguments break the function's parameters",
             expected=f"arguments{inner or ''} valid against {json.dumps(error.schema)[:120]}",
             actual=error.message,
             schema_path=PARAMETERS,

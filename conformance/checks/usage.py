@@ -42,28 +42,18 @@ def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
     carries usage (``stream_usage_chunk`` judges where and how often it comes).
     """
     require_success(exchange)
-    if exchange.streamed:
-        yield from _stream_usage(exchange, ctx)
-        return
-    payload, why = parse_body(exchange)
-    usage = payload.get("usage") if isinstance(payload, dict) else None
-    if not isinstance(usage, dict):
+    reported = exchange.reported_usage()
+    if reported is not None:
+        yield from _arithmetic(reported[0], chunk_index=reported[1])
+    elif exchange.streamed:
+        raise NotApplicable("the stream carries no usage; see stream_usage_chunk")
+    else:
+        _, why = parse_body(exchange)
         raise NotApplicable(
             "the response body carries no usage object; see response_schema"
             if why is None
             else "the response body is not JSON; see response_schema"
         )
-    yield from _arithmetic(usage, chunk_index=None)
-
-
-def _stream_usage(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
-    parsed = [c for c in chunks(exchange) if isinstance(c.payload, dict)]
-    carrying = [c for c in parsed if isinstance(c.payload.get("usage"), dict)]
-    if carrying:
-        last = carrying[-1]
-        yield from _arithmetic(last.payload["usage"], chunk_index=last.index)
-        return
-    raise NotApplicable("the stream carries no usage; see stream_usage_chunk")
 
 
 def asked_for_usage(body: object) -> bool:
@@ -81,6 +71,7 @@ def _arithmetic(usage: dict[str, Any], *, chunk_index: int | None) -> Iterator[F
         value = usage.get(name, "(missing)")
         yield Finding(
             title=f"usage.{name} is not a non-negative integer",
+            kind="not a non-negative integer",  # which count: the JSON path
             json_path=f"$.usage.{name}",
             expected="a non-negative integer",
             actual=value,
@@ -251,6 +242,7 @@ def usage_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
         if ours is not None and theirs is not None and ours != theirs:
             yield Finding(
                 title=f"streamed usage.{name} differs from the same request not streamed",
+                kind="streamed usage differs from not streamed",
                 json_path=f"$.usage.{name}",
                 expected=f"{theirs} (probe {TWINS[ctx.probe.id]!r}, not streamed)",
                 actual=ours,

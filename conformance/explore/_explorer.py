@@ -35,7 +35,7 @@ from conformance.explore._mutate import DELETE, Mutation, invalid_requests
 from conformance.explore._options import INVALID, VALID, ExploreOptions
 from conformance.explore._shape import REQUEST, RequestFactory, cohere
 
-Key = tuple[str, str, str, str]  # (property, check, JSON path, failure kind)
+Key = tuple[str, str, str, str]  # (property, check, JSON path, kind of failure)
 Change = tuple[str, tuple[Any, ...], str]  # ("drop" or "set", path, the new value)
 
 
@@ -489,4 +489,5 @@ def _smaller(body: Any, protected: set[tuple[Any, ...]]) -> Iterator[tuple[Chang
 
 
 def _key(property_id: str, finding: Finding) -> Key:
-    return (property_id, finding.check_id, finding.json_path, finding.title)
+    """One distinct failure: the finding's identity without its (generated) exchange."""
+    return (property_id, finding.check_id, finding.json_path, finding.failure)

@@ -70,6 +70,7 @@ class Judge:
                     props.NO_SERVER_ERRORS.id,
                     Finding(
                         title=f"a schema-valid request was answered with {status}",
+                        kind="server error",
                         expected="a 2xx answer (or a 4xx naming what is not supported)",
                         actual=_reason(exchange),
                         check_id=props.NO_SERVER_ERRORS.id,
@@ -85,6 +86,7 @@ class Judge:
                     props.VALID_ACCEPTED.id,
                     Finding(
                         title=f"a schema-valid request was refused with {status}",
+                        kind="refused",
                         json_path=f"$.{param}" if param else "$",
                         expected="200: the request is valid against ChatCompletionRequest",
                         actual=_reason(exchange),
@@ -109,6 +111,7 @@ class Judge:
                     Finding(
                         title="a plain valid request right after an invalid one was answered "
                         f"with {exchange.status}",
+                        kind="not 200 after an invalid request",
                         expected=200,
                         actual=_reason(exchange),
                         check_id=props.RECOVERS.id,

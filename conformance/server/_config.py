@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conformance._spec import PROFILES
+from conformance._spec import unknown_profile
 
 DEFAULT_MODEL = "conformance/reference-1"
 MODES: dict[str, str] = {
@@ -165,11 +165,9 @@ class ServerConfig:
             isinstance(self.seed, bool) or not isinstance(self.seed, int)
         ):
             raise ValueError(f"seed {self.seed!r} must be an integer or None.")
-        if self.profile not in PROFILES:
-            raise ValueError(
-                f"profile {self.profile!r} is unknown; use 'strict' (the document as written) "
-                "or 'openai' (the document with schemas/openai.overlay.yaml applied)."
-            )
+        wrong_profile = unknown_profile(self.profile)
+        if wrong_profile is not None:
+            raise ValueError(wrong_profile)
         unknown = sorted(self.defects - DEFECTS.keys())
         if unknown:
             raise ValueError(

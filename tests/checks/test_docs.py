@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conformance._catalogue_doc import catalogue_markdown, failure_line, finding_titles
+from conformance._catalogue_doc import catalogue_markdown, failure_line
 from conformance._engine import CheckResult
 from conformance._model import Verdict
 from conformance._text import render_result
@@ -51,21 +51,6 @@ def test_the_failure_line_is_the_terminal_head_of_a_failure():
         "unknown_fields_accepted [WARN, SHOULD, messages]: "
         "Unknown request fields are accepted (ignored)"
     )
-
-
-def test_finding_titles_are_read_from_the_check_source_in_order():
-    assert finding_titles(get_check("success_status")) == [
-        "a valid request was answered with {exchange.status}, not 200"
-    ]
-    assert finding_titles(get_check("json_content_type")) == [
-        "a request without stream: true answered as an event stream labelled JSON",
-        "a request without stream: true answered as an event stream",
-        "the answer has no Content-Type",
-        "Content-Type is not application/json",
-    ]
-    assert finding_titles(get_check("gzip_decoded")) == [
-        "the body does not decode as its Content-Encoding ({declared}) declares"
-    ]
 
 
 def test_the_text_format_is_unchanged_by_default():

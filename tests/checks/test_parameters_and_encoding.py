@@ -49,8 +49,8 @@ def test_a_proper_4xx_declares_them_unsupported():
     )
     assert isinstance(outcome, Unsupported)
     assert str(outcome) == (
-        "store, user, logit_bias, extra_body, service_tier and the query parameter "
-        "ai_project_id: answered 400: Unrecognized request argument supplied: store"
+        "the endpoint declined store, user, logit_bias, extra_body, service_tier and the query "
+        "parameter ai_project_id (400: Unrecognized request argument supplied: store)"
     )
 
 
@@ -66,7 +66,7 @@ def test_a_server_error_is_a_finding(status):
             title="a valid request with store, user, logit_bias, extra_body, service_tier and "
             f"the query parameter ai_project_id was answered with {status}",
             json_path="$",
-            expected="200 (the request is valid against ChatCompletionRequest)",
+            expected="a 2xx answer: the request is valid against ChatCompletionRequest",
             actual=f"{status}: Internal Server Error",
             schema_path="#/components/schemas/ChatCompletionRequest",
         )

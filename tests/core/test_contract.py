@@ -130,7 +130,7 @@ def test_unknown_profile_is_refused():
         Contract.load(profile="lenient")
     assert str(info.value) == (
         "profile 'lenient' is unknown. Use 'strict' (the document as written) or 'openai' "
-        "(the document with schemas/openai.overlay.yaml applied)."
+        "(the document with schemas/openai.overlay.yaml applied, see schemas/ERRATA.md)."
     )
 
 

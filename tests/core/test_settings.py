@@ -82,7 +82,7 @@ def test_unknown_profile_and_bad_concurrency_are_refused():
         resolve_settings(profile="loose", env={})
     assert str(info.value) == (
         "--profile 'loose' is unknown. Use 'strict' (the document as written) or 'openai' "
-        "(with schemas/openai.overlay.yaml applied, see schemas/ERRATA.md)."
+        "(the document with schemas/openai.overlay.yaml applied, see schemas/ERRATA.md)."
     )
     with pytest.raises(ConfigError) as info:
         resolve_settings(concurrency=0, env={})

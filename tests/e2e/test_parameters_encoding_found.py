@@ -76,8 +76,9 @@ def test_an_optional_parameter_declined_with_a_proper_4xx_is_unsupported():
     result = runner.evaluate(get_check("optional_parameters_accepted"))
     assert (result.verdict, result.unsupported) == (Verdict.SKIP, True)
     assert result.reason == (
-        "optional_parameters: unsupported: store, user, logit_bias, extra_body, service_tier "
-        "and the query parameter ai_project_id: answered 400: store is not supported"
+        "optional_parameters: unsupported: the endpoint declined store, user, logit_bias, "
+        "extra_body, service_tier and the query parameter ai_project_id (400: store is not "
+        "supported)"
     )
 
 

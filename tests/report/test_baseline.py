@@ -21,11 +21,12 @@ def run_with(*checks):
     return results(*checks)
 
 
-def test_identity_is_check_exchange_path_and_title_and_ignores_values():
+def test_identity_is_check_exchange_path_and_kind_and_ignores_values():
     assert identity("usage_arithmetic", TOTAL) == {
         "check": "usage_arithmetic",
         "exchange": "chat",
         "json_path": "$.usage.total_tokens",
+        "kind": "total is wrong",  # a results.json without kinds: the title is the kind
         "title": "total is wrong",
     }
     other_values = finding("total is wrong", "$.usage.total_tokens", "chat", 99, 100, chunk_index=3)
@@ -119,7 +120,7 @@ def test_entries_that_no_longer_occur_are_stale_and_fail_only_when_strict():
     assert gate_summary(strict["gate"]) == [
         "baseline known.yaml: 0 known, 0 new, 1 stale, 1 not checked this run",
         "stale baseline entry (no longer found): check=usage_arithmetic exchange=chat "
-        "json_path=$.usage.total_tokens title=total is wrong (fails: --strict-baseline)",
+        "json_path=$.usage.total_tokens kind=total is wrong (fails: --strict-baseline)",
     ]
 
 
@@ -159,7 +160,7 @@ def test_an_unknown_fail_on_is_refused():
             "- check: a\n",
             "--baseline '{path}' is not a baseline: expected a mapping with `version: 1` and "
             "`findings:`, a list of entries each with `check` and optionally `exchange`, "
-            "`json_path`, `title` and `note`.",
+            "`json_path`, `kind`, `title` and `note`.",
         ),
         (
             "version: 2\nfindings: []\n",
@@ -170,14 +171,14 @@ def test_an_unknown_fail_on_is_refused():
             "findings:\n- exchange: chat\n",
             "--baseline '{path}': finding 1 has no `check` (a check id such as "
             "usage_arithmetic); expected a mapping with `version: 1` and `findings:`, a list "
-            "of entries each with `check` and optionally `exchange`, `json_path`, `title` and "
-            "`note`.",
+            "of entries each with `check` and optionally `exchange`, `json_path`, `kind`, `title` "
+            "and `note`.",
         ),
         (
             "findings:\n- check: a\n- check: b\n  jsonpath: $.x\n",
             "--baseline '{path}': finding 2 has unknown field 'jsonpath'; expected a mapping "
             "with `version: 1` and `findings:`, a list of entries each with `check` and "
-            "optionally `exchange`, `json_path`, `title` and `note`.",
+            "optionally `exchange`, `json_path`, `kind`, `title` and `note`.",
         ),
         (
             "findings:\n- check: a\n  title: 3\n",
@@ -218,6 +219,7 @@ def test_exploration_findings_are_known_whatever_generated_request_showed_them()
         {
             "check": "explore_response_schema",
             "json_path": "$.usage.total_tokens",
+            "kind": "total is wrong",
             "title": "total is wrong",
         }
     ]
@@ -229,6 +231,7 @@ def test_exploration_findings_are_known_whatever_generated_request_showed_them()
             "check": "explore_response_schema",
             "exchange": "",
             "json_path": "$.usage.total_tokens",
+            "kind": "total is wrong",
             "title": "total is wrong",
         }
     ]

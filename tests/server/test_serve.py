@@ -151,8 +151,9 @@ def test_a_port_out_of_range_or_an_unknown_host_is_a_config_error():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"profile": "lenient"}, "profile 'lenient' is unknown; use 'strict' (the document as "
-         "written) or 'openai' (the document with schemas/openai.overlay.yaml applied)."),
+        ({"profile": "lenient"}, "profile 'lenient' is unknown. Use 'strict' (the document as "
+         "written) or 'openai' (the document with schemas/openai.overlay.yaml applied, see "
+         "schemas/ERRATA.md)."),
         ({"models": ()}, "models must be a non-empty list of model names, got []; pass at "
          "least one name, e.g. ('conformance/reference-1',)."),
         ({"models": ("ok", "")}, "models must be a non-empty list of model names, got "
