@@ -78,6 +78,7 @@ def message_role_assistant(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
         if message["role"] != ASSISTANT:
             yield Finding(
                 title=f"a choice's message does not say role: {ASSISTANT}",
+                kind="a choice's message does not say role: assistant",
                 json_path=f"$.choices[{position}].message.role",
                 expected=ASSISTANT,
                 actual=message["role"],

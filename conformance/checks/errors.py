@@ -297,6 +297,7 @@ def non_json_body_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
             title = f"a request body that is not JSON was answered with {status}"
         yield Finding(
             title=title,
+            kind="a request body that is not JSON was not refused with a 4xx",
             expected=f"a 4xx status with a JSON error body for {what}",
             actual=refusal_evidence(exchange),
         )
@@ -305,6 +306,7 @@ def non_json_body_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     if why is not None or not isinstance(payload, dict):
         yield Finding(
             title=f"the {status} refusal of a body that is not JSON has no JSON error body",
+            kind="the refusal of a body that is not JSON has no JSON error body",
             expected=EXPECTED_SHAPES,
             actual=why if why is not None else clip(exchange.text()),
         )

@@ -230,7 +230,8 @@ def test_a_body_that_is_not_json_refused_with_a_4xx_and_a_json_body_passes(probe
 def test_a_body_that_is_not_json_must_be_refused_with_a_4xx(status, title):
     recorded = exchange("body_truncated", status=status, body="Internal Server Error", headers={})
     [finding] = judge("non_json_body_rejected", recorded)
-    assert (finding.title, finding.actual) == (title, status)
+    assert (finding.title, finding.actual) == (title, f"{status}: Internal Server Error")
+    assert finding.kind == "a request body that is not JSON was not refused with a 4xx"
     assert finding.expected == (
         "a 4xx status with a JSON error body for a JSON body cut short "
         """('{"model": "conformance-model", "messages')"""
