@@ -32,8 +32,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-import schemathesis
-from schemathesis.core.failures import Failure, FailureGroup, Severity
+try:
+    import schemathesis
+    from schemathesis.core.failures import Failure, FailureGroup, Severity
+except ImportError as exc:  # an optional extra: say how to get it
+    raise ImportError(
+        "conformance.contrib.schemathesis needs schemathesis 4.32 or later; install it with "
+        "`pip install 'conformance[schemathesis]'`"
+    ) from exc
 
 from conformance._exchange import Exchange, RecordedRequest
 from conformance._model import Finding
