@@ -212,7 +212,7 @@ def failures_for(exchange: Exchange, *, operation: str | None = None) -> list[Fa
     ``not_a_server_error``'s to report.
     """
     status = exchange.status or 0
-    if status >= 500 or not 200 <= status < 500:
+    if not 200 <= status < 500:
         return []
     judge = _judge()
     invalid = is_invalid_request(judge.contract, exchange.request.body)
