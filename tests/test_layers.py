@@ -103,3 +103,11 @@ def test_the_server_is_built_on_core_only(path):
         *UPPER,
     )
     assert offending(imports_of(path), forbidden) == []
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "contrib").glob("*.py")), ids=lambda p: p.name)
+def test_contrib_only_wires_the_checks_into_other_tools(path):
+    """An extension for another tool sits beside the plugin: it reuses checks and exploration's
+    judge, and knows nothing of our CLI, plugin, report or server."""
+    forbidden = ("pytest", "pytest_html", "click", "conformance.server", *UPPER)
+    assert offending(imports_of(path), forbidden) == []

@@ -1,0 +1,1 @@
+"""Integrations of the conformance checks into other tools (each an optional extension)."""
