@@ -13,7 +13,8 @@ from bench._common import chunk
 from conformance._baseline import Gate
 from conformance._compare import build_matrix
 from conformance._compare_render import render_html, render_markdown
-from conformance._html import header_card, report_body
+from conformance._html import report_body
+from conformance._html_card import header_card
 from tests.report._data import check, finding, results
 
 CHECKS = 200

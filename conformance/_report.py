@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from conformance._engine import CheckResult
-from conformance._html import STYLE, check_html, exchange_map, header_card, report_body
+from conformance._html import STYLE, check_html, exchange_map, report_body
+from conformance._html_card import header_card
 from conformance._results import public_url
 
 

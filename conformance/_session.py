@@ -45,7 +45,7 @@ from conformance._spec import Contract
 from conformance.explore import ExploreOptions
 
 if TYPE_CHECKING:
-    from conformance.explore._explorer import Exploration
+    from conformance.explore._exploration import Exploration
 
 
 @dataclass(frozen=True)

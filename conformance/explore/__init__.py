@@ -14,20 +14,16 @@ from conformance.explore._options import DEFAULT_EXAMPLES, ExploreOptions, Shapi
 from conformance.explore._properties import PROPERTIES, get_property
 
 if TYPE_CHECKING:
-    from conformance.explore._explorer import (
-        Discovery,
-        Exploration,
-        Explorer,
-        PhaseStats,
-    )
+    from conformance.explore._exploration import Discovery, Exploration, PhaseStats
+    from conformance.explore._explorer import Explorer
     from conformance.explore._mutate import Mutation, invalid_requests, mutations
     from conformance.explore._shape import RequestFactory, cohere, generate, generation_schema
 
 _LAZY = {
-    "Discovery": "_explorer",
-    "Exploration": "_explorer",
+    "Discovery": "_exploration",
+    "Exploration": "_exploration",
     "Explorer": "_explorer",
-    "PhaseStats": "_explorer",
+    "PhaseStats": "_exploration",
     "generate": "_shape",
     "RequestFactory": "_shape",
     "Mutation": "_mutate",

@@ -8,7 +8,7 @@ from conformance._baseline import Baseline, Gate
 from conformance._compare import build_matrix
 from conformance._exchange import Exchange, RecordedRequest
 from conformance._model import Finding, group_findings
-from conformance.explore._explorer import Discovery, _key
+from conformance.explore._exploration import Discovery, _key
 from tests.report._data import check, finding, results
 
 

@@ -6,7 +6,7 @@ import re
 
 from conformance._compare import build_matrix
 from conformance._compare_render import render_html, render_markdown
-from conformance._html import header_card
+from conformance._html_card import header_card
 from tests.report._data import check, results
 
 
