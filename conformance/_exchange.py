@@ -105,7 +105,7 @@ class Exchange:
         try:
             return parse_json(self.body)
         except ValueError as exc:
-            return exc
+            return exc.with_traceback(None)  # kept: its frames need not be
 
     def event_payloads(self) -> list[tuple[ServerSentEvent, Any, ValueError | None]]:
         """Each data event with its data parsed as JSON (once), or why it is not JSON."""
@@ -116,7 +116,7 @@ class Exchange:
                 try:
                     out.append((event, parse_json(event.data), None))
                 except ValueError as exc:
-                    out.append((event, None, exc))
+                    out.append((event, None, exc.with_traceback(None)))
             return out
 
         payloads: list[tuple[ServerSentEvent, Any, ValueError | None]] = self.memo("events", parse)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from conformance._client import Timeouts
+from conformance._client import Timeouts, check_base_url
 from conformance._errors import ConfigError
 from conformance._ratelimit import RateLimiter
 from conformance._retry import RetryPolicy
@@ -76,12 +76,7 @@ def resolve_settings(
     url = _first(base_url, BASE_URL_VARS, env)
     if url is not None:
         url = url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"--base-url {url!r} is not an http(s) URL with a host. Pass the endpoint's "
-                "base URL, for example --base-url https://api.example.com/v1."
-            )
+        check_base_url(url)
     chosen_model = _first(model, MODEL_VARS, env)
     if url is not None and not chosen_model:
         raise ConfigError(

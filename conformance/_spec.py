@@ -17,6 +17,7 @@ import yaml
 from conformance._errors import SpecError
 from conformance._overlay import OVERLAY_FILENAME, Overlay, load_overlay
 from conformance._validation import SchemaValidator
+from conformance._yamlfile import UnsafeYaml, load, read_regular
 
 CHAT_PATH = "/v1/chat/completions"
 PROFILES = ("strict", "openai")
@@ -121,7 +122,12 @@ def default_contract(profile: str = "strict") -> Contract:
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular(path)
+    except UnsafeYaml as exc:
+        raise SpecError(
+            f"spec file {str(path)!r} {exc}. Pass the path of an OpenAPI 3.1 document with "
+            "--spec, or leave --spec out to use the vendored contract."
+        ) from None
     except FileNotFoundError:
         raise SpecError(
             f"spec file {str(path)!r} does not exist. Pass the path of an OpenAPI 3.1 "
@@ -133,7 +139,9 @@ def _read(path: Path) -> bytes:
 
 def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(raw)
+        document = load(raw)
+    except UnsafeYaml as exc:
+        raise SpecError(f"spec file {str(path)!r} {exc}. Fix the file.") from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)

@@ -25,6 +25,7 @@ CORE = [
     "_ratelimit",
     "_units",
     "_budget",
+    "_yamlfile",
 ]
 UPPER = (
     "conformance.cli",
