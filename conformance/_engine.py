@@ -25,6 +25,10 @@ from conformance._spec import Contract
 from conformance.checks import Check, CheckContext, NotApplicable, Unsupported, get_probe
 
 RATE_LIMITED = 429
+# Bytes of bodies whose parses are kept between checks. Ordinary answers (a few KB each) are
+# all kept, so each is parsed once per run; a hostile endpoint's huge ones are parsed again
+# rather than held (a parsed 8 MB body takes ~80 MB), oldest judged first forgotten.
+PARSED_BYTES = 32 * 1024 * 1024
 
 
 class Observer:
@@ -114,6 +118,7 @@ class Runner:
         self._transport = transport
         self._redact = Redactor([endpoint.api_key])
         self._exchanges: dict[str, Exchange] = {}
+        self._parsed: dict[str, int] = {}  # probes whose exchanges hold parses, oldest first
         self.requests_sent = 0
         self.stopped_by: str | None = None  # why the budget stopped the run, if it did
 
@@ -177,8 +182,9 @@ class Runner:
                         params=probe.query,
                     )
                     if exchange.attempts:
-                        self.budget.charge(exchange)
+                        self.budget.charge(exchange)  # parses the body for its usage
                     self._exchanges[probe_id] = exchange
+                    self._bound_parses([exchange])
                     self.observer.request_done(exchange, exchange_tokens(exchange))
 
             sendable = [p for p in probe_ids if self.endpoint.api_key or not get_probe(p).needs_key]
@@ -243,6 +249,7 @@ class Runner:
                 skipped.append(f"{probe_id}: {why}")
             except RecursionError:  # a hostile payload nested deep inside a JSON string
                 errors.append(f"{probe_id}: the answer is nested too deeply to judge")
+        self._bound_parses(judged)
         # Redacted here, once, for every renderer: what a check quotes was decoded.
         grouped = [self._redact.finding(f) for f in group_findings(findings)]
         verdict, reason = _verdict(check, grouped, judged, skipped, errors)
@@ -257,6 +264,23 @@ class Runner:
         )
         self.observer.check_done(result)
         return result
+
+    def _bound_parses(self, judged: list[Exchange]) -> None:
+        """Keep the parses of the exchanges just judged; forget the oldest others' once
+        their bodies add up to more than ``PARSED_BYTES``."""
+        for exchange in judged:
+            self._parsed.pop(exchange.id, None)
+            if exchange.remembered:
+                self._parsed[exchange.id] = len(exchange.body)
+        keep = {e.id for e in judged}
+        total = sum(self._parsed.values())
+        for probe_id in list(self._parsed):
+            if total <= PARSED_BYTES:
+                break
+            if probe_id in keep:
+                continue
+            total -= self._parsed.pop(probe_id)
+            self._exchanges[probe_id].forget()
 
     def usage(self) -> Usage:
         """Tokens spent so far: reported usage, estimated where an exchange had none."""

@@ -25,9 +25,7 @@ def parse_json(text: str | bytes) -> Any:
     try:
         value = json.loads(text)
     except RecursionError:
-        raise TooDeep(
-            f"JSON nested deeper than the parser's recursion limit (over {MAX_JSON_DEPTH} levels)"
-        ) from None
+        raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     depth, level = 0, [value]
     while level:  # breadth first, without recursion
         depth += 1
@@ -92,6 +90,14 @@ class Exchange:
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+    def forget(self) -> None:
+        """Drop the parses :meth:`memo` keeps (they are made again if asked for)."""
+        self._memo.clear()
+
+    @property
+    def remembered(self) -> bool:
+        return bool(self._memo)
 
     def json(self) -> Any:
         """The body parsed as JSON (once); raises ``ValueError`` when it is not JSON,

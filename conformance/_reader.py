@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from conformance._decoding import BodyDecoder
-from conformance._exchange import EVIDENCE_BODY_LIMIT, Exchange
+from conformance._exchange import Exchange
 from conformance._redact import Redactor
 from conformance._sse import UNTERMINATED, SSEDecoder
 
@@ -25,6 +25,7 @@ EVENT_STREAM = "text/event-stream"
 # n and logprobs); a stream of millions of tiny events must not fill memory, and the byte
 # cap alone does not bound them (8 bytes an event, ~1 KB each once parsed and judged).
 MAX_EVENTS = 2_000
+OVER_CAP_KEPT = 8 * 1024  # bytes of a body over the cap kept as evidence of what it was
 
 
 def _plural(count: int, noun: str) -> str:
@@ -185,8 +186,8 @@ class Reader:
         exchange = self.exchange
         redact = self.redact
         body = b"".join(self.received)
-        # Over the cap the exchange is an ERROR, never judged: keep only what evidence shows.
-        kept = self.cap if self.size <= self.cap else min(self.cap, EVIDENCE_BODY_LIMIT)
+        # Over the cap the exchange is an ERROR, never judged: keep only a glimpse as evidence.
+        kept = self.cap if self.size <= self.cap else min(self.cap, OVER_CAP_KEPT)
         exchange.body = redact.cut_bytes(body, kept)
         exchange.body_truncated = len(body) > kept
         if self.decoder is not None:
