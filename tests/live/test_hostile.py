@@ -60,7 +60,7 @@ def run(
         [sys.executable, "-m", "conformance", "run", "--base-url", f"{url}/{behaviour}/v1",
          "--model", MODEL, "--report-dir", str(out), *args],
         env=env, capture_output=True, text=True, timeout=600, check=False,
-        preexec_fn=limited,  # noqa: PLW1509 - only setrlimit, before exec
+        preexec_fn=limited,  # only setrlimit, before exec
     )  # fmt: skip
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "MemoryError" not in proc.stdout + proc.stderr
@@ -87,7 +87,7 @@ def test_a_key_echoed_with_json_escapes_and_in_a_header_name_never_reaches_an_ou
 
 
 def test_a_key_rebuilt_from_tool_call_deltas_is_redacted_in_the_finding(tmp_path, hostile):
-    proc, out = run(tmp_path, hostile, "split-key", "-k", "tool_call_arguments")
+    _, out = run(tmp_path, hostile, "split-key", "-k", "tool_call_arguments")
     [check] = results(out)["checks"]
     assert check["verdict"] == "FAIL"
     assert "[REDACTED] not valid" in json.dumps(check["findings"])
@@ -110,7 +110,7 @@ def test_json_nested_1500_deep_is_an_error_per_check_and_the_run_goes_on(tmp_pat
 
 
 def test_millions_of_tiny_events_are_bounded_in_memory_and_in_results(tmp_path, hostile):
-    proc, out = run(tmp_path, hostile, "many-events", "-q", "-k", "stream_done_terminator")
+    _, out = run(tmp_path, hostile, "many-events", "-q", "-k", "stream_done_terminator")
     [check] = results(out)["checks"]
     assert check["verdict"] == "ERROR"
     assert "chat_stream: stream exceeded 2000 events; stopped reading" in check["reason"]
@@ -118,14 +118,14 @@ def test_millions_of_tiny_events_are_bounded_in_memory_and_in_results(tmp_path, 
 
 
 def test_a_gzip_bomb_is_inflated_no_further_than_the_cap(tmp_path, hostile):
-    proc, out = run(tmp_path, hostile, "gzip-bomb", "-q", "-k", "response_schema")
+    _, out = run(tmp_path, hostile, "gzip-bomb", "-q", "-k", "response_schema")
     [check] = results(out)["checks"]
     assert check["verdict"] == "ERROR"
     assert check["reason"].startswith("chat: body exceeded 10485760 bytes; stopped reading;")
 
 
 def test_redirects_are_not_billed_as_tokens(tmp_path, hostile):
-    proc, out = run(tmp_path, hostile, "redirect", "-q", "-k", "response_schema or usage")
+    _, out = run(tmp_path, hostile, "redirect", "-q", "-k", "response_schema or usage")
     data = results(out)
     assert data["requests"] >= 2
     assert data["tokens"]["total"] == 0
