@@ -25,10 +25,10 @@ from conformance._spec import Contract
 from conformance.checks import Check, CheckContext, NotApplicable, Unsupported, get_probe
 
 RATE_LIMITED = 429
-# Bytes of bodies whose parses are kept between checks. Ordinary answers (a few KB each) are
-# all kept, so each is parsed once per run; a hostile endpoint's huge ones are parsed again
-# rather than held (a parsed 8 MB body takes ~80 MB), oldest judged first forgotten.
-PARSED_BYTES = 32 * 1024 * 1024
+# Bodies under this size keep their parse for the whole run (parsed once however many checks
+# judge them); a larger one (a hostile endpoint's: an answer to these probes is a few KB) is
+# parsed once per check that judges it and then dropped: parsed, 8 MB of JSON take ~80 MB.
+KEEP_PARSED_BELOW = 1024 * 1024
 
 
 class Observer:
@@ -118,7 +118,6 @@ class Runner:
         self._transport = transport
         self._redact = Redactor([endpoint.api_key])
         self._exchanges: dict[str, Exchange] = {}
-        self._parsed: dict[str, int] = {}  # probes whose exchanges hold parses, oldest first
         self.requests_sent = 0
         self.stopped_by: str | None = None  # why the budget stopped the run, if it did
 
@@ -184,7 +183,7 @@ class Runner:
                     if exchange.attempts:
                         self.budget.charge(exchange)  # parses the body for its usage
                     self._exchanges[probe_id] = exchange
-                    self._bound_parses([exchange])
+                    self._forget_huge([exchange])
                     self.observer.request_done(exchange, exchange_tokens(exchange))
 
             sendable = [p for p in probe_ids if self.endpoint.api_key or not get_probe(p).needs_key]
@@ -249,7 +248,8 @@ class Runner:
                 skipped.append(f"{probe_id}: {why}")
             except RecursionError:  # a hostile payload nested deep inside a JSON string
                 errors.append(f"{probe_id}: the answer is nested too deeply to judge")
-        self._bound_parses(judged)
+            finally:
+                self._forget_huge(ctx.peers.values())
         # Redacted here, once, for every renderer: what a check quotes was decoded.
         grouped = [self._redact.finding(f) for f in group_findings(findings)]
         verdict, reason = _verdict(check, grouped, judged, skipped, errors)
@@ -265,22 +265,11 @@ class Runner:
         self.observer.check_done(result)
         return result
 
-    def _bound_parses(self, judged: list[Exchange]) -> None:
-        """Keep the parses of the exchanges just judged; forget the oldest others' once
-        their bodies add up to more than ``PARSED_BYTES``."""
-        for exchange in judged:
-            self._parsed.pop(exchange.id, None)
-            if exchange.remembered:
-                self._parsed[exchange.id] = len(exchange.body)
-        keep = {e.id for e in judged}
-        total = sum(self._parsed.values())
-        for probe_id in list(self._parsed):
-            if total <= PARSED_BYTES:
-                break
-            if probe_id in keep:
-                continue
-            total -= self._parsed.pop(probe_id)
-            self._exchanges[probe_id].forget()
+    def _forget_huge(self, exchanges: Iterable[Exchange]) -> None:
+        """Drop the parses of bodies over ``KEEP_PARSED_BELOW`` bytes once judged."""
+        for exchange in exchanges:
+            if len(exchange.body) >= KEEP_PARSED_BELOW:
+                exchange.forget()
 
     def usage(self) -> Usage:
         """Tokens spent so far: reported usage, estimated where an exchange had none."""

@@ -27,7 +27,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in PyYAML
             line = event.start_mark.line + 1 if event.start_mark else "?"
             raise UnsafeYaml(
                 f"uses a YAML alias (*{event.anchor}) at line {line}; aliases are refused "
