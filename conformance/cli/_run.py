@@ -189,9 +189,9 @@ def run(
         fail(str(exc), EXIT_USAGE)
     if quiet and verbose:
         fail("--quiet and --verbose contradict each other; pass one of them.", EXIT_USAGE)
-    _check_report_dir(report_dir)
     progress = Progress(choose_mode(sys.stderr, quiet=quiet), verbose=verbose)
     gate = _gate(fail_on, baseline, strict_baseline)
+    _check_report_dir(report_dir)  # created now (and last): every other refusal leaves none
     try:
         with (
             progress,
