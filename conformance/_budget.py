@@ -60,6 +60,12 @@ def exchange_tokens(exchange: Exchange) -> int:
 
 
 def _cost(exchange: Exchange) -> tuple[int, int, bool] | None:
+    """:func:`_count`, once per exchange (it parses the body, which may be huge)."""
+    cost: tuple[int, int, bool] | None = exchange.memo("cost", lambda: _count(exchange))
+    return cost
+
+
+def _count(exchange: Exchange) -> tuple[int, int, bool] | None:
     """(prompt, completion, estimated) tokens: a 2xx answer's reported usage, else an
     estimate. Any other status (a 3xx redirect, a 4xx or 5xx refusal) is charged only the
     usage it reports itself: no model ran to answer it, so nothing is estimated. No answer

@@ -183,8 +183,8 @@ class Runner:
                     if exchange.attempts:
                         self.budget.charge(exchange)  # parses the body for its usage
                     self._exchanges[probe_id] = exchange
-                    self._forget_huge([exchange])
                     self.observer.request_done(exchange, exchange_tokens(exchange))
+                    self._forget_huge([exchange])  # after the last reader of its usage
 
             sendable = [p for p in probe_ids if self.endpoint.api_key or not get_probe(p).needs_key]
             self.observer.requests_planned(len(sendable))

@@ -15,6 +15,9 @@ EVIDENCE_EVENTS_LIMIT = 1000  # events of a stream kept for the report; the rest
 MAX_JSON_DEPTH = 100  # deeper JSON is not judged: a hostile body, and it would exhaust the stack
 
 
+SMALL_MEMOS = frozenset({"cost"})  # memo keys whose values are a few numbers: never forgotten
+
+
 class TooDeep(ValueError):
     """JSON nested deeper than :data:`MAX_JSON_DEPTH` (a ``ValueError``, as "not JSON" is)."""
 
@@ -92,12 +95,9 @@ class Exchange:
         return self.body.decode("utf-8", errors="replace")
 
     def forget(self) -> None:
-        """Drop the parses :meth:`memo` keeps (they are made again if asked for)."""
-        self._memo.clear()
-
-    @property
-    def remembered(self) -> bool:
-        return bool(self._memo)
+        """Drop the parses :meth:`memo` keeps (made again if asked for); small results
+        derived from them (its token cost) are kept."""
+        self._memo = {k: v for k, v in self._memo.items() if k in SMALL_MEMOS}
 
     def json(self) -> Any:
         """The body parsed as JSON (once); raises ``ValueError`` when it is not JSON,
