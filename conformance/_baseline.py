@@ -23,6 +23,7 @@ import yaml
 from conformance._errors import ConfigError
 from conformance._results import EXIT_INCONCLUSIVE, EXIT_NONCONFORMANT, EXIT_OK
 from conformance._scores import CONCLUDED, EXPLORATION, all_checks
+from conformance._yamlfile import UnsafeYaml, load, read_regular
 
 BASELINE_VERSION = 1
 FAIL_ON = ("fail", "warn")
@@ -116,13 +117,14 @@ class Baseline:
             f"-o {path}`, or fix the path."
         )
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_regular(path).decode("utf-8")
+            raw = load(text)
         except FileNotFoundError:
             raise ConfigError(f"{where}: no such file. {fix}") from None
+        except UnsafeYaml as exc:
+            raise ConfigError(f"{where} {exc}. {fix}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{where} cannot be read: {exc}. {fix}") from None
-        try:
-            raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark is not None else ""
@@ -184,10 +186,17 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
         "a mapping with `version: 1` and `findings:`, a list of entries each with `check` "
         "and optionally `exchange`, `json_path`, `kind`, `title` and `note`"
     )
-    if raw is None:  # an empty file: nothing known yet
-        return
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("findings") or [], list):
+    # One rule for every wrong shape (an empty file, `known: [...]`, `findings: 5`): refused.
+    # A baseline that knows nothing says so: `findings: []`.
+    if raw is None:
+        raise ConfigError(
+            f"{where} is empty; expected {shape} (`findings: []` when nothing is known yet)."
+        )
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("findings"), list):
         raise ConfigError(f"{where} is not a baseline: expected {shape}.")
+    extra = sorted(str(k) for k in set(raw) - {"version", "written_from", "findings"})
+    if extra:
+        raise ConfigError(f"{where} has unknown top-level field {extra[0]!r}; expected {shape}.")
     version = raw.get("version", BASELINE_VERSION)
     if version != BASELINE_VERSION:
         raise ConfigError(

@@ -60,12 +60,22 @@ def exchange_tokens(exchange: Exchange) -> int:
 
 
 def _cost(exchange: Exchange) -> tuple[int, int, bool] | None:
-    """(prompt, completion, estimated) tokens of a success: reported usage, else an
-    estimate; None for an error or no answer, which costs nothing."""
-    if exchange.status is None or exchange.status >= 400:
+    """:func:`_count`, once per exchange (it parses the body, which may be huge)."""
+    cost: tuple[int, int, bool] | None = exchange.memo("cost", lambda: _count(exchange))
+    return cost
+
+
+def _count(exchange: Exchange) -> tuple[int, int, bool] | None:
+    """(prompt, completion, estimated) tokens: a 2xx answer's reported usage, else an
+    estimate. Any other status (a 3xx redirect, a 4xx or 5xx refusal) is charged only the
+    usage it reports itself: no model ran to answer it, so nothing is estimated. No answer
+    at all costs nothing. Every request sent still counts against ``--max-requests``."""
+    if exchange.status is None:
         return None
     usage = exchange.usage()
     if usage is not None:
         return usage[0], usage[1], False
+    if not 200 <= exchange.status < 300:
+        return None
     prompt, completion = exchange.estimated_usage()
     return prompt, completion, True

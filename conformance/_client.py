@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -93,17 +93,43 @@ class Endpoint:
             )
 
     def chat_url(self) -> str:
-        return self.base_url.rstrip("/") + "/chat/completions"
+        """The base URL's path plus ``/chat/completions``; its query (``?api-version=...``,
+        as Azure OpenAI needs) is kept on every request, its fragment is never sent."""
+        parts = urlsplit(self.base_url)
+        path = parts.path.rstrip("/") + "/chat/completions"
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+EXAMPLE_URL = "for example --base-url https://api.example.com/v1"
 
 
 def check_base_url(url: str) -> None:
-    """Raise ``ConfigError`` unless ``url`` is an http(s) URL with a host (the one check of
-    a base URL: settings, the plugin and ``Endpoint`` all come here)."""
-    parts = urlsplit(url)
+    """``ConfigError`` naming the option, the value and the fix for a URL nothing can use
+    (the one check of a base URL: settings, the plugin and ``Endpoint`` all come here)."""
+    bad = next((i for i, c in enumerate(url) if not c.isprintable()), None)
+    if bad is not None:
+        raise ConfigError(
+            f"--base-url {url!r} contains {url[bad]!r} at position {bad}: a URL holds no "
+            f"control characters. Pass the endpoint's base URL, {EXAMPLE_URL}."
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ConfigError(
+            f"--base-url {url!r} is not a valid URL ({exc}). Pass the endpoint's base URL, "
+            f"{EXAMPLE_URL}; an IPv6 host goes in brackets: http://[::1]:8000/v1."
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"--base-url {url!r} is not an http(s) URL with a host. Pass the endpoint's "
-            "base URL, for example --base-url https://api.example.com/v1."
+            f"--base-url {url!r} is not an http(s) URL with a host. Pass the "
+            f"endpoint's base URL, {EXAMPLE_URL}."
+        )
+    if port == 0:
+        raise ConfigError(
+            f"--base-url {url!r} has port 0; pass the port the endpoint listens on "
+            "(1-65535), or none for the scheme's default."
         )
 
 
@@ -235,10 +261,12 @@ class ChatClient:
         """The request to send, and the exchange that records it (redacted)."""
         wants_stream = isinstance(body, dict) and bool(body.get("stream"))
         payload = content if content is not None else json.dumps(body).encode("utf-8")
+        url = httpx.URL(self.endpoint.chat_url())
+        if params:  # added to the base URL's own query, which httpx would replace
+            url = url.copy_merge_params(params)
         request = self._http.build_request(
             "POST",
-            self.endpoint.chat_url(),
-            params=params or None,
+            url,
             content=payload,
             headers=self._headers(auth, wants_stream, headers),
             timeout=self._stream_timeout if wants_stream else self._timeout,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 ACCEPT_ENCODING = "gzip, deflate"  # what BodyDecoder undoes
+INFLATE_STEP = 256 * 1024  # bytes inflated per step; the reader's cap is checked between steps
 
 
 class BodyDecoder:
@@ -36,7 +37,15 @@ class BodyDecoder:
                 yield piece
                 continue
             try:
-                yield self._zlib.decompress(piece)
+                # Inflated a slice at a time: a reader that stops at its cap stops the
+                # inflating too, so a small bomb never expands whole in memory.
+                out = self._zlib.decompress(piece, INFLATE_STEP)
+                while True:
+                    yield out
+                    tail = self._zlib.unconsumed_tail
+                    if not tail:
+                        break
+                    out = self._zlib.decompress(tail, INFLATE_STEP)
             except zlib.error as exc:
                 self.problem = (
                     f"the body declared Content-Encoding: {self.declared} but is not "

@@ -34,6 +34,11 @@ from conformance.checks import (
     trial_key,
 )
 
+# Bodies under this size keep their parse for the whole run (parsed once however many checks
+# judge them); a larger one (a hostile endpoint's: an answer to these probes is a few KB) is
+# parsed once per check that judges it and then dropped: parsed, 8 MB of JSON take ~80 MB.
+KEEP_PARSED_BELOW = 1024 * 1024
+
 
 class Observer:
     """Told what the runner does, for a progress display; the default does nothing."""
@@ -224,9 +229,10 @@ class Runner:
                         params=probe.query,
                     )
                     if exchange.attempts:
-                        self.budget.charge(exchange)
+                        self.budget.charge(exchange)  # parses the body for its usage
                     self._exchanges[probe_id] = exchange
                     self.observer.request_done(exchange, exchange_tokens(exchange))
+                    self._forget_huge([exchange])  # after the last reader of its usage
 
             sendable = [
                 p
@@ -350,19 +356,22 @@ class Runner:
                 out.skipped.append(f"{probe_id}: {why}")
             except RecursionError:  # a hostile payload nested deep inside a JSON string
                 out.errors.append(f"{probe_id}: the answer is nested too deeply to judge")
+            finally:
+                self._forget_huge(peers.values())
         out.findings = group_findings(out.findings)
         if out.findings:
             out.observed = True
         return out
 
     def _merge(self, per_trial: list[list[Finding]]) -> list[Finding]:
-        """One finding per problem across trials (same probe, title and path), the first
-        trial's example kept, with ``seen`` of ``trials`` (its probe's trials)."""
+        """One finding per problem across trials (same probe, path and kind of failure: its
+        identity but for the trial's exchange), the first trial's example kept, with ``seen``
+        of ``trials`` (its probe's trials)."""
         merged: dict[tuple[str, str, str, str], Finding] = {}
         for findings in per_trial:
             for finding in findings:
                 exchange_id = finding.exchange.id if finding.exchange is not None else ""
-                key = (finding.check_id, probe_of(exchange_id), finding.title, finding.json_path)
+                key = (finding.check_id, probe_of(exchange_id), finding.json_path, finding.failure)
                 earlier = merged.get(key)
                 merged[key] = (
                     finding
@@ -375,6 +384,12 @@ class Runner:
             replace(f, trials=self.trials_of(probe_of(f.exchange.id)) if f.exchange else 1)
             for f in merged.values()
         ]
+
+    def _forget_huge(self, exchanges: Iterable[Exchange]) -> None:
+        """Drop the parses of bodies over ``KEEP_PARSED_BELOW`` bytes once judged."""
+        for exchange in exchanges:
+            if len(exchange.body) >= KEEP_PARSED_BELOW:
+                exchange.forget()
 
     def usage(self) -> Usage:
         """Tokens spent so far: reported usage, estimated where an exchange had none."""

@@ -16,6 +16,9 @@ EVIDENCE_EVENTS_LIMIT = 1000  # events of a stream kept for the report; the rest
 MAX_JSON_DEPTH = 100  # deeper JSON is not judged: a hostile body, and it would exhaust the stack
 
 
+SMALL_MEMOS = frozenset({"cost"})  # memo keys whose values are a few numbers: never forgotten
+
+
 class TooDeep(ValueError):
     """JSON nested deeper than :data:`MAX_JSON_DEPTH` (a ``ValueError``, as "not JSON" is)."""
 
@@ -26,9 +29,7 @@ def parse_json(text: str | bytes) -> Any:
     try:
         value = json.loads(text)
     except RecursionError:
-        raise TooDeep(
-            f"JSON nested deeper than the parser's recursion limit (over {MAX_JSON_DEPTH} levels)"
-        ) from None
+        raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     depth, level = 0, [value]
     while level:  # breadth first, without recursion
         depth += 1
@@ -95,6 +96,11 @@ class Exchange:
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
 
+    def forget(self) -> None:
+        """Drop the parses :meth:`memo` keeps (made again if asked for); small results
+        derived from them (its token cost) are kept."""
+        self._memo = {k: v for k, v in self._memo.items() if k in SMALL_MEMOS}
+
     def json(self) -> Any:
         """The body parsed as JSON (once); raises ``ValueError`` when it is not JSON,
         :class:`TooDeep` when it is nested too deep to judge."""
@@ -107,7 +113,7 @@ class Exchange:
         try:
             return parse_json(self.body)
         except ValueError as exc:
-            return exc
+            return exc.with_traceback(None)  # kept: its frames need not be
 
     def event_payloads(self) -> list[tuple[ServerSentEvent, Any, ValueError | None]]:
         """Each data event with its data parsed as JSON (once), or why it is not JSON."""
@@ -118,7 +124,7 @@ class Exchange:
                 try:
                     out.append((event, parse_json(event.data), None))
                 except ValueError as exc:
-                    out.append((event, None, exc))
+                    out.append((event, None, exc.with_traceback(None)))
             return out
 
         payloads: list[tuple[ServerSentEvent, Any, ValueError | None]] = self.memo("events", parse)

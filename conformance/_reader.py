@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from conformance._client import Timeouts
 
 EVENT_STREAM = "text/event-stream"
+# Events kept per stream: probes ask for at most 64 tokens (a few hundred events even with
+# n and logprobs); a stream of millions of tiny events must not fill memory, and the byte
+# cap alone does not bound them (8 bytes an event, ~1 KB each once parsed and judged).
+MAX_EVENTS = 2_000
+OVER_CAP_KEPT = 8 * 1024  # bytes of a body over the cap kept as evidence of what it was
 
 
 def _plural(count: int, noun: str) -> str:
@@ -108,6 +113,10 @@ class Reader:
                 if not self._take(piece):
                     self.fail(f"body exceeded {self.cap} bytes; stopped reading")
                     return
+                if len(self.exchange.events) > MAX_EVENTS:
+                    del self.exchange.events[MAX_EVENTS:]
+                    self.fail(f"stream exceeded {MAX_EVENTS} events; stopped reading")
+                    return
         finally:
             if isinstance(pieces, AsyncGenerator):
                 await pieces.aclose()
@@ -179,8 +188,10 @@ class Reader:
         exchange = self.exchange
         redact = self.redact
         body = b"".join(self.received)
-        exchange.body = redact.cut_bytes(body, self.cap)
-        exchange.body_truncated = len(body) > self.cap
+        # Over the cap the exchange is an ERROR, never judged: keep only a glimpse as evidence.
+        kept = self.cap if self.size <= self.cap else min(self.cap, OVER_CAP_KEPT)
+        exchange.body = redact.cut_bytes(body, kept)
+        exchange.body_truncated = len(body) > kept
         if self.decoder is not None:
             self.decoder.close()
             problems = self.decoder.problems

@@ -17,6 +17,7 @@ import yaml
 from conformance._errors import SpecError
 from conformance._overlay import OVERLAY_FILENAME, Overlay, load_overlay
 from conformance._validation import SchemaValidator
+from conformance._yamlfile import UnsafeYaml, load, read_regular
 
 CHAT_PATH = "/v1/chat/completions"
 PROFILES = ("strict", "openai")
@@ -113,12 +114,19 @@ class Contract:
         spec_path = Path(path) if path is not None else default_spec_path()
         raw = _read(spec_path)
         document = _parse(spec_path, raw)
-        _check_openapi(spec_path, document)
+        _check_ref_cycles(spec_path, document)
         overlay = None
-        if profile == "openai":
-            overlay = load_overlay(spec_path.parent / OVERLAY_FILENAME)
-            document = overlay.apply(document)
-            _check_openapi(spec_path, document, overlay=overlay.path)
+        try:
+            _check_openapi(spec_path, document)
+            if profile == "openai":
+                overlay = load_overlay(spec_path.parent / OVERLAY_FILENAME)
+                document = overlay.apply(document)
+                _check_openapi(spec_path, document, overlay=overlay.path)
+        except RecursionError:
+            raise SpecError(
+                f"spec file {str(spec_path)!r} is nested too deeply (or through $ref) to "
+                "check. Fix the file or restore the vendored copy."
+            ) from None
         return cls(path=spec_path, raw=raw, document=document, profile=profile, overlay=overlay)
 
 
@@ -130,7 +138,12 @@ def default_contract(profile: str = "strict") -> Contract:
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular(path)
+    except UnsafeYaml as exc:
+        raise SpecError(
+            f"spec file {str(path)!r} {exc}. Pass the path of an OpenAPI 3.1 document with "
+            "--spec, or leave --spec out to use the vendored contract."
+        ) from None
     except FileNotFoundError:
         raise SpecError(
             f"spec file {str(path)!r} does not exist. Pass the path of an OpenAPI 3.1 "
@@ -142,7 +155,9 @@ def _read(path: Path) -> bytes:
 
 def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(raw)
+        document = load(raw)
+    except UnsafeYaml as exc:
+        raise SpecError(f"spec file {str(path)!r} {exc}. Fix the file.") from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -158,6 +173,35 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
             "document (a mapping with 'openapi', 'info' and 'paths')."
         )
     return document
+
+
+def _check_ref_cycles(path: Path, document: dict[str, Any]) -> None:
+    """Refuse a schema that is only a ``$ref`` to itself, through any chain of such schemas:
+    it describes nothing, and validating against it never ends."""
+    schemas = document.get("components", {}).get("schemas", {})
+    if not isinstance(schemas, dict):
+        return
+    prefix = "#/components/schemas/"
+
+    def target(name: str) -> str | None:
+        node = schemas.get(name)
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if isinstance(ref, str) and ref.startswith(prefix):
+            return ref[len(prefix) :]
+        return None
+
+    for start in schemas:
+        chain = [start]
+        following = target(start)
+        while following is not None:
+            if following in chain:
+                loop = " -> ".join([*chain[chain.index(following) :], following])
+                raise SpecError(
+                    f"spec file {str(path)!r} has a $ref cycle: {loop}. Each schema in it is "
+                    "only a reference to the next, so none says anything; fix the file."
+                )
+            chain.append(following)
+            following = target(following)
 
 
 def _check_openapi(path: Path, document: dict[str, Any], *, overlay: Path | None = None) -> None:

@@ -26,7 +26,7 @@ MAX_PROBLEMS_PER_KIND = 20  # the rest are counted, so a garbage body cannot fil
 KNOWN_FIELDS = ("data", "event", "id", "retry")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a stream may hold thousands
 class ServerSentEvent:
     """One dispatched event, in the order received (``index`` counts from 0)."""
 

@@ -233,10 +233,16 @@ def _summarise_branch(branch: Any) -> Any:
     return branch
 
 
+MAX_NAMES_SHOWN = 100  # property names quoted as evidence of a missing one
+
+
 def _actual(error: ValidationError) -> Any:
     instance = error.instance
     if error.validator == "required" and isinstance(instance, dict):
-        return {"properties": sorted(instance)}
+        names = sorted(instance)
+        if len(names) > MAX_NAMES_SHOWN:  # a hostile object may have 450,000 of them
+            return {"properties": names[:MAX_NAMES_SHOWN], "more": len(names) - MAX_NAMES_SHOWN}
+        return {"properties": names}
     if error.validator in ("type", "anyOf", "oneOf"):
         return {"type": type_name(instance), "value": _clip(instance)}
     return _clip(instance)

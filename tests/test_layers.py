@@ -27,6 +27,7 @@ CORE = [
     "_budget",
     "_visible",
     "_latency",
+    "_yamlfile",
 ]
 UPPER = (
     "conformance.cli",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,7 @@ def run(
         fail("--quiet and --verbose contradict each other; pass one of them.", EXIT_USAGE)
     progress = Progress(choose_mode(sys.stderr, quiet=quiet), verbose=verbose)
     gate = _gate(fail_on, baseline, strict_baseline)
+    _check_report_dir(report_dir)  # created now (and last): every other refusal leaves none
     code: int | None = None
     signals: list[str] = []
     try:
@@ -238,6 +240,30 @@ def run(
         click.echo(f"conformance: interrupted by {name} {when}.", err=True)
         code = EXIT_INTERRUPTED
     sys.exit(code)
+
+
+OUTPUTS = ("report.html", "results.json", "junit.xml")
+
+
+def _check_report_dir(report_dir: Path) -> None:
+    """Found before the run, not after it: a report directory nothing can be written to."""
+    where = f"--report-dir {str(report_dir)!r}"
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(
+            f"{where} cannot be created: {exc.strerror or exc}. Pass a directory you can write to.",
+            EXIT_USAGE,
+        )
+    if not os.access(report_dir, os.W_OK | os.X_OK):
+        fail(f"{where} is not writable. Pass a directory you can write to.", EXIT_USAGE)
+    for name in OUTPUTS:
+        if (report_dir / name).is_dir():
+            fail(
+                f"{where} holds a directory named {name}, where the run writes that file. "
+                "Remove it or pass another --report-dir.",
+                EXIT_USAGE,
+            )
 
 
 def _gate(fail_on: str, baseline: Path | None, strict_baseline: bool) -> Gate:

@@ -116,3 +116,44 @@ def test_query_parameters_are_sent_and_recorded():
     exchange, request = sent([PLAIN], None, params={"ai_project_id": "p 1"})
     assert str(request.url) == "http://127.0.0.1:8000/v1/chat/completions?ai_project_id=p+1"
     assert exchange.request.url == str(request.url)
+
+
+def test_a_gzip_bomb_is_inflated_a_step_at_a_time_so_the_cap_stops_it():
+    from conformance._decoding import INFLATE_STEP, BodyDecoder
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    bomb = b"".join(packer.compress(bytes(1024 * 1024)) for _ in range(64)) + packer.flush()
+    assert len(bomb) < 128 * 1024  # one network read's worth, 64 MiB once inflated
+
+    async def first_pieces() -> list[int]:
+        async def one() -> AsyncIterator[bytes]:
+            yield bomb
+
+        sizes: list[int] = []
+        decoded = BodyDecoder("gzip").decode(one())
+        async for piece in decoded:
+            sizes.append(len(piece))
+            if len(sizes) == 3:  # a reader over its cap stops here
+                break
+        await decoded.aclose()  # type: ignore[attr-defined]
+        return sizes
+
+    assert asyncio.run(first_pieces()) == [INFLATE_STEP] * 3
+
+
+def test_a_base_url_query_is_kept_beside_a_probe_query():
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    endpoint = Endpoint("http://127.0.0.1:9/openai/v1?api-version=2024-10", model="m")
+
+    async def go() -> Exchange:
+        async with ChatClient(endpoint, transport=httpx.MockTransport(handler)) as client:
+            return await client.chat("q", {"model": "m"}, params={"extra": "1"})
+
+    recorded = asyncio.run(go())
+    assert seen == ["http://127.0.0.1:9/openai/v1/chat/completions?api-version=2024-10&extra=1"]
+    assert recorded.request.url == seen[0]

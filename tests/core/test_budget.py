@@ -55,6 +55,16 @@ def test_tokens_are_estimated_when_usage_is_absent_and_errors_cost_nothing():
     assert budget.tokens == before
 
 
+def test_a_redirect_or_refusal_is_charged_only_the_usage_it_reports():
+    budget = Budget()
+    for status in (301, 302, 307, 404, 500):
+        budget.charge(exchange({"moved": True}, status=status))
+    assert (budget.tokens, budget.estimated) == (0, 0)
+    usage = {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}
+    budget.charge(exchange({"error": {"message": "too long"}, "usage": usage}, status=400))
+    assert (budget.prompt_tokens, budget.completion_tokens, budget.estimated) == (3, 0, 0)
+
+
 def test_the_runner_sends_nothing_past_the_ceiling_and_says_why():
     sent: list[str] = []
 

@@ -364,3 +364,64 @@ def test_an_overlay_that_breaks_the_document_is_refused(tmp_path):
         f"spec file {str(spec)!r} with overlay {overlay!r} is not valid OpenAPI 3.1: at type: "
         "7 is not valid under any of the given schemas. Fix the overlay, or use --profile strict."
     )
+
+
+FIX = (
+    "Pass the path of an OpenAPI 3.1 document with --spec, or leave --spec out to use the "
+    "vendored contract."
+)
+
+
+def test_a_spec_that_is_a_device_is_refused_before_it_is_read():
+    with pytest.raises(SpecError) as caught:
+        Contract.load("/dev/zero")
+    assert str(caught.value) == (
+        "spec file '/dev/zero' is not a regular file (a device, a pipe or a directory?). " + FIX
+    )
+
+
+def test_a_spec_over_the_size_cap_is_refused(tmp_path):
+    import conformance._yamlfile as yamlfile
+
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"#" * (yamlfile.MAX_YAML_BYTES + 1))
+    with pytest.raises(SpecError) as caught:
+        Contract.load(path)
+    assert str(caught.value) == (
+        f"spec file '{path}' is larger than 16 MiB; that is no spec or baseline. " + FIX
+    )
+
+
+def test_billion_laughs_is_refused_at_its_first_alias(tmp_path):
+    path = tmp_path / "laughs.yaml"
+    path.write_text('a: &a ["lol","lol"]\nb: &b [*a,*a]\nc: [*b,*b]\n')
+    with pytest.raises(SpecError) as caught:
+        Contract.load(path)
+    assert str(caught.value) == (
+        f"spec file '{path}' uses a YAML alias (*a) at line 2; aliases are refused (they can "
+        "expand a small file without bound): write the value out in full. Fix the file."
+    )
+
+
+def test_a_spec_nested_100k_deep_is_one_message(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("openapi: 3.1.0\nx: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(SpecError) as caught:
+        Contract.load(path)
+    assert str(caught.value) == f"spec file '{path}' is nested too deeply to read. Fix the file."
+
+
+def test_a_ref_cycle_is_named(tmp_path):
+    document = yaml.safe_load(Contract.load().raw)
+    schemas = document["components"]["schemas"]
+    schemas["LoopA"] = {"$ref": "#/components/schemas/LoopB"}
+    schemas["LoopB"] = {"$ref": "#/components/schemas/LoopA"}
+    schemas["ChatCompletionRequest"]["properties"]["loop"] = {"$ref": "#/components/schemas/LoopA"}
+    path = tmp_path / "cycle.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(SpecError) as caught:
+        Contract.load(path)
+    assert str(caught.value) == (
+        f"spec file '{path}' has a $ref cycle: LoopA -> LoopB -> LoopA. Each schema in it is "
+        "only a reference to the next, so none says anything; fix the file."
+    )

@@ -87,3 +87,40 @@ def test_unknown_profile_and_bad_concurrency_are_refused():
     with pytest.raises(ConfigError) as info:
         resolve_settings(concurrency=0, env={})
     assert str(info.value) == "--concurrency 0 must be at least 1."
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://[::1", "is not a valid URL (Invalid IPv6 URL)"),
+        ("http://h:99999/v1", "is not a valid URL (Port out of range 0-65535)"),
+        (
+            "http://h:abc/v1",
+            "is not a valid URL (Port could not be cast to integer value as 'abc')",
+        ),
+    ],
+)
+def test_a_malformed_base_url_is_one_message_naming_the_option_value_and_fix(url, why):
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(base_url=url, model="m", env={})
+    assert str(info.value) == (
+        f"--base-url {url!r} {why}. Pass the endpoint's base URL, for example --base-url "
+        "https://api.example.com/v1; an IPv6 host goes in brackets: http://[::1]:8000/v1."
+    )
+
+
+def test_a_control_character_in_the_base_url_is_named():
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(base_url="http://h/v1\x07", model="m", env={})
+    assert str(info.value) == (
+        "--base-url 'http://h/v1\\x07' contains '\\x07' at position 11: a URL holds no control "
+        "characters. Pass the endpoint's base URL, for example --base-url "
+        "https://api.example.com/v1."
+    )
+
+
+def test_the_query_of_a_base_url_is_kept_on_every_request():
+    from conformance._client import Endpoint
+
+    endpoint = Endpoint("https://h/openai/v1/?api-version=2024-10#frag", model="m")
+    assert endpoint.chat_url() == "https://h/openai/v1/chat/completions?api-version=2024-10"

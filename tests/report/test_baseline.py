@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -204,10 +206,46 @@ def test_a_missing_baseline_names_the_command_that_writes_one(tmp_path):
     )
 
 
-def test_an_empty_baseline_file_knows_nothing(tmp_path):
+EXPECTED_SHAPE = (
+    "expected a mapping with `version: 1` and `findings:`, a list of entries each with `check` "
+    "and optionally `exchange`, `json_path`, `title` and `note`"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("# nothing known yet\n",
+         f"is empty; {EXPECTED_SHAPE} (`findings: []` when nothing is known yet)."),
+        ("known: []\n", f"is not a baseline: {EXPECTED_SHAPE}."),
+        ("findings: 5\n", f"is not a baseline: {EXPECTED_SHAPE}."),
+        ("findings: []\nknown: []\n", f"has unknown top-level field 'known'; {EXPECTED_SHAPE}."),
+        ("a: &x [1]\nfindings: *x\n", "uses a YAML alias (*x) at line 2; aliases are refused "
+         "(they can expand a small file without bound): write the value out in full."),
+        ("findings: " + "[" * 100_000 + "]" * 100_000, "is nested too deeply to read."),
+    ],
+    ids=["empty", "known", "findings-5", "extra-field", "alias", "deep"],
+)  # fmt: skip
+def test_every_wrong_shape_of_baseline_is_refused_alike(tmp_path, text, message):
     path = tmp_path / "known.yaml"
-    path.write_text("# nothing known yet\n")
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        Baseline.load(path)
+    assert str(caught.value).startswith(f"--baseline '{path}' {message}")
+
+
+def test_a_baseline_that_knows_nothing_says_so(tmp_path):
+    path = tmp_path / "known.yaml"
+    path.write_text("version: 1\nfindings: []\n")
     assert Baseline.load(path).entries == ()
+
+
+def test_a_baseline_that_is_not_a_regular_file_is_refused(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        Baseline.load(Path("/dev/zero"))
+    assert str(caught.value).startswith(
+        "--baseline '/dev/zero' is not a regular file (a device, a pipe or a directory?)."
+    )
 
 
 def test_exploration_findings_are_known_whatever_generated_request_showed_them():
