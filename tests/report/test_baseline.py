@@ -208,7 +208,7 @@ def test_a_missing_baseline_names_the_command_that_writes_one(tmp_path):
 
 EXPECTED_SHAPE = (
     "expected a mapping with `version: 1` and `findings:`, a list of entries each with `check` "
-    "and optionally `exchange`, `json_path`, `title` and `note`"
+    "and optionally `exchange`, `json_path`, `kind`, `title` and `note`"
 )
 
 
