@@ -17,25 +17,31 @@ import sys
 import tempfile
 from pathlib import Path
 
+from conformance._settings import DEFAULT_TRIALS
 from conformance.checks import get_probe, registered_checks
 
 TEMPLATE_TOKENS = 12
 CHARS_PER_TOKEN = 3
 
 
-def upper_bound() -> tuple[int, int, int]:
+def upper_bound(trials: int = DEFAULT_TRIALS) -> tuple[int, int, int]:
+    """(requests, prompt tokens, completion tokens) at most: a sampled probe is sent once
+    per trial, and every follow-up (asked again) as if it were always needed."""
     probes: list[str] = []
     for check in registered_checks():
         probes += [p for p in check.probes if p not in probes]
-    prompt = completion = 0
+    requests = prompt = completion = 0
     for probe_id in probes:
-        body = get_probe(probe_id).body("some-model")
+        probe = get_probe(probe_id)
+        times = trials if probe.sampled else 1
+        body = probe.body("some-model")
         sent = {k: v for k, v in body.items() if k in ("messages", "tools", "response_format")}
-        prompt += len(json.dumps(sent)) // CHARS_PER_TOKEN + TEMPLATE_TOKENS
+        requests += times
+        prompt += times * (len(json.dumps(sent)) // CHARS_PER_TOKEN + TEMPLATE_TOKENS)
         cap = body.get("max_completion_tokens") or body.get("max_tokens") or 0
         choices = body.get("n") if isinstance(body.get("n"), int) else 1
-        completion += int(cap) * max(1, min(int(choices), 2))
-    return len(probes), prompt, completion
+        completion += times * int(cap) * max(1, min(int(choices), 2))
+    return requests, prompt, completion
 
 
 def measured() -> dict[str, object]:

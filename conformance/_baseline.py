@@ -52,9 +52,10 @@ def identity(
     A finding from a results.json written before kinds existed has its title as its kind.
     """
     title = str(finding.get("title") or "")
+    exchange = str(finding.get("exchange") or "").split("#", 1)[0]  # "stop_list#3": its probe
     return {
         "check": check_id,
-        "exchange": "" if generated else str(finding.get("exchange") or ""),
+        "exchange": "" if generated else exchange,
         "json_path": str(finding.get("json_path") or ""),
         "kind": str(finding.get("kind") or title),
         "title": title,
@@ -64,6 +65,12 @@ def identity(
 def same(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
     """Whether two identities name the same finding (titles may differ)."""
     return all(a.get(name) == b.get(name) for name in MATCHED)
+
+
+def rate(finding: Mapping[str, Any]) -> str:
+    """ "3 of 4" for a finding of a probe sent in several trials; "" for one sent once."""
+    trials = finding.get("trials", 1)
+    return f"{finding.get('seen', 1)} of {trials}" if isinstance(trials, int) and trials > 1 else ""
 
 
 def finding_identity(check: Mapping[str, Any], finding: Mapping[str, Any]) -> dict[str, str]:
@@ -81,6 +88,7 @@ class Entry:
     kind: str | None = None
     title: str | None = None  # for people; matched only by an entry without a kind (old files)
     note: str = ""
+    seen: str = ""  # "2 of 4": in how many trials it was seen when written (--trials)
 
     def matches(self, ident: Mapping[str, str]) -> bool:
         last = ("kind", self.kind) if self.kind is not None else ("title", self.title)
@@ -96,9 +104,17 @@ class Entry:
 
     def to_dict(self) -> dict[str, str]:
         out = {name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None}
+        if self.seen:
+            out["seen"] = self.seen
         if self.note:
             out["note"] = self.note
         return out
+
+    @property
+    def intermittent(self) -> bool:
+        """Seen in some trials only when written: a run without it does not prove it gone."""
+        seen, _, trials = self.seen.partition(" of ")
+        return seen.isdigit() and trials.isdigit() and int(seen) < int(trials)
 
 
 @dataclass(frozen=True)
@@ -150,6 +166,7 @@ class Baseline:
                     json_path=ident["json_path"],
                     kind=ident["kind"],
                     title=ident["title"],
+                    seen=rate(finding),
                 )
                 entries.setdefault(tuple(ident[name] for name in MATCHED), entry)
         return cls(entries=tuple(entries.values()))
@@ -209,7 +226,7 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
                 f"{where}: finding {number} has no `check` (a check id such as "
                 f"usage_arithmetic); expected {shape}."
             )
-        unknown = sorted(set(item) - {*FIELDS, "note", "severity"})
+        unknown = sorted(set(item) - {*FIELDS, "note", "severity", "seen"})
         if unknown:
             raise ConfigError(
                 f"{where}: finding {number} has unknown field {unknown[0]!r}; expected {shape}."
@@ -225,6 +242,7 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
             kind=values["kind"],
             title=values["title"],
             note=str(item.get("note") or ""),
+            seen=str(item.get("seen") or ""),
         )
 
 
@@ -259,21 +277,20 @@ class Gate:
                 ident = finding_identity(check, finding)
                 hits = [i for i, e in enumerate(entries) if e.matches(ident)]
                 used.update(hits)
+                seen = {"seen": rate(finding)} if rate(finding) else {}
                 if hits:
-                    known.append(ident)
+                    known.append({**ident, **seen})
                 elif check.get("verdict") in failing:
-                    new.append(ident)
+                    new.append({**ident, **seen})
         verdicts = {str(c.get("id")): c.get("verdict") for c in checks}
-        stale = [
-            e.to_dict()
+        # An entry seen in some trials only is not stale for missing from one run.
+        gone = {
+            i
             for i, e in enumerate(entries)
-            if i not in used and verdicts.get(e.check) in CONCLUDED
-        ]
-        unverified = [
-            e.to_dict()
-            for i, e in enumerate(entries)
-            if i not in used and verdicts.get(e.check) not in CONCLUDED
-        ]
+            if i not in used and verdicts.get(e.check) in CONCLUDED and not e.intermittent
+        }
+        stale = [e.to_dict() for i, e in enumerate(entries) if i in gone]
+        unverified = [e.to_dict() for i, e in enumerate(entries) if i not in used and i not in gone]
         if new or (self.strict_baseline and stale):
             exit_code = EXIT_NONCONFORMANT
         elif not checks or "ERROR" in verdicts.values():
@@ -304,7 +321,7 @@ def gate_summary(gate: Mapping[str, Any]) -> list[str]:
     for ident in gate.get("new", []) if gate.get("baseline") else []:
         lines.append(
             f"new finding: {ident['check']} [{ident['exchange']}] {ident['json_path']}: "
-            f"{ident['title']}"
+            f"{ident['title']}" + (f" (in {ident['seen']} trials)" if ident.get("seen") else "")
         )
     for entry in gate.get("stale", []):
         shown = [k for k in entry if k != "note" and not (k == "title" and "kind" in entry)]

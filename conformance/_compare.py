@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from conformance._baseline import MATCHED, finding_identity
 from conformance._scores import AreaScore, all_checks, area_order, area_scores
-from conformance._text import clipped
+from conformance._text import clipped, trial_rate
 
 # The states a cell can be in, best first; each has a short mark for text renderings.
 STATUSES = {
@@ -115,6 +115,7 @@ def finding_line(finding: Mapping[str, Any]) -> str:
     if finding.get("chunk_index") is not None:
         where += f", event {finding['chunk_index']}"
     count = f" (seen {finding['count']} times)" if finding.get("count", 1) > 1 else ""
+    count += trial_rate(finding.get("seen", 1), finding.get("trials", 1))
     return (
         f"{finding.get('title', '')}{count} at {finding.get('json_path', '')}"
         + (f" ({where})" if where else "")

@@ -165,8 +165,12 @@ class Runner:
             for key in self.keys(p)
             if key not in self._exchanges and key not in self._unneeded
         ]
-        if wanted:
-            asyncio.run(self._fetch(wanted))
+        alone = self._alone(wanted)
+        rest = [key for key in wanted if key not in alone]
+        if rest:
+            asyncio.run(self._fetch(rest))
+        if alone:
+            asyncio.run(self._fetch(alone, concurrency=1))
         return [self._exchanges[p] for p in dict.fromkeys(probe_ids) if p in self._exchanges]
 
     def _earlier(self, probe: Probe, key: str) -> list[str]:
@@ -175,8 +179,19 @@ class Runner:
         trial = int(key.split("#", 1)[1]) if "#" in key else 1
         return [trial_key(p, trial if get_probe(p).sampled else 1) for p in probe.after]
 
-    async def _fetch(self, probe_ids: list[str]) -> None:
-        gate = asyncio.Semaphore(self.concurrency)
+    def _alone(self, keys: list[str]) -> list[str]:
+        """Of ``keys``, the ``alone`` probes and the probes they are sent after, in order."""
+        wanted = set(keys)
+        out: dict[str, None] = {}
+        for key in keys:
+            probe = get_probe(probe_of(key))
+            if probe.alone:
+                out.update(dict.fromkeys(k for k in self._earlier(probe, key) if k in wanted))
+                out[key] = None
+        return list(out)
+
+    async def _fetch(self, probe_ids: list[str], concurrency: int | None = None) -> None:
+        gate = asyncio.Semaphore(concurrency or self.concurrency)
 
         def admit() -> str | None:
             refused = self.budget.admit()

@@ -21,7 +21,7 @@ MODEL_VARS = ("CONFORMANCE_MODEL",)
 # Probes whose answer depends on what the model samples are sent this many times by default
 # (bench/bench_stability.py measures the choice: verdicts stable across runs of a sampling
 # server, and intermittent defects found in every run, under 20,000 tokens).
-DEFAULT_TRIALS = 3
+DEFAULT_TRIALS = 4
 MAX_TRIALS = 20
 
 

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance._exchange import Exchange
 from conformance.checks._probes import CHAT, CHAT_STREAM_USAGE, MAX_TOKENS, PROMPT, STREAMS
+from conformance.checks._probes_again import ask_again
 from conformance.checks._registry import Probe, probe
+from conformance.checks._toolcalls import message_calls
 
 N = 2
 CAP = 3  # tokens: far fewer than the counting prompt needs
 COUNTING = "Count from 1 to 50, separated by spaces."
 # Stop probes that do not need an obedient model: whatever it writes about anything, a
-# dozen tokens of it hold an "e" or an "a". A letter, not a space: some APIs refuse a stop
+# few tokens of it hold a vowel. A letter, not a space: some APIs refuse a stop
 # sequence that is only whitespace. The same prompt without stop (``stop_free``) shows
 # whether the endpoint writes such text at all: if it does not, stop was not provoked.
 PROSE = "Write one sentence about the sea."
 STOP_TOKENS = 16  # room for a dozen words when nothing stops them
-STOP_LIST = ["###", "e", "a"]  # the ones that matter are not the first
+STOP_LIST = ["e", "a", "o", "i"]  # four (OpenAI's most): the first to occur is rarely "e"
 STOP_STRING = "e"
 SEED = 7
 TOOL_TOKENS = 32  # room for one small tool call
@@ -122,7 +125,7 @@ STOP_FREE = _register(
 )
 STOP_AS_LIST = _register(
     "stop_list",
-    f"the same sentence with stop: {STOP_LIST!r} (the answer must end before any e or a)",
+    f"the same sentence with stop: {STOP_LIST!r} (the answer must end before any of them)",
     sampled=True,
     text=PROSE,
     max_tokens=STOP_TOKENS,
@@ -160,6 +163,18 @@ TOOL_AUTO = _register(
     tools=[TOOL, WEATHER],
     tool_choice="auto",
 )
+
+
+def _called_nothing(exchange: Exchange) -> bool:
+    return not message_calls(exchange)
+
+
+# A sampling model calls a tool under "auto" only sometimes: asked again (up to twice in
+# each trial) while it has not, so that the finish_reason of a call is judged in every run.
+TOOL_AUTO_AGAIN = ask_again(
+    TOOL_AUTO, times=2, unprovoked=_called_nothing, why="no tool was called"
+)
+AUTO = (TOOL_AUTO.id, *(p.id for p in TOOL_AUTO_AGAIN))
 N_PROBES = (CHAT_N.id, CHAT_N_STREAM.id)
 CAP_PROBES = (CAP_MAX_TOKENS.id, CAP_MAX_TOKENS_STREAM.id, CAP_MAX_COMPLETION_TOKENS.id)
 STOP_PROBES = (STOP_AS_LIST.id, STOP_AS_STRING.id)

@@ -133,6 +133,14 @@ TOOLS_NAMED_WEATHER = probe(
         sampled=True,
     )
 )
+TOOLS_NAMED_STREAM = probe(
+    Probe(
+        "tools_named_stream",
+        "the tools_named_weather request, streamed: the named function pins the call",
+        lambda model: {**_named_weather(model), "stream": True},
+        sampled=True,
+    )
+)
 TOOLS_NAMED_UNPICKED = probe(
     Probe(
         "tools_named_unpicked",

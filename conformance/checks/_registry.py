@@ -75,6 +75,9 @@ class Probe:
     not needed and is not sent. ``body`` stays the request sent without those answers.
     ``sampled``: the answer depends on what the model samples, so the probe is sent once
     per trial (``--trials``); deterministic probes (refusals, headers) are sent once.
+    ``alone``: this probe and the ``after`` probes sent with it go out last, one at a time,
+    with no other request in flight: "right after those" means right after, whatever the
+    endpoint's speed (e.g. a valid request straight after a run of invalid ones).
     """
 
     id: str
@@ -87,6 +90,7 @@ class Probe:
     query: Mapping[str, str] = field(default_factory=dict)  # URL query parameters
     headers: Mapping[str, str] = field(default_factory=dict)
     sampled: bool = False
+    alone: bool = False
     build: Builder | None = field(default=None, compare=False)
 
 

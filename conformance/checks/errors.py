@@ -67,6 +67,7 @@ AFTER_INVALID = probe(
         "the plain chat, sent after every invalid request has been answered",
         _plain_after,
         after=(*INVALID, *MORE_INVALID, UNKNOWN_MODEL_PROBE.id),
+        alone=True,  # the invalid requests, then this one, with no other request between
     )
 )
 REFUSED = (*INVALID, *MORE_INVALID)

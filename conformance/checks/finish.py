@@ -9,7 +9,7 @@ from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
 from conformance.checks._answer import Answer, answered, count, read_answer, requested, token_cap
 from conformance.checks._helpers import require_success
-from conformance.checks._probes_sampling import CAP_PROBES, TOOL_AUTO
+from conformance.checks._probes_sampling import AUTO, CAP_PROBES
 from conformance.checks._probes_tools import CALLING
 from conformance.checks._registry import (
     CheckContext,
@@ -95,7 +95,7 @@ def _tool_findings(answer: Answer, *, forced: bool) -> Iterator[Finding]:
     area="finish",
     severity=Severity.MUST,
     spec=FINISH,
-    probes=[TOOL_AUTO.id],
+    probes=list(AUTO),
     covers=[*properties("ChatCompletionRequest", "tools")],
 )
 def finish_reason_tool_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -104,7 +104,8 @@ def finish_reason_tool_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[
     Agent loops (the OpenAI SDK examples, LangChain, LiteLLM) branch on
     ``finish_reason == "tool_calls"`` to run the tools; ``stop`` makes them print the
     empty message instead. The reverse, ``tool_calls`` with no call, sends them looking
-    for calls that are not there.
+    for calls that are not there. A model that called nothing is asked again (up to twice
+    a trial); no call at all: "not provoked".
     """
     yield from answered(exchange, ctx, what="tools", unsupported=True)
     if exchange.ok:

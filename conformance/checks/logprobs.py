@@ -11,7 +11,16 @@ from conformance._exchange import Exchange
 from conformance._model import Finding, Severity
 from conformance.checks._helpers import chunks, located, request_body
 from conformance.checks._probes import _chat
-from conformance.checks._registry import CheckContext, CheckFunc, Probe, check, probe, properties
+from conformance.checks._registry import (
+    CheckContext,
+    CheckFunc,
+    NotApplicable,
+    NotProvoked,
+    Probe,
+    check,
+    probe,
+    properties,
+)
 from conformance.checks._support import answer, require_served
 
 LOGPROB_SCHEMA = "#/components/schemas/ChatCompletionTokenLogprob"
@@ -73,6 +82,17 @@ def _text(choice: dict[str, Any]) -> object:
 
 
 def _entries(exchange: Exchange, *, alternatives: bool) -> Iterator[Entry]:
+    """Every logprobs entry (and alternative); ``NotProvoked`` at the end when there was
+    none: an answer without logprobs shows nothing about their values."""
+    found = False
+    for entry in _all_entries(exchange, alternatives=alternatives):
+        found = True
+        yield entry
+    if not found:
+        raise NotProvoked("the answer carries no logprobs to judge; see logprobs_present")
+
+
+def _all_entries(exchange: Exchange, *, alternatives: bool) -> Iterator[Entry]:
     for path, chunk_index, choice in _choices(exchange):
         logprobs = choice.get("logprobs")
         content = logprobs.get("content") if isinstance(logprobs, dict) else None
@@ -256,17 +276,23 @@ def logprobs_bytes(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     area="logprobs",
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionChoice/properties/logprobs",
-    probes=[LOGPROBS_OFF.id],
+    probes=[LOGPROBS_OFF.id, LOGPROBS.id],
 )
 def logprobs_absent_when_off(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """logprobs: false gives logprobs null.
 
     A client that did not ask for log probabilities should not pay for them, and reads
-    a non-null ``logprobs`` as an answer to a question it did not ask.
+    a non-null ``logprobs`` as an answer to a question it did not ask. Provoked only if
+    the endpoint gives logprobs when asked (``logprobs_top``): one that never does shows
+    nothing by leaving them out.
     """
+    if ctx.probe.id == LOGPROBS.id:
+        raise NotApplicable("the answer with logprobs is what the one without is measured by")
     require_served(exchange, "logprobs: false")
+    sent = False
     for path, chunk_index, choice in _choices(exchange):
         if choice.get("logprobs") is not None:
+            sent = True
             yield Finding(
                 title="logprobs: false answered with logprobs",
                 json_path=f"{path}.logprobs",
@@ -274,3 +300,10 @@ def logprobs_absent_when_off(exchange: Exchange, ctx: CheckContext) -> Iterator[
                 actual=choice.get("logprobs"),
                 chunk_index=chunk_index,
             )
+    asked = ctx.peers.get(LOGPROBS.id)
+    if not sent and not (
+        asked is not None
+        and asked.ok
+        and any(c.get("logprobs") is not None for _, _, c in _choices(asked))
+    ):
+        raise NotProvoked("the endpoint gave no logprobs even when asked (logprobs_top)")

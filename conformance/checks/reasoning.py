@@ -19,6 +19,7 @@ from conformance.checks._probes import _chat
 from conformance.checks._registry import (
     CheckContext,
     NotApplicable,
+    NotProvoked,
     Probe,
     Unsupported,
     check,
@@ -115,9 +116,24 @@ def reasoning_not_in_content(exchange: Exchange, ctx: CheckContext) -> Iterator[
     """Reasoning is not leaked into content as <think> tags.
 
     A reasoning model's thoughts belong in ``reasoning_content`` (or nowhere); a client
-    shows ``content`` to the user as the answer.
+    shows ``content`` to the user as the answer. Provoked only when the answer shows
+    reasoning somewhere (``reasoning_content`` or tags): a model that does not reason
+    cannot misplace it.
     """
     require_success(exchange)
+    leaked = list(_leaks(exchange))
+    yield from leaked
+    if not leaked and not _reasons(exchange):
+        raise NotProvoked("the answer shows no reasoning at all (no reasoning_content)")
+
+
+def _reasons(exchange: Exchange) -> bool:
+    if exchange.streamed:
+        return any(d.delta.get("reasoning_content") for d in deltas(exchange))
+    return any(m.get("reasoning_content") for _, m in messages(answer(exchange)))
+
+
+def _leaks(exchange: Exchange) -> Iterator[Finding]:
     if exchange.streamed:
         seen: dict[object, str] = {}
         for delta in deltas(exchange):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
@@ -13,6 +13,7 @@ from conformance._model import Finding, Severity
 from conformance._validation import type_name
 from conformance.checks._helpers import clip, request_body
 from conformance.checks._probes import _chat
+from conformance.checks._probes_again import ask_again
 from conformance.checks._registry import (
     CheckContext,
     NotApplicable,
@@ -26,7 +27,7 @@ from conformance.checks._support import answer, messages, require_served
 
 RESPONSE_FORMAT = "#/components/schemas/app__models__chat_completion__ResponseFormat"
 MAX_TOKENS = 48  # {"ok": true} is about 5 tokens; room for a model that pads it
-AGAIN_TOKENS = 256  # asked again with this cap when the first answer was cut
+AGAIN_TOKENS = 128  # asked again with this cap when the first answer was cut
 # The prompt says "JSON": OpenAI refuses JSON mode when no message mentions it.
 PROMPT = 'Reply with a JSON object whose key "ok" holds true'
 # A schema whose every valid instance is a few tokens: a model constrained to it cannot
@@ -35,6 +36,16 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"ok": {"type": "boolean"}},
     "required": ["ok"],
+    "additionalProperties": False,
+}
+
+
+# A second tiny schema, an enum, so that each trial asks for a schema three times: a server
+# that drops the schema on some requests only is caught in every run.
+SIZE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"size": {"enum": ["small", "large"]}},
+    "required": ["size"],
     "additionalProperties": False,
 }
 
@@ -48,9 +59,9 @@ def _format(model: str, response_format: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _schema(strict: bool) -> Any:
+def _schema(strict: bool, name: str = "ok", schema: dict[str, Any] = SCHEMA) -> Any:
     def body(model: str) -> dict[str, Any]:
-        spec = {"name": "ok", "schema": SCHEMA, "strict": strict}
+        spec = {"name": name, "schema": schema, "strict": strict}
         return _format(model, {"type": "json_schema", "json_schema": spec})
 
     return body
@@ -80,28 +91,14 @@ JSON_SCHEMA_LOOSE = probe(
         sampled=True,
     )
 )
-
-
-def _again(first: Probe) -> Probe:
-    """``first`` asked again with ``AGAIN_TOKENS`` of room, sent only when its answer was
-    cut by the cap (a cut answer may be partial JSON and proves nothing)."""
-
-    def build(model: str, peers: Mapping[str, Exchange]) -> dict[str, Any] | None:
-        earlier = peers.get(first.id)
-        if earlier is None or not earlier.ok or not _was_cut(earlier):
-            return None
-        return {**first.body(model), "max_tokens": AGAIN_TOKENS}
-
-    return probe(
-        Probe(
-            f"{first.id}_again",
-            f"{first.id} asked again with max_tokens: {AGAIN_TOKENS}, when its answer was cut",
-            lambda model: {**first.body(model), "max_tokens": AGAIN_TOKENS},
-            sampled=True,
-            after=(first.id,),
-            build=build,
-        )
+JSON_SCHEMA_ENUM = probe(
+    Probe(
+        "format_json_schema_enum",
+        "a chat with response_format json_schema (strict: true) asking for one enum key",
+        _schema(strict=True, name="size", schema=SIZE_SCHEMA),
+        sampled=True,
     )
+)
 
 
 def _was_cut(exchange: Exchange) -> bool:
@@ -113,9 +110,19 @@ def _was_cut(exchange: Exchange) -> bool:
     return any(isinstance(c, dict) and c.get("finish_reason") == "length" for c in choices or [])
 
 
+def _again(first: Probe) -> Probe:
+    """``first`` asked again with ``AGAIN_TOKENS`` of room, sent only when its answer was
+    cut by the cap (a cut answer may be partial JSON and proves nothing)."""
+    [again] = ask_again(
+        first, times=1, unprovoked=_was_cut, why="its answer was cut", max_tokens=AGAIN_TOKENS
+    )
+    return again
+
+
 JSON_OBJECT_AGAIN = _again(JSON_OBJECT)
 JSON_SCHEMA_STRICT_AGAIN = _again(JSON_SCHEMA_STRICT)
 JSON_SCHEMA_LOOSE_AGAIN = _again(JSON_SCHEMA_LOOSE)
+JSON_SCHEMA_ENUM_AGAIN = _again(JSON_SCHEMA_ENUM)
 
 
 def _contents(exchange: Exchange, mode: str, feature: str) -> Iterator[tuple[str, object]]:
@@ -199,8 +206,10 @@ def json_object_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     probes=[
         JSON_SCHEMA_STRICT.id,
         JSON_SCHEMA_LOOSE.id,
+        JSON_SCHEMA_ENUM.id,
         JSON_SCHEMA_STRICT_AGAIN.id,
         JSON_SCHEMA_LOOSE_AGAIN.id,
+        JSON_SCHEMA_ENUM_AGAIN.id,
     ],
     covers=[*properties("ChatCompletionRequest", "response_format")],
 )

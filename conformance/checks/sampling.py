@@ -104,9 +104,10 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
 def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A stop sequence ends the answer before it: the stop text never appears.
 
-    The probes ask for a sentence and stop at "e" and "a" (in a list whose first entry
-    never matches, and "e" as one string, which the document allows only under the
-    errata: a refusal of the string is right under strict). The output must end before
+    The probes ask for a sentence and stop at any of four vowels (a list: a server that
+    honours only its first entry is caught where another vowel comes first), and at "e"
+    as one string, which the document allows only under the errata (a refusal of the
+    string is right under strict). The output must end before
     the first of them, and the stop text is not part of it. Provoked only when the
     endpoint writes such letters at all: the same request without stop (``stop_free``,
     same trial) shows it; otherwise the verdict says "not provoked", not PASS.

@@ -21,6 +21,8 @@ from conformance.checks._probes_tools import (
     NAMED,
     ROUND_TRIPS,
     TOOLS_NAMED,
+    TOOLS_NAMED_STREAM,
+    TOOLS_NAMED_WEATHER,
     TOOLS_NONE,
     TOOLS_REQUIRED,
     TOOLS_REQUIRED_STREAM,
@@ -55,6 +57,14 @@ def _calls(exchange: Exchange, ctx: CheckContext) -> list[Call]:
         require_event_stream(exchange)  # a stream answered otherwise: stream_content_type's
     answer(exchange)  # a body that is no JSON object is response_schema's
     return message_calls(exchange)
+
+
+def _calls_made(exchange: Exchange, ctx: CheckContext) -> list[Call]:
+    """The calls of the answer; ``NotProvoked`` when it made none (nothing to judge)."""
+    calls = _calls(exchange, ctx)
+    if not calls:
+        raise NotProvoked("the answer has no tool call to judge")
+    return calls
 
 
 def _calls_path(exchange: Exchange) -> str:
@@ -145,21 +155,34 @@ def _forced_name(body: object) -> object:
     return function.get("name") if isinstance(function, dict) else None
 
 
-@check(area="tools", severity=Severity.MUST, spec=TOOL_CHOICE, probes=[TOOLS_NONE.id])
+@check(
+    area="tools",
+    severity=Severity.MUST,
+    spec=TOOL_CHOICE,
+    probes=[TOOLS_NONE.id, TOOLS_REQUIRED.id],
+)
 def tool_choice_none_no_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """tool_choice "none" yields no tool call.
 
     "none" means the model must answer in text although tools are declared (and the prompt
-    asks for one); a client that sent it is not ready to run a call.
+    asks for one); a client that sent it is not ready to run a call. Provoked only if
+    the endpoint calls tools at all: the same tools and prompt under "required" (same
+    trial) show it.
     """
+    if ctx.probe.id == TOOLS_REQUIRED.id:
+        raise NotApplicable('the "required" answer is what the "none" one is measured by')
     require_served(exchange, 'tools with tool_choice "none"')
-    for call in _calls(exchange, ctx):
+    calls = _calls(exchange, ctx)
+    for call in calls:
         yield Finding(
             title='tool_choice "none" answered with a tool call',
             json_path=call.path,
             expected="no tool call: an answer in text",
             actual=f"a call to {call.name!r}",
         )
+    required = ctx.peers.get(TOOLS_REQUIRED.id)
+    if not calls and (required is None or not required.ok or not message_calls(required)):
+        raise NotProvoked('the endpoint called no tool even under tool_choice "required"')
 
 
 @check(
@@ -177,7 +200,7 @@ def tool_call_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """
     require_served(exchange, "tools")
     declared = set(declared_tools(request_body(exchange, ctx)))
-    for call in _calls(exchange, ctx):
+    for call in _calls_made(exchange, ctx):
         if not isinstance(call.id, str) or not call.id:
             yield Finding(
                 title="a tool call has no id",
@@ -214,7 +237,7 @@ def tool_call_arguments(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     """
     require_served(exchange, "tools")
     declared = declared_tools(request_body(exchange, ctx))
-    for call in _calls(exchange, ctx):
+    for call in _calls_made(exchange, ctx):
         yield from _judge_arguments(call, declared)
 
 
@@ -317,22 +340,23 @@ def tool_call_stream_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     area="tools",
     severity=Severity.SHOULD,
     spec=f"{TOOL_CALL}/properties/function",
-    probes=[TOOLS_REQUIRED_STREAM.id, TOOLS_REQUIRED.id],
+    probes=[TOOLS_NAMED_STREAM.id, TOOLS_NAMED_WEATHER.id],
 )
 def tool_call_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Streamed tool calls match the non-streamed answer to the same request.
 
     The same functions in the same order, with arguments of the same keys: a client must
-    not get another answer for asking for a stream (sampling aside, which a forced tool
-    with one obvious argument leaves little room for).
+    not get another answer for asking for a stream. Judged on a request that leaves
+    sampling no choice: tool_choice names get_weather, whose schema requires exactly
+    "city" (under "required" a sampling model may pick either tool, streamed or not).
     """
-    if not exchange.streamed:
-        return  # judged from the stream's side
-    require_served(exchange, 'streamed tools with tool_choice "required"')
+    if ctx.probe.id == TOOLS_NAMED_WEATHER.id:
+        raise NotApplicable("the non-streamed answer is judged from the stream's side")
+    require_served(exchange, "streamed tools with tool_choice naming a function")
     streamed = _calls(exchange, ctx)
-    whole = message_calls(ctx.peer(TOOLS_REQUIRED.id))
+    whole = message_calls(ctx.peer(TOOLS_NAMED_WEATHER.id))
     if not streamed or not whole:
-        raise NotApplicable("one of the answers has no tool call; see tool_choice_required_calls")
+        raise NotProvoked("one of the answers has no tool call; see tool_choice_named_calls")
     names = [c.name for c in streamed], [c.name for c in whole]
     if names[0] != names[1]:
         yield Finding(

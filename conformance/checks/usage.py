@@ -17,7 +17,13 @@ from conformance.checks._helpers import (
 )
 from conformance.checks._probes import CHAT, CHAT_STREAM, CHAT_STREAM_USAGE
 from conformance.checks._probes_sampling import MORE_RESPONSES, MORE_STREAMS, TWINS
-from conformance.checks._registry import CheckContext, NotApplicable, check, properties
+from conformance.checks._registry import (
+    CheckContext,
+    NotApplicable,
+    NotProvoked,
+    check,
+    properties,
+)
 
 COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 USAGE = "#/components/schemas/Usage"
@@ -31,7 +37,7 @@ USAGE_STREAMS = (CHAT_STREAM_USAGE.id, *MORE_STREAMS)
     area="usage",
     severity=Severity.MUST,
     spec="#/components/schemas/Usage",
-    probes=[CHAT.id, CHAT_STREAM_USAGE.id],
+    probes=list(USAGE_PROBES),
     any_exchange=True,
     covers=[*properties("ChatCompletionResponse", "usage")],
 )
@@ -39,7 +45,9 @@ def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
     """Usage adds up: total_tokens = prompt_tokens + completion_tokens.
 
     All three are non-negative integers. A stream is judged on the last chunk that
-    carries usage (``stream_usage_chunk`` judges where and how often it comes).
+    carries usage (``stream_usage_chunk`` judges where and how often it comes). Judged
+    on every answer of the run that reports usage, each trial of the sampled ones too: a
+    server that miscounts now and then is caught.
     """
     require_success(exchange)
     reported = exchange.reported_usage()
@@ -189,7 +197,7 @@ def stream_usage_chunk(exchange: Exchange, ctx: CheckContext) -> Iterator[Findin
     area="usage",
     severity=Severity.SHOULD,
     spec=CHUNK_USAGE,
-    probes=[CHAT_STREAM.id],
+    probes=[CHAT_STREAM.id, CHAT_STREAM_USAGE.id],
     any_exchange=True,
 )
 def stream_usage_unrequested(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -197,21 +205,33 @@ def stream_usage_unrequested(exchange: Exchange, ctx: CheckContext) -> Iterator[
 
     The document: usage "will only be present when you set stream_options:
     {"include_usage": true}". OpenAI sends none; clients that do not ask for it may
-    count a stray usage object twice or stumble on a chunk without choices.
+    count a stray usage object twice or stumble on a chunk without choices. Provoked
+    only if the endpoint streams usage when asked (``chat_stream_usage``).
     """
     require_event_stream(exchange)
     if asked_for_usage(request_body(exchange, ctx)):
         raise NotApplicable("this stream asked for usage; see stream_usage_chunk")
-    for chunk in chunks(exchange):
-        if isinstance(chunk.payload, dict) and chunk.payload.get("usage") is not None:
-            yield Finding(
-                title="usage sent though include_usage was not asked for",
-                json_path="$.usage",
-                expected="null or absent",
-                actual=chunk.payload["usage"],
-                schema_path=CHUNK_USAGE,
-                chunk_index=chunk.index,
-            )
+    sent = [c for c in chunks(exchange) if _usage_of(c.payload) is not None]
+    asked = ctx.peers.get(CHAT_STREAM_USAGE.id)
+    if not sent and not (asked is not None and asked.ok and _streams_usage(asked)):
+        raise NotProvoked("the endpoint streamed no usage even when asked (chat_stream_usage)")
+    for chunk in sent:
+        yield Finding(
+            title="usage sent though include_usage was not asked for",
+            json_path="$.usage",
+            expected="null or absent",
+            actual=_usage_of(chunk.payload),
+            schema_path=CHUNK_USAGE,
+            chunk_index=chunk.index,
+        )
+
+
+def _usage_of(payload: object) -> object:
+    return payload.get("usage") if isinstance(payload, dict) else None
+
+
+def _streams_usage(exchange: Exchange) -> bool:
+    return any(_usage_of(c.payload) is not None for c in chunks(exchange))
 
 
 @check(
@@ -228,8 +248,8 @@ def usage_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
     when both answers are the same text with the same finish_reason (a model that answers
     differently each time is not compared: that is not determinism, not a billing fault).
     """
-    if ctx.probe.id not in TWINS:
-        return  # a non-streamed twin: the comparison is reported on the streamed exchange
+    if ctx.probe.id not in TWINS:  # a non-streamed twin: judged from the streamed side
+        raise NotApplicable("the non-streamed twin is judged from the streamed side")
     streamed = read_answer(exchange)
     plain = read_answer(ctx.peer(TWINS[ctx.probe.id]))
     if streamed.usage is None or plain.usage is None:

@@ -42,8 +42,8 @@ DEFECTS: dict[str, str] = {
     "tool-arguments-object": "non-streamed tool-call `arguments` is a JSON object, not a string",
     "empty-arguments-string": 'tool calls without arguments carry `arguments: ""`, not "{}"',
     "tool-stream-no-index": "streamed tool-call deltas carry no `index`",
-    "tool-stream-other-tool": 'streams answer tool_choice "required" with a call to another '
-    "tool than the non-streamed answer",
+    "tool-stream-other-tool": 'streams answer tool_choice "required" or naming a function with '
+    "a call to another tool than the non-streamed answer",
     "reject-empty-assistant-content": 'an assistant message with tool_calls and content "" '
     "is refused with 400",
     "json-object-not-json": "JSON mode (response_format json_object) answers plain text",

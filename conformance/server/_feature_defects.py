@@ -97,15 +97,14 @@ class FeatureDefects:
             params = replace(params, forced_tool=other)
         if params.tool_choice == "none" and params.tools and has("tool-choice-none-ignored"):
             params = replace(params, tool_choice="required")
-        if (
-            body.get("stream") is True
-            and params.tool_choice == "required"
-            and len(names) > 1
-            and has("tool-stream-other-tool")
-        ):
-            calls = generate(params).choices[0].tool_calls
-            chosen = calls[0].name if calls else None
-            params = replace(params, tools=tuple(t for t in params.tools if t.name != chosen))
+        if body.get("stream") is True and len(names) > 1 and has("tool-stream-other-tool"):
+            if params.tool_choice == "required":
+                calls = generate(params).choices[0].tool_calls
+                chosen = calls[0].name if calls else None
+                params = replace(params, tools=tuple(t for t in params.tools if t.name != chosen))
+            elif params.tool_choice == "function":
+                other = next(n for n in names if n != params.forced_tool)
+                params = replace(params, forced_tool=other)
         if params.response_format == "json_object" and has("json-object-not-json"):
             params = replace(params, response_format="text")
         if params.response_format == "json_schema" and has("json-schema-off-schema"):

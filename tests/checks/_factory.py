@@ -14,7 +14,6 @@ from conformance._exchange import Exchange, RecordedRequest
 from conformance._spec import default_contract
 from conformance._sse import SSEDecoder
 from conformance.checks import CheckContext, NotApplicable, get_probe, registered_checks
-from conformance.checks._probes_sampling import TWINS
 
 MODEL = "test-model"
 URL = "http://127.0.0.1:9/v1/chat/completions"
@@ -112,13 +111,25 @@ def outcomes(recorded, *, profile="strict"):
     return out
 
 
+# Checks that judge an exchange against another probe's (its twin, or the answer that
+# shows the behaviour is provoked at all): judged alone, as here, they are n/a.
+PEERED = {
+    "usage_stream_matches",  # streamed usage against the non-streamed twin's
+    "stream_usage_unrequested",  # provoked only if usage is streamed when asked
+    "tool_choice_none_no_calls",  # provoked only if tools are called under "required"
+    "logprobs_absent_when_off",  # provoked only if logprobs come when asked
+    "stop_honoured",  # provoked only if the answer without stop holds the stop text
+    "tool_call_stream_matches",  # a stream against the non-streamed answer
+}
+
+
 def clean(recorded):
     """``outcomes`` of an exchange every check passes: each check id -> []; but a check
-    that compares a streamed answer with its non-streamed twin has no twin here: n/a.
+    that judges it against another probe's exchange has none here: n/a (``PEERED``).
     A token cap that the answer did not reach was not provoked: n/a too."""
     out = {c.id: [] for c in registered_checks() if recorded.id in c.probes}
-    if recorded.id in TWINS:
-        out["usage_stream_matches"] = "n/a"
+    for check_id in PEERED & set(out):
+        out[check_id] = "n/a"
     if "max_tokens_honoured" in out and not _reached_cap(recorded):
         out["max_tokens_honoured"] = "n/a"
     return out

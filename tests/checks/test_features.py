@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Unsupported
+from conformance.checks import NotProvoked, Unsupported
 from tests.checks._factory import (
     SSE,
     clean,
@@ -119,7 +119,9 @@ LOGPROB_MUTATIONS = {
     "missing": (
         None,
         {"logprobs_present": [("logprobs: true answered content without logprobs.content",
-                               "$.choices[0].logprobs", None)]},
+                               "$.choices[0].logprobs", None)],
+         # no logprobs at all: their values, ranks and bytes were not provoked
+         "logprob_values": "n/a", "top_logprobs_ranked": "n/a", "logprobs_bytes": "n/a"},
     ),
     "positive": (
         mutated(lambda e: e[1].update(logprob=0.5)),
@@ -207,11 +209,19 @@ def test_streamed_logprobs_are_judged_chunk_by_chunk():
 
 
 def test_logprobs_false_must_give_null():
-    assert found("logprobs_absent_when_off", exchange("logprobs_off", body=answer())) == []
+    asked = {"logprobs_top": exchange("logprobs_top", body=logprob_answer(GOOD))}
+    off = exchange("logprobs_off", body=answer())
+    assert found("logprobs_absent_when_off", off, peers=asked) == []
     recorded = exchange("logprobs_off", body=logprob_answer(GOOD))
     assert found("logprobs_absent_when_off", recorded) == [
         ("logprobs: false answered with logprobs", "$.choices[0].logprobs")
     ]
+    # an endpoint that gives no logprobs even when asked shows nothing by leaving them out
+    unasked = {"logprobs_top": exchange("logprobs_top", body=answer())}
+    for peers in (unasked, {}):
+        result = judge("logprobs_absent_when_off", off, peers=peers)
+        assert isinstance(result, NotProvoked)
+        assert str(result) == "the endpoint gave no logprobs even when asked (logprobs_top)"
 
 
 # -- messages -----------------------------------------------------------------------------
@@ -346,8 +356,15 @@ def test_think_tags_in_content_are_a_leak_streamed_or_not(tag):
     split = reasoning_stream({"content": tag[:3]}, {"content": tag[3:] + "hmm"}, {"content": "ok"})
     [finding] = judge("reasoning_not_in_content", split)
     assert (finding.json_path, finding.chunk_index) == ("$.choices[0].delta.content", 1)
+    reasoned = exchange(
+        "reasoning_effort", body=answer("I think so", reasoning_content="Thinking: yes")
+    )
+    assert found("reasoning_not_in_content", reasoned) == []
+    # no reasoning anywhere: a model that does not reason cannot misplace it
     plain = exchange("reasoning_effort", body=answer("I think so"))
-    assert found("reasoning_not_in_content", plain) == []
+    result = judge("reasoning_not_in_content", plain)
+    assert isinstance(result, NotProvoked)
+    assert str(result) == "the answer shows no reasoning at all (no reasoning_content)"
 
 
 def test_every_feature_probe_stays_cheap():

@@ -202,11 +202,11 @@ def test_the_stop_text_must_not_appear(probe_id):
 @pytest.mark.parametrize("probe_id", ["stop_list", "stop_string"])
 def test_stop_is_not_provoked_unless_the_endpoint_writes_the_stop_text(probe_id):
     stopped = plain(probe_id, text_choice("Oh"))
-    lacking = {"stop_free": plain("stop_free", text_choice("Oh, hi. Ok."))}
+    lacking = {"stop_free": plain("stop_free", text_choice("Uh, hm. Ok."))}
     result = judge("stop_honoured", stopped, peers=lacking)
     assert isinstance(result, NotProvoked)
     assert str(result).startswith("the endpoint's answer without stop holds none of ")
-    assert str(result).endswith(": 'Oh, hi. Ok.'")
+    assert str(result).endswith(": 'Uh, hm. Ok.'")
     alone = judge("stop_honoured", stopped)
     assert isinstance(alone, NotProvoked)
     assert str(alone) == "no answer without stop (stop_free) to show the stop text is written"

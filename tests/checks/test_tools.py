@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Unsupported
+from conformance.checks import NotProvoked, Unsupported
 from tests.checks._factory import (
     SSE,
     clean,
@@ -85,7 +85,6 @@ def test_a_valid_forced_call_passes_every_check_of_its_probe():
         "tool_choice_required_calls",
         "tool_call_shape",
         "tool_call_arguments",
-        "tool_call_stream_matches",
         "tool_round_trip_accepted",
     } <= set(clean(recorded))
 
@@ -172,7 +171,14 @@ def test_named_choice_must_call_that_function_and_none_must_call_nothing():
         ('tool_choice "none" answered with a tool call', f"{CALLS}[0]")
     ]
     text = exchange("tools_none", body=answer(content="o", finish="stop"))
-    assert judge("tool_choice_none_no_calls", text) == []
+    required = {"tools_required": exchange("tools_required", body=answer(CALL))}
+    assert judge("tool_choice_none_no_calls", text, peers=required) == []
+    # an endpoint that calls no tool even under "required" shows nothing by not calling one
+    never = {"tools_required": exchange("tools_required", body=answer(content="o"))}
+    for peers in (never, {}):
+        result = judge("tool_choice_none_no_calls", text, peers=peers)
+        assert str(result) == 'the endpoint called no tool even under tool_choice "required"'
+        assert isinstance(result, NotProvoked)
 
 
 def test_a_function_without_parameters_gets_exactly_an_empty_object():
@@ -209,10 +215,12 @@ def test_any_fragmentation_of_valid_arguments_rebuilds_to_a_passing_call(city, c
     points = sorted({min(c, len(text)) for c in cuts})
     pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
     recorded = streamed([*fragments(pieces), chunk({}, finish="tool_calls")])
+    assert outcomes(recorded) == clean(recorded)
+    named = exchange("tools_named_stream", body=recorded.body, headers=SSE)
     # no non-streamed twin here to compare with
-    assert outcomes(recorded) == expect(recorded, tool_call_stream_matches="n/a")
-    whole = exchange("tools_required", body=answer(with_call(arguments=text)))
-    assert judge("tool_call_stream_matches", recorded, peers={"tools_required": whole}) == []
+    assert outcomes(named) == expect(named, tool_call_stream_matches="n/a")
+    whole = exchange("tools_named_weather", body=answer(with_call(arguments=text)))
+    assert judge("tool_call_stream_matches", named, peers={"tools_named_weather": whole}) == []
 
 
 STREAM_MUTATIONS = {
@@ -259,8 +267,9 @@ def test_fragments_that_do_not_join_into_json_are_an_arguments_finding():
 
 def test_a_stream_calling_another_function_than_the_plain_answer_is_a_warning():
     chunks = fragments(["{}"], first={"function": {"name": "get_time", "arguments": ""}})
-    whole = exchange("tools_required", body=answer(CALL))
-    [found] = judge("tool_call_stream_matches", streamed(chunks), peers={"tools_required": whole})
+    whole = exchange("tools_named_weather", body=answer(CALL))
+    named = exchange("tools_named_stream", body=sse(*chunks), headers=SSE)
+    [found] = judge("tool_call_stream_matches", named, peers={"tools_named_weather": whole})
     assert (found.title, found.expected, found.actual) == (
         "streamed tool calls call other functions than the non-streamed answer",
         ["get_weather"],

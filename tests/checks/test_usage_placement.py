@@ -95,7 +95,15 @@ def test_usage_without_include_usage_is_a_warning_per_chunk_carrying_it():
             ("usage sent though include_usage was not asked for", "$.usage", 3)
         ],
     )
-    assert judge("stream_usage_unrequested", stream_of("chat_stream", content())) == []
+    asked = {
+        "chat_stream_usage": stream_of("chat_stream_usage", [*content(), usage_chunk(usage())])
+    }
+    unasked = stream_of("chat_stream", content())
+    assert judge("stream_usage_unrequested", unasked, peers=asked) == []
+    # an endpoint that streams no usage even when asked shows nothing by leaving it out
+    never = {"chat_stream_usage": stream_of("chat_stream_usage", content())}
+    result = judge("stream_usage_unrequested", unasked, peers=never)
+    assert str(result) == "the endpoint streamed no usage even when asked (chat_stream_usage)"
 
 
 @settings(max_examples=30, deadline=None)
@@ -174,4 +182,6 @@ def test_without_the_plain_twin_or_its_usage_nothing_is_compared():
     assert str(judge("usage_stream_matches", no_usage, peers={"chat": plain()})) == (
         "one of the two answers carries no usage; see stream_usage_chunk"
     )
-    assert judge("usage_stream_matches", plain()) == []  # judged from the streamed side
+    assert str(judge("usage_stream_matches", plain())) == (
+        "the non-streamed twin is judged from the streamed side"
+    )

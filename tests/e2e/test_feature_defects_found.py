@@ -36,7 +36,7 @@ FOUND = {
     "tool-stream-no-index": ("tool_call_stream_deltas", FAIL, f"{DELTA_CALL}.index",
                              "tools_required_stream"),
     "tool-stream-other-tool": ("tool_call_stream_matches", WARN, "$.choices[0].delta.tool_calls",
-                               "tools_required_stream"),
+                               "tools_named_stream"),
     "reject-empty-assistant-content": ("tool_round_trip_accepted", FAIL, "$.messages[1]",
                                        "tools_round_trip_empty"),
     "json-object-not-json": ("json_object_content", FAIL, "$.choices[0].message.content",

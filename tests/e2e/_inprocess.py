@@ -1,0 +1,47 @@
+"""A default check run sent in-process (``httpx.ASGITransport``) to an ASGI app: the same
+engine, probes and checks as ``conformance run``, without the socket, pytest or HTML. Used
+by the tests that walk the catalogue and by bench/bench_stability.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from conformance._client import Endpoint
+from conformance._engine import CheckResult, Runner
+from conformance._settings import DEFAULT_TRIALS
+from conformance._spec import Contract
+from conformance.checks import registered_checks
+from conformance.server import DEFAULT_MODEL, ServerConfig, create_app
+
+KEY = "sk-in-process"
+
+
+def run_app(
+    app: Any, *, trials: int = DEFAULT_TRIALS, contract: Contract | None = None
+) -> tuple[Runner, list[CheckResult]]:
+    """Every registered check judged against ``app``, and the runner that sent the probes."""
+    endpoint = Endpoint(base_url="http://in-process.invalid/v1", api_key=KEY, model=DEFAULT_MODEL)
+    runner = Runner(
+        endpoint,
+        contract or Contract.load(None, profile="strict"),
+        transport=httpx.ASGITransport(app),
+        trials=trials,
+    )
+    checks = registered_checks()
+    runner.fetch([p for c in checks for p in c.probes])  # all at once, as a run sends them
+    return runner, [runner.evaluate(c) for c in checks]
+
+
+def run_server(
+    *,
+    mode: str = "model",
+    seed: int | None = None,
+    defects: frozenset[str] = frozenset(),
+    trials: int = DEFAULT_TRIALS,
+    contract: Contract | None = None,
+) -> list[CheckResult]:
+    """Every check's result against the reference server (model-like mode by default)."""
+    config = ServerConfig(api_key=KEY, mode=mode, seed=seed, defects=defects)
+    return run_app(create_app(config), trials=trials, contract=contract)[1]
