@@ -168,9 +168,9 @@ class Exchange:
             usage = payload.get("usage") if isinstance(payload, dict) else None
             return (usage, None) if isinstance(usage, dict) else None
         found: tuple[dict[str, Any], int | None] | None = None
-        for event in self.data_events():
-            for payload in _payloads(event.data):
-                usage = payload.get("usage") if isinstance(payload, dict) else None
+        for event, payload, error in self.event_payloads():
+            for item in [payload] if error is None else _payloads(event.data):
+                usage = item.get("usage") if isinstance(item, dict) else None
                 if isinstance(usage, dict):
                     found = (usage, event.index)
         return found
@@ -270,16 +270,12 @@ def token_count(value: object) -> int | None:
 
 
 def _payloads(data: str) -> list[Any]:
-    """The JSON documents of an event's data: one, or one per line when several were glued
-    into one event (a missing blank line); none when it is not JSON."""
-    try:
-        return [json.loads(data)]
-    except ValueError:
-        pass
+    """The JSON documents of an event's data that is not one JSON document: one per line,
+    when several were glued into one event (a missing blank line); none that is not JSON."""
     out: list[Any] = []
     for line in data.split("\n"):
         try:
-            out.append(json.loads(line))
+            out.append(parse_json(line))
         except ValueError:
             continue
     return out

@@ -61,7 +61,7 @@ def _carries_content(data: str) -> bool:
     """True for a chunk that carries output: text, refusal, reasoning or a tool call."""
     try:
         chunk = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or a hostile nesting: no content
         return False
     choices = chunk.get("choices") if isinstance(chunk, dict) else None
     for choice in choices if isinstance(choices, list) else []:

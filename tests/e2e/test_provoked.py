@@ -47,8 +47,9 @@ SOMETIMES = {
     "json-schema-sometimes-off": {"json_schema_content"},
 }
 
-# What a lazy model that ignores every parameter may PASS: checks of the envelope, the
-# framing and usage arithmetic, and checks that a valid request is accepted at all. Every
+# What a lazy model that ignores every parameter may PASS: checks of the envelope (its
+# role included), the framing and usage arithmetic, and checks that a valid request is
+# accepted at all, or a body that is not JSON refused. Every
 # other check judges what a parameter does, and must not PASS on it.
 LAZY_MAY_PASS = {
     "success_status", "json_content_type", "stream_content_type", "gzip_decoded",
@@ -58,7 +59,7 @@ LAZY_MAY_PASS = {
     "optional_parameters_accepted", "recovers_after_invalid", "tool_round_trip_accepted",
     "message_roles_accepted", "message_content_parts_accepted", "message_name_accepted",
     "unknown_fields_accepted", "unknown_fields_no_server_error", "reasoning_effort_accepted",
-    "error_body_shape",
+    "error_body_shape", "message_role_assistant", "non_json_body_rejected",
 }  # fmt: skip
 
 

@@ -218,7 +218,8 @@ def test_plain_progress_lines_when_not_a_terminal_and_quiet_and_verbose(tmp_path
     assert " tokens, area usage, " in lines[-1]
     data = load_results(tmp_path / "a")
     areas = data["areas"]  # what each area cost adds up to the run's totals
-    assert sum(a["requests"] for a in areas.values()) == data["requests"] == 2
+    # one exchange per request: the probes of the check, sampled ones once per trial
+    assert sum(a["requests"] for a in areas.values()) == data["requests"] == len(data["exchanges"])
     assert sum(a["tokens"] for a in areas.values()) == data["tokens"]["total"] > 0
     assert sum(a["checks"] for a in areas.values()) == len(data["checks"]) == 1
     assert data["faults"] == []

@@ -209,6 +209,8 @@ WITNESSES: dict[str, Witness] = {
         lambda s: s.status == 400,
     ),
     "reject-unknown-fields": one(chat_body(frobnicate=1), lambda s: s.status == 400),
+    "not-json-500": one(b'{"model": "conformance', lambda s: s.status == 500),
+    "role-user-answer": one(chat_body(), lambda s: s.message()["role"] == "user"),
     "unknown-fields-500": one(chat_body(frobnicate=1), lambda s: s.status == 500),
     "unknown-model-served": one({**chat_body(), "model": "nope"}, lambda s: s.status == 200),
     "invalid-request-poisons": Witness(
@@ -308,7 +310,11 @@ def _shown(witness: Witness, defects: frozenset[str], seed: int) -> bool:
 
     async def send(client: httpx.AsyncClient, body: Any) -> Seen:
         url = "/chat/completions" + witness.query
-        request = client.build_request("POST", url, json=body, headers=witness.headers)
+        request = (
+            client.build_request("POST", url, content=body, headers=witness.headers)
+            if isinstance(body, bytes)
+            else client.build_request("POST", url, json=body, headers=witness.headers)
+        )
         response = await client.send(request, stream=True)
         raw = b"".join([piece async for piece in response.aiter_raw()])
         return Seen(response.status_code, response.headers, raw)
