@@ -292,7 +292,7 @@ class Runner:
                 all_skipped = False
             not_provoked = not_provoked or outcome.not_provoked
         # Redacted here, once, for every renderer: what a check quotes was decoded.
-        grouped = [self._redact.finding(f) for f in self._merge(per_trial)]
+        grouped = [f.redacted(self._redact) for f in self._merge(per_trial)]
         skipped = skipped_any if all_skipped else []
         verdict, reason = _verdict(check, grouped, judged, skipped, errors, all_skipped=all_skipped)
         if verdict is Verdict.SKIP and not_provoked and not unsupported:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance._latency import Timing, exchange_figures
+from conformance._latency import ExchangeFigures, Timing, exchange_figures
 from conformance._sse import FramingProblem, ServerSentEvent
 
 DONE = "[DONE]"
@@ -83,6 +83,11 @@ class Exchange:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def figures(self) -> ExchangeFigures:
+        """How fast this answer came: time to headers and first token, chunk gaps, rate."""
+        data = self.data_events() if self.streamed else []
+        return exchange_figures(self.timing, data, self.usage())
 
     @property
     def content_type(self) -> str:
@@ -242,7 +247,7 @@ class Exchange:
             "elapsed_s": round(self.elapsed_s, 4),
             "attempts": self.attempts,
             "retries": list(self.retries),
-            "timing": exchange_figures(self).to_dict(),
+            "timing": self.figures().to_dict(),
         }
 
 

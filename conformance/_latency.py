@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from conformance._exchange import Exchange
+    from conformance._sse import ServerSentEvent
 
 Clock = Callable[[], float]
 
@@ -95,16 +95,16 @@ class ExchangeFigures:
         }
 
 
-def exchange_figures(exchange: Exchange) -> ExchangeFigures:
-    """The figures of one exchange from its timing stamps and events."""
-    timing = exchange.timing
-    data = exchange.data_events() if exchange.streamed else []
+def exchange_figures(
+    timing: Timing, data: list[ServerSentEvent], usage: tuple[int, int] | None
+) -> ExchangeFigures:
+    """The figures of one exchange from its timing stamps, its data events (none when it was
+    not streamed) and the usage it reported."""
     times = timing.event_s[: len(data)]
     content = [t for event, t in zip(data, times, strict=False) if _carries_content(event.data)]
     gaps = tuple(b - a for a, b in pairwise(times))
     rate: float | None = None
     if len(content) > 1 and content[-1] > content[0]:
-        usage = exchange.usage()
         tokens = usage[1] if usage is not None and usage[1] > 0 else len(content)
         # Tokens after the first, over the time from the first content chunk to the last:
         # the decoding rate, not diluted by the time to the first token.
@@ -143,11 +143,23 @@ def summary(values: Sequence[float], digits: int = 4) -> dict[str, Any] | None:
     }
 
 
-def figures(exchanges: Iterable[Exchange]) -> dict[str, Any]:
+class Timed(Protocol):
+    """What :func:`figures` reads of an exchange (``_exchange.Exchange`` is one)."""
+
+    streamed: bool
+    timing: Timing
+
+    @property
+    def ok(self) -> bool: ...
+
+    def figures(self) -> ExchangeFigures: ...
+
+
+def figures(exchanges: Iterable[Timed]) -> dict[str, Any]:
     """p50/p95 (and min, max, count) of each figure over the streamed exchanges answered
     with a 2xx; the ``latency`` object of results.json."""
     answered = [e for e in exchanges if e.streamed and e.ok and e.timing.headers_s is not None]
-    per = [exchange_figures(e) for e in answered]
+    per = [e.figures() for e in answered]
     headers = [f.headers_s for f in per if f.headers_s is not None]
     first = [f.first_token_s for f in per if f.first_token_s is not None]
     gaps = [g for f in per for g in f.gaps_s]

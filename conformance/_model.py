@@ -6,11 +6,12 @@ Nothing here knows about HTTP, pytest or HTML.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from conformance._exchange import Exchange
+    from conformance._redact import Redactor
 
 
 class Severity(enum.StrEnum):
@@ -78,6 +79,21 @@ class Finding:
         exchange_id = self.exchange.id if self.exchange is not None else ""
         return (self.check_id, exchange_id, self.json_path, self.failure)
 
+    def redacted(self, redactor: Redactor) -> Finding:
+        """This finding with every string it renders redacted: what a check quotes was
+        decoded (JSON escapes undone, tool-call deltas joined), so the raw bytes' redaction
+        missed it."""
+        if not redactor:
+            return self
+        return replace(
+            self,
+            title=redactor.text(self.title),
+            json_path=redactor.text(self.json_path),
+            schema_path=None if self.schema_path is None else redactor.text(self.schema_path),
+            expected=redactor.json(self.expected),
+            actual=redactor.json(self.actual),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "check_id": self.check_id,
@@ -110,6 +126,4 @@ def group_findings(findings: list[Finding]) -> list[Finding]:
 
 
 def _with_count(finding: Finding, count: int) -> Finding:
-    from dataclasses import replace
-
     return replace(finding, count=count)

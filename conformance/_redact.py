@@ -12,14 +12,7 @@ import builtins
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
-
-if TYPE_CHECKING:
-    from conformance._model import Finding
-
-_F = TypeVar("_F", bound="Finding")
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 4  # shorter strings would redact ordinary text and hide nothing
@@ -81,20 +74,6 @@ class Redactor:
             else:
                 out[key] = self.text(value)
         return out
-
-    def finding(self, finding: _F) -> _F:
-        """``finding`` with every string it renders redacted: what a check quotes was decoded
-        (JSON escapes undone, tool-call deltas joined), so the raw bytes' redaction missed it."""
-        if not self:
-            return finding
-        return replace(
-            finding,
-            title=self.text(finding.title),
-            json_path=self.text(finding.json_path),
-            schema_path=None if finding.schema_path is None else self.text(finding.schema_path),
-            expected=self.json(finding.expected),
-            actual=self.json(finding.actual),
-        )
 
     def json(self, value: object) -> object:
         """A JSON-like value (dicts, lists, strings...) with every string redacted."""

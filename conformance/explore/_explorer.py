@@ -186,7 +186,7 @@ class Explorer:
         index = {d.key: d for d in self._exploration.discoveries}
         seen: set[Key] = set()
         for property_id, judged_finding in judged:
-            finding = self._redact.finding(judged_finding)
+            finding = judged_finding.redacted(self._redact)
             found = Discovery(property_id, finding, body, mutation)
             if found.key in seen:
                 continue
