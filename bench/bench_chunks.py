@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from bench._common import chunk
-from conformance._spec import default_contract
+from conformance.contract._spec import default_contract
 
 N = 20_000
 

@@ -17,8 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conformance._settings import DEFAULT_TRIALS
 from conformance.checks import get_probe, registered_checks
+from conformance.run._settings import DEFAULT_TRIALS
 
 TEMPLATE_TOKENS = 12
 CHARS_PER_TOKEN = 3

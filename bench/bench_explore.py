@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conformance._spec import default_contract, default_spec_path
+from conformance.contract._spec import default_contract, default_spec_path
 
 UNCAPPED = 4096
 KEY = "sk-bench-explore-0001"

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conformance._units import parse_duration
+from conformance.wire._units import parse_duration
 
 
 def run(concurrency: int, latency: str | None) -> tuple[float, int]:
@@ -44,9 +44,9 @@ def run(concurrency: int, latency: str | None) -> tuple[float, int]:
 def request_phase(concurrency: int, latency: float) -> tuple[float, int]:
     """In one process: the time from the first probe sent to the last answered, after the
     preflight, against the embedded server with ``latency`` (no start-up in it)."""
-    from conformance._session import Session
-    from conformance._settings import resolve_settings
     from conformance.checks import registered_checks
+    from conformance.run._session import Session
+    from conformance.run._settings import resolve_settings
 
     settings = resolve_settings(concurrency=concurrency, env={})
     with Session(settings, server_options={"latency_s": latency}) as session:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from conformance._units import parse_duration
+from conformance.wire._units import parse_duration
 
 KEY = "sk-bench-matrix-0000"
 

@@ -10,11 +10,11 @@ import time
 from typing import Any
 
 from bench._common import chunk
-from conformance._baseline import Gate
-from conformance._compare import build_matrix
-from conformance._compare_render import render_html, render_markdown
-from conformance._html import report_body
-from conformance._html_card import header_card
+from conformance.report._compare import build_matrix
+from conformance.report._compare_render import render_html, render_markdown
+from conformance.report._html import report_body
+from conformance.report._html_card import header_card
+from conformance.run._baseline import Gate
 from tests.report._data import check, finding, results
 
 CHECKS = 200

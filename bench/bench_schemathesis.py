@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from conformance._spec import default_spec_path
+from conformance.contract._spec import default_spec_path
 
 KEY = "sk-bench-schemathesis-0001"
 MODEL = "conformance/reference-1"

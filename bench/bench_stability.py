@@ -25,9 +25,9 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from conformance._model import Verdict
-from conformance._settings import DEFAULT_TRIALS
-from conformance._spec import Contract
+from conformance.checks._model import Verdict
+from conformance.contract._spec import Contract
+from conformance.run._settings import DEFAULT_TRIALS
 from conformance.server import DEFECTS, ServerConfig, create_app
 from tests.e2e._inprocess import KEY, run_app
 

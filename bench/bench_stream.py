@@ -23,8 +23,8 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from bench._common import stream_bytes
-from conformance._client import ChatClient, Endpoint, Timeouts
-from conformance._spec import default_contract
+from conformance.contract._spec import default_contract
+from conformance.wire._client import ChatClient, Endpoint, Timeouts
 
 CHUNKS = 10_000
 ROUNDS = 3

@@ -13,41 +13,42 @@ from typing import TYPE_CHECKING, Any
 from conformance._version import __version__
 
 if TYPE_CHECKING:
-    from conformance._client import ChatClient, Endpoint, Timeouts
-    from conformance._engine import CheckResult, Runner
     from conformance._errors import (
         ConfigError,
         ConformanceError,
         EndpointUnreachable,
         SpecError,
     )
-    from conformance._exchange import Exchange
-    from conformance._model import Finding, Severity, Verdict
-    from conformance._spec import Contract
-    from conformance._sse import FramingProblem, ServerSentEvent, SSEDecoder
-    from conformance._validation import Violation
+    from conformance.checks._model import Finding, Severity, Verdict
+    from conformance.contract._spec import Contract
+    from conformance.contract._validation import Violation
+    from conformance.engine._engine import Runner
+    from conformance.engine._result import CheckResult
+    from conformance.wire._client import ChatClient, Endpoint, Timeouts
+    from conformance.wire._exchange import Exchange
+    from conformance.wire._sse import FramingProblem, ServerSentEvent, SSEDecoder
 
 # Names are imported on first use, so `import conformance` stays cheap (the pytest plugin
 # is imported by every pytest run on a machine where conformance is installed).
 _LAZY = {
-    "ChatClient": "conformance._client",
-    "Endpoint": "conformance._client",
-    "Timeouts": "conformance._client",
-    "CheckResult": "conformance._engine",
-    "Runner": "conformance._engine",
+    "ChatClient": "conformance.wire._client",
+    "Endpoint": "conformance.wire._client",
+    "Timeouts": "conformance.wire._client",
+    "CheckResult": "conformance.engine._result",
+    "Runner": "conformance.engine._engine",
     "ConfigError": "conformance._errors",
     "ConformanceError": "conformance._errors",
     "EndpointUnreachable": "conformance._errors",
     "SpecError": "conformance._errors",
-    "Exchange": "conformance._exchange",
-    "Finding": "conformance._model",
-    "Severity": "conformance._model",
-    "Verdict": "conformance._model",
-    "Contract": "conformance._spec",
-    "FramingProblem": "conformance._sse",
-    "ServerSentEvent": "conformance._sse",
-    "SSEDecoder": "conformance._sse",
-    "Violation": "conformance._validation",
+    "Exchange": "conformance.wire._exchange",
+    "Finding": "conformance.checks._model",
+    "Severity": "conformance.checks._model",
+    "Verdict": "conformance.checks._model",
+    "Contract": "conformance.contract._spec",
+    "FramingProblem": "conformance.wire._sse",
+    "ServerSentEvent": "conformance.wire._sse",
+    "SSEDecoder": "conformance.wire._sse",
+    "Violation": "conformance.contract._validation",
 }
 
 
@@ -63,7 +64,7 @@ def validate(schema: str, instance: Any, *, profile: str = "strict") -> list[Vio
 
     ``validate("ChatCompletionResponse", body)`` returns ``[]`` for a valid body.
     """
-    from conformance._spec import default_contract
+    from conformance.contract._spec import default_contract
 
     return default_contract(profile).validator(schema).validate(instance)
 

@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
-from conformance._engine import CheckResult
 from conformance._errors import ConformanceError
-from conformance._exchange import Exchange
-from conformance._model import Verdict
-from conformance._results import EXIT_INTERRUPTED
-from conformance._session import Session
-from conformance._settings import DEFAULT_TRIALS, Settings, resolve_settings
-from conformance._spec import PROFILES
-from conformance._text import render_result
-from conformance._visible import visible
 from conformance.checks import get_check
+from conformance.checks._model import Verdict
+from conformance.contract._spec import PROFILES
+from conformance.engine._result import CheckResult
 from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
+from conformance.report._text import render_result
+from conformance.run._results import EXIT_INTERRUPTED
+from conformance.run._session import Session
+from conformance.run._settings import DEFAULT_TRIALS, Settings, resolve_settings
+from conformance.wire._exchange import Exchange
+from conformance.wire._visible import visible
 
 RESULT_KEY = pytest.StashKey[CheckResult]()
 STATE_KEY = pytest.StashKey["_State"]()
@@ -174,9 +174,11 @@ def pytest_configure(config: pytest.Config) -> None:
         except ConformanceError as exc:
             raise pytest.UsageError(str(exc)) from None
     if config.pluginmanager.hasplugin("html"):
-        from conformance._report import HtmlReportHooks
+        from conformance.report._report import HtmlReportHooks
 
-        config.pluginmanager.register(HtmlReportHooks(config), "conformance-html")
+        config.pluginmanager.register(
+            HtmlReportHooks(config, lambda: state.session), "conformance-html"
+        )
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m deselected theirs: only the rest is sent
@@ -246,7 +248,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append(("conformance_verdict", result.verdict.value))
         report.user_properties.append(("conformance_check", result.check.id))
         if call.when == "call" or (call.when == "setup" and report.failed):
-            from conformance._report import attach_evidence
+            from conformance.report._report import attach_evidence
 
             attach_evidence(item.config, report, result)
     return report
@@ -319,7 +321,7 @@ def conformance_chat(conformance_session: Session) -> Callable[..., Exchange]:
     import asyncio
     import itertools
 
-    from conformance._client import ChatClient
+    from conformance.wire._client import ChatClient
 
     session = conformance_session
     counter = itertools.count(1)

@@ -15,14 +15,14 @@ import json
 
 import pytest
 
-from conformance._engine import CheckResult
-from conformance._model import Verdict
-from conformance._session import Session
-from conformance._text import curl_command, render_result
-from conformance._visible import visible
 from conformance.checks import registered_checks
+from conformance.checks._model import Verdict
+from conformance.engine._result import CheckResult
 from conformance.explore import PROPERTIES
 from conformance.plugin import EXPLORE_MARKER, enforce_verdict
+from conformance.report._text import curl_command, render_result
+from conformance.run._session import Session
+from conformance.wire._visible import visible
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,9 @@
-"""The import rules of ARCHITECTURE.md, checked on the source: layers only import downwards."""
+"""ARCHITECTURE.md's import rules, checked on the source.
+
+Each layer folder imports only the layers below it (lazy imports and type-only imports
+included: a cycle through either is still a cycle), no module of the package takes part in
+an import cycle, and the core knows nothing of pytest, HTML, click or the terminal.
+"""
 
 from __future__ import annotations
 
@@ -8,107 +13,150 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "conformance"
-CORE = [
-    "_spec",
-    "_overlay",
-    "_validation",
-    "_client",
-    "_reader",
-    "_decoding",
-    "_sse",
-    "_redact",
-    "_exchange",
-    "_model",
-    "_settings",
-    "_errors",
-    "_retry",
-    "_ratelimit",
-    "_units",
-    "_budget",
-    "_visible",
-    "_latency",
-    "_yamlfile",
-]
-UPPER = (
-    "conformance.cli",
-    "conformance.plugin",
-    "conformance.suite",
-    "conformance._report",
-    "conformance._html",
-    "conformance._compare",
-    "conformance._session",
-    "conformance._matrix",
-    "conformance._matrix_file",
-    "conformance._history",
-)
+# Imported by every layer, and importing no other module of the package.
+BASE = ("_errors", "_version")
+# Each layer folder and the folders it may import (besides itself and the base modules),
+# bottom to top. The wiring on top (plugin.py, suite.py, cli/) may import anything.
+MAY_IMPORT: dict[str, tuple[str, ...]] = {
+    "wire": (),
+    "contract": (),
+    "checks": ("wire", "contract"),
+    "server": ("wire", "contract"),
+    "engine": ("wire", "contract", "checks"),
+    "explore": ("wire", "contract", "checks", "engine"),
+    "run": ("wire", "contract", "checks", "server", "engine", "explore"),
+    "report": ("wire", "contract", "checks", "engine", "explore", "run"),
+    # Extensions for other tools (schemathesis): they reuse the checks and exploration's
+    # judge, and know nothing of our run, report, server, plugin or CLI.
+    "contrib": ("wire", "contract", "checks", "engine", "explore"),
+}
+WIRING = ("plugin", "suite", "cli", "__main__", "__init__")
+# What each layer must never import from outside the package.
+NEVER: dict[str, tuple[str, ...]] = {
+    "wire": ("pytest", "pytest_html", "click", "rich", "starlette", "uvicorn"),
+    "contract": ("pytest", "pytest_html", "click", "rich", "httpx", "starlette", "uvicorn"),
+    "checks": ("pytest", "pytest_html", "click", "rich", "httpx", "starlette", "uvicorn"),
+    "server": ("pytest", "pytest_html", "click", "rich"),
+    "engine": ("pytest", "pytest_html", "click", "rich"),
+    "explore": ("pytest", "pytest_html", "click", "rich"),
+    "run": ("pytest", "pytest_html", "click", "rich"),
+    "report": ("click",),
+    "contrib": ("pytest", "pytest_html", "click", "rich"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def imports_of(path: Path) -> set[str]:
+    """Every module ``path`` imports, wherever the import statement stands."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
-def offending(names: set[str], forbidden: tuple[str, ...]) -> list[str]:
-    return sorted(n for n in names if any(n == f or n.startswith(f + ".") for f in forbidden))
+def layer_of(module: str) -> str:
+    """``conformance.wire._client`` -> ``wire``; a top-level module is its own name."""
+    parts = module.split(".")
+    return parts[1].lstrip("_") if len(parts) > 1 and parts[1] not in BASE else parts[-1]
 
 
-@pytest.mark.parametrize("module", [m for m in CORE if (PACKAGE / f"{m}.py").exists()])
-def test_core_knows_nothing_of_pytest_html_click_or_the_server(module):
-    names = imports_of(PACKAGE / f"{module}.py")
-    forbidden = (
-        "pytest",
-        "pytest_html",
-        "click",
-        "rich",
-        "conformance.server",
-        "conformance.checks",
-        "conformance.explore",
-        "conformance._engine",
-        *UPPER,
+def internal(names: set[str]) -> set[str]:
+    """The package's own modules among ``names`` (``from pkg import module`` resolved)."""
+    found = set()
+    for imported in names:
+        name = imported
+        while name and name not in MODULES:
+            name = name.rpartition(".")[0]
+        if name.startswith("conformance.") or name == "conformance":
+            found.add(name)
+    return found
+
+
+def test_every_module_belongs_to_a_layer_or_the_base_or_the_wiring():
+    loose = [
+        m
+        for m in MODULES
+        if m != "conformance"
+        and m.split(".")[1] not in (*MAY_IMPORT, *WIRING)
+        and m.split(".")[1] not in BASE
+    ]
+    assert loose == [], "put each module in a layer folder (see ARCHITECTURE.md)"
+
+
+@pytest.mark.parametrize(
+    "module", [m for m in MODULES if m.count(".") and m.split(".")[1] in MAY_IMPORT]
+)
+def test_a_layer_imports_only_the_layers_below_it(module):
+    layer = module.split(".")[1]
+    allowed = (layer, *MAY_IMPORT[layer])
+    upward = sorted(
+        name
+        for name in internal(imports_of(MODULES[module]))
+        if name != "conformance"
+        and name.split(".")[1] not in BASE
+        and name.split(".")[1] not in allowed
     )
-    assert offending(names, forbidden) == []
+    assert upward == []
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "checks").glob("*.py")), ids=lambda p: p.name)
-def test_checks_never_import_the_cli_plugin_report_or_engine(path):
-    forbidden = (
-        "pytest",
-        "click",
-        "httpx",
-        "conformance.server",
-        "conformance.explore",
-        "conformance._engine",
-        *UPPER,
-    )
-    assert offending(imports_of(path), forbidden) == []
+@pytest.mark.parametrize("module", [f"conformance.{m}" for m in BASE])
+def test_the_base_modules_import_nothing_of_the_package(module):
+    assert internal(imports_of(MODULES[module])) - {"conformance"} == set()
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "explore").glob("*.py")), ids=lambda p: p.name)
-def test_exploration_knows_nothing_of_pytest_or_html(path):
-    forbidden = ("pytest", "pytest_html", "click", *UPPER)
-    assert offending(imports_of(path), forbidden) == []
+@pytest.mark.parametrize(
+    "module", [m for m in MODULES if m.count(".") and m.split(".")[1] in NEVER]
+)
+def test_a_layer_knows_nothing_of_what_sits_above_the_package(module):
+    forbidden = NEVER[module.split(".")[1]]
+    names = imports_of(MODULES[module])
+    assert sorted(n for n in names if n.split(".")[0] in forbidden) == []
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "server").glob("*.py")), ids=lambda p: p.name)
-def test_the_server_is_built_on_core_only(path):
-    forbidden = (
-        "pytest",
-        "conformance.checks",
-        "conformance.explore",
-        "conformance._engine",
-        *UPPER,
-    )
-    assert offending(imports_of(path), forbidden) == []
+def test_no_module_takes_part_in_an_import_cycle():
+    graph = {
+        m: {n for n in internal(imports_of(p)) if n != m and not m.startswith(n + ".")}
+        for m, p in MODULES.items()
+    }
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = 1
+        path.append(module)
+        for dep in sorted(graph.get(module, ())):
+            if state.get(dep) == 1:
+                cycles.append([*path[path.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep)
+        path.pop()
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    assert cycles == []
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "contrib").glob("*.py")), ids=lambda p: p.name)
-def test_contrib_only_wires_the_checks_into_other_tools(path):
-    """An extension for another tool sits beside the plugin: it reuses checks and exploration's
-    judge, and knows nothing of our CLI, plugin, report or server."""
-    forbidden = ("pytest", "pytest_html", "click", "conformance.server", *UPPER)
-    assert offending(imports_of(path), forbidden) == []
+def test_the_rules_catch_an_upward_import(tmp_path):
+    """The rules above are not vacuous: a wire module importing the engine is caught."""
+    source = tmp_path / "bad.py"
+    source.write_text("from conformance.engine._engine import Runner\nimport pytest\n")
+    names = imports_of(source)
+    assert {n.split(".")[1] for n in internal(names)} == {"engine"}
+    assert "engine" not in MAY_IMPORT["wire"]
+    assert sorted(n for n in names if n.split(".")[0] in NEVER["wire"]) == ["pytest"]

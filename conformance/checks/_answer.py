@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance._exchange import Exchange, token_count
-from conformance._model import Finding
 from conformance.checks._helpers import chunks, request_body, require_success
+from conformance.checks._model import Finding
 from conformance.checks._probes import CHAT, STREAMS
 from conformance.checks._registry import CheckContext, NotApplicable
 from conformance.checks._support import answer, refusal_finding, unsupported_if_declined
 from conformance.checks._toolcalls import reassemble
+from conformance.wire._exchange import Exchange, token_count
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from conformance._exchange import DONE, Exchange, parse_json
-from conformance._model import Finding
-from conformance._validation import Violation
+from conformance.checks._model import Finding
 from conformance.checks._registry import CheckContext, NotApplicable
+from conformance.contract._validation import Violation
+from conformance.wire._exchange import DONE, Exchange, parse_json
 
 SHARED = ("chat", "chat_stream", "chat_stream_usage")  # the probes success_status judges
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from conformance._exchange import Exchange
 from conformance.checks._registry import Probe, probe
+from conformance.wire._exchange import Exchange
 
 Unprovoked = Callable[[Exchange], bool]  # True: this answer did not provoke the behaviour
 

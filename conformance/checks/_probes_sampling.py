@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance._exchange import Exchange
 from conformance.checks._probes import CHAT, CHAT_STREAM_USAGE, MAX_TOKENS, PROMPT, STREAMS
 from conformance.checks._probes_again import ask_again
 from conformance.checks._registry import Probe, probe
 from conformance.checks._toolcalls import message_calls
+from conformance.wire._exchange import Exchange
 
 N = 2
 CAP = 3  # tokens: far fewer than the counting prompt needs

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conformance._exchange import Exchange
 from conformance.checks._probes import _chat
 from conformance.checks._probes_sampling import TOOL_AUTO, WEATHER
 from conformance.checks._registry import Probe, probe
 from conformance.checks._toolcalls import message_calls
+from conformance.wire._exchange import Exchange
 
 MAX_TOKENS = 64
 CLOCK: dict[str, Any] = {  # no parameters at all: its calls carry arguments "{}"

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
-from conformance._spec import Contract
+from conformance.checks._model import Finding, Severity
+from conformance.contract._spec import Contract
+from conformance.wire._exchange import Exchange
 
 AuthMode = Literal["default", "none", "invalid"]
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding
 from conformance.checks._helpers import chunks, clip, parse_body
+from conformance.checks._model import Finding
 from conformance.checks._registry import NotApplicable, Unsupported
+from conformance.wire._exchange import Exchange
 
 RATE_LIMITED = 429
 AUTH_REFUSED = (401, 403)

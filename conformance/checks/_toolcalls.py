@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding
-from conformance._validation import type_name
 from conformance.checks._helpers import located, parse_body
+from conformance.checks._model import Finding
 from conformance.checks._support import deltas, messages
+from conformance.contract._validation import type_name
+from conformance.wire._exchange import Exchange
 
 
 @dataclass

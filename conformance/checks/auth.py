@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import NO_KEY, WRONG_KEY
 from conformance.checks._registry import CheckContext, check
+from conformance.wire._exchange import Exchange
 
 HTTP_BEARER = "#/components/securitySchemes/HTTPBearer"
 # 401 is what RFC 6750 asks for; 403 is what FastAPI's HTTPBearer answers to a missing key.

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks._answer import read_answer
 from conformance.checks._helpers import (
     chunks,
@@ -17,9 +15,11 @@ from conformance.checks._helpers import (
     require_event_stream,
     require_success,
 )
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import CHAT
 from conformance.checks._probes_sampling import ALL_STREAMS, MORE_RESPONSES
 from conformance.checks._registry import CheckContext, NotApplicable, check, properties
+from conformance.wire._exchange import Exchange
 
 CHUNK = "#/components/schemas/ChatCompletionChunk"
 STREAM_CHOICE = "#/components/schemas/ChatCompletionStreamChoice"

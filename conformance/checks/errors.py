@@ -6,9 +6,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
-from conformance._validation import type_name
 from conformance.checks._helpers import (
     broken_rule,
     clip,
@@ -17,6 +14,7 @@ from conformance.checks._helpers import (
     not_json,
     parse_body,
 )
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import INVALID, MAX_TOKENS, NO_KEY, WRONG_KEY, _chat
 from conformance.checks._registry import (
     CheckContext,
@@ -27,6 +25,8 @@ from conformance.checks._registry import (
     properties,
 )
 from conformance.checks._support import refusal_evidence, refused
+from conformance.contract._validation import type_name
+from conformance.wire._exchange import Exchange
 
 UNKNOWN_MODEL = "conformance-no-such-model-7f3a"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks._answer import Answer, answered, count, read_answer, requested, token_cap
 from conformance.checks._helpers import require_success
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes_sampling import AUTO, CAP_PROBES
 from conformance.checks._probes_tools import CALLING
 from conformance.checks._registry import (
@@ -18,6 +17,7 @@ from conformance.checks._registry import (
     check,
     properties,
 )
+from conformance.wire._exchange import Exchange
 
 FINISH = "#/components/schemas/ChatCompletionChoice/properties/finish_reason"
 LENGTH = "length"

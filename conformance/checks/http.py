@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance._client import ACCEPT_ENCODING
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks._helpers import (
     EVENT_STREAM,
     JSON,
@@ -15,8 +12,11 @@ from conformance.checks._helpers import (
     looks_like_event_stream,
     require_success,
 )
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import CHAT, STREAMS
 from conformance.checks._registry import CheckContext, check
+from conformance.wire._client import ACCEPT_ENCODING
+from conformance.wire._exchange import Exchange
 
 RESPONSES = "#/paths/~1v1~1chat~1completions/post/responses"
 STREAM_PROPERTY = "#/components/schemas/ChatCompletionRequest/properties/stream"

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks._helpers import chunks, located, request_body
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import _chat
 from conformance.checks._registry import (
     CheckContext,
@@ -22,6 +21,7 @@ from conformance.checks._registry import (
     properties,
 )
 from conformance.checks._support import answer, require_served
+from conformance.wire._exchange import Exchange
 
 LOGPROB_SCHEMA = "#/components/schemas/ChatCompletionTokenLogprob"
 TOP_LOGPROBS = 2

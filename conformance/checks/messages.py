@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import PROMPT, _chat
 from conformance.checks._registry import (
     CheckContext,
@@ -17,6 +16,7 @@ from conformance.checks._registry import (
     properties,
 )
 from conformance.checks._support import refusal_evidence, refused
+from conformance.wire._exchange import Exchange
 
 MESSAGE = "#/components/schemas/ChatCompletionMessage"
 UNKNOWN_FIELD = "x_conformance_unknown"

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks._answer import answered
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import _chat
 from conformance.checks._registry import CheckContext, Probe, check, probe
+from conformance.wire._exchange import Exchange
 
 REQUEST = "#/components/schemas/ChatCompletionRequest"
 PROPERTY = f"{REQUEST}/properties"

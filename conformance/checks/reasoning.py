@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks._helpers import (
     clip,
     findings_from,
     require_event_stream,
     require_success,
 )
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import _chat
 from conformance.checks._registry import (
     CheckContext,
@@ -33,6 +32,7 @@ from conformance.checks._support import (
     refused,
     require_served,
 )
+from conformance.wire._exchange import Exchange
 
 DELTA = "#/components/schemas/ChatCompletionStreamResponseDelta"
 EFFORT = "#/components/schemas/ChatCompletionRequest/properties/reasoning_effort"

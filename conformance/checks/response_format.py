@@ -8,10 +8,8 @@ from typing import Any
 
 import jsonschema
 
-from conformance._exchange import Exchange, parse_json
-from conformance._model import Finding, Severity
-from conformance._validation import type_name
 from conformance.checks._helpers import clip, request_body
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import _chat
 from conformance.checks._probes_again import ask_again
 from conformance.checks._registry import (
@@ -24,6 +22,8 @@ from conformance.checks._registry import (
     properties,
 )
 from conformance.checks._support import answer, messages, require_served
+from conformance.contract._validation import type_name
+from conformance.wire._exchange import Exchange, parse_json
 
 RESPONSE_FORMAT = "#/components/schemas/app__models__chat_completion__ResponseFormat"
 MAX_TOKENS = 48  # {"ok": true} is about 5 tokens; room for a model that pads it

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks._answer import (
     answered,
     as_int,
@@ -17,6 +15,7 @@ from conformance.checks._answer import (
     token_cap,
 )
 from conformance.checks._helpers import parse_body, require_success
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import CHAT, CHAT_STREAM_USAGE
 from conformance.checks._probes_sampling import (
     BOUND_PROBES,
@@ -33,6 +32,7 @@ from conformance.checks._registry import (
     check,
     properties,
 )
+from conformance.wire._exchange import Exchange
 
 REQUEST = "#/components/schemas/ChatCompletionRequest"
 PROPERTY = f"{REQUEST}/properties"

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance._exchange import DONE, Exchange
-from conformance._model import Finding, Severity
-from conformance._sse import ServerSentEvent, SSEDecoder
 from conformance.checks._helpers import (
     chunks,
     clip,
@@ -16,8 +13,11 @@ from conformance.checks._helpers import (
     not_json,
     require_event_stream,
 )
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes_sampling import ALL_STREAMS
 from conformance.checks._registry import CheckContext, check
+from conformance.wire._exchange import DONE, Exchange
+from conformance.wire._sse import ServerSentEvent, SSEDecoder
 
 STREAM_PROPERTY = "#/components/schemas/ChatCompletionRequest/properties/stream"
 TERMINATOR = f"data: {DONE}"

@@ -11,11 +11,9 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import SchemaError
 
-from conformance._exchange import Exchange, parse_json
-from conformance._model import Finding, Severity
-from conformance._validation import type_name
 from conformance.checks._answer import read_answer
 from conformance.checks._helpers import clip, request_body, require_event_stream
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes_tools import (
     CALLING,
     NAMED,
@@ -42,6 +40,8 @@ from conformance.checks._support import (
     require_served,
 )
 from conformance.checks._toolcalls import Call, declared_tools, message_calls, reassemble
+from conformance.contract._validation import type_name
+from conformance.wire._exchange import Exchange, parse_json
 
 TOOL_CHOICE = "#/components/schemas/ChatCompletionRequest/properties/tool_choice"
 TOOL_CALL = "#/components/schemas/ToolCall"

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks._answer import Answer, count, read_answer
 from conformance.checks._helpers import (
     chunks,
@@ -15,6 +13,7 @@ from conformance.checks._helpers import (
     require_event_stream,
     require_success,
 )
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import CHAT, CHAT_STREAM, CHAT_STREAM_USAGE
 from conformance.checks._probes_sampling import MORE_RESPONSES, MORE_STREAMS, TWINS
 from conformance.checks._registry import (
@@ -24,6 +23,7 @@ from conformance.checks._registry import (
     check,
     properties,
 )
+from conformance.wire._exchange import Exchange
 
 COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 USAGE = "#/components/schemas/Usage"

@@ -39,7 +39,7 @@ def list_checks(fmt: str) -> None:
     from conformance.explore import PROPERTIES
 
     if fmt == "markdown":
-        from conformance._catalogue_doc import catalogue_markdown
+        from conformance.report._catalogue_doc import catalogue_markdown
 
         click.echo(catalogue_markdown(registered_checks(), PROPERTIES), nl=False)
         return

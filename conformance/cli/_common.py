@@ -10,11 +10,11 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from conformance._client import Timeouts
 from conformance._errors import ConfigError
-from conformance._settings import Settings
-from conformance._spec import PROFILES
-from conformance._units import parse_duration
+from conformance.contract._spec import PROFILES
+from conformance.run._settings import Settings
+from conformance.wire._client import Timeouts
+from conformance.wire._units import parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 

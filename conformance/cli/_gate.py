@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from conformance._baseline import Baseline
 from conformance._errors import ConformanceError
-from conformance._results import EXIT_USAGE
 from conformance.cli._common import fail
+from conformance.run._baseline import Baseline
+from conformance.run._results import EXIT_USAGE
 
 
 @click.group()
@@ -34,7 +34,7 @@ def baseline() -> None:
 )
 def baseline_write(results: Path, output: Path, fail_only: bool) -> None:
     """Write a baseline of every finding in RESULTS (a results.json from `conformance run`)."""
-    from conformance._load import read_results
+    from conformance.run._load import read_results
 
     try:
         data = read_results(results)
@@ -87,9 +87,9 @@ def compare(results: tuple[Path, ...], output: Path | None, fmt: str | None) -> 
     Rows are checks grouped by area, columns are endpoints; rows where the endpoints
     differ come first.
     """
-    from conformance._compare import build_matrix
-    from conformance._compare_render import render_html, render_markdown
-    from conformance._load import read_results
+    from conformance.report._compare import build_matrix
+    from conformance.report._compare_render import render_html, render_markdown
+    from conformance.run._load import read_results
 
     try:
         runs = [(str(path), read_results(path)) for path in results]

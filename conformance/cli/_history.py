@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from conformance._errors import ConformanceError
-from conformance._results import EXIT_USAGE
 from conformance.cli._common import fail
+from conformance.run._results import EXIT_USAGE
 
 
 @click.command()
@@ -29,8 +29,8 @@ def history(paths: tuple[Path, ...], output: Path) -> None:
     First: the regressions still standing, each naming the run that broke it; then every
     verdict change, newest first; then latency and token trends and the runs themselves.
     """
-    from conformance._history import load_history
-    from conformance._history_render import render_history
+    from conformance.report._history import load_history
+    from conformance.report._history_render import render_history
 
     try:
         found = load_history(paths, output)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from conformance._errors import ConformanceError
-from conformance._matrix_file import EndpointsFileError, load_endpoints, pairs_of
-from conformance._results import EXIT_USAGE
-from conformance._runio import interruptible
 from conformance.cli._common import fail
+from conformance.cli._runio import interruptible
+from conformance.run._matrix_file import EndpointsFileError, load_endpoints, pairs_of
+from conformance.run._results import EXIT_USAGE
 
 if TYPE_CHECKING:
-    from conformance._matrix import PairRun
+    from conformance.run._matrix import PairRun
 
 
 @click.command()
@@ -75,7 +75,7 @@ def matrix(
     Exit codes: 0 every run conformant, 1 a run found nonconformance, 2 the file is
     wrong, 3 a run did not conclude (unreachable, key rejected), 130 interrupted.
     """
-    from conformance._matrix import MatrixRun, matrix_exit
+    from conformance.run._matrix import MatrixRun, matrix_exit
 
     try:
         pairs = pairs_of(load_endpoints(endpoints_file), only)
@@ -114,9 +114,9 @@ def matrix(
 
 
 def write_comparison(runs: Sequence[PairRun], report_dir: Path) -> None:
-    from conformance._compare import build_matrix
-    from conformance._compare_render import render_html, render_markdown
-    from conformance._matrix import loaded
+    from conformance.report._compare import build_matrix
+    from conformance.report._compare_render import render_html, render_markdown
+    from conformance.run._matrix import loaded
 
     gathered = loaded(runs, report_dir)
     if not gathered:

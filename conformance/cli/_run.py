@@ -9,13 +9,7 @@ from typing import Any
 
 import click
 
-from conformance._baseline import FAIL_ON, Baseline, Gate
 from conformance._errors import ConformanceError
-from conformance._progress import Progress, choose_mode
-from conformance._results import EXIT_INTERRUPTED, EXIT_USAGE
-from conformance._runio import interruptible
-from conformance._session import Session
-from conformance._settings import DEFAULT_TRIALS, MAX_TRIALS, resolve_settings
 from conformance.cli._common import (
     embedded_server_options,
     fail,
@@ -24,8 +18,14 @@ from conformance.cli._common import (
     server_options,
     timeout_options,
 )
+from conformance.cli._runio import interruptible
 from conformance.cli._suite import interruptible_run
 from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
+from conformance.report._progress import Progress, choose_mode
+from conformance.run._baseline import FAIL_ON, Baseline, Gate
+from conformance.run._results import EXIT_INTERRUPTED, EXIT_USAGE
+from conformance.run._session import Session
+from conformance.run._settings import DEFAULT_TRIALS, MAX_TRIALS, resolve_settings
 
 
 @click.command()

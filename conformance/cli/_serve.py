@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 
 from conformance._errors import ConformanceError
-from conformance._results import EXIT_USAGE
-from conformance._settings import Settings
 from conformance.cli._common import (
     embedded_server_options,
     fail,
@@ -14,6 +12,8 @@ from conformance.cli._common import (
     server_mode_option,
     server_options,
 )
+from conformance.run._results import EXIT_USAGE
+from conformance.run._settings import Settings
 
 
 @click.command()

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from conformance._baseline import gate_summary
-from conformance._progress import Progress
-from conformance._results import EXIT_USAGE
-from conformance._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
-from conformance._session import Session
-from conformance._visible import visible
+from conformance.cli._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
+from conformance.report._progress import Progress
+from conformance.run._baseline import gate_summary
+from conformance.run._results import EXIT_USAGE
+from conformance.run._session import Session
+from conformance.wire._visible import visible
 
 REPORTS = ("report.html", "junit.xml")  # written by pytest; results.json is ours
 

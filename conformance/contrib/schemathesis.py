@@ -41,16 +41,16 @@ except ImportError as exc:  # an optional extra: say how to get it
         "`pip install 'conformance[schemathesis]'`"
     ) from exc
 
-from conformance._exchange import Exchange, RecordedRequest
-from conformance._model import Finding
-from conformance._model import Severity as Weight
-from conformance._redact import Redactor
-from conformance._spec import Contract, default_contract
-from conformance._sse import UNTERMINATED, SSEDecoder
 from conformance.checks import get_check
+from conformance.checks._model import Finding
+from conformance.checks._model import Severity as Weight
+from conformance.contract._spec import Contract, default_contract
 from conformance.explore._judge import Judge
 from conformance.explore._options import Shaping
 from conformance.explore._shape import cohere
+from conformance.wire._exchange import Exchange, RecordedRequest
+from conformance.wire._redact import Redactor
+from conformance.wire._sse import UNTERMINATED, SSEDecoder
 
 __all__ = [
     "UNDECLARED",

@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from conformance._engine import CheckResult
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity, Verdict
 from conformance.checks import Check
+from conformance.checks._model import Finding, Severity, Verdict
+from conformance.engine._result import CheckResult
 from conformance.explore import _properties as props
 from conformance.explore._mutate import Mutation
 from conformance.explore._options import INVALID, VALID, ExploreOptions
+from conformance.wire._exchange import Exchange
 
 Key = tuple[str, str, str, str]  # (property, check, JSON path, kind of failure)
 

@@ -16,16 +16,11 @@ from typing import Any
 
 import httpx
 
-from conformance._budget import Budget
-from conformance._client import ChatClient, Endpoint
-from conformance._engine import Observer
-from conformance._exchange import Exchange
-from conformance._faults import inconclusive
-from conformance._ratelimit import RateLimiter
-from conformance._redact import Redactor
-from conformance._retry import RetryPolicy
-from conformance._spec import Contract
 from conformance.checks import get_probe
+from conformance.contract._spec import Contract
+from conformance.engine._budget import Budget
+from conformance.engine._faults import inconclusive
+from conformance.engine._result import Observer
 from conformance.explore import _properties as props
 from conformance.explore._exploration import (
     Discovery,
@@ -39,6 +34,11 @@ from conformance.explore._judge import Judge, Judged
 from conformance.explore._mutate import DELETE, Mutation, invalid_requests
 from conformance.explore._options import INVALID, VALID, ExploreOptions
 from conformance.explore._shape import REQUEST, RequestFactory, cohere
+from conformance.wire._client import ChatClient, Endpoint
+from conformance.wire._exchange import Exchange
+from conformance.wire._ratelimit import RateLimiter
+from conformance.wire._redact import Redactor
+from conformance.wire._retry import RetryPolicy
 
 Change = tuple[str, tuple[Any, ...], str]  # ("drop" or "set", path, the new value)
 

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
-from conformance._spec import Contract
 from conformance.checks import Check, CheckContext, NotApplicable, get_probe, registered_checks
+from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import CHAT, CHAT_STREAM, CHAT_STREAM_USAGE, INVALID
+from conformance.contract._spec import Contract
 from conformance.explore import _properties as props
+from conformance.wire._exchange import Exchange
 
 Judged = tuple[str, Finding]  # (property id, finding)
 

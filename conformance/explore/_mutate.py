@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from conformance._spec import Contract
+from conformance.contract._spec import Contract
 from conformance.explore._shape import REQUEST, RequestFactory, resolve
 
 Path = tuple[str | int, ...]

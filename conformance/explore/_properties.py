@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance._exchange import Exchange
-from conformance._model import Finding, Severity
 from conformance.checks import Check, CheckContext
+from conformance.checks._model import Finding, Severity
+from conformance.wire._exchange import Exchange
 
 AREA = "explore"
 REQUEST_SCHEMA = "#/components/schemas/ChatCompletionRequest"

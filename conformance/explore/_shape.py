@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 from hypothesis_jsonschema import from_schema
 
-from conformance._spec import Contract
+from conformance.contract._spec import Contract
 from conformance.explore._options import Shaping
 
 REQUEST = "ChatCompletionRequest"

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from conformance._spec import default_contract
 from conformance._version import __version__
+from conformance.contract._spec import default_contract
 from conformance.server._config import ServerConfig
 from conformance.server._encoding import GzipEncoder
 from conformance.server._errors import (

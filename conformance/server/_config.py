@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conformance._spec import unknown_profile
+from conformance.contract._spec import unknown_profile
 
 DEFAULT_MODEL = "conformance/reference-1"
 MODES: dict[str, str] = {

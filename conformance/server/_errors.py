@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from conformance._validation import Violation
+from conformance.contract._validation import Violation
 from conformance.server._config import ServerConfig
 
 _HTML_PAGE = (

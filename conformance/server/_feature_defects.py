@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
 
-from conformance._spec import Contract
+from conformance.contract._spec import Contract
 from conformance.server._config import ServerConfig
 from conformance.server._errors import bad_request
 from conformance.server._generator import Choice, Completion, Params, generate

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeGuard
 
-from conformance._validation import resolve_pointer
+from conformance.contract._validation import resolve_pointer
 
 MAX_DEPTH = 40  # a recursive schema that requires itself has no finite instance
 

@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import UnknownType
 
-from conformance._validation import resolve_pointer
+from conformance.contract._validation import resolve_pointer
 from conformance.server._instance import minimal_instance, word_source
 
 MAX_DEPTH = 6  # deeper than this, random draws stop adding optional content

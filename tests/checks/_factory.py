@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from conformance._exchange import Exchange, RecordedRequest
-from conformance._spec import default_contract
-from conformance._sse import SSEDecoder
 from conformance.checks import CheckContext, NotApplicable, get_probe, registered_checks
+from conformance.contract._spec import default_contract
+from conformance.wire._exchange import Exchange, RecordedRequest
+from conformance.wire._sse import SSEDecoder
 
 MODEL = "test-model"
 URL = "http://127.0.0.1:9/v1/chat/completions"

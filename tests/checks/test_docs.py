@@ -6,13 +6,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conformance._catalogue_doc import catalogue_markdown, failure_line
-from conformance._engine import CheckResult
-from conformance._model import Verdict
-from conformance._text import render_result
 from conformance.checks import get_check, registered_checks
+from conformance.checks._model import Verdict
 from conformance.cli import main
+from conformance.engine._result import CheckResult
 from conformance.explore import PROPERTIES
+from conformance.report._catalogue_doc import catalogue_markdown, failure_line
+from conformance.report._text import render_result
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
 

@@ -386,8 +386,8 @@ def test_every_feature_probe_stays_cheap():
     [("invalid_n_129", ("$.n", "maximum")), ("invalid_max_tokens_type", ("$.max_tokens", "anyOf"))],
 )
 def test_the_added_invalid_probes_break_exactly_one_rule(profile, probe_id, rule):
-    from conformance._spec import default_contract
     from conformance.checks import get_probe
+    from conformance.contract._spec import default_contract
 
     body = get_probe(probe_id).body("m")
     violations = default_contract(profile).validator("ChatCompletionRequest").validate(body)

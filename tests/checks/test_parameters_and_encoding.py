@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._model import Finding
 from conformance.checks import Unsupported, get_probe
+from conformance.checks._model import Finding
 from tests.checks._factory import JSON, MODEL, SSE, exchange, judge, sse
 
 COMPLETION = {

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from conformance._spec import default_contract
 from conformance.checks import get_probe, registered_probes
 from conformance.checks._probes import INVALID, MAX_TOKENS
+from conformance.contract._spec import default_contract
 
 NOT_JSON = get_probe("chat_after_not_json").after  # the probes whose body is not JSON
 REQUEST = default_contract("strict").validator("ChatCompletionRequest")

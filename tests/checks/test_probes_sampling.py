@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from conformance._spec import default_contract
 from conformance.checks import get_probe, registered_probes
 from conformance.checks._probes_sampling import BOUNDS, TWINS
+from conformance.contract._spec import default_contract
 from tests.checks._factory import JSON, exchange, judge, sse
 from tests.checks.test_chunk_envelope import chunk
 

@@ -6,10 +6,10 @@ import inspect
 
 import pytest
 
-from conformance._model import Severity
-from conformance._spec import default_contract
 from conformance.checks import get_check, registered_checks, registered_probes
 from conformance.checks._catalogue import AREAS
+from conformance.checks._model import Severity
+from conformance.contract._spec import default_contract
 
 DOCUMENT = default_contract("strict").document
 CATALOGUE = {

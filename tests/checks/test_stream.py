@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance._sse import INVALID_UTF8, UNKNOWN_FIELD
 from conformance.checks._probes import MAX_TOKENS
+from conformance.wire._sse import INVALID_UTF8, UNKNOWN_FIELD
 from tests.checks._factory import (
     CHUNK_OK,
     GENERATED,

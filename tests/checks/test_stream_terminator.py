@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._sse import UNTERMINATED
+from conformance.wire._sse import UNTERMINATED
 from tests.checks._factory import CHUNK_OK, expect, judge, outcomes, sse, stream
 
 

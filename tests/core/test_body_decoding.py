@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from conformance._client import ACCEPT_ENCODING, ChatClient, Endpoint
-from conformance._exchange import Exchange
+from conformance.wire._client import ACCEPT_ENCODING, ChatClient, Endpoint
+from conformance.wire._exchange import Exchange
 
 BODY: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 COMPLETION = {"id": "c1", "object": "chat.completion", "choices": []}
@@ -119,7 +119,7 @@ def test_query_parameters_are_sent_and_recorded():
 
 
 def test_a_gzip_bomb_is_inflated_a_step_at_a_time_so_the_cap_stops_it():
-    from conformance._decoding import INFLATE_STEP, BodyDecoder
+    from conformance.wire._decoding import INFLATE_STEP, BodyDecoder
 
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     bomb = b"".join(packer.compress(bytes(1024 * 1024)) for _ in range(64)) + packer.flush()

@@ -7,9 +7,9 @@ import json
 import httpx
 
 from conformance import Contract, Endpoint, Exchange, Runner, Verdict
-from conformance._budget import Budget
-from conformance._exchange import RecordedRequest
 from conformance.checks import get_check
+from conformance.engine._budget import Budget
+from conformance.wire._exchange import RecordedRequest
 
 
 def exchange(body: dict, status: int = 200) -> Exchange:

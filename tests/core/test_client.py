@@ -20,11 +20,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from conformance._client import INVALID_KEY, ChatClient, Endpoint, Timeouts
 from conformance._errors import ConfigError
-from conformance._exchange import Exchange
-from conformance._sse import FramingProblem, ServerSentEvent
 from conformance._version import __version__
+from conformance.wire._client import INVALID_KEY, ChatClient, Endpoint, Timeouts
+from conformance.wire._exchange import Exchange
+from conformance.wire._sse import FramingProblem, ServerSentEvent
 
 KEY = "sk-test-CANARY-0123456789abcdef"
 BASE = "http://127.0.0.1:8000/v1"

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from conformance import Contract, SpecError
-from conformance._overlay import load_overlay
-from conformance._spec import PROFILES, default_spec_path, schemas_dir
-from conformance._validation import resolve_pointer
+from conformance.contract._overlay import load_overlay
+from conformance.contract._spec import PROFILES, default_spec_path, schemas_dir
+from conformance.contract._validation import resolve_pointer
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = json.loads((ROOT / "schemas" / "chat-completions.openapi.source.json").read_text())
@@ -381,7 +381,7 @@ def test_a_spec_that_is_a_device_is_refused_before_it_is_read():
 
 
 def test_a_spec_over_the_size_cap_is_refused(tmp_path):
-    import conformance._yamlfile as yamlfile
+    import conformance.contract._yamlfile as yamlfile
 
     path = tmp_path / "big.yaml"
     path.write_bytes(b"#" * (yamlfile.MAX_YAML_BYTES + 1))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._exchange import Exchange, RecordedRequest
-from conformance._faults import Fault, classify
+from conformance.engine._faults import Fault, classify
+from conformance.wire._exchange import Exchange, RecordedRequest
 
 
 def exchange(status: int | None, *, retries: list[str], html: bool = False) -> Exchange:

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from conformance._client import ChatClient, Endpoint
-from conformance._latency import figures, latency_line, percentile
+from conformance.wire._client import ChatClient, Endpoint
+from conformance.wire._latency import figures, latency_line, percentile
 
 DONE = b"data: [DONE]\n\n"
 
@@ -123,7 +123,7 @@ def test_percentiles_interpolate_between_ranks():
 
 def test_extra_headers_are_sent_with_every_request_and_bad_ones_refused():
     from conformance._errors import ConfigError
-    from conformance._settings import resolve_settings
+    from conformance.run._settings import resolve_settings
 
     settings = resolve_settings(
         base_url="http://127.0.0.1:1/v1", model="m", headers=("X-Team: platform",), env={}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conformance import SpecError
-from conformance._overlay import Overlay, load_overlay
+from conformance.contract._overlay import Overlay, load_overlay
 
 HEAD = "overlay: 1.0.0\ninfo: {title: t, version: '1'}\n"
 DOC: dict[str, Any] = {

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from conformance._exchange import Exchange, RecordedRequest, TooDeep, parse_json
-from conformance._sse import ServerSentEvent
 from conformance.checks._helpers import chunks, parse_body
+from conformance.wire._exchange import Exchange, RecordedRequest, TooDeep, parse_json
+from conformance.wire._sse import ServerSentEvent
 
 
 def exchange(body: bytes = b"", events: list[str] | None = None) -> Exchange:

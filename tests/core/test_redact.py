@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance._redact import Redactor
+from conformance.wire._redact import Redactor
 
 KEY = "sk-test-CANARY-0123456789abcdef"
 

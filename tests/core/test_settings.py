@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance import ConfigError
-from conformance._settings import resolve_settings
+from conformance.run._settings import resolve_settings
 
 
 def test_nothing_given_means_the_embedded_server():
@@ -120,7 +120,7 @@ def test_a_control_character_in_the_base_url_is_named():
 
 
 def test_the_query_of_a_base_url_is_kept_on_every_request():
-    from conformance._client import Endpoint
+    from conformance.wire._client import Endpoint
 
     endpoint = Endpoint("https://h/openai/v1/?api-version=2024-10#frag", model="m")
     assert endpoint.chat_url() == "https://h/openai/v1/chat/completions?api-version=2024-10"

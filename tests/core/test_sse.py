@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance._sse import FramingProblem, ServerSentEvent, SSEDecoder
+from conformance.wire._sse import FramingProblem, ServerSentEvent, SSEDecoder
 
 UNTERMINATED = "stream ended inside an event (no blank line after the last event)"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from conformance._exchange import Exchange, RecordedRequest, token_count
-from conformance._sse import ServerSentEvent
 from conformance.checks._answer import count, read_answer
+from conformance.wire._exchange import Exchange, RecordedRequest, token_count
+from conformance.wire._sse import ServerSentEvent
 
 
 def plain(usage):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance import Contract
-from conformance._validation import resolve_pointer
+from conformance.contract._validation import resolve_pointer
 
 CONTRACT = Contract.load()
 CHUNK = CONTRACT.validator("ChatCompletionChunk")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._visible import markdown_text, visible
+from conformance.wire._visible import markdown_text, visible
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,13 @@ from typing import Any
 
 import httpx
 
-from conformance._client import Endpoint
-from conformance._engine import CheckResult, Runner
-from conformance._settings import DEFAULT_TRIALS
-from conformance._spec import Contract
 from conformance.checks import registered_checks
+from conformance.contract._spec import Contract
+from conformance.engine._engine import Runner
+from conformance.engine._result import CheckResult
+from conformance.run._settings import DEFAULT_TRIALS
 from conformance.server import DEFAULT_MODEL, ServerConfig, create_app
+from conformance.wire._client import Endpoint
 
 KEY = "sk-in-process"
 

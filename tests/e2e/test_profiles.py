@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance._spec import default_spec_path, schemas_dir
+from conformance.contract._spec import default_spec_path, schemas_dir
 from tests.e2e.conftest import load_results, run_cli, serving
 
 pytestmark = pytest.mark.e2e

@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conformance import Verdict
-from conformance._engine import CheckResult
 from conformance.checks import registered_checks
+from conformance.engine._result import CheckResult
 from tests.e2e._inprocess import run_app, run_server
 
 SEEDS = (11, 12, 13)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 
-from conformance._budget import Budget
-from conformance._client import Endpoint
-from conformance._spec import default_contract
+from conformance.contract._spec import default_contract
+from conformance.engine._budget import Budget
 from conformance.explore import Exploration, ExploreOptions, Explorer
 from conformance.server import ServerConfig, create_app
+from conformance.wire._client import Endpoint
 
 KEY = "sk-test-explore-0001"
 MODEL = ServerConfig().models[0]

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from conformance._budget import Budget
-from conformance._client import Endpoint
-from conformance._model import Verdict
-from conformance._retry import RetryPolicy
-from conformance._spec import default_contract
+from conformance.checks._model import Verdict
+from conformance.contract._spec import default_contract
+from conformance.engine._budget import Budget
 from conformance.explore import DEFAULT_EXAMPLES, PROPERTIES, ExploreOptions, Explorer
 from conformance.server import ServerConfig, serve_in_thread
+from conformance.wire._client import Endpoint
+from conformance.wire._retry import RetryPolicy
 from tests.explore.helpers import KEY, MODEL, explore, explorer, only
 
 SEED = 20261126

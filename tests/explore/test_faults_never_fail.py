@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._exchange import Exchange, RecordedRequest
-from conformance._faults import inconclusive
+from conformance.engine._faults import inconclusive
 from conformance.server import FAULTS
+from conformance.wire._exchange import Exchange, RecordedRequest
 from tests.e2e.conftest import load_results, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._spec import default_contract
+from conformance.contract._spec import default_contract
 from conformance.explore import (
     ExploreOptions,
     RequestFactory,

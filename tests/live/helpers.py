@@ -7,13 +7,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conformance._client import Endpoint, Timeouts
-from conformance._engine import CheckResult, Runner
-from conformance._ratelimit import RateLimiter
-from conformance._retry import RetryPolicy
-from conformance._spec import default_contract
 from conformance.checks import get_check
+from conformance.contract._spec import default_contract
+from conformance.engine._engine import Runner
+from conformance.engine._result import CheckResult
 from conformance.server import ServerConfig, serve_in_thread
+from conformance.wire._client import Endpoint, Timeouts
+from conformance.wire._ratelimit import RateLimiter
+from conformance.wire._retry import RetryPolicy
 
 KEY = "sk-live-test-0123456789abcdef"
 # Small enough to keep each test to a fraction of a second, large enough for a loaded machine.

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from conformance._client import Timeouts
-from conformance._model import Verdict
 from conformance.checks import get_check
+from conformance.checks._model import Verdict
 from conformance.server import FAULTS
+from conformance.wire._client import Timeouts
 from tests.live.helpers import FAST, KEY, runner
 
 pytestmark = pytest.mark.e2e
@@ -94,7 +94,7 @@ def test_a_429_that_never_ends_is_error_with_bounded_attempts_never_fail():
 
 
 def test_a_retry_after_longer_than_allowed_gives_up_at_once():
-    from conformance._retry import RetryPolicy
+    from conformance.wire._retry import RetryPolicy
 
     with runner("rate-limit", retry=RetryPolicy(retries=3, max_wait=0.5)) as run:
         started = time.perf_counter()
@@ -177,7 +177,7 @@ def test_a_stream_cut_stalled_or_endless_is_a_fault_and_an_error_and_the_run_goe
 def test_an_endless_fast_stream_is_bounded_by_the_body_cap_too():
     slow = Timeouts(connect=2, read=2, idle=2, total=30)
     with runner("endless-stream", timeouts=slow) as run:
-        from conformance._client import ChatClient
+        from conformance.wire._client import ChatClient
 
         async def go():
             async with ChatClient(run.endpoint, max_body_bytes=50_000) as client:
@@ -245,7 +245,7 @@ def test_the_fast_timeouts_used_here_are_what_the_assertions_say():
 
 
 def test_retries_spend_from_the_request_budget_and_stop_with_it():
-    from conformance._budget import Budget
+    from conformance.engine._budget import Budget
 
     with runner("rate-limit-always", concurrency=1) as run:
         run.budget = Budget(max_requests=2)
@@ -261,7 +261,7 @@ def test_retries_spend_from_the_request_budget_and_stop_with_it():
 
 
 def test_rate_limit_spaces_requests_over_a_real_socket():
-    from conformance._ratelimit import RateLimiter
+    from conformance.wire._ratelimit import RateLimiter
 
     limiter = RateLimiter.parse("20/s")
     with runner(limiter=limiter) as run:

@@ -10,9 +10,9 @@ import ssl
 import httpx
 import pytest
 
-from conformance._client import Timeouts
-from conformance._session import Session
-from conformance._settings import resolve_settings
+from conformance.run._session import Session
+from conformance.run._settings import resolve_settings
+from conformance.wire._client import Timeouts
 
 URL = "https://api.example.test/v1"
 

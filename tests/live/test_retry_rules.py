@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from conformance._errors import ConfigError
-from conformance._ratelimit import RateLimiter
-from conformance._retry import Attempt, RetryPolicy, told_wait, with_retries
-from conformance._units import parse_duration, parse_go_duration, parse_rate
+from conformance.wire._ratelimit import RateLimiter
+from conformance.wire._retry import Attempt, RetryPolicy, told_wait, with_retries
+from conformance.wire._units import parse_duration, parse_go_duration, parse_rate
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

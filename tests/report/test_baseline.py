@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance._baseline import Baseline, Entry, Gate, gate_summary, identity
 from conformance._errors import ConfigError
+from conformance.run._baseline import Baseline, Entry, Gate, gate_summary, identity
 from tests.report._data import check, finding, results
 
 TOTAL = finding("total is wrong", "$.usage.total_tokens", "chat", 14, 15)

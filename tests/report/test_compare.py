@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from conformance._compare import build_matrix, cell_of, labels
-from conformance._compare_render import render_html, render_markdown
 from conformance._errors import ConfigError
-from conformance._load import read_results
+from conformance.report._compare import build_matrix, cell_of, labels
+from conformance.report._compare_render import render_html, render_markdown
+from conformance.run._load import read_results
 from tests.report._data import check, finding, results
 
 TOTAL = finding("total is wrong", "$.usage.total_tokens", "chat", 14, 15)

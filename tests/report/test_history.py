@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from conformance._history import load_history
-from conformance._history_render import render_history
+from conformance.report._history import load_history
+from conformance.report._history_render import render_history
 from tests.e2e.conftest import run_cli
 from tests.report._data import check, results
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from conformance._baseline import Baseline, Entry, Gate
-from conformance._html import checks_section, other_data_section, report_body
-from conformance._html_card import header_card
-from conformance._html_evidence import cut, exchange_html, transcript_html, visible_events
+from conformance.report._html import checks_section, other_data_section, report_body
+from conformance.report._html_card import header_card
+from conformance.report._html_evidence import cut, exchange_html, transcript_html, visible_events
+from conformance.run._baseline import Baseline, Entry, Gate
 from tests.report._data import check, finding, results
 
 

@@ -4,11 +4,11 @@ what identifies it is the check, the probe, the JSON path and the kind of failur
 
 from __future__ import annotations
 
-from conformance._baseline import Baseline, Gate
-from conformance._compare import build_matrix
-from conformance._exchange import Exchange, RecordedRequest
-from conformance._model import Finding, group_findings
+from conformance.checks._model import Finding, group_findings
 from conformance.explore._exploration import Discovery, _key
+from conformance.report._compare import build_matrix
+from conformance.run._baseline import Baseline, Gate
+from conformance.wire._exchange import Exchange, RecordedRequest
 from tests.report._data import check, finding, results
 
 

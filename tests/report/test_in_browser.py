@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conformance._scores import area_scores
+from conformance.run._scores import area_scores
 from tests.e2e.conftest import run_cli
 from tests.live.helpers import handled_by
 from tests.report.conftest import keep_screenshot, run_against, visit

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conformance._compare import build_matrix
-from conformance._compare_render import render_html, render_markdown
-from conformance._html_card import header_card
+from conformance.report._compare import build_matrix
+from conformance.report._compare_render import render_html, render_markdown
+from conformance.report._html_card import header_card
 from tests.report._data import check, results
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conformance._errors import ConfigError
-from conformance._matrix import MatrixRun, matrix_exit
-from conformance._matrix_file import (
+from conformance.run._matrix import MatrixRun, matrix_exit
+from conformance.run._matrix_file import (
     EndpointsFileError,
     MatrixEndpoint,
     load_endpoints,
@@ -117,7 +117,7 @@ endpoints:
 
 
 def _rate_message(value):
-    from conformance._ratelimit import RateLimiter
+    from conformance.wire._ratelimit import RateLimiter
 
     with pytest.raises(ConfigError) as caught:
         RateLimiter.parse(value)
@@ -164,7 +164,7 @@ def test_a_pair_whose_key_variable_is_unset_is_not_run_and_says_why(tmp_path):
     runs = MatrixRun([pair], tmp_path, env={}, say=lines.append).run()
     assert runs[0].exit_code is None
     assert lines == ["p: not run: the environment variable P_KEY is not set"]
-    from conformance._load import read_results
+    from conformance.run._load import read_results
 
     data = read_results(tmp_path / "p" / "results.json")
     assert (data["verdict"], data["partial"], data["notes"]) == (

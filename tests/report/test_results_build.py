@@ -8,12 +8,12 @@ from pathlib import Path
 
 import jsonschema
 
-from conformance._baseline import Gate
-from conformance._engine import CheckResult, Usage
-from conformance._exchange import Exchange, RecordedRequest
-from conformance._model import Finding, Verdict
-from conformance._results import EXIT_NONCONFORMANT, RunInfo, build
 from conformance.checks import get_check
+from conformance.checks._model import Finding, Verdict
+from conformance.engine._result import CheckResult, Usage
+from conformance.run._baseline import Gate
+from conformance.run._results import EXIT_NONCONFORMANT, RunInfo, build
+from conformance.wire._exchange import Exchange, RecordedRequest
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "results-schema.json").read_text()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conformance._scores import area_order, area_scores
 from conformance.explore import PROPERTIES
+from conformance.run._scores import area_order, area_scores
 
 
 def test_the_area_of_exploration_properties_is_listed_last_and_scored():

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance._spec import Contract
+from conformance.contract._spec import Contract
 from conformance.contrib.schemathesis import map_case, relax
 
 STRICT = Contract.load(profile="strict").document

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conformance._spec import default_spec_path
+from conformance.contract._spec import default_spec_path
 from tests.e2e.conftest import CANARY, clean_env, serving
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from conformance._spec import default_contract
+from conformance.contract._spec import default_contract
 from conformance.server import DEFAULT_MODEL, ServerConfig, create_app
 
 MODEL = DEFAULT_MODEL

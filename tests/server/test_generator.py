@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._spec import default_contract
+from conformance.contract._spec import default_contract
 from conformance.server._errors import json_path_parts, violation_detail
 from conformance.server._generator import Params, cut, generate, read_params
 from conformance.server._instance import word_source

@@ -1,0 +1,424 @@
+"""Send each probe once, then judge every selected check on the recorded exchanges.
+
+No pytest and no HTML here: the plugin calls :class:`Runner` and renders what it returns.
+About 400 lines, one idea: the Runner's sending (trials, follow-ups built from answers, the
+budget) and its judging share the exchanges it recorded; what it hands on is in ``_result``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import httpx
+
+from conformance.checks import (
+    Check,
+    CheckContext,
+    NotApplicable,
+    NotProvoked,
+    Probe,
+    Unsupported,
+    get_probe,
+    probe_of,
+    trial_key,
+)
+from conformance.checks._model import Finding, Severity, Verdict, group_findings
+from conformance.contract._spec import Contract
+from conformance.engine._budget import Budget, exchange_tokens
+from conformance.engine._faults import Fault, classify, inconclusive
+from conformance.engine._result import CheckResult, Observer, Usage
+from conformance.wire._client import ChatClient, Endpoint
+from conformance.wire._exchange import Exchange
+from conformance.wire._ratelimit import RateLimiter
+from conformance.wire._redact import Redactor
+from conformance.wire._retry import RetryPolicy
+
+# Bodies under this size keep their parse for the whole run (parsed once however many checks
+# judge them); a larger one (a hostile endpoint's: an answer to these probes is a few KB) is
+# parsed once per check that judges it and then dropped: parsed, 8 MB of JSON take ~80 MB.
+KEEP_PARSED_BELOW = 1024 * 1024
+
+
+class Runner:
+    """Holds the endpoint, the contract and the exchanges recorded so far (one per probe)."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        contract: Contract,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        concurrency: int = 8,
+        budget: Budget | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        observer: Observer | None = None,
+        trials: int = 1,
+    ) -> None:
+        self.endpoint = endpoint
+        self.contract = contract
+        self.concurrency = max(1, concurrency)
+        self.budget = budget if budget is not None else Budget()
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.limiter = limiter
+        self.observer = observer if observer is not None else Observer()
+        self.trials = max(1, trials)  # sends of each sampled probe
+        self._transport = transport
+        self._redact = Redactor([endpoint.api_key])
+        self._exchanges: dict[str, Exchange] = {}  # by exchange id (probe id, trial mark)
+        self._unneeded: dict[str, str] = {}  # follow-ups not sent: exchange id -> why
+        self.requests_sent = 0
+        self.stopped_by: str | None = None  # why the budget stopped the run, if it did
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return list(self._exchanges.values())
+
+    def exchange(self, probe_id: str) -> Exchange | None:
+        return self._exchanges.get(probe_id)
+
+    def trials_of(self, probe_id: str) -> int:
+        """How many times ``probe_id`` is sent: ``trials`` if it is sampled, else once."""
+        return self.trials if get_probe(probe_id).sampled else 1
+
+    def keys(self, probe_id: str) -> list[str]:
+        """The exchange ids of ``probe_id``, one per trial."""
+        return [trial_key(probe_id, t) for t in range(1, self.trials_of(probe_id) + 1)]
+
+    def fetch(self, probe_ids: Iterable[str]) -> list[Exchange]:
+        """Send every probe not sent yet (concurrently, once per trial if sampled) and return
+        the exchanges of the first trial.
+
+        A probe with ``after`` is sent once those probes are answered (in the same trial);
+        they are sent too when not sent yet.
+        """
+        wanted = [
+            key
+            for p in _with_prerequisites(probe_ids)
+            for key in self.keys(p)
+            if key not in self._exchanges and key not in self._unneeded
+        ]
+        alone = self._alone(wanted)
+        rest = [key for key in wanted if key not in alone]
+        if rest:
+            asyncio.run(self._fetch(rest))
+        if alone:
+            asyncio.run(self._fetch(alone, concurrency=1))
+        return [self._exchanges[p] for p in dict.fromkeys(probe_ids) if p in self._exchanges]
+
+    def _earlier(self, probe: Probe, key: str) -> list[str]:
+        """The exchange ids ``key`` (a trial of ``probe``) waits for: the same trial of each
+        sampled ``after`` probe, the one exchange of a deterministic one."""
+        trial = int(key.split("#", 1)[1]) if "#" in key else 1
+        return [trial_key(p, trial if get_probe(p).sampled else 1) for p in probe.after]
+
+    def _alone(self, keys: list[str]) -> list[str]:
+        """Of ``keys``, the ``alone`` probes and the probes they are sent after, in order."""
+        wanted = set(keys)
+        out: dict[str, None] = {}
+        for key in keys:
+            probe = get_probe(probe_of(key))
+            if probe.alone:
+                out.update(dict.fromkeys(k for k in self._earlier(probe, key) if k in wanted))
+                out[key] = None
+        return list(out)
+
+    async def _fetch(self, probe_ids: list[str], concurrency: int | None = None) -> None:
+        gate = asyncio.Semaphore(concurrency or self.concurrency)
+
+        def admit() -> str | None:
+            refused = self.budget.admit()
+            if refused is not None:
+                self.stopped_by = refused
+            return refused
+
+        client = ChatClient(
+            self.endpoint,
+            transport=self._transport,
+            retry=self.retry,
+            limiter=self.limiter,
+            admit=admit,
+        )
+        answered = {p: asyncio.Event() for p in probe_ids}
+        async with client:
+
+            async def one(probe_id: str) -> None:
+                try:
+                    await send(probe_id)
+                finally:
+                    answered[probe_id].set()
+
+            async def send(key: str) -> None:
+                probe = get_probe(probe_of(key))
+                earlier = self._earlier(probe, key)
+                for before in earlier:  # waited for outside the gate: no deadlock
+                    if before in answered:
+                        await answered[before].wait()
+                if probe.needs_key and not self.endpoint.api_key:
+                    return
+                body = probe.body(self.endpoint.model)
+                if probe.build is not None:
+                    peers = {
+                        probe_of(k): self._exchanges[k] for k in earlier if k in self._exchanges
+                    }
+                    built = probe.build(self.endpoint.model, peers)
+                    if built is None:
+                        self._unneeded[key] = "not needed: the earlier answer settled it"
+                        return
+                    body = built
+                probe_id = key
+                async with gate:
+                    exchange = await client.chat(
+                        probe_id,
+                        body,
+                        auth=probe.auth,
+                        content=probe.content,
+                        headers=probe.headers,
+                        params=probe.query,
+                    )
+                    if exchange.attempts:
+                        self.budget.charge(exchange)  # parses the body for its usage
+                    self._exchanges[probe_id] = exchange
+                    self.observer.request_done(exchange, exchange_tokens(exchange))
+                    self._forget_huge([exchange])  # after the last reader of its usage
+
+            sendable = [
+                p
+                for p in probe_ids
+                if self.endpoint.api_key or not get_probe(probe_of(p)).needs_key
+            ]
+            self.observer.requests_planned(len(sendable))
+            try:
+                await asyncio.gather(*(one(p) for p in probe_ids))
+            finally:
+                self.requests_sent += client.requests_sent
+
+    def evaluate(self, check: Check) -> CheckResult:
+        """Judge ``check`` on the exchanges of its probes, fetching any not sent yet.
+
+        With sampled probes the check is judged once per trial, each time on that trial's
+        exchanges (a deterministic probe is judged in the first trial only); a finding seen
+        in any trial counts, and says in how many of its trials it was seen.
+        """
+        started = time.perf_counter()
+        self.fetch(check.probes)
+        trials = max((self.trials_of(p) for p in check.probes), default=1)
+        per_trial: list[list[Finding]] = []
+        judged: list[Exchange] = []
+        errors: list[str] = []
+        skipped_any: list[str] = []
+        unsupported = False
+        provoked = 0
+        all_skipped = True
+        not_provoked = False
+        for trial in range(1, trials + 1):
+            outcome = self._judge_trial(check, trial)
+            per_trial.append(outcome.findings)
+            judged += outcome.judged
+            errors += outcome.errors
+            unsupported = unsupported or outcome.unsupported
+            if trial == 1 or not skipped_any:
+                skipped_any = outcome.skipped
+            if outcome.observed:
+                provoked += 1
+            if not (outcome.skipped and len(outcome.skipped) >= outcome.probes):
+                all_skipped = False
+            not_provoked = not_provoked or outcome.not_provoked
+        # Redacted here, once, for every renderer: what a check quotes was decoded.
+        grouped = [f.redacted(self._redact) for f in self._merge(per_trial)]
+        skipped = skipped_any if all_skipped else []
+        verdict, reason = _verdict(check, grouped, judged, skipped, errors, all_skipped=all_skipped)
+        if verdict is Verdict.SKIP and not_provoked and not unsupported:
+            times = f" in any of {trials} trials" if trials > 1 else ""
+            reason = f"not provoked{times}: {reason}"
+        result = CheckResult(
+            check=check,
+            verdict=verdict,
+            findings=grouped,
+            exchanges=judged,
+            reason=self._redact.text(reason),
+            duration_s=time.perf_counter() - started,
+            unsupported=unsupported and verdict is Verdict.SKIP,
+            trials=trials,
+            provoked=provoked,
+        )
+        self.observer.check_done(result)
+        return result
+
+    def _judge_trial(self, check: Check, trial: int) -> _Trial:
+        """Judge ``check`` on the exchanges of one trial (sampled probes only after the first)."""
+        out = _Trial()
+        probes = [p for p in check.probes if trial == 1 or get_probe(p).sampled]
+        out.probes = len(probes)
+        peers = {
+            p: self._exchanges[key]
+            for p in check.probes
+            if (key := trial_key(p, trial if get_probe(p).sampled else 1)) in self._exchanges
+        }
+        for probe_id in probes:
+            probe = get_probe(probe_id)
+            key = trial_key(probe_id, trial)
+            exchange = self._exchanges.get(key)
+            if exchange is None:
+                out.skipped.append(
+                    f"{probe_id}: no API key is configured, so there is nothing to compare "
+                    "a missing or wrong key against"
+                    if probe.needs_key
+                    else f"{probe_id}: {self._unneeded.get(key, 'not sent')}"
+                )
+                continue
+            out.judged.append(exchange)
+            why = inconclusive(exchange)
+            if why is not None:
+                out.errors.append(f"{key}: {why}")
+                continue
+            too_deep = exchange.too_deep()
+            if too_deep is not None:
+                out.errors.append(f"{key}: {too_deep}")
+                continue
+            ctx = CheckContext(
+                contract=self.contract,
+                model=self.endpoint.model,
+                api_key_configured=bool(self.endpoint.api_key),
+                probe=probe,
+                peers=peers,
+            )
+            try:
+                for finding in check.func(exchange, ctx):
+                    out.findings.append(
+                        replace(
+                            finding,
+                            check_id=check.id,
+                            severity=check.severity,
+                            exchange=exchange,
+                        )
+                    )
+                out.observed = True
+            except NotProvoked as why:
+                out.not_provoked = True
+                out.skipped.append(f"{probe_id}: {why}")
+            except Unsupported as why:
+                out.unsupported = True
+                out.skipped.append(f"{probe_id}: unsupported: {why}")
+            except NotApplicable as why:
+                out.skipped.append(f"{probe_id}: {why}")
+            except RecursionError:  # a hostile payload nested deep inside a JSON string
+                out.errors.append(f"{probe_id}: the answer is nested too deeply to judge")
+            finally:
+                self._forget_huge(peers.values())
+        out.findings = group_findings(out.findings)
+        if out.findings:
+            out.observed = True
+        return out
+
+    def _merge(self, per_trial: list[list[Finding]]) -> list[Finding]:
+        """One finding per problem across trials (same probe, path and kind of failure: its
+        identity but for the trial's exchange), the first trial's example kept, with ``seen``
+        of ``trials`` (its probe's trials)."""
+        merged: dict[tuple[str, str, str, str], Finding] = {}
+        for findings in per_trial:
+            for finding in findings:
+                exchange_id = finding.exchange.id if finding.exchange is not None else ""
+                key = (finding.check_id, probe_of(exchange_id), finding.json_path, finding.failure)
+                earlier = merged.get(key)
+                merged[key] = (
+                    finding
+                    if earlier is None
+                    else replace(
+                        earlier, count=earlier.count + finding.count, seen=earlier.seen + 1
+                    )
+                )
+        return [
+            replace(f, trials=self.trials_of(probe_of(f.exchange.id)) if f.exchange else 1)
+            for f in merged.values()
+        ]
+
+    def _forget_huge(self, exchanges: Iterable[Exchange]) -> None:
+        """Drop the parses of bodies over ``KEEP_PARSED_BELOW`` bytes once judged."""
+        for exchange in exchanges:
+            if len(exchange.body) >= KEEP_PARSED_BELOW:
+                exchange.forget()
+
+    def usage(self) -> Usage:
+        """Tokens spent so far: reported usage, estimated where an exchange had none."""
+        return Usage(
+            prompt=self.budget.prompt_tokens,
+            completion=self.budget.completion_tokens,
+            unreported=self.budget.estimated,
+        )
+
+    def faults(self) -> list[Fault]:
+        """What the network or the endpoint's infrastructure did to the run, per exchange."""
+        out = [classify(e) for e in self._exchanges.values()]
+        return [f for f in out if f is not None]
+
+    def areas(self, checks: Iterable[Check]) -> dict[str, dict[str, int]]:
+        """Checks, requests (retries included) and tokens per area. A probe shared by checks
+        of several areas is counted once, in the area of the first check that needed it."""
+        out: dict[str, dict[str, int]] = {}
+        counted: set[str] = set()
+        for check in checks:
+            row = out.setdefault(check.area, {"checks": 0, "requests": 0, "tokens": 0})
+            row["checks"] += 1
+            for key in [k for p in check.probes for k in self.keys(p)]:
+                exchange = self._exchanges.get(key)
+                if exchange is None or key in counted:
+                    continue
+                counted.add(key)
+                row["requests"] += exchange.attempts
+                row["tokens"] += exchange_tokens(exchange)
+        return out
+
+
+@dataclass
+class _Trial:
+    """What one trial of a check came to."""
+
+    probes: int = 0  # probes judged in this trial
+    findings: list[Finding] = field(default_factory=list)
+    judged: list[Exchange] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    unsupported: bool = False
+    not_provoked: bool = False
+    observed: bool = False  # some exchange was judged without being skipped
+
+
+def _with_prerequisites(probe_ids: Iterable[str]) -> list[str]:
+    """``probe_ids`` with every probe they must be sent after, prerequisites first."""
+    out: dict[str, None] = {}
+
+    def add(probe_id: str) -> None:
+        if probe_id in out:
+            return
+        for earlier in get_probe(probe_id).after:
+            add(earlier)
+        out[probe_id] = None
+
+    for probe_id in probe_ids:
+        add(probe_id)
+    return list(out)
+
+
+def _verdict(
+    check: Check,
+    findings: list[Finding],
+    judged: list[Exchange],
+    skipped: list[str],
+    errors: list[str],
+    *,
+    all_skipped: bool,
+) -> tuple[Verdict, str]:
+    if findings:
+        verdict = Verdict.FAIL if check.severity is Severity.MUST else Verdict.WARN
+        return verdict, "; ".join(errors)
+    if errors:
+        return Verdict.ERROR, "; ".join(errors)
+    if all_skipped:
+        return Verdict.SKIP, "; ".join(skipped)
+    if not judged:
+        return Verdict.SKIP, "no exchange to judge"
+    return Verdict.PASS, "; ".join(skipped)

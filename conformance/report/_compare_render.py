@@ -1,0 +1,227 @@
+"""The comparison page (one self-contained HTML file, no JavaScript) and its Markdown twin."""
+
+from __future__ import annotations
+
+from html import escape
+
+from conformance._version import __version__
+from conformance.report._compare import STATUSES, Column, Matrix, Row
+from conformance.report._compare_latency import latency_html, latency_markdown
+from conformance.report._html_evidence import anchor
+from conformance.wire._visible import markdown_text
+
+# Plain glyphs for the page (fonts without emoji render them); emoji for Markdown,
+# which is read where emoji render.
+GLYPHS = {
+    "pass": "✓",
+    "warn": "!",
+    "fail": "✗",
+    "unsupported": "⊘",
+    "skip": "-",
+    "inconclusive": "?",
+    "not-run": "·",
+}
+MARKS = {
+    "pass": "✅",
+    "warn": "⚠️",
+    "fail": "❌",
+    "unsupported": "🚫",
+    "skip": "⚪",
+    "inconclusive": "❓",
+    "not-run": "·",
+}
+
+DIFFER_LISTED = 8  # differing checks named in the first line of the page
+NOTE_HOVER = 500  # characters of a cell's note in its hover title; the details hold it all
+
+STYLE = """
+body{font-family:system-ui,sans-serif;color:#1f2328;margin:16px;font-size:14px}
+h1{font-size:1.4em;margin:0 0 8px 0}h2{font-size:1.15em;margin:18px 0 6px 0}
+table{border-collapse:collapse}
+td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+.c-pass{background:#dafbe1}.c-warn{background:#fff8c5}.c-fail{background:#ffebe9}
+.c-unsupported{background:#eaeef2}.c-skip{background:#f6f8fa;color:#57606a}
+.c-inconclusive{background:#fbefff}.c-not-run{color:#8c959f}
+td.c-fail,td.c-warn{font-weight:600}
+.area th{background:#eaeef2;font-size:1.05em}
+.area.diff-group th{background:#ffebe9}
+tr.differs td.check{border-left:4px solid #cf222e}
+.differs-tag{color:#cf222e;font-weight:700;font-size:0.85em}
+.note{white-space:pre-wrap;font-weight:400;font-size:0.85em;max-width:40em;margin:4px 0 0 0}
+summary{cursor:pointer}
+.muted{color:#57606a;font-size:0.9em}.caveat{color:#9a6700}
+@media print{details::details-content{content-visibility:visible;display:block}
+ tr{break-inside:avoid}}
+"""
+
+
+def _cell_html(row: Row, index: int) -> str:
+    cell = row.cells[index]
+    text = f"{GLYPHS[cell.status]} {escape(cell.label)}"
+    if cell.note:
+        text = (
+            f"<details><summary>{text}</summary>"
+            f'<pre class="note">{escape(cell.note)}</pre></details>'
+        )
+    hover = f' title="{escape(cell.note[:NOTE_HOVER])}"' if cell.note else ""
+    return f'<td class="c-{cell.status}"{hover}>{text}</td>'
+
+
+def _row_html(matrix: Matrix, row: Row) -> str:
+    tag = ' <span class="differs-tag">differs</span>' if row.differs else ""
+    return (
+        f'<tr class="{"differs" if row.differs else "same"}" '
+        f'id="{anchor("check", row.check_id)}"><td class="check">'
+        f"<code>{escape(row.check_id)}</code>{tag}<br>"
+        f'<span class="muted">{escape(row.title)} ({escape(row.severity)})</span></td>'
+        + "".join(_cell_html(row, i) for i in range(len(matrix.columns)))
+        + "</tr>"
+    )
+
+
+def _matrix_rows(matrix: Matrix) -> list[str]:
+    """Rows with a header row wherever the group (differs or not, area) changes."""
+    body = []
+    group: tuple[bool, str] | None = None
+    anchored: set[str] = set()
+    for row in matrix.rows:
+        if group != (row.differs, row.area):
+            group = (row.differs, row.area)
+            ident = "" if row.area in anchored else f' id="{anchor("area", row.area)}"'
+            anchored.add(row.area)
+            title = escape(row.area) + (": where the endpoints differ" if row.differs else "")
+            body.append(
+                f'<tr class="area{" diff-group" if row.differs else ""}"{ident}>'
+                f'<th colspan="{len(matrix.columns) + 1}">{title}</th></tr>'
+            )
+        body.append(_row_html(matrix, row))
+    return body
+
+
+def _head(column: Column) -> str:
+    """A column's heading: its label, and why its run did not conclude, if it did not."""
+    if not column.outcome:
+        return escape(column.label)
+    return f'{escape(column.label)}<br><span class="caveat outcome">{escape(column.outcome)}</span>'
+
+
+def render_html(matrix: Matrix) -> str:
+    """The whole page: endpoints, per-area scores, then the matrix, differences first."""
+    differ = [row for row in matrix.rows if row.differs]
+    heads = "".join(f"<th>{_head(c)}</th>" for c in matrix.columns)
+    endpoints = "".join(
+        f"<tr><th>{escape(c.label)}</th><td>{escape(c.base_url)}"
+        + (" (embedded reference server)" if c.embedded else "")
+        + f"</td><td>{escape(c.model)}</td><td>{escape(c.profile)}</td>"
+        f"<td>{escape(c.verdict)}</td><td>{escape(c.started_at)}</td>"
+        f'<td class="muted">{escape(c.path)}</td></tr>'
+        for c in matrix.columns
+    )
+    scores = "".join(
+        f'<tr><td><a href="#{anchor("area", area)}">{escape(area)}</a></td>'
+        + "".join(
+            f"<td>{escape(s.label())}"
+            + "".join(
+                f" {s.counts[v]} {v}" for v in ("WARN", "FAIL", "SKIP", "ERROR") if s.counts[v]
+            )
+            + "</td>"
+            for s in matrix.scores[area]
+        )
+        + "</tr>"
+        for area in matrix.areas
+    )
+    body = _matrix_rows(matrix)
+    caveats = "".join(f'<p class="caveat">Note: {escape(n)}.</p>' for n in matrix.notes)
+    legend = " &nbsp; ".join(f"{GLYPHS[k]} {escape(v)}" for k, v in STATUSES.items())
+    summary = (
+        f"{len(differ)} of {len(matrix.rows)} checks differ between the endpoints"
+        if len(matrix.columns) > 1
+        else f"{len(matrix.rows)} checks"
+    )
+    if differ:
+        listed = ", ".join(
+            f'<a href="#{anchor("check", row.check_id)}"><code>{escape(row.check_id)}</code></a>'
+            f" ({escape(' / '.join(cell.label for cell in row.cells))})"
+            for row in differ[:DIFFER_LISTED]
+        )
+        more = f" and {len(differ) - DIFFER_LISTED} more" if len(differ) > DIFFER_LISTED else ""
+        summary += f":</b> {listed}{more}<b>"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>conformance: comparison of "
+        f"{escape(', '.join(c.label for c in matrix.columns))}</title>"
+        f"<style>{STYLE}</style></head><body>"
+        f"<h1>Conformance comparison: {escape(' vs '.join(c.label for c in matrix.columns))}"
+        f'</h1><p id="summary"><b>{summary}</b>; rows that differ come first.</p>'
+        f"{caveats}"
+        f'<table id="matrix"><thead><tr><th>check</th>{heads}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<p class="muted">Legend: {legend}. Click a cell to see its findings.</p>'
+        f'<h2>Scores per area</h2><table id="scores"><thead><tr><th>area</th>{heads}</tr>'
+        f"</thead><tbody>{scores}</tbody></table>"
+        '<p class="muted">score = PASS / (PASS + WARN + FAIL); SKIP and ERROR are counted '
+        "but not scored.</p>"
+        f"{latency_html(matrix)}"
+        '<h2>Endpoints</h2><table id="endpoints"><thead><tr><th></th><th>endpoint</th>'
+        "<th>model</th><th>profile</th><th>verdict</th><th>started</th><th>results</th></tr>"
+        f"</thead><tbody>{endpoints}</tbody></table>"
+        f'<p class="muted">conformance {escape(__version__)}</p></body></html>\n'
+    )
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell (or a list item): one line, taken literally."""
+    return markdown_text(" ".join(text.split("\n"))).strip()
+
+
+def render_markdown(matrix: Matrix) -> str:
+    """A Markdown table for an issue or a pull request; findings as numbered notes."""
+    names = [c.label for c in matrix.columns]
+    out = [f"## Conformance comparison: {' vs '.join(_md(n) for n in names)}", ""]
+    differ = sum(1 for row in matrix.rows if row.differs)
+    out.append(f"**{differ} of {len(matrix.rows)} checks differ**; rows that differ come first.")
+    out.append("")
+    out.extend(f"> Note: {_md(n)}." for n in matrix.notes)
+    if matrix.notes:
+        out.append("")
+    out.append("| area | check | " + " | ".join(_md(n) for n in names) + " |")
+    out.append("| --- | --- |" + " --- |" * len(names))
+    notes: list[str] = []
+    for row in matrix.rows:
+        cells = []
+        for column, cell in zip(matrix.columns, row.cells, strict=True):
+            text = f"{MARKS[cell.status]} {_md(cell.label)}"
+            if cell.note:
+                notes.append(f"{_md(column.label)} / `{row.check_id}`: {cell.note}")
+                text += f" [{len(notes)}]"
+            cells.append(text)
+        check = f"`{row.check_id}`" + (" **differs**" if row.differs else "")
+        out.append(f"| {_md(row.area)} | {check} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append("### Scores per area")
+    out.append("")
+    out.append("| area | " + " | ".join(_md(n) for n in names) + " |")
+    out.append("| --- |" + " --- |" * len(names))
+    for area in matrix.areas:
+        out.append(f"| {_md(area)} | " + " | ".join(s.label() for s in matrix.scores[area]) + " |")
+    out.extend(latency_markdown(matrix))
+    if notes:
+        out.append("")
+        out.append("### Findings")
+        out.append("")
+        for number, note in enumerate(notes, start=1):
+            first, *rest = note.split("\n")
+            head, _, text = first.partition(": ")  # the column (escaped) and the check id
+            out.append(f"{number}. {head}: {_md(text)}")
+            out.extend(f"   - {_md(line)}" for line in rest)
+    out.append("")
+    out.append(
+        "Endpoints: "
+        + "; ".join(
+            f"{_md(c.label)} = {_md(c.base_url)} ({_md(c.model)}, {_md(c.profile)})"
+            + (f" **{_md(c.outcome)}**" if c.outcome else "")
+            for c in matrix.columns
+        )
+    )
+    return "\n".join(out) + "\n"

@@ -1,0 +1,76 @@
+"""Plain-text rendering of check results, for the terminal and JUnit failure messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance.checks._model import Finding
+from conformance.engine._result import CheckResult
+from conformance.wire._visible import visible
+
+
+def clipped(value: Any, limit: int = 300) -> str:
+    """``value`` as text (JSON unless a string), cut at ``limit`` characters with the length."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def describe_exchange(finding: Finding) -> str:
+    exchange = finding.exchange
+    if exchange is None:
+        return ""
+    status = exchange.status if exchange.status is not None else "no response"
+    where = f"probe {exchange.id}: {exchange.request.method} {exchange.request.url} -> {status}"
+    if finding.chunk_index is not None:
+        where += f", event {finding.chunk_index}"
+    return where
+
+
+def trial_rate(seen: int, trials: int) -> str:
+    """ " (in 3 of 5 trials)" for a finding of a repeated probe; "" for a probe sent once."""
+    return f" (in {seen} of {trials} trials)" if trials > 1 else ""
+
+
+def render_finding(finding: Finding) -> str:
+    count = f" (seen {finding.count} times)" if finding.count > 1 else ""
+    lines = [f"  x {finding.title}{count}{trial_rate(finding.seen, finding.trials)}"]
+    lines.append(f"    at {finding.json_path}")
+    if finding.schema_path:
+        lines.append(f"    schema: {finding.schema_path}")
+    lines.append(f"    expected: {clipped(finding.expected)}")
+    lines.append(f"    actual:   {clipped(finding.actual)}")
+    where = describe_exchange(finding)
+    if where:
+        lines.append(f"    {where}")
+    return "\n".join(lines)
+
+
+def render_result(result: CheckResult) -> str:
+    check = result.check
+    head = (
+        f"{check.id} [{result.verdict.value}, {check.severity.value}, {check.area}]: "
+        f"{check.title}\n  spec: {check.spec}"
+    )
+    body = [render_finding(f) for f in result.findings]
+    if result.trials > 1:
+        body.append(f"  trials: {result.trials}, provoked in {result.provoked}")
+    if result.reason:
+        body.append(f"  reason: {result.reason}")
+    return visible("\n".join([head, *body]))
+
+
+def curl_command(exchange: Any) -> str:
+    """A shell command that repeats the exchange's request; the key comes from the
+    environment (``$CONFORMANCE_API_KEY``), never from the report."""
+    import shlex
+
+    request = exchange.request
+    parts = ["curl", "-sS", "-N", "-X", request.method, shlex.quote(request.url)]
+    sent_auth = any(k.lower() == "authorization" for k in request.headers)
+    if sent_auth:
+        parts += ["-H", '"Authorization: Bearer $CONFORMANCE_API_KEY"']
+    parts += ["-H", shlex.quote("Content-Type: application/json")]
+    body = request.body if isinstance(request.body, str) else json.dumps(request.body)
+    parts += ["--data-raw", shlex.quote(body)]
+    return " ".join(parts)

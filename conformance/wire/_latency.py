@@ -1,0 +1,202 @@
+"""How fast an endpoint answered: per exchange, and p50/p95 over a run's streamed probes.
+
+Figures, never verdicts: nothing here passes or fails a check. The client stamps each
+exchange (``Timing``) with an injectable clock, so tests give it one that does not depend
+on the machine's load; :func:`figures` reduces the stamps of a run to the percentiles that
+``results.json`` stores under ``latency`` (documented in ``docs/results-schema.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from conformance.wire._sse import ServerSentEvent
+
+Clock = Callable[[], float]
+
+# The figures of a run, in the order the report shows them: key, label, unit.
+FIGURES = (
+    ("headers_s", "time to response headers", "s"),
+    ("first_token_s", "time to first content token", "s"),
+    ("chunk_gap_s", "gap between stream chunks", "s"),
+    ("output_tokens_per_s", "output tokens per second", "tok/s"),
+)
+
+
+@dataclass
+class Timing:
+    """When the parts of one answer arrived, in seconds after the request was sent."""
+
+    clock: Clock = field(default=time.perf_counter, repr=False, compare=False)
+    started: float | None = field(default=None, repr=False)
+    headers_s: float | None = None
+    event_s: list[float] = field(default_factory=list)  # one per SSE event, in order
+
+    def begin(self, clock: Clock | None = None) -> None:
+        if clock is not None:
+            self.clock = clock
+        self.started = self.clock()
+
+    def _now(self) -> float | None:
+        return None if self.started is None else max(0.0, self.clock() - self.started)
+
+    def mark_headers(self) -> None:
+        self.headers_s = self._now()
+
+    def mark_events(self, count: int) -> None:
+        """``count`` events were decoded just now."""
+        now = self._now()
+        if now is not None and count > 0:
+            self.event_s.extend([now] * count)
+
+
+def _carries_content(data: str) -> bool:
+    """True for a chunk that carries output: text, refusal, reasoning or a tool call."""
+    try:
+        chunk = json.loads(data)
+    except (ValueError, RecursionError):  # not JSON, or a hostile nesting: no content
+        return False
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    for choice in choices if isinstance(choices, list) else []:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        for key in ("content", "refusal", "reasoning_content", "reasoning"):
+            if isinstance(delta.get(key), str) and delta[key]:
+                return True
+        if delta.get("tool_calls"):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class ExchangeFigures:
+    """One exchange's figures (None where it has none: not streamed, no content)."""
+
+    headers_s: float | None
+    first_token_s: float | None
+    gaps_s: tuple[float, ...]
+    output_tokens_per_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "headers_s": _round(self.headers_s),
+            "first_token_s": _round(self.first_token_s),
+            "chunk_gaps": len(self.gaps_s),
+            "max_chunk_gap_s": _round(max(self.gaps_s)) if self.gaps_s else None,
+            "output_tokens_per_s": _round(self.output_tokens_per_s, 2),
+        }
+
+
+def exchange_figures(
+    timing: Timing, data: list[ServerSentEvent], usage: tuple[int, int] | None
+) -> ExchangeFigures:
+    """The figures of one exchange from its timing stamps, its data events (none when it was
+    not streamed) and the usage it reported."""
+    times = timing.event_s[: len(data)]
+    content = [t for event, t in zip(data, times, strict=False) if _carries_content(event.data)]
+    gaps = tuple(b - a for a, b in pairwise(times))
+    rate: float | None = None
+    if len(content) > 1 and content[-1] > content[0]:
+        tokens = usage[1] if usage is not None and usage[1] > 0 else len(content)
+        # Tokens after the first, over the time from the first content chunk to the last:
+        # the decoding rate, not diluted by the time to the first token.
+        rate = (tokens - 1) / (content[-1] - content[0]) if tokens > 1 else None
+    return ExchangeFigures(
+        headers_s=timing.headers_s,
+        first_token_s=content[0] if content else None,
+        gaps_s=gaps,
+        output_tokens_per_s=rate,
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) by linear interpolation between closest ranks."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summary(values: Sequence[float], digits: int = 4) -> dict[str, Any] | None:
+    if not values:
+        return None
+    return {
+        "p50": round(percentile(values, 50), digits),
+        "p95": round(percentile(values, 95), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "n": len(values),
+    }
+
+
+class Timed(Protocol):
+    """What :func:`figures` reads of an exchange (``_exchange.Exchange`` is one)."""
+
+    streamed: bool
+    timing: Timing
+
+    @property
+    def ok(self) -> bool: ...
+
+    def figures(self) -> ExchangeFigures: ...
+
+
+def figures(exchanges: Iterable[Timed]) -> dict[str, Any]:
+    """p50/p95 (and min, max, count) of each figure over the streamed exchanges answered
+    with a 2xx; the ``latency`` object of results.json."""
+    answered = [e for e in exchanges if e.streamed and e.ok and e.timing.headers_s is not None]
+    per = [e.figures() for e in answered]
+    headers = [f.headers_s for f in per if f.headers_s is not None]
+    first = [f.first_token_s for f in per if f.first_token_s is not None]
+    gaps = [g for f in per for g in f.gaps_s]
+    rates = [f.output_tokens_per_s for f in per if f.output_tokens_per_s is not None]
+    return {
+        "streamed_exchanges": len(answered),
+        "headers_s": summary(headers),
+        "first_token_s": summary(first),
+        "chunk_gap_s": summary(gaps),
+        "output_tokens_per_s": summary(rates, 2),
+    }
+
+
+def figure_text(stats: Mapping[str, Any] | None, unit: str) -> str:
+    """``p50 0.301 s, p95 0.320 s`` (``-`` when there is nothing to show)."""
+    if not isinstance(stats, Mapping) or stats.get("p50") is None:
+        return "-"
+    if unit == "s":
+        return f"p50 {_ms(stats['p50'])}, p95 {_ms(stats['p95'])}"
+    return f"p50 {stats['p50']:g} {unit}, p95 {stats['p95']:g} {unit}"
+
+
+def _ms(seconds: float) -> str:
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def latency_line(data: Mapping[str, Any]) -> str | None:
+    """The run's figures in one line of plain text, or None when it has none."""
+    latency = data.get("latency")
+    if not isinstance(latency, Mapping) or not latency.get("streamed_exchanges"):
+        return None
+    parts = [
+        f"{label}: {figure_text(latency.get(key), unit)}"
+        for key, label, unit in FIGURES
+        if isinstance(latency.get(key), Mapping)
+    ]
+    count = latency["streamed_exchanges"]
+    return "; ".join(parts) + f" (over {count} streamed probe{'s' * (count != 1)})"
