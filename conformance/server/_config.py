@@ -120,7 +120,7 @@ FAULTS: dict[str, str] = {
     "stall-mid-stream": "streams go silent after two events and never resume",
     "endless-stream": "streams never end: after two events a content chunk repeats, no [DONE]",
     "invalid-utf8": "bodies and stream chunks carry a byte that is not UTF-8 (0xFF) in content",
-    "huge-body": "non-streamed answers are 12 MB (past the client's 10 MiB body cap)",
+    "huge-body": "non-streamed answers are 12 MB (past the client's 4 MiB body cap)",
     "echo-auth": "every answer echoes the Authorization header it got: in a header, the "
     "content, error messages and a stream comment",
 }

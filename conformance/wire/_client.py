@@ -39,6 +39,7 @@ from conformance.wire._timeouts import Timeouts
 __all__ = [
     "ACCEPT_ENCODING",
     "INVALID_KEY",
+    "MAX_BODY_BYTES",
     "USER_AGENT",
     "AuthMode",
     "ChatClient",
@@ -50,6 +51,10 @@ AuthMode = Literal["default", "none", "invalid"]
 # Sent for auth="invalid": plainly made up, so no real account can match it.
 INVALID_KEY = "sk-conformance-invalid-key-000000000000000000000000"
 USER_AGENT = f"conformance/{__version__}"
+# The most of one answer read: an answer to these probes (at most 128 tokens, n <= 2, top
+# logprobs included) is a few KB to a few hundred; past 4 MiB the endpoint is misbehaving,
+# and keeping more would let it fill the memory of a run (51 bodies of 8 MB took 700 MB).
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ class ChatClient:
         endpoint: Endpoint,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        max_body_bytes: int = 10 * 1024 * 1024,
+        max_body_bytes: int = MAX_BODY_BYTES,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         admit: Callable[[], str | None] | None = None,

@@ -12,7 +12,7 @@ from conformance.wire._sse import FramingProblem, ServerSentEvent
 
 DONE = "[DONE]"
 EVIDENCE_BODY_LIMIT = 64 * 1024  # bytes of a body kept for the report; the rest is marked cut
-EVIDENCE_EVENTS_LIMIT = 1000  # events of a stream kept for the report; the rest are counted
+EVIDENCE_EVENTS_LIMIT = 200  # events of a stream kept for the report; the rest are counted
 MAX_JSON_DEPTH = 100  # deeper JSON is not judged: a hostile body, and it would exhaust the stack
 
 

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from conformance.wire._timeouts import Timeouts
 
 EVENT_STREAM = "text/event-stream"
-# Events kept per stream: probes ask for at most 64 tokens (a few hundred events even with
+# Events kept per stream: probes ask for at most 128 tokens (a few hundred events even with
 # n and logprobs); a stream of millions of tiny events must not fill memory, and the byte
 # cap alone does not bound them (8 bytes an event, ~1 KB each once parsed and judged).
-MAX_EVENTS = 2_000
+MAX_EVENTS = 1_000
 OVER_CAP_KEPT = 8 * 1024  # bytes of a body over the cap kept as evidence of what it was
 
 

@@ -212,8 +212,8 @@ def test_a_12_mb_body_stops_at_the_cap_and_is_a_fault_not_a_hang():
         assert result.verdict is Verdict.ERROR
         exchange = run.exchange("chat")
         assert exchange.status == 200
-        assert exchange.error == "body exceeded 10485760 bytes; stopped reading"
-        assert len(exchange.body) <= 10 * 1024 * 1024
+        assert exchange.error == "body exceeded 4194304 bytes; stopped reading"
+        assert len(exchange.body) <= 4 * 1024 * 1024
         assert faults_by_probe(run)["chat"].kind == "body-too-large"
 
 

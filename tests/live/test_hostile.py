@@ -117,7 +117,7 @@ def test_millions_of_tiny_events_are_bounded_in_memory_and_in_results(tmp_path, 
     _, out = run(tmp_path, hostile, "many-events", "-q", "-k", "stream_done_terminator")
     [check] = results(out)["checks"]
     assert check["verdict"] == "ERROR"
-    assert "chat_stream: stream exceeded 2000 events; stopped reading" in check["reason"]
+    assert "chat_stream: stream exceeded 1000 events; stopped reading" in check["reason"]
     assert (out / "results.json").stat().st_size < 2 * 1024 * 1024
 
 
@@ -125,7 +125,7 @@ def test_a_gzip_bomb_is_inflated_no_further_than_the_cap(tmp_path, hostile):
     _, out = run(tmp_path, hostile, "gzip-bomb", "-q", "-k", "response_schema")
     [check] = results(out)["checks"]
     assert check["verdict"] == "ERROR"
-    assert check["reason"].startswith("chat: body exceeded 10485760 bytes; stopped reading;")
+    assert check["reason"].startswith("chat: body exceeded 4194304 bytes; stopped reading;")
 
 
 def test_redirects_are_not_billed_as_tokens(tmp_path, hostile):
