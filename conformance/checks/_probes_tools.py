@@ -183,7 +183,7 @@ ROUND_TRIPS = (TOOLS_ROUND_TRIP_NULL.id, TOOLS_ROUND_TRIP_EMPTY.id)
 ASK_TWO_CITIES = (
     "Get the weather in Paris and in Tokyo: call get_weather once for each city, both at once."
 )
-PARALLEL_TOKENS = 2 * MAX_TOKENS
+PARALLEL_TOKENS = MAX_TOKENS  # two calls of one short argument each
 
 
 def _parallel_stream(model: str) -> dict[str, Any]:
