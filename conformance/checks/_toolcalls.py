@@ -211,6 +211,8 @@ def _first_delta_problems(call: Call, declared: set[str]) -> list[Finding]:
 
 CHANGED_ID = "a later delta changes the tool call's id"
 SHARED_ID = "one tool-call id under two indexes"
+REPEATED_ID = "a later delta of a tool call sends its id again"
+REPEATED_NAME = "a later delta of a tool call sends its function name again"
 
 
 def _owner_problems(
@@ -254,10 +256,6 @@ def _repeats(
         where = f"{path}.function.name"
         out.append(("name", _problem(REPEATED_NAME, where, chunk_index, "no name", name)))
     return out
-
-
-REPEATED_ID = "a later delta of a tool call sends its id again"
-REPEATED_NAME = "a later delta of a tool call sends its function name again"
 
 
 def _later_delta_problems(

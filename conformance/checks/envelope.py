@@ -5,6 +5,7 @@ finish_reason); no empty ``tool_calls`` where no tool is called."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from conformance.checks._answer import read_answer
 from conformance.checks._helpers import (
@@ -312,6 +313,7 @@ def tool_calls_not_empty(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
     """
     require_success(exchange)
     asked = request_body(exchange, ctx)
+    places: list[tuple[str, int | None, dict[str, Any]]]
     if exchange.streamed or (isinstance(asked, dict) and asked.get("stream") is True):
         require_event_stream(exchange)  # a stream answered otherwise: stream_content_type's
         places = [(f"{d.path}.tool_calls", d.chunk_index, d.delta) for d in deltas(exchange)]

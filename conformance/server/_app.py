@@ -38,12 +38,12 @@ from conformance.server._errors import (
 )
 from conformance.server._faults import FaultInjector
 from conformance.server._feature_defects import FeatureDefects
-from conformance.server._tool_defects import ToolDefects
 from conformance.server._generator import RequestProblem, generate, read_params
 from conformance.server._model_generator import ModelSampler, sample
 from conformance.server._render import Envelope, chunk, chunks, response_body
 from conformance.server._sometimes_defects import SometimesDefects, StreamClock
 from conformance.server._stream_defects import StreamDefects
+from conformance.server._tool_defects import ToolDefects
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
 MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z: a fixed date keeps /v1/models stable

@@ -7,8 +7,9 @@ ends just before the first stop text it wrote), draws ``n`` independent choices,
 random declared tool under ``tool_choice: auto`` (or writes text), always under
 ``required`` (two at times; mostly two when ``parallel_tool_calls`` is true), the named
 one when named and never under ``none``; tool arguments and ``response_format`` answers
-are grammar-constrained JSON (``_json_grammar``) written piece by piece, so a cap can cut them. Its logprobs come from a distribution drawn
-at each position, of which the written token is a sample.
+are grammar-constrained JSON (``_json_grammar``) written piece by piece, so a cap can cut
+them. Its logprobs come from a distribution drawn at each position, of which the written
+token is a sample.
 
 Randomness comes from one ``random.Random`` per request (``ModelSampler.rng``): fresh for
 every request when the server has no seed; with a seed, derived from the seed, the request

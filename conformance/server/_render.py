@@ -145,9 +145,12 @@ def _call_deltas(n: int, call: ToolCall, *, whole: bool) -> list[dict[str, Any]]
     first = {"index": n, **_tool_call(call)}
     first["function"] = {"name": call.name, "arguments": ""}
     text = call.arguments
-    pieces = list(call.pieces) or [  # the model-like mode's own pieces: random boundaries
-        text[i : i + ARGUMENTS_FRAGMENT] for i in range(0, len(text), ARGUMENTS_FRAGMENT)
-    ]
+    pieces = (
+        list(call.pieces)
+        or [  # the model-like mode's own pieces: random boundaries
+            text[i : i + ARGUMENTS_FRAGMENT] for i in range(0, len(text), ARGUMENTS_FRAGMENT)
+        ]
+    )
     return [first, *({"index": n, "function": {"arguments": p}} for p in pieces)]
 
 

@@ -25,6 +25,7 @@ PROFILE = "openai"
 FOUND = {Verdict.FAIL, Verdict.WARN}
 NEW_CHECKS = ("tool_call_stream_parallel", "stream_delta_identity_once", "tool_calls_not_empty")
 CALLS = "$.choices[0].delta.tool_calls"
+MESSAGE_CALL = "$.choices[0].message.tool_calls[0]"
 PARALLEL = "tools_parallel_stream"
 TOOL_STREAMS = ("tools_named_stream", PARALLEL, "tools_required_stream")
 TEXT_STREAMS = ("cap_max_tokens_stream", "chat_n_stream", "chat_stream", "chat_stream_usage")
@@ -80,14 +81,14 @@ EXPECTED: dict[str, dict[str, tuple[Verdict, set[tuple[str, str, str]]]]] = {
             Verdict.WARN,
             {("tool_calls is an empty list", "$.choices[0].message.tool_calls", p) for p in ANSWERS}
             | {("tool_calls is an empty list", "$.choices[1].message.tool_calls", "chat_n")}
-            | {("tool_calls is an empty list", CALLS, p) for p in TEXT_STREAMS}
+            | {("tool_calls is an empty list", CALLS, p) for p in TEXT_STREAMS},
             # (a chunk carries one choice: its position is 0 whatever its index)
         )
     },
     "empty-arguments-string": {  # item 9: tools_named forces get_time, which has no parameters
         "tool_call_arguments": (
             Verdict.FAIL,
-            {(NO_PARAMETERS, "$.choices[0].message.tool_calls[0].function.arguments", "tools_named")},
+            {(NO_PARAMETERS, f"{MESSAGE_CALL}.function.arguments", "tools_named")},
         )
     },
 }
