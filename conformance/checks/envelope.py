@@ -304,7 +304,7 @@ EMPTY_CALLS = "tool_calls is an empty list"
     any_exchange=True,
 )
 def tool_calls_not_empty(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
-    """A message or delta without a tool call leaves ``tool_calls`` out, never ``[]``.
+    """A message or delta without a tool call leaves tool_calls out, never an empty list.
 
     OpenAI leaves the field out when no tool is called. Clients test whether there are
     calls by its presence (``if (message.tool_calls)`` is true for ``[]`` in JavaScript,
