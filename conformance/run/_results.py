@@ -107,13 +107,16 @@ def build(
     explored: Explored | None = None,
     gate: Gating | None = None,
     stopped_exit: int | None = None,
+    observed: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole of results.json, assembled here and only here: nothing is patched after.
 
     ``requests_sent`` and ``usage`` are the run's (exploration's included: they share the
     budget); ``explored`` splits them into phases. ``gate`` decides the exit code, unless the
     run was stopped (``stopped_exit``: 130 when interrupted, 2 or 3 after the preflight),
-    which is the process's exit code whatever was judged.
+    which is the process's exit code whatever was judged. ``observed``: traffic judged by
+    ``conformance proxy`` or ``conformance judge`` (counts by model and feature) instead of
+    probes.
     """
     verdict, exit_code = outcome(results)
     totals = Counter(r.verdict.value for r in results)
@@ -170,6 +173,8 @@ def build(
     }
     if gated is not None:
         data["gate"] = gated
+    if observed is not None:
+        data["observed"] = dict(observed)
     return data
 
 

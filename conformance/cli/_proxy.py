@@ -1,0 +1,184 @@
+"""``conformance proxy`` and ``conformance judge``: the checks that judge one exchange, on
+real traffic (forwarded live) or on recorded traffic. Wiring only: the proxy, the tally and
+the readers are ``conformance/proxy/``; the pages are ``report/_observed``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from conformance.cli._common import fail, profile_option
+from conformance.contract._spec import Contract
+from conformance.proxy._app import Proxy
+from conformance.proxy._judging import Judging
+from conformance.proxy._recorded import Unreadable, read
+from conformance.proxy._tally import Tally
+from conformance.report._observed import observed_junit, observed_page
+from conformance.run._results import EXIT_USAGE, public_url, write_json_atomic
+
+OUTPUTS = ("report.html", "results.json", "junit.xml")
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def publisher(report_dir: Path) -> Callable[[dict[str, Any]], None]:
+    """Writes the three files of a run, each whole or not at all, one writer at a time."""
+    lock = threading.Lock()
+
+    def publish(data: dict[str, Any]) -> None:
+        with lock:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(report_dir / "results.json", data)
+            _write_text_atomic(report_dir / "report.html", observed_page(data))
+            _write_text_atomic(report_dir / "junit.xml", observed_junit(data))
+
+    return publish
+
+
+def _upstream(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        fail(
+            f"--upstream {url!r} is not an http(s) URL; pass the provider's base URL, "
+            "for example --upstream https://api.openai.com/v1",
+            EXIT_USAGE,
+        )
+    return url.rstrip("/")
+
+
+report_dir_option = click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where report.html, results.json and junit.xml are written.",
+)
+keep_bodies_option = click.option(
+    "--keep-bodies",
+    is_flag=True,
+    help="Keep prompts and completions in the evidence and the --record file "
+    "(default: their shape only, each text replaced by its length).",
+)
+
+
+@click.command()
+@click.option("--upstream", required=True, help="The provider's base URL, e.g. https://api.openai.com/v1.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@report_dir_option
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Rewrite the reports every N judged exchanges (and on exit).",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append each exchange to this JSONL file (judge it later with `conformance judge`).",
+)
+@keep_bodies_option
+@profile_option
+def proxy(
+    upstream: str,
+    host: str,
+    port: int,
+    report_dir: Path,
+    every: int,
+    record: Path | None,
+    keep_bodies: bool,
+    profile: str,
+) -> None:
+    """Forward an application's chat completions to UPSTREAM unchanged and judge each one.
+
+    Point the application's base URL at http://HOST:PORT/v1 (its own key passes through and
+    is never stored). Ctrl-C or SIGTERM stops it; the reports are written on exit too.
+    """
+    import uvicorn
+
+    target = _upstream(upstream)
+    contract = Contract.load(None, profile=profile)
+    tally = Tally(contract, upstream=public_url(target), source="proxy", keep_bodies=keep_bodies)
+    judging = Judging(tally, publisher(report_dir), every=every, record=record)
+    app = Proxy(target, judging.submit, other=tally.other)
+    # Judging runs in a thread: switch to the event loop often, so that forwarding never waits
+    # the default 5 ms for the judge to let go of the interpreter.
+    sys.setswitchinterval(0.0005)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        server_header=False,  # the upstream's own Server and Date pass through
+        date_header=False,
+        timeout_graceful_shutdown=5,
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    click.echo(
+        f"conformance proxy: http://{host}:{port} -> {public_url(target)}; "
+        f"reports in {report_dir} (every {every} exchanges and on exit)",
+        err=True,
+    )
+    try:
+        server.run()
+    finally:
+        data = judging.stop()
+        observed = data.get("observed", {})
+        click.echo(
+            f"conformance proxy: {observed.get('exchanges', 0)} exchanges, verdict "
+            f"{data['verdict']}; report: {report_dir / 'report.html'}",
+            err=True,
+        )
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@report_dir_option
+@keep_bodies_option
+@profile_option
+def judge(files: tuple[Path, ...], report_dir: Path, keep_bodies: bool, profile: str) -> None:
+    """Judge recorded traffic: HAR files, `conformance proxy --record` JSONL, SSE transcripts,
+    chunk transcripts (one chunk's JSON per line) and response bodies.
+
+    Each unreadable entry is one line on stderr; the rest are judged and reported as a run.
+    Exit code: 0 conformant, 1 nonconformance found, 3 nothing could be judged.
+    """
+    contract = Contract.load(None, profile=profile)
+    names = ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
+    tally = Tally(contract, upstream=f"recorded: {names}", source="recording", keep_bodies=keep_bodies)
+    for path in files:
+        for item in read(path):
+            if isinstance(item, Unreadable):
+                click.echo(f"conformance: unreadable: {item.line()}", err=True)
+                tally.unreadable(item.line())
+            else:
+                tally.add(item)
+    data = tally.results()
+    publisher(report_dir)(data)
+    observed = data["observed"]
+    totals = ", ".join(f"{n} {v}" for v, n in data["totals"].items() if n)
+    click.echo(
+        f"conformance: {observed['judged']} of {observed['exchanges']} exchanges judged: "
+        f"{data['verdict']} ({totals}); report: {report_dir / 'report.html'}"
+    )
+    sys.exit(data["exit_code"])
