@@ -4,12 +4,15 @@ the readers are ``conformance/proxy/``; the pages are ``report/_observed``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +25,7 @@ from conformance.proxy._judging import Judging
 from conformance.proxy._recorded import Unreadable, read
 from conformance.proxy._tally import Tally
 from conformance.report._observed import observed_junit, observed_page
-from conformance.run._results import EXIT_USAGE, public_url, write_json_atomic
+from conformance.run._results import EXIT_INTERRUPTED, EXIT_USAGE, public_url, write_json_atomic
 
 OUTPUTS = ("report.html", "results.json", "junit.xml")
 
@@ -133,7 +136,7 @@ def proxy(
         timeout_graceful_shutdown=5,
         backlog=2048,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     click.echo(
         f"conformance proxy: http://{host}:{port} -> {public_url(target)}; "
         f"reports in {report_dir} (every {every} exchanges and on exit)",
@@ -142,13 +145,53 @@ def proxy(
     try:
         server.run()
     finally:
-        data = judging.stop()
+        stopped = f"stopped by {server.stopped_by}" if server.stopped_by else "stopped"
+        data = judging.stop(notes=(f"observed traffic; the proxy {stopped}",))
         observed = data.get("observed", {})
         click.echo(
-            f"conformance proxy: {observed.get('exchanges', 0)} exchanges, verdict "
+            f"conformance proxy: {stopped}; {observed.get('exchanges', 0)} exchanges, verdict "
             f"{data['verdict']}; report: {report_dir / 'report.html'}",
             err=True,
         )
+    sys.exit(EXIT_INTERRUPTED if server.stopped_by else data["exit_code"])
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):  # type: ignore[misc]
+        """uvicorn's server, stopping on SIGINT/SIGTERM without re-raising the signal
+        afterwards (uvicorn's own handling does, which would end the process before the
+        reports are written)."""
+
+        stopped_by: str | None = None
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+            def stop(signum: int, frame: FrameType | None) -> None:
+                if self.should_exit:  # a second signal: stop at once
+                    self.force_exit = True
+                self.stopped_by = signal.Signals(signum).name
+                self.should_exit = True
+
+            for sig in previous:
+                signal.signal(sig, stop)
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
+def _Server(config: Any) -> Any:
+    return _server_class()(config)
 
 
 @click.command()

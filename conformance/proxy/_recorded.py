@@ -56,7 +56,7 @@ def read(path: Path) -> Iterator[Read]:
     whole = _json(text)
     if isinstance(whole, dict) and isinstance(whole.get("log"), dict):
         yield from _har(name, whole["log"])
-    elif isinstance(whole, dict) and ("choices" in whole or "error" in whole):
+    elif isinstance(whole, dict) and "request" not in whole and ("choices" in whole or "error" in whole):
         yield _answer(name, "body", raw, streamed=False, model=whole.get("model"))
     elif _first_line(text).startswith(("data:", "event:", "id:", ":")):
         yield _answer(name, "transcript", raw, streamed=True, model=None)
