@@ -3,9 +3,10 @@
 Every registered check that judges one exchange (``Check.any_exchange``) judges each exchange
 through exploration's ``Judge`` (the list schemathesis's extension runs, not a copy). A check's
 verdict over the traffic: FAIL or WARN when any exchange broke it, PASS when some exchange
-exercised it and none broke it, SKIP "not provoked" when no exchange did (an exchange the
-network or the upstream's infrastructure spoiled, 429/502/503/504 or cut short, is counted
-as inconclusive and judged by nothing: ERROR only when nothing else was judged).
+exercised it and none broke it, SKIP "not provoked" when no exchange did. An exchange the
+network or the upstream's infrastructure spoiled (429/502/503/504, cut short) is counted as
+inconclusive and judged by nothing; with no exchange judged at all, every check is ERROR
+(nothing can be concluded: exit code 3).
 
 Memory is bounded whatever the traffic: per check a few counters and one finding per
 distinct problem (its first example); the exchanges kept as evidence are at most
@@ -231,10 +232,13 @@ class Tally:
             verdict = Verdict.FAIL if check.severity is Severity.MUST else Verdict.WARN
         elif tally.provoked:
             verdict = Verdict.PASS
-        elif self.observed.judged == 0 and self.observed.inconclusive:
+        elif self.observed.judged == 0:
             verdict = Verdict.ERROR
-            reason = "nothing could be concluded: " + "; ".join(
-                f"{why} ({n})" for why, n in self._errors.most_common(3)
+            reason = (
+                "nothing could be concluded: "
+                + "; ".join(f"{why} ({n})" for why, n in self._errors.most_common(3))
+                if self.observed.inconclusive
+                else "no chat-completions exchange observed"
             )
         else:
             verdict = Verdict.SKIP
@@ -282,8 +286,6 @@ class Tally:
 
 
 def _not_provoked(tally: _CheckTally, judged: int) -> str:
-    if not judged:
-        return "not provoked: no exchange observed yet"
     if tally.unsupported and not tally.reasons:
         return f"unsupported in {tally.unsupported} observed exchanges"
     if not tally.judged:
