@@ -5,11 +5,12 @@ the readers are ``conformance/proxy/``; the pages are ``report/_observed``."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
-import tempfile
 import threading
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -23,7 +24,7 @@ from conformance.contract._spec import Contract
 from conformance.proxy._app import Proxy
 from conformance.proxy._judging import Judging
 from conformance.proxy._recorded import Unreadable, read
-from conformance.proxy._tally import Tally
+from conformance.proxy._tally import Tally, new_tally
 from conformance.report._observed import observed_junit, observed_page
 from conformance.run._results import EXIT_INTERRUPTED, EXIT_USAGE, public_url, write_json_atomic
 
@@ -41,18 +42,18 @@ def _write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def publisher(report_dir: Path) -> Callable[[dict[str, Any]], None]:
-    """Writes the three files of a run, each whole or not at all, one writer at a time."""
-    lock = threading.Lock()
+class Publisher:
+    """Writes the three files of a run, each whole or not at all (picklable: the proxy's
+    judging process writes them)."""
 
-    def publish(data: dict[str, Any]) -> None:
-        with lock:
-            report_dir.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(report_dir / "results.json", data)
-            _write_text_atomic(report_dir / "report.html", observed_page(data))
-            _write_text_atomic(report_dir / "junit.xml", observed_junit(data))
+    def __init__(self, report_dir: Path) -> None:
+        self.report_dir = report_dir
 
-    return publish
+    def __call__(self, data: dict[str, Any]) -> None:
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.report_dir / "results.json", data)
+        _write_text_atomic(self.report_dir / "report.html", observed_page(data))
+        _write_text_atomic(self.report_dir / "junit.xml", observed_junit(data))
 
 
 def _upstream(url: str) -> str:
@@ -118,13 +119,12 @@ def proxy(
     import uvicorn
 
     target = _upstream(upstream)
-    contract = Contract.load(None, profile=profile)
-    tally = Tally(contract, upstream=public_url(target), source="proxy", keep_bodies=keep_bodies)
-    judging = Judging(tally, publisher(report_dir), every=every, record=record)
-    app = Proxy(target, judging.submit, other=tally.other)
-    # Judging runs in a thread: switch to the event loop often, so that forwarding never waits
-    # the default 5 ms for the judge to let go of the interpreter.
-    sys.setswitchinterval(0.0005)
+    Contract.load(None, profile=profile)  # a contract that does not load stops here, not later
+    make_tally = functools.partial(new_tally, profile, public_url(target), "proxy", keep_bodies)
+    judging = Judging(
+        make_tally, Publisher(report_dir), every=every, record=record, process=True
+    )
+    app = Proxy(target, judging.submit, other=judging.other)
     config = uvicorn.Config(
         app,
         host=host,
@@ -217,7 +217,7 @@ def judge(files: tuple[Path, ...], report_dir: Path, keep_bodies: bool, profile:
             else:
                 tally.add(item)
     data = tally.results()
-    publisher(report_dir)(data)
+    Publisher(report_dir)(data)
     observed = data["observed"]
     totals = ", ".join(f"{n} {v}" for v, n in data["totals"].items() if n)
     click.echo(

@@ -285,6 +285,17 @@ class Tally:
         )
 
 
+def new_tally(profile: str, upstream: str, source: str, keep_bodies: bool) -> Tally:
+    """A tally under ``profile``'s contract (a module-level factory: a judging process
+    builds its own, see ``_judging.Judging``)."""
+    return Tally(
+        Contract.load(None, profile=profile),
+        upstream=upstream,
+        source=source,
+        keep_bodies=keep_bodies,
+    )
+
+
 def _not_provoked(tally: _CheckTally, judged: int) -> str:
     if tally.unsupported and not tally.reasons:
         return f"unsupported in {tally.unsupported} observed exchanges"

@@ -188,7 +188,7 @@ def test_the_upstreams_defects_are_found_in_the_traffic_and_the_reports_written(
     _, sink = asyncio.run(through(httpx.ASGITransport(create_app(config)), requests))
     published: list[dict[str, object]] = []
     tally = Tally(Contract.load(None, profile="strict"), upstream=UPSTREAM, source="proxy")
-    judging = Judging(tally, published.append, every=2, record=tmp_path / "record.jsonl")
+    judging = Judging(lambda: tally, published.append, every=2, record=tmp_path / "record.jsonl")
     for recorded, exchange_id in sink.recorded:
         judging.submit(recorded, exchange_id)
     data = judging.stop()
@@ -213,7 +213,7 @@ def test_with_keep_bodies_the_prompts_are_kept_and_the_record_judges_again(tmp_p
     tally = Tally(
         Contract.load(None, profile="strict"), upstream=UPSTREAM, source="proxy", keep_bodies=True
     )
-    judging = Judging(tally, lambda data: None, record=tmp_path / "r.jsonl")
+    judging = Judging(lambda: tally, lambda data: None, record=tmp_path / "r.jsonl")
     judging.submit(*sink.recorded[0])
     live = judging.stop()
     line = json.loads((tmp_path / "r.jsonl").read_text())
