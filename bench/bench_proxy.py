@@ -7,7 +7,8 @@ then at 1, 16 and 128 concurrent streams sends the same streamed requests straig
 server and through the proxy, alternating rounds. Prints per level: time to first byte (the
 first body byte after the request was sent) p50 and p99 for each path and what the proxy
 added, streamed tokens per second (content events over the wall time of the round, all
-streams together) for each path, and the proxy's peak RSS after the level.
+streams together) for each path, and the proxy's peak RSS after the level (the proxy and its
+judging process together; the multiprocessing resource tracker included).
 Targets: TTFB added < 2 ms p50, no reduction in tokens/s, peak RSS < 300 MB at 128 streams.
 """
 
@@ -63,10 +64,14 @@ def process(*args: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak RSS of the process and its children (the proxy's judging process)."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for each in [pid, *map(int, children)]:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 async def one(client: httpx.AsyncClient, url: str, tokens: int) -> tuple[float, int]:
@@ -132,6 +137,8 @@ def main() -> None:
             f"{'streams':>7} {'direct p50':>10} {'p99':>7} {'proxy p50':>10} {'p99':>7} "
             f"{'added p50':>9} {'p99':>7} {'direct tok/s':>12} {'proxy tok/s':>11} {'RSS MB':>7}"
         )
+        for url in (direct, proxied):  # warm: connections, and both servers' first requests
+            asyncio.run(round_of(url, 4, 16, options.tokens))
         for level in LEVELS:
             ttfb = {"direct": [], "proxy": []}  # type: dict[str, list[float]]
             rate = {"direct": [], "proxy": []}  # type: dict[str, list[float]]

@@ -69,8 +69,10 @@ def _serve(
     every: int,
     record: Path | None,
 ) -> None:
-    """The judging loop (in a thread or a process of its own): until told to stop."""
+    """The judging loop (in a thread or a process of its own): until told to stop.
+    ``done`` gets ``{}`` once the tally is ready (the contract loaded), then the final data."""
     tally = make_tally()
+    done({})
     out: IO[str] | None = record.open("a", encoding="utf-8") if record is not None else None
     since = 0
     try:
@@ -168,6 +170,7 @@ class Judging:
                 daemon=True,
             )
             self._process.start()
+            self._results.get()  # ready: the contract is loaded before the first exchange
         else:
             self._items = queue.SimpleQueue()
             self._thread = threading.Thread(
