@@ -23,8 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -93,7 +93,9 @@ async def one(client: httpx.AsyncClient, url: str, tokens: int) -> tuple[float, 
     return first or float("nan"), events
 
 
-async def round_of(url: str, concurrency: int, count: int, tokens: int) -> tuple[list[float], float]:
+async def round_of(
+    url: str, concurrency: int, count: int, tokens: int
+) -> tuple[list[float], float]:
     """TTFBs of ``count`` streams, ``concurrency`` at a time, and content events per second."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     gate = asyncio.Semaphore(concurrency)

@@ -9,9 +9,9 @@ import functools
 import os
 import signal
 import sys
-import threading
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -83,7 +83,9 @@ keep_bodies_option = click.option(
 
 
 @click.command()
-@click.option("--upstream", required=True, help="The provider's base URL, e.g. https://api.openai.com/v1.")
+@click.option(
+    "--upstream", required=True, help="The provider's base URL, e.g. https://api.openai.com/v1."
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @report_dir_option
@@ -121,9 +123,7 @@ def proxy(
     target = _upstream(upstream)
     Contract.load(None, profile=profile)  # a contract that does not load stops here, not later
     make_tally = functools.partial(new_tally, profile, public_url(target), "proxy", keep_bodies)
-    judging = Judging(
-        make_tally, Publisher(report_dir), every=every, record=record, process=True
-    )
+    judging = Judging(make_tally, Publisher(report_dir), every=every, record=record, process=True)
     app = Proxy(target, judging.submit, other=judging.other)
     config = uvicorn.Config(
         app,
@@ -159,7 +159,7 @@ def proxy(
 def _server_class() -> type[Any]:
     import uvicorn
 
-    class Server(uvicorn.Server):  # type: ignore[misc]
+    class Server(uvicorn.Server):
         """uvicorn's server, stopping on SIGINT/SIGTERM without re-raising the signal
         afterwards (uvicorn's own handling does, which would end the process before the
         reports are written)."""
@@ -208,7 +208,9 @@ def judge(files: tuple[Path, ...], report_dir: Path, keep_bodies: bool, profile:
     """
     contract = Contract.load(None, profile=profile)
     names = ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
-    tally = Tally(contract, upstream=f"recorded: {names}", source="recording", keep_bodies=keep_bodies)
+    tally = Tally(
+        contract, upstream=f"recorded: {names}", source="recording", keep_bodies=keep_bodies
+    )
     for path in files:
         for item in read(path):
             if isinstance(item, Unreadable):

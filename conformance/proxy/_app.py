@@ -187,7 +187,9 @@ class Proxy:
                 for k, v in response.headers.raw
                 if k.decode("latin-1").lower() not in HOP_BY_HOP
             ]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": raw})
+            await send(
+                {"type": "http.response.start", "status": response.status_code, "headers": raw}
+            )
             # raw: as the upstream sent it (compressed stays compressed); a response built
             # whole (a test transport) has only its content to give
             pieces = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()

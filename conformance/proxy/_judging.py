@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,57 +59,68 @@ def record_line(exchange: Exchange, *, keep_bodies: bool) -> dict[str, Any]:
     }
 
 
-Item = tuple[str, Any, Any]  # ("exchange", Recorded, id) | ("other", None, None) | ("stop", notes, None)
+# ("exchange", Recorded, id) | ("other", None, None) | ("stop", notes, None)
+Item = tuple[str, Any, Any]
 
 
-def _serve(
-    items: Any,
-    make_tally: Callable[[], Tally],
-    publish: Publish,
-    done: Callable[[dict[str, Any]], None],
-    every: int,
-    record: Path | None,
-) -> None:
+@dataclass(frozen=True)
+class Plan:
+    """What the judging loop is given (picklable, for a process of its own)."""
+
+    make_tally: Callable[[], Tally]
+    publish: Publish
+    every: int
+    record: Path | None
+
+
+def _serve(items: Any, plan: Plan, done: Callable[[dict[str, Any]], None]) -> None:
     """The judging loop (in a thread or a process of its own): until told to stop.
     ``done`` gets ``{}`` once the tally is ready (the contract loaded), then the final data."""
-    tally = make_tally()
+    tally = plan.make_tally()
     done({})
-    out: IO[str] | None = record.open("a", encoding="utf-8") if record is not None else None
+    out: IO[str] | None = None if plan.record is None else plan.record.open("a", encoding="utf-8")
     since = 0
     try:
         while True:
-            batch: list[tuple[Recorded, str]] = []
-            kind, first, second = items.get()
-            notes: tuple[str, ...] | None = tuple(first) if kind == "stop" else None
-            if kind == "exchange":
-                batch.append((first, second))
-            elif kind == "other":
-                tally.other()
-            while notes is None and len(batch) < BATCH:
-                try:
-                    kind, first, second = items.get_nowait()
-                except queue.Empty:
-                    break
-                if kind == "stop":
-                    notes = tuple(first)
-                elif kind == "other":
-                    tally.other()
-                else:
-                    batch.append((first, second))
+            batch, notes = _next_batch(items, tally)
             if batch:
                 _judge(tally, batch, out)
                 since += len(batch)
-                if since >= every:
+                if since >= plan.every:
                     since = 0
-                    publish(tally.results(partial=True))
+                    plan.publish(tally.results(partial=True))
             if notes is not None:
                 data = tally.results(notes=notes)
-                publish(data)
+                plan.publish(data)
                 done(data)
                 return
     finally:
         if out is not None:
             out.close()
+
+
+def _next_batch(
+    items: Any, tally: Tally
+) -> tuple[list[tuple[Recorded, str]], tuple[str, ...] | None]:
+    """The exchanges waiting (at least one item waited for, at most ``BATCH`` exchanges), and
+    the notes of the stop when it came."""
+    batch: list[tuple[Recorded, str]] = []
+    item: Item | None = items.get()
+    while item is not None:
+        kind, first, second = item
+        if kind == "stop":
+            return batch, tuple(first)
+        if kind == "other":
+            tally.other()
+        else:
+            batch.append((first, second))
+        if len(batch) >= BATCH:
+            break
+        try:
+            item = items.get_nowait()
+        except queue.Empty:
+            item = None
+    return batch, None
 
 
 def _judge(tally: Tally, batch: list[tuple[Recorded, str]], out: IO[str] | None) -> None:
@@ -124,21 +136,14 @@ def _judge(tally: Tally, batch: list[tuple[Recorded, str]], out: IO[str] | None)
     tally.add_batch(built)
 
 
-def _worker(
-    items: Any,
-    results: Any,
-    make_tally: Callable[[], Tally],
-    publish: Publish,
-    every: int,
-    record: Path | None,
-) -> None:
+def _worker(items: Any, results: Any, plan: Plan) -> None:
     """The judging process: below the proxy's priority, so forwarding comes first."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the proxy decides when judging stops
     with contextlib.suppress(OSError):
         os.nice(10)
-    _serve(items, make_tally, publish, results.put, every, record)
+    _serve(items, plan, results.put)
 
 
 class Judging:
@@ -156,7 +161,7 @@ class Judging:
         record: Path | None = None,
         process: bool = False,
     ) -> None:
-        every = max(1, every)
+        plan = Plan(make_tally, publish, max(1, every), record)
         self._final: dict[str, Any] = {}
         self._process: Any = None
         if process:
@@ -165,7 +170,7 @@ class Judging:
             self._results: Any = context.Queue()
             self._process = context.Process(
                 target=_worker,
-                args=(self._items, self._results, make_tally, publish, every, record),
+                args=(self._items, self._results, plan),
                 name="conformance-judge",
                 daemon=True,
             )
@@ -175,7 +180,7 @@ class Judging:
             self._items = queue.SimpleQueue()
             self._thread = threading.Thread(
                 target=_serve,
-                args=(self._items, make_tally, publish, self._final.update, every, record),
+                args=(self._items, plan, self._final.update),
                 name="conformance-judge",
                 daemon=True,
             )

@@ -8,6 +8,7 @@ replaced by how long it was. Findings quote only the field they are about (redac
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -44,14 +45,10 @@ def private(exchange: Exchange) -> Exchange:
     request = exchange.request
     body = exchange.body
     if body and not exchange.streamed:
-        try:
+        with contextlib.suppress(ValueError):  # not JSON (an error page): kept as evidence
             body = json.dumps(scrub(parse_json(body)), ensure_ascii=False).encode("utf-8")
-        except ValueError:
-            pass  # not JSON (an error page): not a completion, kept as evidence
     elif body:
-        body = "".join(
-            f"data: {_scrub_text(e.data)}\n\n" for e in exchange.events
-        ).encode("utf-8")
+        body = "".join(f"data: {_scrub_text(e.data)}\n\n" for e in exchange.events).encode("utf-8")
     return replace(
         exchange,
         request=RecordedRequest(
@@ -77,13 +74,7 @@ def features_of(body: Any) -> list[str]:
         options = body.get("stream_options")
         if isinstance(options, dict) and options.get("include_usage") is True:
             out.append("stream usage")
-    if body.get("tools"):
-        out.append("tools")
-    choice = body.get("tool_choice")
-    if choice is not None:
-        out.append(f"tool_choice {choice if isinstance(choice, str) else 'named'}")
-    if body.get("parallel_tool_calls") is not None:
-        out.append("parallel_tool_calls")
+    out += _tool_features(body)
     response_format = body.get("response_format")
     if isinstance(response_format, dict):
         out.append(f"response_format {response_format.get('type')}")
@@ -92,14 +83,30 @@ def features_of(body: Any) -> list[str]:
     n = body.get("n")
     if isinstance(n, int) and n > 1:
         out.append("n > 1")
-    for name in ("stop", "seed", "reasoning_effort", "max_tokens", "max_completion_tokens"):
-        if body.get(name) is not None:
-            out.append(name)
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        roles = {m.get("role") for m in messages if isinstance(m, dict)}
-        if "tool" in roles:
-            out.append("tool results")
-        if any(isinstance(m, dict) and isinstance(m.get("content"), list) for m in messages):
-            out.append("content parts")
+    out += [
+        name
+        for name in ("stop", "seed", "reasoning_effort", "max_tokens", "max_completion_tokens")
+        if body.get(name) is not None
+    ]
+    return out + _message_features(body.get("messages"))
+
+
+def _tool_features(body: dict[str, Any]) -> list[str]:
+    out = ["tools"] if body.get("tools") else []
+    choice = body.get("tool_choice")
+    if choice is not None:
+        out.append(f"tool_choice {choice if isinstance(choice, str) else 'named'}")
+    if body.get("parallel_tool_calls") is not None:
+        out.append("parallel_tool_calls")
+    return out
+
+
+def _message_features(messages: Any) -> list[str]:
+    if not isinstance(messages, list):
+        return []
+    out = []
+    if any(isinstance(m, dict) and m.get("role") == "tool" for m in messages):
+        out.append("tool results")
+    if any(isinstance(m, dict) and isinstance(m.get("content"), list) for m in messages):
+        out.append("content parts")
     return out

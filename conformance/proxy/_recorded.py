@@ -56,7 +56,11 @@ def read(path: Path) -> Iterator[Read]:
     whole = _json(text)
     if isinstance(whole, dict) and isinstance(whole.get("log"), dict):
         yield from _har(name, whole["log"])
-    elif isinstance(whole, dict) and "request" not in whole and ("choices" in whole or "error" in whole):
+    elif (
+        isinstance(whole, dict)
+        and "request" not in whole
+        and ("choices" in whole or "error" in whole)
+    ):
         yield _answer(name, "body", raw, streamed=False, model=whole.get("model"))
     elif _first_line(text).startswith(("data:", "event:", "id:", ":")):
         yield _answer(name, "transcript", raw, streamed=True, model=None)
@@ -163,16 +167,9 @@ def _record(name: str, number: int, line: dict[str, Any]) -> Read:
         )
     if not isinstance(response, dict):
         return Unreadable(name, entry, "the response is not an object")
-    status = response.get("status")
-    if not isinstance(status, int) or isinstance(status, bool):
-        return Unreadable(name, entry, f"the response status {status!r} is not a number")
-    try:
-        if isinstance(response.get("body_base64"), str):
-            body = base64.b64decode(response["body_base64"], validate=True)
-        else:
-            body = str(response.get("body") or "").encode("utf-8")
-    except ValueError:
-        return Unreadable(name, entry, "body_base64 is not base64")
+    status, body = _status_and_body(response)
+    if isinstance(status, str):
+        return Unreadable(name, entry, status)
     return from_bytes(
         exchange_id,
         method=method,
@@ -185,6 +182,19 @@ def _record(name: str, number: int, line: dict[str, Any]) -> Read:
         ended=error is None,
         error=error,
     )
+
+
+def _status_and_body(response: dict[str, Any]) -> tuple[int | str, bytes]:
+    """The recorded status and body, or why they cannot be read (a text instead of a status)."""
+    status = response.get("status")
+    if not isinstance(status, int) or isinstance(status, bool):
+        return f"the response status {status!r} is not a number", b""
+    try:
+        if isinstance(response.get("body_base64"), str):
+            return status, base64.b64decode(response["body_base64"], validate=True)
+    except ValueError:
+        return "body_base64 is not base64", b""
+    return status, str(response.get("body") or "").encode("utf-8")
 
 
 def _strings(value: Any) -> dict[str, str]:

@@ -114,6 +114,8 @@ def observed_junit(data: Mapping[str, Any]) -> str:
             ElementTree.SubElement(case, "system-out").text = text
     body = ElementTree.tostring(ElementTree.Element("testsuites"), encoding="unicode")
     inner = ElementTree.tostring(suite, encoding="unicode")
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + body.replace(
-        "<testsuites />", f"<testsuites>{inner}</testsuites>"
-    ) + "\n"
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        + body.replace("<testsuites />", f"<testsuites>{inner}</testsuites>")
+        + "\n"
+    )

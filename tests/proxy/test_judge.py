@@ -175,7 +175,8 @@ def test_judge_reads_har_and_transcripts_and_says_one_line_per_unreadable_entry(
         f"conformance: unreadable: {tmp_path / 'gone.har'}: file: not a regular file",
     ]
     data = json.loads((out / "results.json").read_text())
-    assert data["observed"]["exchanges"] == 2 and data["observed"]["judged"] == 2
+    assert data["observed"]["exchanges"] == 2
+    assert data["observed"]["judged"] == 2
     failed = {c["id"] for c in data["checks"] if c["verdict"] == "FAIL"}
     assert {"stream_done_terminator", "chunk_schema"} <= failed
     written = "".join((out / name).read_text() for name in ("results.json", "report.html"))

@@ -104,7 +104,8 @@ def test_the_application_gets_the_upstreams_bytes_and_headers_and_the_key_passes
     ]
     assert json.loads(sent.content) == chat(stream=True)
     exchange = build(*sink.recorded[0])
-    assert exchange.streamed and [e.data for e in exchange.events][-1] == "[DONE]"
+    assert exchange.streamed
+    assert [e.data for e in exchange.events][-1] == "[DONE]"
     assert KEY not in json.dumps(exchange.to_dict())
 
 
@@ -135,7 +136,8 @@ def test_an_unreachable_upstream_is_a_502_and_an_inconclusive_exchange_and_the_p
     assert refused.json()["error"]["message"] == (
         "conformance proxy: the upstream could not be reached: ConnectError: refused"
     )
-    assert models.status_code == 200 and sink.others == 1
+    assert models.status_code == 200
+    assert sink.others == 1
     tally = Tally(Contract.load(None, profile="strict"), upstream=UPSTREAM, source="proxy")
     assert tally.add(build(*sink.recorded[0])) is False
     assert tally.observed.inconclusive == 1
@@ -155,9 +157,7 @@ def test_an_upstream_that_breaks_midway_ends_the_answer_and_is_not_judged():
     )
     assert response.content == STREAM[:40]
     exchange = build(*sink.recorded[0])
-    assert exchange.error == (
-        "the upstream broke the answer midway: ReadError: connection reset"
-    )
+    assert exchange.error == ("the upstream broke the answer midway: ReadError: connection reset")
 
 
 def test_a_body_over_the_cap_is_forwarded_whole_and_kept_only_in_part():
@@ -198,8 +198,10 @@ def test_the_upstreams_defects_are_found_in_the_traffic_and_the_reports_written(
     assert data["observed"]["exchanges"] == 3
     assert data["observed"]["features"] == {"stream": 1, "stream usage": 1}
     written = (tmp_path / "record.jsonl").read_text()
-    assert "a private prompt" not in written and KEY not in written
-    assert "a private prompt" not in json.dumps(data) and KEY not in json.dumps(data)
+    assert "a private prompt" not in written
+    assert KEY not in written
+    assert "a private prompt" not in json.dumps(data)
+    assert KEY not in json.dumps(data)
     assert len(written.splitlines()) == 3
 
 

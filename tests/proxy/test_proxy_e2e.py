@@ -140,5 +140,6 @@ def test_the_sdk_through_the_proxy_gets_the_upstreams_bytes_and_the_defects_are_
     )
     for name in ("results.json", "report.html", "junit.xml"):
         text = (tmp_path / name).read_text()
-        assert KEY not in text and "a private prompt" not in text
+        assert KEY not in text
+        assert "a private prompt" not in text
     assert "stopped by SIGTERM" in err
