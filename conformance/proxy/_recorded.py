@@ -154,22 +154,15 @@ def _record(name: str, number: int, line: dict[str, Any]) -> Read:
     exchange_id = str(line.get("id") or entry)
     method, url = str(request.get("method", "POST")), str(request.get("url", ""))
     if response is None:
-        return from_bytes(
-            exchange_id,
-            method=method,
-            url=url,
-            request_headers=headers,
-            request_body=sent_bytes,
-            status=None,
-            headers={},
-            body=b"",
-            error=error or "no response was recorded",
-        )
-    if not isinstance(response, dict):
+        status, body, answer = None, b"", {}
+        error = error or "no response was recorded"
+    elif not isinstance(response, dict):
         return Unreadable(name, entry, "the response is not an object")
-    status, body = _status_and_body(response)
-    if isinstance(status, str):
-        return Unreadable(name, entry, status)
+    else:
+        read_status, body = _status_and_body(response)
+        if isinstance(read_status, str):
+            return Unreadable(name, entry, read_status)
+        status, answer = read_status, _strings(response.get("headers"))
     return from_bytes(
         exchange_id,
         method=method,
@@ -177,7 +170,7 @@ def _record(name: str, number: int, line: dict[str, Any]) -> Read:
         request_headers=headers,
         request_body=sent_bytes,
         status=status,
-        headers=_strings(response.get("headers")),
+        headers=answer,
         body=body,
         ended=error is None,
         error=error,
