@@ -140,10 +140,7 @@ class Tally:
             self.observed.features.update(features_of(body))
         why = inconclusive(exchange) or exchange.too_deep()
         if why is not None:
-            with self._lock:
-                self.observed.inconclusive += 1
-                self._errors[why.split(":", 1)[0]] += 1
-            return False
+            return self._not_judged(why.split(":", 1)[0])
         status = exchange.status or 0
         invalid = not self.contract.validator("ChatCompletionRequest").is_valid(body)
         outcomes = []
@@ -153,10 +150,9 @@ class Tally:
                     continue  # a valid request refused: only its error body is judged
                 outcomes.append((check, found))
         except RecursionError:
-            with self._lock:
-                self.observed.inconclusive += 1
-                self._errors["the answer is nested too deeply to judge"] += 1
-            return False
+            return self._not_judged("the answer is nested too deeply to judge")
+        except Exception as exc:  # a long-running proxy outlives a bug in one check
+            return self._not_judged(f"a check failed on this exchange: {type(exc).__name__}")
         redact = redact or Redactor([])
         with self._lock:
             self.observed.judged += 1
@@ -165,6 +161,12 @@ class Tally:
                 self._record(self._checks[check.id], exchange, found, redact)
         exchange.forget()
         return True
+
+    def _not_judged(self, why: str) -> bool:
+        with self._lock:
+            self.observed.inconclusive += 1
+            self._errors[why] += 1
+        return False
 
     def _count_usage(self, exchange: Exchange) -> None:
         usage = exchange.usage() if exchange.ok else None

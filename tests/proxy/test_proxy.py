@@ -228,3 +228,22 @@ def test_with_keep_bodies_the_prompts_are_kept_and_the_record_judges_again(tmp_p
         again.add(exchange)  # type: ignore[arg-type]
     verdicts = {c["id"]: c["verdict"] for c in again.results()["checks"]}
     assert verdicts == {c["id"]: c["verdict"] for c in live["checks"]}
+
+
+def test_a_check_that_breaks_on_an_exchange_does_not_stop_the_judging(monkeypatch):
+    tally = Tally(Contract.load(None, profile="strict"), upstream=UPSTREAM, source="proxy")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(tally._judge, "outcomes", broken)
+    recorded = Recorded("POST", UPSTREAM, {}, json.dumps(chat()).encode(), status=200)
+    recorded.headers = {"content-type": "application/json"}
+    recorded.take(b'{"choices": []}', 0.0)
+    recorded.ended = True
+    assert tally.add(build(recorded, "observed-1")) is False
+    data = tally.results()
+    assert data["observed"]["inconclusive"] == 1
+    assert {c["reason"] for c in data["checks"]} == {
+        "nothing could be concluded: a check failed on this exchange: KeyError (1)"
+    }
