@@ -26,9 +26,13 @@ from conformance.proxy._judging import Judging
 from conformance.proxy._recorded import Unreadable, read
 from conformance.proxy._tally import Tally, new_tally
 from conformance.report._observed import observed_junit, observed_page
-from conformance.run._results import EXIT_INTERRUPTED, EXIT_USAGE, public_url, write_json_atomic
-
-OUTPUTS = ("report.html", "results.json", "junit.xml")
+from conformance.run._results import (
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    public_url,
+    write_json_atomic,
+)
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -121,6 +125,10 @@ def proxy(
     import uvicorn
 
     target = _upstream(upstream)
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--report-dir {str(report_dir)!r} cannot be created: {exc.strerror}", EXIT_USAGE)
     Contract.load(None, profile=profile)  # a contract that does not load stops here, not later
     make_tally = functools.partial(new_tally, profile, public_url(target), "proxy", keep_bodies)
     judging = Judging(make_tally, Publisher(report_dir), every=every, record=record, process=True)
@@ -150,10 +158,11 @@ def proxy(
         observed = data.get("observed", {})
         click.echo(
             f"conformance proxy: {stopped}; {observed.get('exchanges', 0)} exchanges, verdict "
-            f"{data['verdict']}; report: {report_dir / 'report.html'}",
+            f"{data.get('verdict', 'unknown (judging stopped)')}; "
+            f"report: {report_dir / 'report.html'}",
             err=True,
         )
-    sys.exit(EXIT_INTERRUPTED if server.stopped_by else data["exit_code"])
+    sys.exit(EXIT_INTERRUPTED if server.stopped_by else data.get("exit_code", EXIT_INCONCLUSIVE))
 
 
 def _server_class() -> type[Any]:

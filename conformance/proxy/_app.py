@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -50,8 +51,6 @@ NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
 
 
 def _error_body(message: str) -> bytes:
-    import json
-
     return json.dumps(
         {"error": {"message": message, "type": "proxy_error", "param": None, "code": None}}
     ).encode("utf-8")

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,15 +89,24 @@ def _serve(items: Any, plan: Plan, done: Callable[[dict[str, Any]], None]) -> No
                 since += len(batch)
                 if since >= plan.every:
                     since = 0
-                    plan.publish(tally.results(partial=True))
+                    _publish(plan.publish, tally.results(partial=True))
             if notes is not None:
                 data = tally.results(notes=notes)
-                plan.publish(data)
+                _publish(plan.publish, data)
                 done(data)
                 return
     finally:
         if out is not None:
             out.close()
+
+
+def _publish(publish: Publish, data: dict[str, Any]) -> None:
+    """Write the reports; a file that cannot be written is said once each time, and the
+    judging (and the forwarding) goes on."""
+    try:
+        publish(data)
+    except OSError as exc:
+        sys.stderr.write(f"conformance: error: the reports could not be written: {exc}\n")
 
 
 def _next_batch(
@@ -198,6 +208,12 @@ class Judging:
         if self._process is None:
             self._thread.join()
             return dict(self._final)
-        data: dict[str, Any] = self._results.get()
+        while True:  # the final data, unless the judging process died (then what it wrote)
+            try:
+                data: dict[str, Any] = self._results.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not self._process.is_alive():
+                    return {}
         self._process.join()
         return data
