@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,18 +30,8 @@ from conformance.run._results import (
     EXIT_USAGE,
     public_url,
     write_json_atomic,
+    write_text_atomic,
 )
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Publisher:
@@ -56,8 +44,8 @@ class Publisher:
     def __call__(self, data: dict[str, Any]) -> None:
         self.report_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.report_dir / "results.json", data)
-        _write_text_atomic(self.report_dir / "report.html", observed_page(data))
-        _write_text_atomic(self.report_dir / "junit.xml", observed_junit(data))
+        write_text_atomic(self.report_dir / "report.html", observed_page(data))
+        write_text_atomic(self.report_dir / "junit.xml", observed_junit(data))
 
 
 def _upstream(url: str) -> str:
