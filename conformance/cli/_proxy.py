@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from conformance._errors import ConfigError
 from conformance.cli._common import fail, profile_option
 from conformance.contract._spec import Contract
 from conformance.proxy._app import Proxy
@@ -32,6 +33,7 @@ from conformance.run._results import (
     write_json_atomic,
     write_text_atomic,
 )
+from conformance.server._serve import _bind as bind_socket
 
 
 class Publisher:
@@ -118,6 +120,13 @@ def proxy(
     except OSError as exc:
         fail(f"--report-dir {str(report_dir)!r} cannot be created: {exc.strerror}", EXIT_USAGE)
     Contract.load(None, profile=profile)  # a contract that does not load stops here, not later
+    # Bound here: a busy port is one line naming the fix, and the socket says TCP, so that
+    # asyncio turns Nagle's algorithm off on every connection (else the first chunk after
+    # the headers can wait for a delayed ACK: tens of milliseconds to the first byte).
+    try:
+        sock = bind_socket(host, port)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
     make_tally = functools.partial(new_tally, profile, public_url(target), "proxy", keep_bodies)
     judging = Judging(make_tally, Publisher(report_dir), every=every, record=record, process=True)
     app = Proxy(target, judging.submit, other=judging.other)
@@ -134,13 +143,14 @@ def proxy(
     )
     server = _Server(config)
     click.echo(
-        f"conformance proxy: http://{host}:{port} -> {public_url(target)}; "
+        f"conformance proxy: http://{host}:{sock.getsockname()[1]} -> {public_url(target)}; "
         f"reports in {report_dir} (every {every} exchanges and on exit)",
         err=True,
     )
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         stopped = f"stopped by {server.stopped_by}" if server.stopped_by else "stopped"
         data = judging.stop(notes=(f"observed traffic; the proxy {stopped}",))
         observed = data.get("observed", {})

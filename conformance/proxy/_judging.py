@@ -150,10 +150,38 @@ def _worker(items: Any, results: Any, plan: Plan) -> None:
     """The judging process: below the proxy's priority, so forwarding comes first."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the proxy decides when judging stops
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the proxy decides when judging stops
+        signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(10)
-    _serve(items, plan, results.put)
+    source = _Orphanable(items)
+
+    def done(data: dict[str, Any]) -> None:
+        if source.parent is None or source.parent.is_alive():  # no one would read it else
+            results.put(data)
+
+    _serve(source, plan, done)
+
+
+class _Orphanable:
+    """The judging process's queue: when the proxy is gone (killed), stop as told to."""
+
+    def __init__(self, items: Any) -> None:
+        self.items = items
+        self.parent = multiprocessing.parent_process()
+
+    def get(self) -> Item:
+        while True:
+            try:
+                item: Item = self.items.get(timeout=1.0)
+                return item
+            except queue.Empty:
+                if self.parent is not None and not self.parent.is_alive():
+                    return ("stop", ("the proxy stopped without a word",), None)
+
+    def get_nowait(self) -> Item:
+        item: Item = self.items.get_nowait()
+        return item
 
 
 class Judging:

@@ -247,3 +247,25 @@ def test_a_check_that_breaks_on_an_exchange_does_not_stop_the_judging(monkeypatc
     assert {c["reason"] for c in data["checks"]} == {
         "nothing could be concluded: a check failed on this exchange: KeyError (1)"
     }
+
+
+def test_a_busy_port_is_one_line_naming_the_fix(tmp_path):
+    import socket
+
+    from click.testing import CliRunner
+
+    from conformance.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(
+            main,
+            ["proxy", "--upstream", UPSTREAM, "--port", str(port), "--report-dir", str(tmp_path)],
+        )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"conformance: error: cannot listen on 127.0.0.1:{port}: Address already in use. Pass "
+        "another --port (0 picks a free one) or stop the program using this one.\n"
+    )
