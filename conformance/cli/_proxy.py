@@ -21,7 +21,7 @@ from conformance._errors import ConfigError
 from conformance.cli._common import fail, profile_option
 from conformance.contract._spec import Contract
 from conformance.proxy._app import Proxy
-from conformance.proxy._judging import Judging
+from conformance.proxy._judging import BATCH, Judging
 from conformance.proxy._recorded import Unreadable, read
 from conformance.proxy._tally import Tally, new_tally
 from conformance.report._observed import observed_junit, observed_page
@@ -34,6 +34,8 @@ from conformance.run._results import (
     write_text_atomic,
 )
 from conformance.server._serve import _bind as bind_socket
+from conformance.wire._exchange import Exchange
+from conformance.wire._redact import Redactor
 
 
 class Publisher:
@@ -219,12 +221,17 @@ def judge(files: tuple[Path, ...], report_dir: Path, keep_bodies: bool, profile:
         contract, upstream=f"recorded: {names}", source="recording", keep_bodies=keep_bodies
     )
     for path in files:
+        batch: list[tuple[Exchange, Redactor]] = []  # the client replay gets them in batches
         for item in read(path):
             if isinstance(item, Unreadable):
                 click.echo(f"conformance: unreadable: {item.line()}", err=True)
                 tally.unreadable(item.line())
             else:
-                tally.add(item)
+                batch.append((item, Redactor([])))  # recorded bytes: redacted when read
+                if len(batch) >= BATCH:
+                    tally.add_batch(batch)
+                    batch = []
+        tally.add_batch(batch)
     data = tally.results()
     Publisher(report_dir)(data)
     observed = data["observed"]
