@@ -25,6 +25,9 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "engine": ("wire", "contract", "checks"),
     "explore": ("wire", "contract", "checks", "engine"),
     "run": ("wire", "contract", "checks", "server", "engine", "explore"),
+    # Observed traffic (conformance proxy, conformance judge): at the run's level, on the
+    # checks through exploration's judge and the run's results builder; never the server.
+    "proxy": ("wire", "contract", "checks", "engine", "explore", "run"),
     "report": ("wire", "contract", "checks", "engine", "explore", "run"),
     # Extensions for other tools (schemathesis): they reuse the checks and exploration's
     # judge, and know nothing of our run, report, server, plugin or CLI.
@@ -40,6 +43,7 @@ NEVER: dict[str, tuple[str, ...]] = {
     "engine": ("pytest", "pytest_html", "click", "rich"),
     "explore": ("pytest", "pytest_html", "click", "rich"),
     "run": ("pytest", "pytest_html", "click", "rich"),
+    "proxy": ("pytest", "pytest_html", "click", "rich", "starlette", "uvicorn"),
     "report": ("click",),
     "contrib": ("pytest", "pytest_html", "click", "rich"),
 }

@@ -13,6 +13,7 @@ from conformance.cli._catalogue import defects, faults, list_checks
 from conformance.cli._gate import baseline, compare
 from conformance.cli._history import history
 from conformance.cli._matrix import matrix
+from conformance.cli._proxy import judge, proxy
 from conformance.cli._run import run
 from conformance.cli._serve import serve
 
@@ -26,4 +27,6 @@ def main() -> None:
 
 
 for _command in (run, serve, defects, faults, list_checks, baseline, compare, matrix, history):
+    main.add_command(_command)
+for _command in (proxy, judge):  # observed traffic (issue 23)
     main.add_command(_command)

@@ -39,8 +39,22 @@ class Judge:
         self.api_key_configured = api_key_configured
         self._checks = [c for c in registered_checks() if c.any_exchange]
 
+    @property
+    def checks(self) -> list[Check]:
+        """The checks that judge one exchange (``Check.any_exchange``)."""
+        return list(self._checks)
+
     def catalogue(self, exchange: Exchange, *, invalid: bool) -> Iterator[Finding]:
         """The findings of every applicable catalogue check, attributed to that check."""
+        for _, found in self.outcomes(exchange, invalid=invalid):
+            if not isinstance(found, NotApplicable):
+                yield from found
+
+    def outcomes(
+        self, exchange: Exchange, *, invalid: bool
+    ) -> Iterator[tuple[Check, list[Finding] | NotApplicable]]:
+        """Each check of this kind of exchange with its findings, or why it did not apply
+        (``NotProvoked``, ``Unsupported``: a tally of observed traffic counts those)."""
         probe = get_probe(_kind_probe(exchange.request.body, invalid=invalid))
         ctx = CheckContext(
             contract=self.contract,
@@ -50,16 +64,18 @@ class Judge:
         )
         for check in self._checks:
             if probe.id in check.probes:
-                yield from self._run(check, exchange, ctx)
+                yield check, self._run(check, exchange, ctx)
 
     @staticmethod
-    def _run(check: Check, exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    def _run(check: Check, exchange: Exchange, ctx: CheckContext) -> list[Finding] | NotApplicable:
         try:
             found = list(check.func(exchange, ctx))
-        except NotApplicable:
-            return
-        for finding in found:
-            yield replace(finding, check_id=check.id, severity=check.severity, exchange=exchange)
+        except NotApplicable as why:
+            return why.with_traceback(None)
+        return [
+            replace(finding, check_id=check.id, severity=check.severity, exchange=exchange)
+            for finding in found
+        ]
 
     def valid(self, exchange: Exchange) -> list[Judged]:
         """A schema-valid request: 5xx is a failure, 4xx a warning, 2xx judged in full."""

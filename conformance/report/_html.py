@@ -66,7 +66,7 @@ SHOWN = {
     "schema_version", "tool", "endpoint", "model", "profile", "spec", "started_at",
     "duration_s", "partial", "notes", "verdict", "exit_code", "totals", "requests",
     "tokens", "checks", "exchanges", "gate", "insecure", "areas", "phases", "faults",
-    "latency",
+    "latency", "observed",
 }  # fmt: skip
 
 

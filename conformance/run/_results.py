@@ -107,13 +107,16 @@ def build(
     explored: Explored | None = None,
     gate: Gating | None = None,
     stopped_exit: int | None = None,
+    observed: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole of results.json, assembled here and only here: nothing is patched after.
 
     ``requests_sent`` and ``usage`` are the run's (exploration's included: they share the
     budget); ``explored`` splits them into phases. ``gate`` decides the exit code, unless the
     run was stopped (``stopped_exit``: 130 when interrupted, 2 or 3 after the preflight),
-    which is the process's exit code whatever was judged.
+    which is the process's exit code whatever was judged. ``observed``: traffic judged by
+    ``conformance proxy`` or ``conformance judge`` (counts by model and feature) instead of
+    probes.
     """
     verdict, exit_code = outcome(results)
     totals = Counter(r.verdict.value for r in results)
@@ -170,17 +173,24 @@ def build(
     }
     if gated is not None:
         data["gate"] = gated
+    if observed is not None:
+        data["observed"] = dict(observed)
     return data
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as JSON so that a crash never leaves a half-written file."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    write_text_atomic(path, text + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and rename it into place: whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
-            handle.write("\n")
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -4,7 +4,7 @@ does not decode as its header declares."""
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 ACCEPT_ENCODING = "gzip, deflate"  # what BodyDecoder undoes
@@ -33,26 +33,31 @@ class BodyDecoder:
 
     async def decode(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         async for piece in pieces:
-            if self._zlib is None:
-                yield piece
-                continue
-            try:
-                # Inflated a slice at a time: a reader that stops at its cap stops the
-                # inflating too, so a small bomb never expands whole in memory.
-                out = self._zlib.decompress(piece, INFLATE_STEP)
-                while True:
-                    yield out
-                    tail = self._zlib.unconsumed_tail
-                    if not tail:
-                        break
-                    out = self._zlib.decompress(tail, INFLATE_STEP)
-            except zlib.error as exc:
-                self.problem = (
-                    f"the body declared Content-Encoding: {self.declared} but is not "
-                    f"{self.declared} data ({exc}); the rest is kept as received"
-                )
-                self._zlib = None
-                yield piece
+            for out in self.decode_piece(piece):
+                yield out
+
+    def decode_piece(self, piece: bytes) -> Iterator[bytes]:
+        """One received piece, decoded (the same rules for bytes recorded earlier)."""
+        if self._zlib is None:
+            yield piece
+            return
+        try:
+            # Inflated a slice at a time: a reader that stops at its cap stops the
+            # inflating too, so a small bomb never expands whole in memory.
+            out = self._zlib.decompress(piece, INFLATE_STEP)
+            while True:
+                yield out
+                tail = self._zlib.unconsumed_tail
+                if not tail:
+                    break
+                out = self._zlib.decompress(tail, INFLATE_STEP)
+        except zlib.error as exc:
+            self.problem = (
+                f"the body declared Content-Encoding: {self.declared} but is not "
+                f"{self.declared} data ({exc}); the rest is kept as received"
+            )
+            self._zlib = None
+            yield piece
 
     def close(self) -> None:
         """The body ended: a compressed stream must have ended too."""
