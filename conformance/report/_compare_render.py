@@ -160,8 +160,8 @@ def render_html(matrix: Matrix) -> str:
         f'<p class="muted">Legend: {legend}. Click a cell to see its findings.</p>'
         f'<h2>Scores per area</h2><table id="scores"><thead><tr><th>area</th>{heads}</tr>'
         f"</thead><tbody>{scores}</tbody></table>"
-        '<p class="muted">score = PASS / (PASS + WARN + FAIL); SKIP and ERROR are counted '
-        "but not scored.</p>"
+        '<p class="muted">score = PASS / (PASS + WARN + FAIL + ERROR); SKIP is counted '
+        "but not scored; an area with ERRORs is never 100%.</p>"
         f"{latency_html(matrix)}"
         '<h2>Endpoints</h2><table id="endpoints"><thead><tr><th></th><th>endpoint</th>'
         "<th>model</th><th>profile</th><th>verdict</th><th>started</th><th>results</th></tr>"

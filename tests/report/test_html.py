@@ -151,7 +151,7 @@ def test_the_header_card_shows_what_other_parts_of_a_run_recorded():
         "CI gatefails on FAIL",
         "areascorePASSWARNFAILSKIPERRORspent",
         "usage0% (0 of 1)001002 requests, 20 tokens",
-        "samplingn/a00001",
+        "samplinginconclusive (1 ERROR)00001",
     ]
 
 
