@@ -59,7 +59,7 @@ class Progress(Observer):
         self.checks_done = 0
         self.area = ""
         self._last_line = 0.0
-        self._phase_started = self.started
+        self._phase_started: float | None = None  # when the first request was planned
         self._live: Any = None
         self._areas: dict[str, str] = {}
         self.shown = False  # nothing is printed before begin()
@@ -100,7 +100,8 @@ class Progress(Observer):
     def requests_planned(self, count: int) -> None:
         with self.lock:
             self.requests_total += count
-            self._phase_started = time.monotonic()
+            if self._phase_started is None:
+                self._phase_started = time.monotonic()
         if count:
             self._plain(force=True)
 
@@ -145,11 +146,14 @@ class Progress(Observer):
         return ", ".join(parts)
 
     def _eta(self) -> str | None:
+        """The requests left at the pace of all answered so far. The pace is the whole run's
+        (since the first request was planned): a later batch (trials, exploration) must
+        not restart the clock while the count of answers goes on, which read "ETA 0s"."""
         left = self.requests_total - self.requests_done
-        if left <= 0 or self.requests_done == 0:
+        if left <= 0 or self.requests_done == 0 or self._phase_started is None:
             return None
-        spent = time.monotonic() - self._phase_started
-        return f"{spent / self.requests_done * left:.0f}s"
+        seconds = (time.monotonic() - self._phase_started) / self.requests_done * left
+        return "<1s" if seconds < 1 else f"{seconds:.0f}s"
 
     def _text(self) -> Any:
         from rich.text import Text

@@ -78,7 +78,11 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
     }
     for finding in findings:
         assert finding["actual"] == finding["expected"] + 1
-    assert "usage_arithmetic [FAIL, MUST, usage]" in proc.stdout
+    assert (
+        "conformance: FAIL usage_arithmetic: usage.total_tokens is not prompt_tokens + "
+        "completion_tokens at $.usage.total_tokens (probes chat, chat_n, cap_max_tokens, "
+        "cap_max_completion_tokens and 6 more, in 4 of 4 trials)\n"
+    ) in proc.stdout
     html = (out / "report.html").read_text()
     assert html.count(' class="cf-row cf-row-FAIL">') == 1
     assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-FAIL">' in html
@@ -169,4 +173,34 @@ def test_an_unknown_defect_is_a_usage_error():
     assert proc.returncode == 2
     assert proc.stderr.startswith(
         "conformance: error: --defect 'gremlins' is unknown. Known defects: "
+    )
+
+
+PYTEST_WORDS = ("passed", "failed", "deselected", "ERROR at setup", "test_check", "plugin.py",
+                "CheckResult(", "suite.py", "Generated html report", "=====")  # fmt: skip
+
+
+def test_a_gateway_answering_502_pages_is_one_cause_in_a_few_lines(tmp_path):
+    out = tmp_path / "reports"
+    proc = run_cli(
+        "run", "--fault", "gateway-html", "--server-mode", "model", "--retries", "0",
+        "--report-dir", str(out),
+    )  # fmt: skip
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 3, text
+    assert len(text.splitlines()) <= 15, text
+    for word in PYTEST_WORDS:
+        assert word not in text, word
+    data = load_results(out)
+    errors = [c["id"] for c in data["checks"] if c["verdict"] == "ERROR"]
+    bodies = [e["request"]["body"] for e in data["exchanges"]]
+    streams = sum(1 for b in bodies if isinstance(b, dict) and b.get("stream") is True)
+    cause = [line for line in proc.stdout.splitlines() if line.startswith("conformance: cause:")]
+    assert cause == [
+        f"conformance: cause: every stream: true request ({streams} of {data['requests']}) got "
+        f"502 Bad Gateway (a gateway's HTML error page): {len(errors)} checks inconclusive "
+        f"({', '.join(errors[:3])} and {len(errors) - 3} more)"
+    ]
+    assert proc.stdout.splitlines()[0].startswith(
+        f"conformance: inconclusive: {len(data['checks'])} checks ("
     )
