@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from conformance.report._html_evidence import anchor, as_text
+from conformance.report._causes import root_causes
 from conformance.run._scores import VERDICTS, all_checks, area_scores
 from conformance.wire._latency import latency_line
 
@@ -70,6 +71,7 @@ def header_card(data: Mapping[str, Any]) -> str:
                     ),
                 )
             )
+    rows[1:1] = [("cause", escape(cause.line())) for cause in root_causes(data)]  # by the verdict
     rows.extend(_phase_rows(data))
     latency = latency_line(data)
     if latency is not None:
@@ -102,7 +104,30 @@ def header_card(data: Mapping[str, Any]) -> str:
     return (
         f'<div class="cf cf-card" id="cf-header"><h2>Conformance: '
         f"{escape(str(endpoint.get('base_url', '')))}</h2><dl>{body}</dl>"
-        f"{scores_table(data)}</div>"
+        f"{scores_table(data)}{verdict_filter(data)}</div>"
+    )
+
+
+def verdict_filter(data: Mapping[str, Any]) -> str:
+    """A box per verdict, counted in our words, that shows or hides those checks' rows
+    (CSS only: the page reads and filters without JavaScript)."""
+    totals = data.get("totals", {})
+    boxes, rules = [], []
+    for verdict in VERDICTS:
+        n = int(totals.get(verdict, 0) or 0)
+        box = f"cf-show-{verdict}"
+        boxes.append(
+            f'<label class="cf-verdict-{verdict}"><input type="checkbox" id="{box}" checked'
+            f"{' disabled' if not n else ''}> {n} {verdict}</label>"
+        )
+        hidden = f"body:has(#{box}:not(:checked))"
+        rules.append(
+            f"{hidden} tr.cf-row-{verdict},{hidden} #results-table "
+            f"tbody:has(td.col-result.cf-verdict-{verdict}){{display:none}}"
+        )
+    return (
+        f"<style>{''.join(rules)}</style>"
+        f'<p class="cf-filter" id="cf-filter">Show: {" ".join(boxes)}</p>'
     )
 
 

@@ -217,3 +217,38 @@ def test_a_script_payload_from_the_endpoint_runs_in_neither_report_nor_compariso
             assert "<script>window.pwned = 1</script>" in page.locator("body").inner_text()
             assert seen.console_errors == []
         assert set(seen.requests) == {page_path.as_uri()}  # the <img> was never loaded
+
+
+# What pytest and pytest-html would show a user; none of it may appear on any page.
+PYTEST_WORDS = (
+    "pytest", "Passed", "Failed", "Skipped", "Errors", "Expected failures", "Unexpected passes",
+    "Rerun", "tests took", "Environment", "pluggy", "test_check", "suite.py", "No log output",
+    "Inconclusive:", "CheckResult(",
+)  # fmt: skip
+
+
+def test_no_page_speaks_pytest_and_the_report_filters_by_our_verdicts(runs, browser, tmp_path):
+    from tests.report.test_history_browser import history_page
+
+    history = history_page(runs, tmp_path)
+    for page_path in (runs.clean / "report.html", runs.defective / "report.html",
+                      runs.compare_html, history):  # fmt: skip
+        with visit(browser, page_path) as seen:
+            text = seen.page.locator("body").inner_text()
+            for word in PYTEST_WORDS:
+                assert word not in text, (page_path.name, word)
+            assert seen.console_errors == []
+    data = load(runs.defective)
+    with visit(browser, runs.defective / "report.html") as seen:
+        page = seen.page
+        totals = data["totals"]
+        assert page.locator("#cf-filter").inner_text() == "Show: " + " ".join(
+            f"{totals[v]} {v}" for v in ("PASS", "WARN", "FAIL", "SKIP", "ERROR")
+        )
+        assert page.locator("#results-table thead th").all_inner_texts() == [
+            "Verdict", "Area", "Severity", "Check", "Duration",
+        ]  # fmt: skip
+        assert page.locator("tr.cf-row-PASS").first.is_visible()
+        page.locator("#cf-show-PASS").uncheck()
+        assert not page.locator("tr.cf-row-PASS").first.is_visible()
+        assert page.locator("tr.cf-row-FAIL").first.is_visible()
