@@ -49,6 +49,9 @@ body>.summary,.summary>.summary__data{display:contents}
 .cf-hit{background:#ffebe9;display:block;border-left:3px solid #cf222e}
 .cf-cut{color:#9a6700;font-style:italic}
 .cf summary{cursor:pointer}
+.cf-hists{display:flex;gap:16px;align-items:flex-start}.cf-hist caption{text-align:left}
+.cf-hist td{border:none;padding:0 6px;font-size:0.85em}
+.cf-bar{display:inline-block;height:9px;background:#0969da;vertical-align:middle}
 .cf-checks>tbody>tr>td:first-child{white-space:nowrap}
 @media print{
  .controls,.filter,.summary__reload,#results-table,#environment-header,#environment{display:none}

@@ -76,6 +76,9 @@ def header_card(data: Mapping[str, Any]) -> str:
     latency = latency_line(data)
     if latency is not None:
         rows.append(("latency", f'<span id="cf-latency">{escape(latency)}</span>'))
+        spread = histograms_html(data.get("latency") or {})
+        if spread:
+            rows.append(("spread", spread))
     faults = [f for f in data.get("faults") or [] if isinstance(f, Mapping)]
     if faults:
         kinds = Counter(str(f.get("kind", "")) for f in faults)
@@ -259,3 +262,25 @@ def scores_table(data: Mapping[str, Any]) -> str:
 
 
 # --- checks and their evidence ----------------------------------------------------------
+
+
+def histograms_html(latency: Mapping[str, Any]) -> str:
+    """Time to first token and chunk gaps as bar histograms (CSS bars, no script)."""
+    parts = []
+    for key, label in (("first_token_s", "time to first token"), ("chunk_gap_s", "chunk gaps")):
+        stats = latency.get(key)
+        buckets = stats.get("histogram") if isinstance(stats, Mapping) else None
+        if not buckets:
+            continue
+        top = max(int(n) for _, n in buckets) or 1
+        rows = "".join(
+            f"<tr><td>{'≤ ' + str(upper) + ' ms' if upper is not None else 'slower'}</td>"
+            f'<td><span class="cf-bar" style="width:{max(1, round(120 * int(n) / top))}px">'
+            f"</span> {int(n)}</td></tr>"
+            for upper, n in buckets
+        )
+        parts.append(
+            f'<table class="cf-hist" id="cf-hist-{key}"><caption>{escape(label)}</caption>'
+            f"<tbody>{rows}</tbody></table>"
+        )
+    return f'<div class="cf-hists">{"".join(parts)}</div>' if parts else ""
