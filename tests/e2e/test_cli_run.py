@@ -124,7 +124,11 @@ def test_an_unreachable_endpoint_is_one_clear_line_and_exit_3(tmp_path):
     assert first.startswith(
         f"conformance: cannot reach the endpoint at http://127.0.0.1:{port}/v1/chat/completions: "
     )
-    assert first.endswith("Check --base-url and that the server is up.")
+    assert first == (
+        f"conformance: cannot reach the endpoint at http://127.0.0.1:{port}/v1/chat/completions: "
+        f"connection refused by 127.0.0.1:{port}. Is the server running, and is the port in "
+        "--base-url right?"
+    )  # the hint said once
     assert "Traceback" not in proc.stderr
     assert load_results(out)["verdict"] == "inconclusive"
 
@@ -203,4 +207,21 @@ def test_a_gateway_answering_502_pages_is_one_cause_in_a_few_lines(tmp_path):
     ]
     assert proc.stdout.splitlines()[0].startswith(
         f"conformance: inconclusive: {len(data['checks'])} checks ("
+    )
+
+
+@pytest.mark.parametrize("insecure", [(), ("--insecure",)], ids=["verified", "insecure"])
+def test_https_to_a_plain_http_server_says_the_server_speaks_http(tmp_path, served, insecure):
+    url = served.replace("http://", "https://")
+    where = url.removeprefix("https://").split("/")[0]
+    proc = run_cli(
+        "run", "--base-url", url, "--model", "conformance/reference-1",
+        "--report-dir", str(tmp_path), *insecure, env=clean_env(CONFORMANCE_API_KEY=CANARY),
+    )  # fmt: skip
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines()[0] == (
+        f"conformance: cannot reach the endpoint at {url}/chat/completions: {where} answered "
+        "the TLS handshake in plain HTTP: the server speaks http://, not https:// (TLS "
+        "handshake failed: WRONG_VERSION_NUMBER). Use an http:// --base-url for this server "
+        "(or put TLS in front of it)."
     )
