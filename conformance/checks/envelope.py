@@ -33,6 +33,11 @@ ASSISTANT = "assistant"
     spec="#/components/schemas/ChatCompletionResponse",
     probes=[CHAT.id, *MORE_RESPONSES],
     any_exchange=True,
+    fix=(
+        "Return every required field of ChatCompletionResponse (id, object: "
+        "chat.completion, created, model, choices) with the documented types. Usual cause: "
+        "a field renamed, left out, or null where the document says it is not nullable."
+    ),
 )
 def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The response body is a valid ChatCompletionResponse.
@@ -56,6 +61,10 @@ def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec="#/components/schemas/ChatCompletionResponseMessage/properties/role",
     probes=[CHAT.id, *MORE_RESPONSES],
     any_exchange=True,
+    fix=(
+        'Say role: "assistant" in each choice\'s message. Usual cause: copying the last '
+        "request message's role into the answer."
+    ),
 )
 def message_role_assistant(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The message of each choice says role: assistant.
@@ -93,6 +102,10 @@ def message_role_assistant(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     probes=list(ALL_STREAMS),
     any_exchange=True,
     covers=[*properties("ChatCompletionChunk", "id", "created", "model", "object")],
+    fix=(
+        "Give every chunk of one stream the same id, created and model. Usual cause: a new "
+        "id or timestamp generated per chunk."
+    ),
 )
 def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every chunk of a stream has the same id, created and model.
@@ -131,6 +144,10 @@ def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Fin
     probes=list(ALL_STREAMS),
     any_exchange=True,
     covers=[*properties("ChatCompletionStreamChoice", "index", "delta")],
+    fix=(
+        "Send role: assistant in the first delta of each choice (and only there). Usual "
+        "cause: the role is dropped from streams or sent in every delta but the first."
+    ),
 )
 def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The first delta of each choice says role: assistant.
@@ -173,6 +190,11 @@ def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[F
         *properties("ChatCompletionStreamChoice", "index"),
         *properties("ChatCompletionStreamResponseDelta", "content"),
     ],
+    fix=(
+        "Send each choice's finish_reason once, in its last chunk, and no content for that "
+        "choice after it. Usual cause: finish_reason repeated in every chunk, or a "
+        "usage/extra chunk with a finish_reason again."
+    ),
 )
 def stream_finish_once(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Each streamed choice gets a finish_reason exactly once, and nothing after it.

@@ -33,7 +33,8 @@ class Cause:
         for verdict, label in (("ERROR", "inconclusive"), ("FAIL", "FAIL"), ("WARN", "WARN")):
             ids = self.checks.get(verdict, [])
             if ids:
-                parts.append(f"{len(ids)} {plural(len(ids), 'check')} {label} ({names_of(ids, names)})")
+                count = f"{len(ids)} {plural(len(ids), 'check')}"
+                parts.append(f"{count} {label} ({names_of(ids, names)})")
         decided = "; ".join(parts) or "no check depended on them alone"
         return f"{self.scope} {self.what}: {decided}"
 
@@ -53,13 +54,13 @@ def _describe_fault(fault: Mapping[str, Any]) -> str:
     kind = str(fault.get("kind", ""))
     message = str(fault.get("message", ""))
     if kind in _STATUS_KINDS:
-        status = message.split(" after ")[0]
+        status = message.split(" after ", maxsplit=1)[0]
         if kind == "gateway-error-page":
             return f"got {status} (a gateway's HTML error page)"
         if kind == "rate-limited":
             return f"was still refused {status} after its retries"
         return f"got {status}"
-    return f"failed ({kind or 'transport'}): {message.split(';')[0]}"
+    return f"failed ({kind or 'transport'}): {message.split(';', maxsplit=1)[0]}"
 
 
 def _streamed(exchange: Mapping[str, Any]) -> bool:
@@ -105,9 +106,10 @@ def root_causes(data: Mapping[str, Any]) -> list[Cause]:
         for check in all_checks(data):
             verdict = str(check.get("verdict"))
             used = {str(x) for x in check.get("exchanges", []) or check.get("probes", [])}
-            if verdict in ("ERROR", "FAIL", "WARN") and used & hit:
-                if verdict == "ERROR" or used <= hit:
-                    cause.checks.setdefault(verdict, []).append(str(check.get("id")))
+            # a FAIL or WARN is the cause's only when all its exchanges met it
+            decided = verdict == "ERROR" or (verdict in ("FAIL", "WARN") and used <= hit)
+            if decided and used & hit:
+                cause.checks.setdefault(verdict, []).append(str(check.get("id")))
         out.append(cause)
     return sorted(out, key=lambda c: -sum(len(v) for v in c.checks.values()))
 

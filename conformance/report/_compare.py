@@ -175,9 +175,7 @@ def report_link(path: str, page: Path | None) -> str:
     return os.path.relpath(report.resolve(), page.resolve().parent).replace(os.sep, "/")
 
 
-def build_matrix(
-    runs: Sequence[tuple[str, Mapping[str, Any]]], page: Path | None = None
-) -> Matrix:
+def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]], page: Path | None = None) -> Matrix:
     """The matrix of ``runs`` (``(path, results data)`` pairs, in column order); cells
     link to each run's report relative to ``page``, the file the matrix is written to."""
     names = labels(runs)

@@ -83,7 +83,7 @@ def chart(title: str, values: Sequence[float | None], runs: Sequence[Run], unit:
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     if not points:
         return ""
-    low = min(0.0, min(v for _, v in points))
+    low = min(0.0, *(v for _, v in points))
     ticks = nice_ticks(max(v for _, v in points) - low)
     ticks = [low + t for t in ticks]
     top_value = ticks[-1]

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from conformance.report._html_evidence import anchor, as_text
 from conformance.report._causes import root_causes
+from conformance.report._html_evidence import anchor, as_text
 from conformance.run._scores import VERDICTS, all_checks, area_scores
 from conformance.wire._latency import latency_line
 

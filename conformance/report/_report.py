@@ -21,7 +21,6 @@ from conformance.report._html import STYLE, check_html, exchange_map, report_bod
 from conformance.report._html_card import header_card
 from conformance.run._results import public_url
 
-
 # pytest-html's own parts that speak pytest (its attribution line, the Environment block of
 # Python and plugin versions, "N tests took", outcome filter boxes counting pytest's
 # outcomes, the captured-log pane): hidden; the card above says all of it in our words.

@@ -9,6 +9,7 @@ from typing import Any
 from conformance.checks._model import Finding
 from conformance.engine._result import CheckResult
 from conformance.report._causes import explained_by_cause, finding_groups, root_causes
+from conformance.report._fixes import fix_hint
 from conformance.run._scores import all_checks
 from conformance.wire._visible import visible
 
@@ -99,4 +100,7 @@ def outcome_lines(data: Mapping[str, Any], *, per_check: int = 2) -> list[str]:
         lines += [f"  also: {g.line()}" for g in groups[1:per_check]]
         if len(groups) > per_check:
             lines.append(f"  and {len(groups) - per_check} more in the report")
+        fix = fix_hint(check_id)
+        if fix:
+            lines.append(f"  fix: {fix}")
     return [visible(line, one_line=True) for line in lines]

@@ -143,7 +143,9 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def summary(values: Sequence[float], digits: int = 4, *, rate: bool = False) -> dict[str, Any] | None:
+def summary(
+    values: Sequence[float], digits: int = 4, *, rate: bool = False
+) -> dict[str, Any] | None:
     """p50, p95, p99, min, max and n; a rate (higher is better) gets p5 too, its slow tail
     (p95 of a throughput is the fast tail, which says little)."""
     if not values:

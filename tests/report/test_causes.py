@@ -15,10 +15,14 @@ def test_faults_on_every_stream_are_one_cause_naming_the_checks_left_inconclusiv
     data = {
         "exchanges": [exchange("chat", 200), exchange("s1", 502, True), exchange("s2", 502, True)],
         "faults": [
-            {"exchange": e, "kind": "gateway-error-page", "recovered": False,
-             "message": "502 Bad Gateway after 1 attempt(s)"}
+            {
+                "exchange": e,
+                "kind": "gateway-error-page",
+                "recovered": False,
+                "message": "502 Bad Gateway after 1 attempt(s)",
+            }
             for e in ("s1", "s2")
-        ],  # fmt: skip
+        ],
         "checks": [
             {"id": "a", "verdict": "ERROR", "exchanges": ["s1"], "reason": "502"},
             {"id": "b", "verdict": "ERROR", "exchanges": ["chat", "s2"], "reason": "502"},

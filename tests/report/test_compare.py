@@ -69,7 +69,10 @@ def test_rows_that_differ_come_first_grouped_by_area():
     ]
     assert matrix.areas == ["http", "usage", "tools", "logprobs"]
     assert [s.label() for s in matrix.scores["http"]] == ["100% (1 of 1)", "50% (1 of 2)"]
-    assert [s.label() for s in matrix.scores["logprobs"]] == ["100% (1 of 1)", "inconclusive (1 ERROR)"]
+    assert [s.label() for s in matrix.scores["logprobs"]] == [
+        "100% (1 of 1)",
+        "inconclusive (1 ERROR)",
+    ]
     assert matrix.notes == []
 
 

@@ -265,8 +265,13 @@ def test_the_comparison_sets_inconclusive_apart_and_says_why_a_column_did_not_ru
     """Three columns: clean, defective, and a pair the matrix could not run (its key
     variable unset): the one real difference on top, the page says why the third is empty."""
     stub = load(runs.clean)
-    stub.update(checks=[], exchanges=[], notes=["not run: the environment variable C_KEY is not set"],
-                verdict="inconclusive", totals=dict.fromkeys(stub["totals"], 0))  # fmt: skip
+    stub.update(
+        checks=[],
+        exchanges=[],
+        notes=["not run: the environment variable C_KEY is not set"],
+        verdict="inconclusive",
+        totals=dict.fromkeys(stub["totals"], 0),
+    )
     (tmp_path / "unset").mkdir()
     (tmp_path / "unset" / "results.json").write_text(json.dumps(stub))
     page_path = tmp_path / "compare.html"

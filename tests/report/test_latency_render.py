@@ -58,6 +58,8 @@ def test_the_card_draws_a_histogram_of_first_token_times_and_chunk_gaps():
     }
     card = header_card(results(check("a"), latency=latency))
     table = re.search(r'<table class="cf-hist" id="cf-hist-chunk_gap_s">(.*?)</table>', card)
-    cells = re.findall(r"<tr><td>([^<]*)</td><td><span[^>]*width:(\d+)px[^>]*></span> (\d+)", table.group(1))
+    cells = re.findall(
+        r"<tr><td>([^<]*)</td><td><span[^>]*width:(\d+)px[^>]*></span> (\d+)", table.group(1)
+    )
     assert cells == [("≤ 50 ms", "120", "4"), ("≤ 100 ms", "60", "2"), ("slower", "30", "1")]
     assert 'id="cf-hist-first_token_s"' not in card  # no histogram recorded: none drawn
