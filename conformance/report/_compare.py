@@ -12,6 +12,7 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.report._causes import root_causes
 from conformance.report._text import clipped, trial_rate
 from conformance.run._baseline import MATCHED, finding_identity
 from conformance.run._scores import AreaScore, all_checks, area_order, area_scores
@@ -50,6 +51,7 @@ class Column:
     why: str = ""  # a run that ran no check: its notes, in full (key variable unset, model 404)
     report: str = ""  # the run's report.html relative to the page ("" when there is none)
     clients: Any = None  # results.json's client readiness record, whatever its shape
+    causes: list[str] = field(default_factory=list)  # root causes of its ERRORs, one line each
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Cell:
     # What failed, by identity (check, probe, JSON path, kind): the same defect with other
     # values in its title is the same finding in both columns.
     found: frozenset[tuple[str, ...]] = frozenset()
+    cause: str = ""  # the run's root cause that left it inconclusive (said once, not per cell)
 
     @property
     def label(self) -> str:
@@ -167,6 +170,14 @@ def labels(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
     return [f"{i}: {name}" for i, name in enumerate(by_host, start=1)]
 
 
+def _by_cause(cell: Cell, check_id: str, causes: Mapping[str, str]) -> Cell:
+    """An inconclusive cell whose run met a root cause says the cause once, briefly, instead
+    of repeating every exchange's message (the summary row lists the cause in full)."""
+    if cell.status == "inconclusive" and check_id in causes:
+        return Cell(cell.status, cell.verdict, "", cell.found, cause=causes[check_id])
+    return cell
+
+
 def report_link(path: str, page: Path | None) -> str:
     """The report.html beside a results.json, relative to the page ("" when missing)."""
     report = Path(path).with_name("report.html")
@@ -196,11 +207,16 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]], page: Path | Non
             why="" if data.get("checks") else "; ".join(str(n) for n in data.get("notes") or []),
             report=report_link(path, page),
             clients=data.get("clients"),
+            causes=[cause.line() for cause in root_causes(data)],
         )
         for name, (path, data) in zip(names, runs, strict=True)
     ]
     per_run = [{str(c.get("id")): c for c in all_checks(data)} for _, data in runs]
     silent = tuple(i for i, checks in enumerate(per_run) if not checks)
+    per_cause = [
+        {cid: f"{c.scope} {c.what}" for c in root_causes(data) for cid in c.checks.get("ERROR", [])}
+        for _, data in runs
+    ]
     union: dict[str, Mapping[str, Any]] = {}
     for checks in per_run:
         for check_id, check in checks.items():
@@ -212,7 +228,10 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]], page: Path | Non
             area=str(first.get("area", "")),
             severity=str(first.get("severity", "")),
             spec=str(first.get("spec", "")),
-            cells=[cell_of(checks.get(check_id)) for checks in per_run],
+            cells=[
+                _by_cause(cell_of(checks.get(check_id)), check_id, causes)
+                for checks, causes in zip(per_run, per_cause, strict=True)
+            ],
             silent=silent,
         )
         for check_id, first in union.items()

@@ -74,6 +74,8 @@ def _cell_html(row: Row, index: int, column: Column) -> str:
             f'<pre class="note">{escape(cell.note)}</pre></details>'
         )
     hover = f' title="{escape(cell.note[:NOTE_HOVER])}"' if cell.note else ""
+    if cell.cause:
+        hover = f' title="cause: {escape(cell.cause)}"'
     return f'<td class="c-{cell.status}"{hover}>{text}</td>'
 
 
@@ -150,7 +152,7 @@ def _summary_row(column: Column) -> str:
         for key, name in (("headers_s", "headers"), ("first_token_s", "first token"))
         if column.latency.get(key)
     )
-    why = escape(column.why or column.outcome)
+    why = escape("; ".join([column.why or column.outcome, *column.causes]).strip("; "))
     return (
         f"<tr><th>{label}</th><td>{escape(column.verdict)}</td><td>{escape(counts)}</td>"
         f"<td>{escape(clients_text(column.clients)) or '-'}</td>"
@@ -163,7 +165,7 @@ def summary_table(matrix: Matrix) -> str:
     rows = "".join(_summary_row(c) for c in matrix.columns)
     return (
         '<table id="endpoint-summary"><thead><tr><th>endpoint</th><th>verdict</th>'
-        "<th>checks</th><th>clients</th><th>latency p50 / p95</th><th>did not run because</th>"
+        "<th>checks</th><th>clients</th><th>latency p50 / p95</th><th>inconclusive because</th>"
         f"</tr></thead><tbody>{rows}</tbody></table>"
     )
 
@@ -292,6 +294,10 @@ def render_markdown(matrix: Matrix) -> str:
     for area in matrix.areas:
         out.append(f"| {_md(area)} | " + " | ".join(s.label() for s in matrix.scores[area]) + " |")
     out.extend(latency_markdown(matrix))
+    causes = [(c.label, line) for c in matrix.columns for line in c.causes]
+    if causes:  # each once: the cells they left inconclusive do not repeat them
+        out += ["", "### Causes of inconclusive checks", ""]
+        out += [f"- {_md(label)}: {_md(line)}" for label, line in causes]
     if notes:
         out.append("")
         out.append("### Findings")

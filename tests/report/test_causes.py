@@ -85,3 +85,35 @@ def test_the_eta_keeps_the_whole_runs_pace_when_a_later_batch_is_planned(monkeyp
     assert progress._eta() == "20s"  # 10 left at 2 s each
     progress.requests_done = 15
     assert progress._eta() is None
+
+
+def test_a_comparison_says_a_runs_root_cause_once_not_in_every_cell():
+    from conformance.report._compare import build_matrix
+    from conformance.report._compare_render import render_html, render_markdown
+
+    faults = [
+        {"exchange": e, "kind": "gateway-error-page", "recovered": False,
+         "message": "502 Bad Gateway after 1 attempt(s)"}
+        for e in ("s1", "s2")
+    ]  # fmt: skip
+    exchanges = [exchange("chat", 200), exchange("s1", 502, True), exchange("s2", 502, True)]
+    gateway = {
+        "exchanges": exchanges,
+        "faults": faults,
+        "checks": [
+            {"id": i, "area": "stream", "verdict": "ERROR", "exchanges": [e], "reason": "502 page"}
+            for i, e in (("a", "s1"), ("b", "s2"))
+        ],
+    }
+    clean = {"checks": [{"id": i, "area": "stream", "verdict": "PASS"} for i in ("a", "b")]}
+    matrix = build_matrix([("gw/results.json", gateway), ("ok/results.json", clean)])
+    line = (
+        "every stream: true request (2 of 3) got 502 Bad Gateway (a gateway's HTML error "
+        "page): 2 checks inconclusive (a, b)"
+    )
+    assert matrix.columns[0].causes == [line]
+    assert [row.cells[0].note for row in matrix.rows] == ["", ""]
+    markdown = render_markdown(matrix)
+    assert markdown.count("502") == 1
+    assert "- gw: every stream: true request (2 of 3) got 502 Bad Gateway" in markdown
+    assert 'title="cause: every stream: true request (2 of 3) got 502' in render_html(matrix)
