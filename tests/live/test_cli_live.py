@@ -233,6 +233,8 @@ def test_plain_progress_lines_when_not_a_terminal_and_quiet_and_verbose(tmp_path
     assert proc.returncode == 0
     assert "conformance: chat_stream_usage -> 200 text/event-stream, " in proc.stderr
     assert "conformance: PASS  usage_arithmetic" in proc.stderr
+    assert "suite.py" not in proc.stdout + proc.stderr  # no pytest item names, even with -v
+    assert "PASSED" not in proc.stdout + proc.stderr
 
 
 def test_a_terminal_gets_a_live_line_that_goes_away(tmp_path):
