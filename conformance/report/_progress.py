@@ -59,7 +59,8 @@ class Progress(Observer):
         self.checks_done = 0
         self.area = ""
         self._last_line = 0.0
-        self._phase_started: float | None = None  # when the first request was planned
+        self._phase_started: float | None = None  # when work last started from idle
+        self._done_before = 0  # requests answered before then
         self._live: Any = None
         self._areas: dict[str, str] = {}
         self.shown = False  # nothing is printed before begin()
@@ -99,9 +100,10 @@ class Progress(Observer):
 
     def requests_planned(self, count: int) -> None:
         with self.lock:
-            self.requests_total += count
-            if self._phase_started is None:
+            if self.requests_done >= self.requests_total:  # idle: a new stretch of work
                 self._phase_started = time.monotonic()
+                self._done_before = self.requests_done
+            self.requests_total += count
         if count:
             self._plain(force=True)
 
@@ -146,13 +148,15 @@ class Progress(Observer):
         return ", ".join(parts)
 
     def _eta(self) -> str | None:
-        """The requests left at the pace of all answered so far. The pace is the whole run's
-        (since the first request was planned): a later batch (trials, exploration) must
-        not restart the clock while the count of answers goes on, which read "ETA 0s"."""
+        """The requests left at the pace of those answered since the run last went idle
+        (the preflight's request, then the checks' probes): a batch planned while others
+        are in flight (follow-ups, trials) keeps the clock and the count, which restarting
+        the clock alone turned into "ETA 0s"."""
         left = self.requests_total - self.requests_done
-        if left <= 0 or self.requests_done == 0 or self._phase_started is None:
+        answered = self.requests_done - self._done_before
+        if left <= 0 or answered <= 0 or self._phase_started is None:
             return None
-        seconds = (time.monotonic() - self._phase_started) / self.requests_done * left
+        seconds = (time.monotonic() - self._phase_started) / answered * left
         return "<1s" if seconds < 1 else f"{seconds:.0f}s"
 
     def _text(self) -> Any:

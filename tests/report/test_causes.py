@@ -85,6 +85,11 @@ def test_the_eta_keeps_the_whole_runs_pace_when_a_later_batch_is_planned(monkeyp
     assert progress._eta() == "20s"  # 10 left at 2 s each
     progress.requests_done = 15
     assert progress._eta() is None
+    now[0] = 200.0  # idle for a while (the preflight's one request, then start-up)
+    progress.requests_planned(100)
+    now[0] = 201.0
+    progress.requests_done = 25  # 10 of the new batch in 1 s: the idle time is not counted
+    assert progress._eta() == "9s"
 
 
 def test_a_comparison_says_a_runs_root_cause_once_not_in_every_cell():
