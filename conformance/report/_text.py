@@ -100,7 +100,29 @@ def outcome_lines(data: Mapping[str, Any], *, per_check: int = 2) -> list[str]:
         lines += [f"  also: {g.line()}" for g in groups[1:per_check]]
         if len(groups) > per_check:
             lines.append(f"  and {len(groups) - per_check} more in the report")
+        lines += _example_lines(data, check_id)
         fix = fix_hint(check_id)
         if fix:
             lines.append(f"  fix: {fix}")
     return [visible(line, one_line=True) for line in lines]
+
+
+def _example_lines(data: Mapping[str, Any], check_id: str) -> list[str]:
+    """An exploration property's smallest failing request and how to replay the run."""
+    explored = data.get("explore")
+    if not isinstance(explored, Mapping):
+        return []
+    found = [
+        f
+        for f in explored.get("findings") or []
+        if isinstance(f, Mapping) and f.get("property") == check_id
+    ]
+    if not found:
+        return []
+    first = found[0]
+    shrunk = "shrunk" if first.get("shrunk") else "smallest seen"
+    fields = ", ".join(str(f) for f in first.get("fields") or [])
+    return [
+        f"  {shrunk} example (fields: {fields}): {clipped(first.get('example'), 200)}; "
+        f"replay: --seed {explored.get('seed')}"
+    ]

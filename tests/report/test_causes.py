@@ -122,3 +122,21 @@ def test_a_comparison_says_a_runs_root_cause_once_not_in_every_cell():
     assert markdown.count("502") == 1
     assert "- gw: every stream: true request (2 of 3) got 502 Bad Gateway" in markdown
     assert 'title="cause: every stream: true request (2 of 3) got 502' in render_html(matrix)
+
+
+def test_an_exploration_failure_shows_its_smallest_example_and_the_replay_seed():
+    data = {
+        "checks": [
+            {"id": "explore_no_server_errors", "verdict": "FAIL",
+             "findings": [{"kind": "5xx", "title": "server error", "json_path": "$",
+                           "exchange": "explore-valid-3"}]},
+        ],
+        "explore": {"seed": 7, "findings": [
+            {"property": "explore_no_server_errors", "fields": ["n", "stream"], "shrunk": True,
+             "example": {"n": 2, "stream": True}},
+        ]},
+    }  # fmt: skip
+    assert outcome_lines(data) == [
+        "FAIL explore_no_server_errors: server error at $ (probe explore-valid-3)",
+        '  shrunk example (fields: n, stream): {"n": 2, "stream": true}; replay: --seed 7',
+    ]
