@@ -43,6 +43,7 @@ from conformance.server._model_generator import ModelSampler, sample
 from conformance.server._render import Envelope, chunk, chunks, response_body
 from conformance.server._sometimes_defects import SometimesDefects, StreamClock
 from conformance.server._stream_defects import StreamDefects
+from conformance.server._tool_defects import ToolDefects
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
 MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z: a fixed date keeps /v1/models stable
@@ -81,6 +82,7 @@ class _ReferenceServer:
         self.features = FeatureDefects(config, self.contract)
         self.streaming = StreamDefects(config)
         self.sometimes = SometimesDefects(config)
+        self.tool_defects = ToolDefects(config)
 
     async def chat_completions(self, request: Request) -> Response:
         admitted = await self._admit(request)
@@ -122,7 +124,8 @@ class _ReferenceServer:
             service_tier=_SERVICE_TIERS.get(str(body.get("service_tier")), "default"),
         )
         if not self.streaming.streams(body):
-            rendered = self.features.body(response_body(completion, envelope, self.config))
+            rendered = self.tool_defects.body(response_body(completion, envelope, self.config))
+            rendered = self.features.body(rendered)
             return JSONResponse(self.sometimes.body(self.streaming.body(rendered), luck))
         options = body.get("stream_options")
         asked = isinstance(options, dict) and options.get("include_usage") is True
@@ -130,7 +133,9 @@ class _ReferenceServer:
         source = self.sometimes.chunks(
             self.streaming.chunks(
                 self.features.chunks(
-                    chunks(completion, envelope, self.config, include_usage=include_usage)
+                    self.tool_defects.chunks(
+                        chunks(completion, envelope, self.config, include_usage=include_usage)
+                    )
                 )
             ),
             luck,

@@ -103,6 +103,15 @@ DEFECTS: dict[str, str] = {
     "is answered as JSON mode (any JSON object, not the schema's)",
     "max-tokens-off-by-one": "max_tokens lets one token more through: only answers the cap "
     "cuts are one token too long",
+    # Streamed tool calls and the identity fields of a delta (see server/_tool_defects.py).
+    "tool-calls-one-index": "streamed parallel tool calls all carry `index` 0",
+    "tool-call-ids-shared": "streamed parallel tool calls all carry the first call's `id` "
+    "(one id under several indexes)",
+    "tool-arguments-repeated": "each streamed tool-call delta carries the arguments sent so "
+    "far, not the next fragment (profile openai; strict sends each call whole)",
+    "repeat-delta-identity": "later deltas repeat `role`, and later tool-call fragments "
+    "their call's `id`, `type` and `function.name`",
+    "empty-tool-calls": "messages and content deltas without a call carry `tool_calls: []`",
 }
 
 # Each fault is what a real network or gateway does to a faithful server (see _faults.py).
