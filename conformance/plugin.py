@@ -243,6 +243,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
+        # The reason is the whole story: no fixture source, no CheckResult repr.
+        report.longrepr = str(call.excinfo.value)
     result = item.stash.get(RESULT_KEY, None)
     if result is not None:
         report.user_properties.append(("conformance_verdict", result.verdict.value))

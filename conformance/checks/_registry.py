@@ -111,6 +111,9 @@ class Check:
     # Pointers into the document of every request parameter the check sends or judges and
     # every response field it judges (tests/checks/test_coverage.py walks the document).
     covers: tuple[str, ...] = ()
+    # How to fix a failure: what a conforming answer looks like, then the usual cause
+    # (shown beside the check's failure in the terminal, report.html and docs/checks.md).
+    fix: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,11 +152,13 @@ def check(
     id: str | None = None,
     any_exchange: bool = False,
     covers: Iterable[str] = (),
+    fix: str = "",
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check. Its id defaults to the function's name; its title to the
     first line of its docstring; what it covers to its ``spec`` pointer plus ``covers``
     (pointers into the document: request parameters it sends or judges, response fields
-    it judges)."""
+    it judges); ``fix`` says what a conforming answer looks like and the usual cause of a
+    failure."""
 
     def register(func: CheckFunc) -> CheckFunc:
         check_id = id or func.__name__
@@ -177,6 +182,7 @@ def check(
             description=doc,
             any_exchange=any_exchange,
             covers=tuple(dict.fromkeys((spec, *covers))),
+            fix=fix,
         )
         return func
 

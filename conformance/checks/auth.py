@@ -31,6 +31,10 @@ def _judge(exchange: Exchange, request: str) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=HTTP_BEARER,
     probes=[NO_KEY.id],
+    fix=(
+        "Answer a request without an API key with 401 and a JSON error. Usual cause: "
+        "authentication switched off, or a missing key treated as a server error."
+    ),
 )
 def auth_missing_key_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A request without an API key is rejected with 401.
@@ -46,6 +50,11 @@ def auth_missing_key_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator
     severity=Severity.MUST,
     spec=HTTP_BEARER,
     probes=[WRONG_KEY.id],
+    fix=(
+        "Answer a request with a wrong API key with 401 (403 accepted) and a JSON error. "
+        "Usual cause: the key checked only for presence, or an auth failure that surfaces "
+        "as a 500."
+    ),
 )
 def auth_invalid_key_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A request with an invalid API key is rejected with 401.

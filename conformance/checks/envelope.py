@@ -50,6 +50,11 @@ ASSISTANT = "assistant"
     spec="#/components/schemas/ChatCompletionResponse",
     probes=[CHAT.id, *MORE_RESPONSES],
     any_exchange=True,
+    fix=(
+        "Return every required field of ChatCompletionResponse (id, object: "
+        "chat.completion, created, model, choices) with the documented types. Usual cause: "
+        "a field renamed, left out, or null where the document says it is not nullable."
+    ),
 )
 def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The response body is a valid ChatCompletionResponse.
@@ -73,6 +78,10 @@ def response_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec="#/components/schemas/ChatCompletionResponseMessage/properties/role",
     probes=[CHAT.id, *MORE_RESPONSES],
     any_exchange=True,
+    fix=(
+        'Say role: "assistant" in each choice\'s message. Usual cause: copying the last '
+        "request message's role into the answer."
+    ),
 )
 def message_role_assistant(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The message of each choice says role: assistant.
@@ -110,6 +119,10 @@ def message_role_assistant(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     probes=list(ALL_STREAMS),
     any_exchange=True,
     covers=[*properties("ChatCompletionChunk", "id", "created", "model", "object")],
+    fix=(
+        "Give every chunk of one stream the same id, created and model. Usual cause: a new "
+        "id or timestamp generated per chunk."
+    ),
 )
 def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every chunk of a stream has the same id, created and model.
@@ -148,6 +161,10 @@ def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Fin
     probes=list(ALL_STREAMS),
     any_exchange=True,
     covers=[*properties("ChatCompletionStreamChoice", "index", "delta")],
+    fix=(
+        "Send role: assistant in the first delta of each choice (and only there). Usual "
+        "cause: the role is dropped from streams or sent in every delta but the first."
+    ),
 )
 def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The first delta of each choice says role: assistant.
@@ -190,6 +207,11 @@ def stream_first_delta_role(exchange: Exchange, ctx: CheckContext) -> Iterator[F
         *properties("ChatCompletionStreamChoice", "index"),
         *properties("ChatCompletionStreamResponseDelta", "content"),
     ],
+    fix=(
+        "Send each choice's finish_reason once, in its last chunk, and no content for that "
+        "choice after it. Usual cause: finish_reason repeated in every chunk, or a "
+        "usage/extra chunk with a finish_reason again."
+    ),
 )
 def stream_finish_once(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Each streamed choice gets a finish_reason exactly once, and nothing after it.
@@ -244,6 +266,12 @@ TOOL_STREAMS = (TOOLS_REQUIRED_STREAM.id, TOOLS_NAMED_STREAM.id, TOOLS_PARALLEL_
     spec=DELTA,
     probes=[*ALL_STREAMS, *TOOL_STREAMS],
     any_exchange=True,
+    fix=(
+        "Send role in each choice's first delta only, and a tool call's id and "
+        "function.name in its first delta only; later deltas carry only the new argument "
+        "text. Usual cause: every delta built from the whole message so far, which clients "
+        'join into "assistantassistant".'
+    ),
 )
 def stream_delta_identity_once(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A streamed message names its role once, and each tool call its id and name once.
@@ -302,6 +330,10 @@ EMPTY_CALLS = "tool_calls is an empty list"
     spec="#/components/schemas/ChatCompletionResponseMessage/properties/tool_calls",
     probes=[CHAT.id, *MORE_RESPONSES, *ALL_STREAMS, TOOLS_NONE.id],
     any_exchange=True,
+    fix=(
+        "Leave tool_calls out (or null) when no tool is called, never []. Usual cause: a "
+        "serializer that always writes the list, empty or not."
+    ),
 )
 def tool_calls_not_empty(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A message or delta without a tool call leaves tool_calls out, never an empty list.

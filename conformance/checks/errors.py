@@ -114,6 +114,11 @@ EXPECTED_SHAPES = (
     probes=list(REFUSED),
     any_exchange=True,
     covers=[*properties("ChatCompletionRequest", "messages")],
+    fix=(
+        "Refuse a request that breaks the document (wrong type, out of range) with a 4xx "
+        "and a JSON error. Usual cause: no validation in front of the engine, so the bad "
+        "value reaches it and it fails with a 500."
+    ),
 )
 def invalid_request_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A schema-invalid request is rejected with a 4xx status.
@@ -147,6 +152,10 @@ def invalid_request_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[
     spec="#/components/schemas/HTTPValidationError",
     probes=[*REFUSED, UNKNOWN_MODEL_PROBE.id, NO_KEY.id, WRONG_KEY.id],
     any_exchange=True,
+    fix=(
+        'Explain every 4xx in a JSON body {"error": {"message": ..., "type": ..., "code": '
+        "...}}. Usual cause: a framework's default HTML or plain-text error page."
+    ),
 )
 def error_body_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A 4xx answer explains itself in a JSON error body of a known shape.
@@ -209,6 +218,11 @@ def _error_shape(error: object) -> str:
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionRequest/properties/model",
     probes=[UNKNOWN_MODEL_PROBE.id],
+    fix=(
+        "Refuse an unknown model with a 4xx other than 401, 403 and 429 (OpenAI: 404 "
+        "model_not_found). Usual cause: the model field ignored and a default model served, "
+        "or a 500."
+    ),
 )
 def unknown_model_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A request for an unknown model is refused with a 4xx other than 401/403/429.
@@ -242,6 +256,10 @@ def unknown_model_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     severity=Severity.MUST,
     spec="#/paths/~1v1~1chat~1completions/post/responses/200",
     probes=[AFTER_INVALID.id],
+    fix=(
+        "Serve a valid request right after invalid ones. Usual cause: a worker left in a "
+        "bad state after a validation error."
+    ),
 )
 def recovers_after_invalid(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A valid request right after invalid ones is served.
@@ -275,6 +293,10 @@ def recovers_after_invalid(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     severity=Severity.MUST,
     spec="#/paths/~1v1~1chat~1completions/post/requestBody",
     probes=[*NOT_JSON, AFTER_NOT_JSON.id],
+    fix=(
+        "Refuse a body that is not JSON (or not labelled JSON) with a 4xx and a JSON error "
+        "body. Usual cause: the JSON parser's exception not caught, which becomes a 500."
+    ),
 )
 def non_json_body_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A request body that is not JSON is refused with a 4xx and a JSON error body.

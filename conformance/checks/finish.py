@@ -33,6 +33,10 @@ TOOL_CALLS = "tool_calls"
         *properties("ChatCompletionRequest", "max_tokens", "max_completion_tokens"),
         *properties("ChatCompletionStreamChoice", "finish_reason"),
     ],
+    fix=(
+        "End a choice cut by max_tokens or max_completion_tokens with finish_reason: "
+        "length. Usual cause: every end reported as stop."
+    ),
 )
 def finish_reason_length(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A choice cut by max_tokens or max_completion_tokens ends with finish_reason: length.
@@ -97,6 +101,10 @@ def _tool_findings(answer: Answer, *, forced: bool) -> Iterator[Finding]:
     spec=FINISH,
     probes=list(AUTO),
     covers=[*properties("ChatCompletionRequest", "tools")],
+    fix=(
+        "End a choice that calls a tool with finish_reason: tool_calls. Usual cause: the "
+        "model's stop token mapped to stop even when the answer is a tool call."
+    ),
 )
 def finish_reason_tool_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A choice that calls a tool (tool_choice auto) ends with finish_reason: tool_calls.
@@ -112,7 +120,16 @@ def finish_reason_tool_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[
         yield from _tool_findings(read_answer(exchange), forced=False)
 
 
-@check(area="finish", severity=Severity.SHOULD, spec=FINISH, probes=list(CALLING))
+@check(
+    area="finish",
+    severity=Severity.SHOULD,
+    spec=FINISH,
+    probes=list(CALLING),
+    fix=(
+        "End a choice forced to call a tool (tool_choice required or named) with "
+        "finish_reason: tool_calls. Usual cause: forced calls reported as stop."
+    ),
+)
 def finish_reason_tool_calls_forced(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A choice that calls a forced tool ends with finish_reason: tool_calls.
 

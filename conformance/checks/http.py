@@ -27,6 +27,10 @@ STREAM_PROPERTY = "#/components/schemas/ChatCompletionRequest/properties/stream"
     severity=Severity.MUST,
     spec=f"{RESPONSES}/200",
     probes=[CHAT.id, *STREAMS],
+    fix=(
+        "Answer a valid request, streamed or not, with 200. Usual cause: a gateway or proxy "
+        "in front of the model (a 4xx/5xx for stream: true, or a 201/202)."
+    ),
 )
 def success_status(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A valid request is answered with 200.
@@ -49,6 +53,10 @@ def success_status(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec=f"{RESPONSES}/200/content",
     probes=[CHAT.id],
     any_exchange=True,
+    fix=(
+        "Send Content-Type: application/json on a non-streamed answer. Usual cause: a "
+        "framework default (text/plain, text/html) or a proxy rewriting the header."
+    ),
 )
 def json_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A non-streamed answer is application/json.
@@ -83,6 +91,11 @@ def json_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding
     spec=STREAM_PROPERTY,
     probes=list(STREAMS),
     any_exchange=True,
+    fix=(
+        "Answer stream: true with Content-Type: text/event-stream. Usual cause: the "
+        "streaming route returns its chunks as application/json or a proxy buffers and "
+        "relabels them."
+    ),
 )
 def stream_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A stream: true request is answered as text/event-stream.
@@ -113,6 +126,11 @@ def stream_content_type(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     spec=f"{RESPONSES}/200/content",
     probes=[CHAT.id, *STREAMS],
     any_exchange=True,
+    fix=(
+        "Send the body in the encoding Content-Encoding names (or no Content-Encoding for a "
+        "plain body). Usual cause: a proxy that adds or strips gzip without fixing the "
+        "header."
+    ),
 )
 def gzip_decoded(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A compressed answer decodes as its Content-Encoding declares.

@@ -137,6 +137,10 @@ def _at(where: tuple[str, int | None], title: str, expected: Any, actual: Any) -
         *properties("ChatCompletionStreamChoice", "logprobs"),
         *properties("ChatCompletionLogprobs", "content"),
     ],
+    fix=(
+        "With logprobs: true, return choices[].logprobs.content with one entry per token. "
+        "Usual cause: logprobs not requested from the engine, answered with null."
+    ),
 )
 def logprobs_present(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """logprobs: true returns choices[].logprobs.content for the content.
@@ -169,6 +173,10 @@ def logprobs_present(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
     spec=f"{LOGPROB_SCHEMA}/properties/logprob",
     probes=list(ASKED),
     covers=[*properties("ChatCompletionTopLogprob", "logprob")],
+    fix=(
+        "Report each logprob as a number at most 0 (a log of a probability). Usual cause: a "
+        "probability or a sign-flipped value sent instead."
+    ),
 )
 @_collapsed
 def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -200,6 +208,10 @@ def logprob_values(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec=f"{LOGPROB_SCHEMA}/properties/top_logprobs",
     probes=list(ASKED),
     covers=[*properties("ChatCompletionRequest", "top_logprobs")],
+    fix=(
+        "Return the requested number of top_logprobs per token, most likely first. Usual "
+        "cause: alternatives in the engine's internal (vocabulary) order."
+    ),
 )
 @_collapsed
 def top_logprobs_ranked(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -247,6 +259,10 @@ def top_logprobs_ranked(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
         *properties("ChatCompletionTokenLogprob", "token"),
         *properties("ChatCompletionTopLogprob", "token", "bytes"),
     ],
+    fix=(
+        "Give each token's bytes as its exact UTF-8 encoding. Usual cause: bytes built from "
+        "a decoded string that lost or cut a multi-byte character."
+    ),
 )
 @_collapsed
 def logprobs_bytes(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
@@ -277,6 +293,10 @@ def logprobs_bytes(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionChoice/properties/logprobs",
     probes=[LOGPROBS_OFF.id, LOGPROBS.id],
+    fix=(
+        "With logprobs: false (or not asked), send logprobs: null. Usual cause: logprobs "
+        "always computed and sent."
+    ),
 )
 def logprobs_absent_when_off(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """logprobs: false gives logprobs null.

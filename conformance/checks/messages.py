@@ -74,6 +74,10 @@ UNKNOWN = probe(
     spec="#/components/schemas/ChatMessageRole",
     probes=[ROLES.id],
     covers=[*properties("ChatCompletionRequest", "messages")],
+    fix=(
+        "Accept system, user and assistant messages in one conversation. Usual cause: a "
+        "chat template that refuses a system role or non-alternating turns."
+    ),
 )
 def message_roles_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """System, user and assistant messages in one conversation are accepted.
@@ -85,7 +89,14 @@ def message_roles_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
 
 
 @check(
-    area="messages", severity=Severity.MUST, spec=f"{MESSAGE}/properties/content", probes=[PARTS.id]
+    area="messages",
+    severity=Severity.MUST,
+    spec=f"{MESSAGE}/properties/content",
+    probes=[PARTS.id],
+    fix=(
+        'Accept content given as an array of {"type": "text"} parts. Usual cause: a '
+        "validator that only takes a string."
+    ),
 )
 def message_content_parts_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Message content given as an array of text parts is accepted.
@@ -96,7 +107,16 @@ def message_content_parts_accepted(exchange: Exchange, ctx: CheckContext) -> Ite
     yield from refused(exchange, "content as an array of text parts", path="$.messages[0].content")
 
 
-@check(area="messages", severity=Severity.MUST, spec=f"{MESSAGE}/properties/name", probes=[NAME.id])
+@check(
+    area="messages",
+    severity=Severity.MUST,
+    spec=f"{MESSAGE}/properties/name",
+    probes=[NAME.id],
+    fix=(
+        "Accept a message's name (use it or ignore it). Usual cause: a strict validator "
+        "that does not know the field."
+    ),
+)
 def message_name_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A message with a participant name is accepted.
 
@@ -111,6 +131,10 @@ def message_name_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Fin
     severity=Severity.SHOULD,
     spec="#/components/schemas/ChatCompletionRequest",
     probes=[UNKNOWN.id],
+    fix=(
+        "Ignore request fields you do not know (clients send newer ones). Usual cause: a "
+        "validator with additionalProperties: false."
+    ),
 )
 def unknown_fields_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Unknown request fields are accepted (ignored).
@@ -136,6 +160,10 @@ def unknown_fields_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionRequest",
     probes=[UNKNOWN.id],
+    fix=(
+        "Never answer an unknown request field with a 5xx: ignore it, or refuse it with a "
+        "4xx. Usual cause: an unknown field passed on to the engine, which crashes."
+    ),
 )
 def unknown_fields_no_server_error(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """An unknown request field never causes a server error.

@@ -49,6 +49,11 @@ OPTIONAL_PARAMETERS = probe(
     spec=REQUEST,
     probes=[OPTIONAL_PARAMETERS.id],
     covers=[*(f"{PROPERTY}/{name}" for name in OPTIONAL), PROJECT_ID],
+    fix=(
+        "Accept the optional parameters the document lists (store, user, logit_bias, "
+        "service_tier, ...) even when they change nothing. Usual cause: a strict validator "
+        "that refuses fields it does not use."
+    ),
 )
 def optional_parameters_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """store, user, logit_bias, extra_body, service_tier and ai_project_id are accepted.

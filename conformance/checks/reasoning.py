@@ -61,6 +61,10 @@ REASONING_STREAM = probe(
     severity=Severity.MUST,
     spec=EFFORT,
     probes=[REASONING.id, REASONING_STREAM.id],
+    fix=(
+        "Accept reasoning_effort (use it or ignore it). Usual cause: a non-reasoning "
+        "model's validator refusing it, or a 500 from the engine."
+    ),
 )
 def reasoning_effort_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """reasoning_effort is accepted.
@@ -79,6 +83,10 @@ def reasoning_effort_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator
     severity=Severity.MUST,
     spec=f"{DELTA}/properties/reasoning_content",
     probes=[REASONING_STREAM.id],
+    fix=(
+        "Stream reasoning_content as a string in every delta that carries it. Usual cause: "
+        "reasoning sent as a list of parts or an object."
+    ),
 )
 def reasoning_content_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Streamed reasoning_content is a string in every delta that carries it.
@@ -111,6 +119,10 @@ def _relocated(finding: Finding, prefix: str) -> Finding:
     severity=Severity.SHOULD,
     spec=f"{DELTA}/properties/reasoning_content",
     probes=[REASONING.id, REASONING_STREAM.id],
+    fix=(
+        "Send reasoning in reasoning_content (or leave it out), never as <think> tags in "
+        "content. Usual cause: the reasoning parser not enabled for the model."
+    ),
 )
 def reasoning_not_in_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Reasoning is not leaked into content as <think> tags.

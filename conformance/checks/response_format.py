@@ -177,6 +177,11 @@ def _parse(path: str, content: object, mode: str) -> tuple[Any, Finding | None]:
         *properties("ChatCompletionRequest", "response_format"),
         *properties("ChatCompletionResponseMessage", "content"),
     ],
+    fix=(
+        "With response_format json_object, answer content that parses as a JSON object. "
+        "Usual cause: response_format not passed to constrained decoding, so the model "
+        "writes prose."
+    ),
 )
 def json_object_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """JSON mode (json_object) answers content that parses as a JSON object.
@@ -212,6 +217,11 @@ def json_object_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
         JSON_SCHEMA_ENUM_AGAIN.id,
     ],
     covers=[*properties("ChatCompletionRequest", "response_format")],
+    fix=(
+        "With response_format json_schema, answer content that validates against the given "
+        "schema. Usual cause: the schema only put in the prompt, not enforced while "
+        "decoding."
+    ),
 )
 def json_schema_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """json_schema content parses and validates against the given schema.

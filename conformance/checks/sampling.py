@@ -48,6 +48,10 @@ PROPERTY = f"{REQUEST}/properties"
         *properties("ChatCompletionRequest", "max_completion_tokens"),
         *properties("Usage", "completion_tokens"),
     ],
+    fix=(
+        "Generate at most max_tokens (or max_completion_tokens) completion tokens. Usual "
+        "cause: the cap not passed to the engine, or counted off by one."
+    ),
 )
 def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """No answer is longer than max_tokens or max_completion_tokens allow.
@@ -100,6 +104,10 @@ def max_tokens_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
         *properties("ChatCompletionResponseMessage", "content"),
         *properties("ChatCompletionStreamResponseDelta", "content"),
     ],
+    fix=(
+        "Stop before a stop sequence and leave the stop text out of the content. Usual "
+        "cause: stop sequences matched after detokenizing but not cut from the answer."
+    ),
 )
 def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A stop sequence ends the answer before it: the stop text never appears.
@@ -161,6 +169,10 @@ def _require_stop_text(ctx: CheckContext, stops: list[str]) -> None:
         *properties("ChatCompletionChunk", "choices"),
         *properties("ChatCompletionStreamChoice", "index"),
     ],
+    fix=(
+        "With n: 2 return two choices indexed 0 and 1 (streamed too), or refuse n with a "
+        "4xx JSON error. Usual cause: n ignored (one choice) or a 500 when n meets stream."
+    ),
 )
 def n_choices(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """n: 2 returns exactly 2 choices, indexed 0 and 1, streamed too (or a proper 4xx).
@@ -205,6 +217,10 @@ def n_choices(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=REQUEST,
     probes=[SEEDED.id],
+    fix=(
+        "Accept seed (use it or ignore it), never refuse it. Usual cause: a strict request "
+        "validator that does not know the field."
+    ),
 )
 def seed_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A request with seed is accepted.
@@ -222,6 +238,11 @@ def seed_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec=f"{PROPERTY}/temperature",
     probes=list(BOUND_PROBES),
     covers=[*properties("ChatCompletionRequest", "top_p", "presence_penalty", "frequency_penalty")],
+    fix=(
+        "Accept temperature, top_p and the penalties anywhere within the document's bounds, "
+        "edges included. Usual cause: a validator with narrower bounds (top_p > 0, "
+        "penalties >= 0)."
+    ),
 )
 def sampling_bounds_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """temperature, top_p and the penalties are accepted at the document's bounds.

@@ -29,6 +29,11 @@ TERMINATOR = f"data: {DONE}"
     spec="#/components/schemas/ChatCompletionChunk",
     probes=list(ALL_STREAMS),
     any_exchange=True,
+    fix=(
+        "Make every chunk a valid ChatCompletionChunk (object: chat.completion.chunk, "
+        "choices with index and delta). Usual cause: a chunk shaped like a whole response, "
+        "or a missing id or delta."
+    ),
 )
 def chunk_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every streamed chunk is a valid ChatCompletionChunk.
@@ -59,6 +64,11 @@ def chunk_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec=STREAM_PROPERTY,
     probes=list(ALL_STREAMS),
     any_exchange=True,
+    fix=(
+        "End every stream with one data: [DONE] event and nothing after it. Usual cause: a "
+        "streaming loop that closes the connection without the sentinel, or writes a usage "
+        "chunk after it."
+    ),
 )
 def stream_done_terminator(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The stream ends with data: [DONE] and nothing after it.
@@ -138,6 +148,11 @@ def _undispatched(exchange: Exchange) -> list[ServerSentEvent]:
     spec=STREAM_PROPERTY,
     probes=list(ALL_STREAMS),
     any_exchange=True,
+    fix=(
+        "Write each event as 'data: <json>' lines ended by a blank line, UTF-8, no stray "
+        "bytes. Usual cause: hand-written SSE that forgets the blank line or the 'data:' "
+        "prefix."
+    ),
 )
 def stream_framing(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The stream is well-formed text/event-stream.
@@ -162,6 +177,11 @@ def stream_framing(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec=STREAM_PROPERTY,
     probes=list(ALL_STREAMS),
     any_exchange=True,
+    fix=(
+        "End each chunk's event with a blank line (\\n\\n) so that one event holds one chunk. "
+        "Usual cause: chunks written with a single \\n, which a client reads as one event "
+        "with many lines."
+    ),
 )
 def stream_event_separation(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Each chunk is its own event, ended by a blank line.

@@ -98,6 +98,10 @@ def _no_call(exchange: Exchange, title: str, expected: str) -> Iterator[Finding]
         *properties("ChatCompletionResponseMessage", "tool_calls"),
         *properties("ChatCompletionStreamResponseDelta", "tool_calls"),
     ],
+    fix=(
+        'With tool_choice: "required", answer with at least one tool call. Usual cause: '
+        "tool_choice not passed to the engine or its constrained decoding."
+    ),
 )
 def tool_choice_required_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """tool_choice "required" yields at least one tool call.
@@ -121,6 +125,10 @@ def tool_choice_required_calls(exchange: Exchange, ctx: CheckContext) -> Iterato
         *properties("ChatCompletionRequest", "tools"),
         *properties("ChatCompletionResponseMessage", "tool_calls"),
     ],
+    fix=(
+        "With tool_choice naming a function, call that function. Usual cause: the named "
+        'choice treated as "auto" or "required".'
+    ),
 )
 def tool_choice_named_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """tool_choice naming a function yields a call to that function.
@@ -161,6 +169,10 @@ def _forced_name(body: object) -> object:
     severity=Severity.MUST,
     spec=TOOL_CHOICE,
     probes=[TOOLS_NONE.id, TOOLS_REQUIRED.id],
+    fix=(
+        'With tool_choice: "none", answer with text and no tool call. Usual cause: '
+        "tool_choice ignored while tools are still in the prompt."
+    ),
 )
 def tool_choice_none_no_calls(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """tool_choice "none" yields no tool call.
@@ -192,6 +204,10 @@ def tool_choice_none_no_calls(exchange: Exchange, ctx: CheckContext) -> Iterator
     spec=TOOL_CALL,
     probes=[TOOLS_REQUIRED.id, TOOLS_NAMED.id],
     covers=[*properties("ChatCompletionResponseMessage", "tool_calls")],
+    fix=(
+        'Give every tool call an id, type: "function" and the name of a declared function. '
+        "Usual cause: ids left out, or a name the parser invented from the model's text."
+    ),
 )
 def tool_call_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every tool call has an id, type "function" and a declared function name.
@@ -233,6 +249,11 @@ def tool_call_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     severity=Severity.MUST,
     spec=FUNCTION_CALL,
     probes=[*CALLING, TOOLS_PARALLEL_STREAM.id],
+    fix=(
+        'Send arguments as a JSON string ("{}" when there are none) that validates against '
+        "the function's parameters. Usual cause: arguments sent as an object, or an empty "
+        "string."
+    ),
 )
 def tool_call_arguments(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Tool-call arguments are a JSON string valid against the function's parameters.
@@ -328,6 +349,11 @@ def _validate(parsed: Any, parameters: object, where: _Where) -> Iterator[Findin
     spec=f"{TOOL_CALL}/properties/function",
     probes=[TOOLS_REQUIRED_STREAM.id],
     covers=[*properties("ChatCompletionStreamResponseDelta", "tool_calls")],
+    fix=(
+        "Give each streamed tool-call delta its index, the id and name in its first delta, "
+        "and arguments as string fragments. Usual cause: deltas without index, which "
+        "clients cannot join."
+    ),
 )
 def tool_call_stream_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Streamed tool calls rebuild unambiguously from their deltas.
@@ -349,6 +375,11 @@ def tool_call_stream_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     severity=Severity.MUST,
     spec=f"{TOOL_CALL}/properties/function",
     probes=[TOOLS_PARALLEL_STREAM.id],
+    fix=(
+        "Stream each parallel tool call under its own index, contiguous from 0, with one id "
+        "per index. Usual cause: every call's deltas sent on index 0, which clients merge "
+        "into one call."
+    ),
 )
 def tool_call_stream_parallel(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Parallel tool calls in a stream keep one index per call and one call per index.
@@ -372,6 +403,10 @@ def tool_call_stream_parallel(exchange: Exchange, ctx: CheckContext) -> Iterator
     severity=Severity.SHOULD,
     spec=f"{TOOL_CALL}/properties/function",
     probes=[TOOLS_NAMED_STREAM.id, TOOLS_NAMED_WEATHER.id],
+    fix=(
+        "Stream the same tool calls the unstreamed answer gives (same function for a forced "
+        "choice). Usual cause: a separate streaming parser that calls another tool."
+    ),
 )
 def tool_call_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Streamed tool calls match the non-streamed answer to the same request.
@@ -423,6 +458,11 @@ def _keys(arguments: object) -> list[str] | None:
     severity=Severity.MUST,
     spec="#/components/schemas/ChatCompletionMessage/properties/tool_calls",
     probes=[*ROUND_TRIPS, TOOLS_REQUIRED.id],
+    fix=(
+        'Accept an assistant message with tool_calls (content null or "") followed by the '
+        "tool's answer. Usual cause: a validator that requires non-empty content or refuses "
+        "the tool role."
+    ),
 )
 def tool_round_trip_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A conversation with an assistant's tool calls and the tool's answer is accepted.

@@ -40,6 +40,10 @@ USAGE_STREAMS = (CHAT_STREAM_USAGE.id, *MORE_STREAMS)
     probes=list(USAGE_PROBES),
     any_exchange=True,
     covers=[*properties("ChatCompletionResponse", "usage")],
+    fix=(
+        "Report total_tokens = prompt_tokens + completion_tokens. Usual cause: total "
+        "counted separately (with special tokens or reasoning) from its parts."
+    ),
 )
 def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Usage adds up: total_tokens = prompt_tokens + completion_tokens.
@@ -106,6 +110,11 @@ def _arithmetic(usage: dict[str, Any], *, chunk_index: int | None) -> Iterator[F
     spec="#/components/schemas/PromptTokensDetails/properties/cached_tokens",
     probes=list(USAGE_PROBES),
     any_exchange=True,
+    fix=(
+        "Keep prompt_tokens_details.cached_tokens at most prompt_tokens: cached tokens are "
+        "part of the prompt. Usual cause: cached tokens counted on top of the prompt "
+        "instead of within it."
+    ),
 )
 def usage_cached_tokens(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Cached prompt tokens are part of the prompt: cached_tokens <= prompt_tokens.
@@ -139,6 +148,11 @@ def usage_cached_tokens(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
         *properties("ChatCompletionRequest", "stream_options"),
         *properties("ChatCompletionChunk", "choices"),
     ],
+    fix=(
+        "With stream_options.include_usage, send usage once, in a last chunk whose choices "
+        "is [] (before [DONE]). Usual cause: usage attached to the last content chunk, or "
+        "to every chunk."
+    ),
 )
 def stream_usage_chunk(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """With include_usage, exactly one chunk carries usage: the last, with empty choices.
@@ -199,6 +213,11 @@ def stream_usage_chunk(exchange: Exchange, ctx: CheckContext) -> Iterator[Findin
     spec=CHUNK_USAGE,
     probes=[CHAT_STREAM.id, CHAT_STREAM_USAGE.id],
     any_exchange=True,
+    fix=(
+        "Leave usage out of stream chunks (or null) unless stream_options.include_usage "
+        "asks for it. Usual cause: usage always sent, which breaks clients that read "
+        "choices[0] of every chunk."
+    ),
 )
 def stream_usage_unrequested(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Without include_usage, no chunk carries usage.
@@ -239,6 +258,11 @@ def _streams_usage(exchange: Exchange) -> bool:
     severity=Severity.MUST,
     spec=USAGE,
     probes=[probe_id for pair in TWINS.items() for probe_id in pair],
+    fix=(
+        "Bill a streamed request as the same request unstreamed: the same prompt_tokens. "
+        "Usual cause: the streaming path counts the prompt with another template or "
+        "tokenizer."
+    ),
 )
 def usage_stream_matches(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Streaming does not change the bill: streamed usage equals non-streamed usage.

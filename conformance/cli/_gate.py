@@ -97,7 +97,7 @@ def compare(results: tuple[Path, ...], output: Path | None, fmt: str | None) -> 
         fail(f"compare {exc}", EXIT_USAGE)
     if fmt is None:
         fmt = "markdown" if output is not None and output.suffix.lower() == ".md" else "html"
-    matrix = build_matrix(runs)
+    matrix = build_matrix(runs, page=output or Path("compare.html"))
     text = render_markdown(matrix) if fmt == "markdown" else render_html(matrix)
     if output is None and fmt == "markdown":
         click.echo(text, nl=False)

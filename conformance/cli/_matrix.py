@@ -122,7 +122,7 @@ def write_comparison(runs: Sequence[PairRun], report_dir: Path) -> None:
     if not gathered:
         click.echo("conformance: matrix: no run wrote results; nothing to compare", err=True)
         return
-    table = build_matrix(gathered)
+    table = build_matrix(gathered, page=report_dir / "compare.html")
     (report_dir / "compare.html").write_text(render_html(table), encoding="utf-8")
     (report_dir / "compare.md").write_text(render_markdown(table), encoding="utf-8")
     differ = sum(1 for row in table.rows if row.differs)

@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from conformance.cli._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
+from conformance.report._causes import plural
 from conformance.report._progress import Progress
+from conformance.report._text import outcome_lines
 from conformance.run._baseline import gate_summary
 from conformance.run._results import EXIT_USAGE
 from conformance.run._session import Session
@@ -59,11 +61,11 @@ def remove_stale_reports(report_dir: Path, keep: set[str] | frozenset[str] = fro
 
 
 def _output_args(progress: Progress) -> list[str]:
-    """pytest's own output to go with the progress display."""
-    if progress.mode == "quiet":
-        return ["-q", "--tb=no", "--no-summary"]
+    """pytest's own output, which nobody reads: the run speaks in our words (the progress
+    display while it works, :func:`outcome_lines` at the end); pytest's text is shown only
+    when pytest itself could not run the suite."""
     # progress writes to the real stderr while tests run: capture at the sys level only
-    return ["--capture=sys", *(["-v"] if progress.verbose else [])]
+    return ["--tb=short", "--no-summary", "--capture=sys"]
 
 
 def run_suite(
@@ -120,31 +122,38 @@ def run_suite(
         args += ["-k", select]
     args += _output_args(progress)
     args += [f"--html={report_dir / 'report.html'}", f"--junitxml={report_dir / 'junit.xml'}"]
-    quiet = progress.mode == "quiet"
-    # --quiet: pytest's dots and sections go nowhere; its errors still reach stderr
-    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+    # pytest's dots, ERROR blocks and counts go nowhere: its vocabulary is not ours
+    pytest_text = io.StringIO()
+    with contextlib.redirect_stdout(pytest_text):
         code = pytest.main(args, plugins=[session, outputs or AtomicOutputs()])
     progress.__exit__()  # the live line goes before the summary is printed
+    if code == pytest.ExitCode.INTERRUPTED and session.interrupted is None and not session.results:
+        code = pytest.ExitCode.INTERNAL_ERROR  # a collection error, not a signal
     if code == pytest.ExitCode.INTERRUPTED:
         return EXIT_INTERRUPTED
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        click.echo(pytest_text.getvalue().rstrip(), err=True)
         click.echo("conformance: error: pytest could not run the suite (see above).", err=True)
         return EXIT_USAGE
     data = session.results_data()
     verdict, exit_code = data["verdict"], data["exit_code"]
     counts = ", ".join(f"{n} {v}" for v, n in data["totals"].items() if n)
     tokens = data["tokens"]
+    checks = len(session.results)
     click.echo(
-        f"conformance: {verdict}: {len(session.results)} checks ({counts}); "
+        f"conformance: {verdict}: {checks} {plural(checks, 'check')} ({counts}); "
         f"{data['requests']} requests, {tokens['total']} tokens "
         f"({tokens['prompt']} prompt, {tokens['completion']} completion)"
     )
-    for name, spent in data["phases"].items():
-        t = spent["tokens"]
-        click.echo(
-            f"conformance: {name}: {spent['requests']} requests, {t['total']} tokens "
-            f"({t['prompt']} prompt, {t['completion']} completion)"
-        )
+    for line in outcome_lines(data):
+        click.echo(f"conformance: {line}")
+    if len(data["phases"]) > 1:  # one phase: the line above already says it all
+        for name, spent in data["phases"].items():
+            t = spent["tokens"]
+            click.echo(
+                f"conformance: {name}: {spent['requests']} requests, {t['total']} tokens "
+                f"({t['prompt']} prompt, {t['completion']} completion)"
+            )
     if data["explore"] is not None:
         explored = data["explore"]
         click.echo(

@@ -38,7 +38,7 @@ try:
 except ImportError as exc:  # an optional extra: say how to get it
     raise ImportError(
         "conformance.contrib.schemathesis needs schemathesis 4.32 or later; install it with "
-        "`pip install 'conformance[schemathesis]'`"
+        "`pip install -e '.[schemathesis]'` from the conformance checkout"
     ) from exc
 
 from conformance.checks import get_check

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from conformance.checks._model import Severity, Verdict
 from conformance.checks._registry import Check
 from conformance.engine._result import CheckResult
+from conformance.report._fixes import anchor_of
 from conformance.report._text import render_result
 
 HEADER = """# Checks
@@ -34,6 +35,8 @@ def failure_line(check: Check) -> str:
 def _section(check: Check) -> list[str]:
     rest = check.description.partition("\n")[2]
     lines = [
+        f'<a id="{anchor_of(check.id)}"></a>',
+        "",
         f"### `{check.id}`: {check.title}",
         "",
         f"- Area: {check.area}; severity: {check.severity.value}",
@@ -45,6 +48,8 @@ def _section(check: Check) -> list[str]:
     if check.probes:
         lines.append("- Probes: " + ", ".join(f"`{p}`" for p in check.probes))
     lines.append(f"- Fails as: `{failure_line(check)}`")
+    if check.fix:
+        lines.append(f"- How to fix: {check.fix}")
     body = textwrap.dedent(rest).strip()
     if body:
         lines += ["", body]

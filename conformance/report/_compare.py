@@ -5,12 +5,14 @@ Pure data; ``_compare_render`` turns a :class:`Matrix` into HTML or Markdown.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.report._causes import root_causes
 from conformance.report._text import clipped, trial_rate
 from conformance.run._baseline import MATCHED, finding_identity
 from conformance.run._scores import AreaScore, all_checks, area_order, area_scores
@@ -25,6 +27,7 @@ STATUSES = {
     "inconclusive": "inconclusive",
     "not-run": "not run",
 }
+UNCONCLUDED = {"inconclusive", "not-run"}  # cells that say nothing about the endpoint
 NOTE_VALUE = 200  # characters of an expected or actual value in a cell's note
 GENERIC_DIRS = {"", ".", "reports", "report", "results", "out", "output"}
 
@@ -45,6 +48,10 @@ class Column:
     embedded: bool = False
     outcome: str = ""  # why the run did not conclude (unreachable, interrupted...); "" if it did
     latency: dict[str, Any] = field(default_factory=dict)  # results.json's latency figures
+    why: str = ""  # a run that ran no check: its notes, in full (key variable unset, model 404)
+    report: str = ""  # the run's report.html relative to the page ("" when there is none)
+    clients: Any = None  # results.json's client readiness record, whatever its shape
+    causes: list[str] = field(default_factory=list)  # root causes of its ERRORs, one line each
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Cell:
     # What failed, by identity (check, probe, JSON path, kind): the same defect with other
     # values in its title is the same finding in both columns.
     found: frozenset[tuple[str, ...]] = frozenset()
+    cause: str = ""  # the run's root cause that left it inconclusive (said once, not per cell)
 
     @property
     def label(self) -> str:
@@ -73,8 +81,26 @@ class Row:
 
     @property
     def differs(self) -> bool:
-        shown = [cell for i, cell in enumerate(self.cells) if i not in self.silent]
+        """The endpoints that concluded something about the check concluded differently:
+        a real difference (an inconclusive or missing column is no evidence either way)."""
+        shown = [
+            cell
+            for i, cell in enumerate(self.cells)
+            if i not in self.silent and cell.status not in UNCONCLUDED
+        ]
         return len({(cell.status, cell.found) for cell in shown}) > 1
+
+    @property
+    def uncertain(self) -> bool:
+        """No real difference, but some column could not conclude (ERROR, not run) where
+        another did: set apart from the differences, never counted with them."""
+        shown = [cell for i, cell in enumerate(self.cells) if i not in self.silent]
+        return not self.differs and len({(cell.status, cell.found) for cell in shown}) > 1
+
+    @property
+    def group(self) -> int:
+        """0: differs, 1: differs only through an inconclusive column, 2: the same."""
+        return 0 if self.differs else 1 if self.uncertain else 2
 
 
 @dataclass
@@ -144,8 +170,25 @@ def labels(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
     return [f"{i}: {name}" for i, name in enumerate(by_host, start=1)]
 
 
-def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
-    """The matrix of ``runs`` (``(path, results data)`` pairs, in column order)."""
+def _by_cause(cell: Cell, check_id: str, causes: Mapping[str, str]) -> Cell:
+    """An inconclusive cell whose run met a root cause says the cause once, briefly, instead
+    of repeating every exchange's message (the summary row lists the cause in full)."""
+    if cell.status == "inconclusive" and check_id in causes:
+        return Cell(cell.status, cell.verdict, "", cell.found, cause=causes[check_id])
+    return cell
+
+
+def report_link(path: str, page: Path | None) -> str:
+    """The report.html beside a results.json, relative to the page ("" when missing)."""
+    report = Path(path).with_name("report.html")
+    if page is None or not report.is_file():
+        return ""
+    return os.path.relpath(report.resolve(), page.resolve().parent).replace(os.sep, "/")
+
+
+def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]], page: Path | None = None) -> Matrix:
+    """The matrix of ``runs`` (``(path, results data)`` pairs, in column order); cells
+    link to each run's report relative to ``page``, the file the matrix is written to."""
     names = labels(runs)
     columns = [
         Column(
@@ -161,11 +204,19 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
             embedded=bool(data.get("endpoint", {}).get("embedded")),
             outcome=run_outcome(data),
             latency=dict(data.get("latency") or {}),
+            why="" if data.get("checks") else "; ".join(str(n) for n in data.get("notes") or []),
+            report=report_link(path, page),
+            clients=data.get("clients"),
+            causes=[cause.line() for cause in root_causes(data)],
         )
         for name, (path, data) in zip(names, runs, strict=True)
     ]
     per_run = [{str(c.get("id")): c for c in all_checks(data)} for _, data in runs]
     silent = tuple(i for i, checks in enumerate(per_run) if not checks)
+    per_cause = [
+        {cid: f"{c.scope} {c.what}" for c in root_causes(data) for cid in c.checks.get("ERROR", [])}
+        for _, data in runs
+    ]
     union: dict[str, Mapping[str, Any]] = {}
     for checks in per_run:
         for check_id, check in checks.items():
@@ -177,13 +228,16 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
             area=str(first.get("area", "")),
             severity=str(first.get("severity", "")),
             spec=str(first.get("spec", "")),
-            cells=[cell_of(checks.get(check_id)) for checks in per_run],
+            cells=[
+                _by_cause(cell_of(checks.get(check_id)), check_id, causes)
+                for checks, causes in zip(per_run, per_cause, strict=True)
+            ],
             silent=silent,
         )
         for check_id, first in union.items()
     ]
     areas = area_order(union.values())
-    rows.sort(key=lambda r: (not r.differs, areas.index(r.area)))  # stable: catalogue order
+    rows.sort(key=lambda r: (r.group, areas.index(r.area)))  # stable: catalogue order
     scores: dict[str, list[AreaScore]] = {}
     for index, (_, data) in enumerate(runs):
         for score in area_scores(all_checks(data)):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
+from typing import Any
 
 from conformance._version import __version__
 from conformance.report._compare import STATUSES, Column, Matrix, Row
 from conformance.report._compare_latency import latency_html, latency_markdown
 from conformance.report._html_evidence import anchor
+from conformance.wire._latency import figure_text
 from conformance.wire._visible import markdown_text
 
 # Plain glyphs for the page (fonts without emoji render them); emoji for Markdown,
@@ -47,6 +50,10 @@ td.c-fail,td.c-warn{font-weight:600}
 .area th{background:#eaeef2;font-size:1.05em}
 .area.diff-group th{background:#ffebe9}
 tr.differs td.check{border-left:4px solid #cf222e}
+.area.uncertain-group th{background:#fbefff}
+tr.uncertain td.check{border-left:4px solid #8250df}
+.uncertain-tag{color:#8250df;font-weight:700;font-size:0.85em}
+#endpoint-summary{margin:8px 0 14px 0}td a{color:inherit}
 .differs-tag{color:#cf222e;font-weight:700;font-size:0.85em}
 .note{white-space:pre-wrap;font-weight:400;font-size:0.85em;max-width:40em;margin:4px 0 0 0}
 summary{cursor:pointer}
@@ -56,47 +63,111 @@ summary{cursor:pointer}
 """
 
 
-def _cell_html(row: Row, index: int) -> str:
+def _cell_html(row: Row, index: int, column: Column) -> str:
     cell = row.cells[index]
     text = f"{GLYPHS[cell.status]} {escape(cell.label)}"
+    if column.report:  # the check in that run's report, with all its evidence
+        text = f'<a href="{escape(column.report)}#{anchor("check", row.check_id)}">{text}</a>'
     if cell.note:
-        text = (
-            f"<details><summary>{text}</summary>"
+        text += (
+            f"<details><summary>findings</summary>"
             f'<pre class="note">{escape(cell.note)}</pre></details>'
         )
     hover = f' title="{escape(cell.note[:NOTE_HOVER])}"' if cell.note else ""
+    if cell.cause:
+        hover = f' title="cause: {escape(cell.cause)}"'
     return f'<td class="c-{cell.status}"{hover}>{text}</td>'
 
 
+ROW_CLASS = ("differs", "uncertain", "same")  # by Row.group
+GROUP_TITLE = ("where the endpoints differ", "differs only where a run was inconclusive", "")
+
+
 def _row_html(matrix: Matrix, row: Row) -> str:
-    tag = ' <span class="differs-tag">differs</span>' if row.differs else ""
+    tag = {
+        0: ' <span class="differs-tag">differs</span>',
+        1: ' <span class="uncertain-tag">inconclusive</span>',
+    }.get(row.group, "")
     return (
-        f'<tr class="{"differs" if row.differs else "same"}" '
+        f'<tr class="{ROW_CLASS[row.group]}" '
         f'id="{anchor("check", row.check_id)}"><td class="check">'
         f"<code>{escape(row.check_id)}</code>{tag}<br>"
         f'<span class="muted">{escape(row.title)} ({escape(row.severity)})</span></td>'
-        + "".join(_cell_html(row, i) for i in range(len(matrix.columns)))
+        + "".join(_cell_html(row, i, c) for i, c in enumerate(matrix.columns))
         + "</tr>"
     )
 
 
 def _matrix_rows(matrix: Matrix) -> list[str]:
-    """Rows with a header row wherever the group (differs or not, area) changes."""
+    """Rows with a header row wherever the group (differs, inconclusive, same; area) changes."""
     body = []
-    group: tuple[bool, str] | None = None
+    group: tuple[int, str] | None = None
     anchored: set[str] = set()
     for row in matrix.rows:
-        if group != (row.differs, row.area):
-            group = (row.differs, row.area)
+        if group != (row.group, row.area):
+            group = (row.group, row.area)
             ident = "" if row.area in anchored else f' id="{anchor("area", row.area)}"'
             anchored.add(row.area)
-            title = escape(row.area) + (": where the endpoints differ" if row.differs else "")
+            title = escape(row.area) + (
+                f": {GROUP_TITLE[row.group]}" if GROUP_TITLE[row.group] else ""
+            )
+            style = {0: " diff-group", 1: " uncertain-group"}.get(row.group, "")
             body.append(
-                f'<tr class="area{" diff-group" if row.differs else ""}"{ident}>'
+                f'<tr class="area{style}"{ident}>'
                 f'<th colspan="{len(matrix.columns) + 1}">{title}</th></tr>'
             )
         body.append(_row_html(matrix, row))
     return body
+
+
+def clients_text(clients: Any) -> str:
+    """A run's client readiness in a few words ("openai-python READY, langchain LIMITED"),
+    from whatever shape results.json gives it: a mapping or a list of records."""
+    if isinstance(clients, Mapping):
+        items = list(clients.items())
+    elif isinstance(clients, list):
+        items = [
+            (c.get("client") or c.get("name") or "?", c) for c in clients if isinstance(c, Mapping)
+        ]
+    else:
+        return ""
+    words = []
+    for name, value in items:
+        status = value
+        if isinstance(value, Mapping):
+            status = next((value[k] for k in ("readiness", "status", "verdict") if k in value), "")
+        words.append(f"{name} {status}".strip())
+    return ", ".join(words)
+
+
+def _summary_row(column: Column) -> str:
+    """One endpoint in a row: verdict, counts, client readiness, latency; or why it did
+    not run, on the page (not only on stderr)."""
+    label = escape(column.label)
+    if column.report:
+        label = f'<a href="{escape(column.report)}">{label}</a>'
+    counts = ", ".join(f"{n} {v}" for v, n in column.totals.items() if n) or "no checks ran"
+    latency = "; ".join(
+        f"{name} {figure_text(column.latency.get(key), 's')}"
+        for key, name in (("headers_s", "headers"), ("first_token_s", "first token"))
+        if column.latency.get(key)
+    )
+    why = escape("; ".join([column.why or column.outcome, *column.causes]).strip("; "))
+    return (
+        f"<tr><th>{label}</th><td>{escape(column.verdict)}</td><td>{escape(counts)}</td>"
+        f"<td>{escape(clients_text(column.clients)) or '-'}</td>"
+        f"<td>{escape(latency) or '-'}</td>"
+        f'<td class="{"caveat" if why else ""}">{why or "-"}</td></tr>'
+    )
+
+
+def summary_table(matrix: Matrix) -> str:
+    rows = "".join(_summary_row(c) for c in matrix.columns)
+    return (
+        '<table id="endpoint-summary"><thead><tr><th>endpoint</th><th>verdict</th>'
+        "<th>checks</th><th>clients</th><th>latency p50 / p95</th><th>inconclusive because</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _head(column: Column) -> str:
@@ -134,6 +205,7 @@ def render_html(matrix: Matrix) -> str:
     body = _matrix_rows(matrix)
     caveats = "".join(f'<p class="caveat">Note: {escape(n)}.</p>' for n in matrix.notes)
     legend = " &nbsp; ".join(f"{GLYPHS[k]} {escape(v)}" for k, v in STATUSES.items())
+    uncertain = [row for row in matrix.rows if row.uncertain]
     summary = (
         f"{len(differ)} of {len(matrix.rows)} checks differ between the endpoints"
         if len(matrix.columns) > 1
@@ -147,21 +219,28 @@ def render_html(matrix: Matrix) -> str:
         )
         more = f" and {len(differ) - DIFFER_LISTED} more" if len(differ) > DIFFER_LISTED else ""
         summary += f":</b> {listed}{more}<b>"
+    apart = (
+        f'; <span id="uncertain">{len(uncertain)} more differ only where a run was '
+        "inconclusive or did not run (listed after them)</span>"
+        if uncertain
+        else ""
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         "<title>conformance: comparison of "
         f"{escape(', '.join(c.label for c in matrix.columns))}</title>"
         f"<style>{STYLE}</style></head><body>"
         f"<h1>Conformance comparison: {escape(' vs '.join(c.label for c in matrix.columns))}"
-        f'</h1><p id="summary"><b>{summary}</b>; rows that differ come first.</p>'
-        f"{caveats}"
+        f'</h1><p id="summary"><b>{summary}</b>; rows that differ come first{apart}.</p>'
+        f"{summary_table(matrix)}{caveats}"
         f'<table id="matrix"><thead><tr><th>check</th>{heads}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
-        f'<p class="muted">Legend: {legend}. Click a cell to see its findings.</p>'
+        f'<p class="muted">Legend: {legend}. A cell links to the check in that run\'s report; '
+        "its findings open below it.</p>"
         f'<h2>Scores per area</h2><table id="scores"><thead><tr><th>area</th>{heads}</tr>'
         f"</thead><tbody>{scores}</tbody></table>"
-        '<p class="muted">score = PASS / (PASS + WARN + FAIL); SKIP and ERROR are counted '
-        "but not scored.</p>"
+        '<p class="muted">score = PASS / (PASS + WARN + FAIL + ERROR); SKIP is counted '
+        "but not scored; an area with ERRORs is never 100%.</p>"
         f"{latency_html(matrix)}"
         '<h2>Endpoints</h2><table id="endpoints"><thead><tr><th></th><th>endpoint</th>'
         "<th>model</th><th>profile</th><th>verdict</th><th>started</th><th>results</th></tr>"
@@ -180,7 +259,15 @@ def render_markdown(matrix: Matrix) -> str:
     names = [c.label for c in matrix.columns]
     out = [f"## Conformance comparison: {' vs '.join(_md(n) for n in names)}", ""]
     differ = sum(1 for row in matrix.rows if row.differs)
-    out.append(f"**{differ} of {len(matrix.rows)} checks differ**; rows that differ come first.")
+    uncertain = sum(1 for row in matrix.rows if row.uncertain)
+    apart = (
+        f"; {uncertain} more differ only where a run was inconclusive or did not run"
+        if uncertain
+        else ""
+    )
+    out.append(
+        f"**{differ} of {len(matrix.rows)} checks differ**{apart}; rows that differ come first."
+    )
     out.append("")
     out.extend(f"> Note: {_md(n)}." for n in matrix.notes)
     if matrix.notes:
@@ -196,7 +283,8 @@ def render_markdown(matrix: Matrix) -> str:
                 notes.append(f"{_md(column.label)} / `{row.check_id}`: {cell.note}")
                 text += f" [{len(notes)}]"
             cells.append(text)
-        check = f"`{row.check_id}`" + (" **differs**" if row.differs else "")
+        tag = " **differs**" if row.differs else " *inconclusive*" if row.uncertain else ""
+        check = f"`{row.check_id}`{tag}"
         out.append(f"| {_md(row.area)} | {check} | " + " | ".join(cells) + " |")
     out.append("")
     out.append("### Scores per area")
@@ -206,6 +294,10 @@ def render_markdown(matrix: Matrix) -> str:
     for area in matrix.areas:
         out.append(f"| {_md(area)} | " + " | ".join(s.label() for s in matrix.scores[area]) + " |")
     out.extend(latency_markdown(matrix))
+    causes = [(c.label, line) for c in matrix.columns for line in c.causes]
+    if causes:  # each once: the cells they left inconclusive do not repeat them
+        out += ["", "### Causes of inconclusive checks", ""]
+        out += [f"- {_md(label)}: {_md(line)}" for label, line in causes]
     if notes:
         out.append("")
         out.append("### Findings")

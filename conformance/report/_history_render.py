@@ -7,6 +7,7 @@ charts (latency p50, tokens), the runs newest first, and each check's verdict ru
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -16,7 +17,9 @@ from conformance.wire._latency import FIGURES
 
 GRID_RUNS = 30  # runs shown in the verdict grid of a series (the newest)
 GLYPH = {"PASS": "✓", "WARN": "!", "FAIL": "✗", "SKIP": "-", "ERROR": "?"}
-WIDTH, HEIGHT, PAD = 520, 150, 34
+WIDTH, HEIGHT = 520, 190
+LEFT, RIGHT, TOP, BOTTOM = 58, 40, 12, 40  # room for the y labels, the x labels, the titles
+X_LABEL_W = 80  # a run's time under the x axis ("12-06 02:53") with a gap
 
 STYLE = """
 body{font-family:system-ui,sans-serif;color:#1f2328;margin:16px;font-size:14px}
@@ -32,6 +35,8 @@ th{background:#f6f8fa}.muted{color:#57606a;font-size:0.9em}
 .charts{display:flex;flex-wrap:wrap;gap:12px}
 svg{border:1px solid #d0d7de;background:#fff}svg text{font-size:11px;fill:#57606a}
 svg .line{fill:none;stroke:#0969da;stroke-width:2}svg circle{fill:#0969da}
+svg .grid{stroke:#eaeef2}svg text.axis{font-weight:600}
+.grid th{white-space:nowrap;font-weight:400;font-size:0.85em}
 """
 
 
@@ -55,19 +60,40 @@ def _change_line(change: Change, series: Series | None = None) -> str:
     )
 
 
+def nice_ticks(high: float, count: int = 4) -> list[float]:
+    """Round values from 0 to at least ``high`` for an axis: 0, 50, 100, 150."""
+    if high <= 0:
+        return [0.0, 1.0]
+    raw = high / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return [step * i for i in range(math.ceil(high / step - 1e-9) + 1)]
+
+
+def _short_date(run: Run) -> str:
+    """``12-06 02:53``: what fits under a point of a chart."""
+    date = _date(run)
+    return date[5:16] if len(date) >= 16 else date
+
+
 def chart(title: str, values: Sequence[float | None], runs: Sequence[Run], unit: str) -> str:
-    """A line chart of ``values`` (oldest run left), each point titled with its run."""
+    """A line chart of ``values`` (oldest run left), each point titled with its run: a y axis
+    with round values and grid lines, the unit as its label, and as many run times under the
+    x axis as fit without overlapping (the first and the last always)."""
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     if not points:
         return ""
-    low, high = min(v for _, v in points), max(v for _, v in points)
-    low = 0.0 if low >= 0 else low
-    span = (high - low) or 1.0
+    low = min(0.0, *(v for _, v in points))
+    ticks = nice_ticks(max(v for _, v in points) - low)
+    ticks = [low + t for t in ticks]
+    top_value = ticks[-1]
+    span = (top_value - low) or 1.0
     steps = max(1, len(values) - 1)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def xy(index: int, value: float) -> tuple[float, float]:
-        x = PAD + (WIDTH - 2 * PAD) * index / steps
-        y = HEIGHT - PAD + 10 - (HEIGHT - PAD) * (value - low) / span
+        x = LEFT + plot_w * index / steps
+        y = TOP + plot_h - plot_h * (value - low) / span
         return round(x, 1), round(y, 1)
 
     coords = [xy(i, v) for i, v in points]
@@ -77,15 +103,31 @@ def chart(title: str, values: Sequence[float | None], runs: Sequence[Run], unit:
         f"{_number(v)} {escape(unit)}</title></circle>"
         for (i, v), (x, y) in zip(points, coords, strict=True)
     )
+    grid = "".join(
+        f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{xy(0, t)[1]}" '
+        f'y2="{xy(0, t)[1]}"/><text class="y" x="{LEFT - 4}" y="{xy(0, t)[1] + 4}" '
+        f'text-anchor="end">{_number(t)}</text>'
+        for t in ticks
+    )
+    fit = max(2, int(plot_w // X_LABEL_W) + 1)  # labels that fit side by side
+    every = max(1, math.ceil(len(runs) / fit))
+    shown = sorted({*range(0, len(runs), every), len(runs) - 1})
+    if len(shown) > 1 and shown[-1] - shown[-2] < every:
+        shown.pop(-2)  # the last label always, never on top of the one before
+    anchors = {0: "start", len(runs) - 1: "end"}
+    xlabels = "".join(
+        f'<text class="x" x="{xy(i, low)[0]}" y="{HEIGHT - BOTTOM + 14}" '
+        f'text-anchor="{anchors.get(i, "middle")}">{escape(_short_date(runs[i]))}</text>'
+        for i in shown
+    )
     return (
         f'<figure><svg role="img" aria-label="{escape(title)}" width="{WIDTH}" '
         f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" xmlns="http://www.w3.org/2000/svg">'
-        f"<title>{escape(title)}</title>"
-        f'<text x="4" y="12">{_number(high)} {escape(unit)}</text>'
-        f'<text x="4" y="{HEIGHT - PAD + 12}">{_number(low)}</text>'
-        f'<text x="{PAD}" y="{HEIGHT - 4}">{escape(_date(runs[0]))}</text>'
-        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 4}" text-anchor="end">'
-        f"{escape(_date(runs[-1]))}</text>"
+        f"<title>{escape(title)}</title>{grid}{xlabels}"
+        f'<text class="axis" transform="translate(12 {TOP + plot_h / 2}) rotate(-90)" '
+        f'text-anchor="middle">{escape(unit)}</text>'
+        f'<text class="axis" x="{LEFT + plot_w / 2}" y="{HEIGHT - 4}" text-anchor="middle">'
+        "run started (UTC, oldest left)</text>"
         f'<polyline class="line" points="{line}"/>{dots}</svg>'
         f"<figcaption>{escape(title)} (latest {_number(points[-1][1])} {escape(unit)})"
         "</figcaption></figure>"
@@ -140,7 +182,11 @@ def _grid(series: Series) -> str:
     changed = {c.check for c in series.changes}
     order = sorted(series.checks, key=lambda c: c not in changed)  # changed checks first
     per_run = [r.verdicts for r in runs]
-    heads = "".join(f"<th>{_run_link(r, _date(r)[:10])}</th>" for r in runs)
+    heads = "".join(
+        f'<th>{_run_link(r, _date(r)[:10])}<br><span class="muted">{escape(_date(r)[11:19])}'
+        "</span></th>"
+        for r in runs
+    )
     rows = []
     for check in order:
         cells = "".join(

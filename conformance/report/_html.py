@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+from conformance.report._fixes import docs_link, fix_hint
 from conformance.report._html_evidence import (
     anchor,
     as_text,
@@ -49,6 +50,10 @@ body>.summary,.summary>.summary__data{display:contents}
 .cf-hit{background:#ffebe9;display:block;border-left:3px solid #cf222e}
 .cf-cut{color:#9a6700;font-style:italic}
 .cf summary{cursor:pointer}
+.cf-fix{background:#ddf4ff;border-left:3px solid #0969da;padding:4px 8px;margin:4px 0}
+.cf-hists{display:flex;gap:16px;align-items:flex-start}.cf-hist caption{text-align:left}
+.cf-hist td{border:none;padding:0 6px;font-size:0.85em}
+.cf-bar{display:inline-block;height:9px;background:#0969da;vertical-align:middle}
 .cf-checks>tbody>tr>td:first-child{white-space:nowrap}
 @media print{
  .controls,.filter,.summary__reload,#results-table,#environment-header,#environment{display:none}
@@ -89,6 +94,8 @@ def check_html(
         f"({escape(str(check.get('severity', '')))}, {escape(str(check.get('area', '')))})"
         f" - spec <code>{escape(str(check.get('spec', '')))}</code></p>"
     ]
+    if check.get("verdict") in ("FAIL", "WARN"):
+        out.append(fix_html(str(check.get("id", ""))))
     if check.get("unsupported"):
         out.append("<p>unsupported: the endpoint declined the feature with a proper 4xx</p>")
     if check.get("reason"):
@@ -124,6 +131,18 @@ def check_html(
         out.append(f"<p>exchanges judged: {links}</p>")
     out.append("</div>")
     return "".join(out)
+
+
+def fix_html(check_id: str) -> str:
+    """How to fix a failure of ``check_id`` (its ``@check(fix=...)``), linked to its section
+    of docs/checks.md; "" for a check without one (an old run's check no longer known)."""
+    fix = fix_hint(check_id)
+    if not fix:
+        return ""
+    return (
+        f'<p class="cf-fix"><b>How to fix:</b> {escape(fix)} '
+        f'(<a href="{escape(docs_link(check_id))}">docs/checks.md</a>)</p>'
+    )
 
 
 def known_indexes(data: Mapping[str, Any], check: Mapping[str, Any]) -> set[int] | None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from conformance.report._causes import root_causes
 from conformance.report._html_evidence import anchor, as_text
 from conformance.run._scores import VERDICTS, all_checks, area_scores
 from conformance.wire._latency import latency_line
@@ -70,10 +71,14 @@ def header_card(data: Mapping[str, Any]) -> str:
                     ),
                 )
             )
+    rows[1:1] = [("cause", escape(cause.line())) for cause in root_causes(data)]  # by the verdict
     rows.extend(_phase_rows(data))
     latency = latency_line(data)
     if latency is not None:
         rows.append(("latency", f'<span id="cf-latency">{escape(latency)}</span>'))
+        spread = histograms_html(data.get("latency") or {})
+        if spread:
+            rows.append(("spread", spread))
     faults = [f for f in data.get("faults") or [] if isinstance(f, Mapping)]
     if faults:
         kinds = Counter(str(f.get("kind", "")) for f in faults)
@@ -102,7 +107,30 @@ def header_card(data: Mapping[str, Any]) -> str:
     return (
         f'<div class="cf cf-card" id="cf-header"><h2>Conformance: '
         f"{escape(str(endpoint.get('base_url', '')))}</h2><dl>{body}</dl>"
-        f"{scores_table(data)}</div>"
+        f"{scores_table(data)}{verdict_filter(data)}</div>"
+    )
+
+
+def verdict_filter(data: Mapping[str, Any]) -> str:
+    """A box per verdict, counted in our words, that shows or hides those checks' rows
+    (CSS only: the page reads and filters without JavaScript)."""
+    totals = data.get("totals", {})
+    boxes, rules = [], []
+    for verdict in VERDICTS:
+        n = int(totals.get(verdict, 0) or 0)
+        box = f"cf-show-{verdict}"
+        boxes.append(
+            f'<label class="cf-verdict-{verdict}"><input type="checkbox" id="{box}" checked'
+            f"{' disabled' if not n else ''}> {n} {verdict}</label>"
+        )
+        hidden = f"body:has(#{box}:not(:checked))"
+        rules.append(
+            f"{hidden} tr.cf-row-{verdict},{hidden} #results-table "
+            f"tbody:has(td.col-result.cf-verdict-{verdict}){{display:none}}"
+        )
+    return (
+        f"<style>{''.join(rules)}</style>"
+        f'<p class="cf-filter" id="cf-filter">Show: {" ".join(boxes)}</p>'
     )
 
 
@@ -234,3 +262,25 @@ def scores_table(data: Mapping[str, Any]) -> str:
 
 
 # --- checks and their evidence ----------------------------------------------------------
+
+
+def histograms_html(latency: Mapping[str, Any]) -> str:
+    """Time to first token and chunk gaps as bar histograms (CSS bars, no script)."""
+    parts = []
+    for key, label in (("first_token_s", "time to first token"), ("chunk_gap_s", "chunk gaps")):
+        stats = latency.get(key)
+        buckets = stats.get("histogram") if isinstance(stats, Mapping) else None
+        if not buckets:
+            continue
+        top = max(int(n) for _, n in buckets) or 1
+        rows = "".join(
+            f"<tr><td>{'≤ ' + str(upper) + ' ms' if upper is not None else 'slower'}</td>"
+            f'<td><span class="cf-bar" style="width:{max(1, round(120 * int(n) / top))}px">'
+            f"</span> {int(n)}</td></tr>"
+            for upper, n in buckets
+        )
+        parts.append(
+            f'<table class="cf-hist" id="cf-hist-{key}"><caption>{escape(label)}</caption>'
+            f"<tbody>{rows}</tbody></table>"
+        )
+    return f'<div class="cf-hists">{"".join(parts)}</div>' if parts else ""

@@ -43,7 +43,9 @@ def anchor(kind: str, name: str) -> str:
 def findings_table(findings: list[Mapping[str, Any]], known: set[int] | None = None) -> str:
     rows = []
     for i, f in enumerate(findings):
-        where = escape(str(f.get("exchange") or ""))
+        probes = f.get("probes")  # a finding merged across probes names them all
+        shown = probes if isinstance(probes, list) and probes else [f.get("exchange") or ""]
+        where = escape(", ".join(str(p) for p in shown))
         if f.get("chunk_index") is not None:
             where += f", event {f['chunk_index']}"
         status = ""

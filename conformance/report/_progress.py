@@ -59,7 +59,8 @@ class Progress(Observer):
         self.checks_done = 0
         self.area = ""
         self._last_line = 0.0
-        self._phase_started = self.started
+        self._phase_started: float | None = None  # when work last started from idle
+        self._done_before = 0  # requests answered before then
         self._live: Any = None
         self._areas: dict[str, str] = {}
         self.shown = False  # nothing is printed before begin()
@@ -99,8 +100,10 @@ class Progress(Observer):
 
     def requests_planned(self, count: int) -> None:
         with self.lock:
+            if self.requests_done >= self.requests_total:  # idle: a new stretch of work
+                self._phase_started = time.monotonic()
+                self._done_before = self.requests_done
             self.requests_total += count
-            self._phase_started = time.monotonic()
         if count:
             self._plain(force=True)
 
@@ -145,11 +148,16 @@ class Progress(Observer):
         return ", ".join(parts)
 
     def _eta(self) -> str | None:
+        """The requests left at the pace of those answered since the run last went idle
+        (the preflight's request, then the checks' probes): a batch planned while others
+        are in flight (follow-ups, trials) keeps the clock and the count, which restarting
+        the clock alone turned into "ETA 0s"."""
         left = self.requests_total - self.requests_done
-        if left <= 0 or self.requests_done == 0:
+        answered = self.requests_done - self._done_before
+        if left <= 0 or answered <= 0 or self._phase_started is None:
             return None
-        spent = time.monotonic() - self._phase_started
-        return f"{spent / self.requests_done * left:.0f}s"
+        seconds = (time.monotonic() - self._phase_started) / answered * left
+        return "<1s" if seconds < 1 else f"{seconds:.0f}s"
 
     def _text(self) -> Any:
         from rich.text import Text

@@ -21,6 +21,14 @@ from conformance.report._html import STYLE, check_html, exchange_map, report_bod
 from conformance.report._html_card import header_card
 from conformance.run._results import public_url
 
+# pytest-html's own parts that speak pytest (its attribution line, the Environment block of
+# Python and plugin versions, "N tests took", outcome filter boxes counting pytest's
+# outcomes, the captured-log pane): hidden; the card above says all of it in our words.
+PYTEST_HTML_HIDDEN = (
+    "<style>#title+p,#environment-header,#environment,.run-count,p.filter,"
+    ".controls .filters,.logwrapper{display:none}</style>"
+)
+
 
 def result_html(result: CheckResult) -> str:
     """A check's evidence for its row in pytest-html's (JavaScript) results table."""
@@ -59,7 +67,7 @@ class HtmlReportHooks:
         if run is None:
             return
         data = self._written() or run.results_data()
-        prefix.append(STYLE + header_card(data))
+        prefix.append(STYLE + PYTEST_HTML_HIDDEN + header_card(data))
         postfix.append(report_body(data))
 
     def _written(self) -> dict[str, Any] | None:
@@ -74,16 +82,27 @@ class HtmlReportHooks:
             return None
         return data if isinstance(data, dict) else None
 
+    def pytest_metadata(self, metadata: dict[str, Any]) -> None:
+        """No Environment block (Python, pluggy, plugins): the card says what was tested."""
+        metadata.clear()
+
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells.insert(1, '<th class="sortable" data-column-type="verdict">Verdict</th>')
-        cells.insert(2, '<th class="sortable" data-column-type="area">Area</th>')
-        cells.insert(3, '<th class="sortable" data-column-type="severity">Severity</th>')
+        # pytest's words replaced by ours: its outcome column shows our verdict (the cell
+        # keeps pytest-html's class, which opens a row's evidence), a test is a check.
+        cells[:] = [
+            '<th class="sortable" data-column-type="result">Verdict</th>',
+            '<th class="sortable" data-column-type="area">Area</th>',
+            '<th class="sortable" data-column-type="severity">Severity</th>',
+            '<th class="sortable" data-column-type="testId">Check</th>',
+            '<th class="sortable" data-column-type="duration">Duration</th>',
+        ]
 
     def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
         props = dict(report.user_properties)
         verdict = str(props.get("conformance_verdict", ""))
         check_id = str(props.get("conformance_check", ""))
         area = severity = ""
+        test_cell, duration = cells[1], cells[2]
         if check_id:
             from conformance.checks import get_check
             from conformance.explore import get_property
@@ -93,7 +112,11 @@ class HtmlReportHooks:
             except KeyError:  # an exploration property, reported like a check
                 check = get_property(check_id)
             area, severity = check.area, check.severity.value
-            cells[1] = f'<td class="col-testId">{escape(check_id)}: {escape(check.title)}</td>'
-        cells.insert(1, f'<td class="cf-verdict-{escape(verdict)}">{escape(verdict)}</td>')
-        cells.insert(2, f"<td>{escape(area)}</td>")
-        cells.insert(3, f"<td>{escape(severity)}</td>")
+            test_cell = f'<td class="col-testId">{escape(check_id)}: {escape(check.title)}</td>'
+        cells[:] = [
+            f'<td class="col-result cf-verdict-{escape(verdict)}">{escape(verdict)}</td>',
+            f"<td>{escape(area)}</td>",
+            f"<td>{escape(severity)}</td>",
+            test_cell,
+            duration,
+        ]

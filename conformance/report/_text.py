@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from conformance.checks._model import Finding
 from conformance.engine._result import CheckResult
+from conformance.report._causes import explained_by_cause, finding_groups, root_causes
+from conformance.report._fixes import fix_hint
+from conformance.run._scores import all_checks
 from conformance.wire._visible import visible
 
 
@@ -74,3 +78,51 @@ def curl_command(exchange: Any) -> str:
     body = request.body if isinstance(request.body, str) else json.dumps(request.body)
     parts += ["--data-raw", shlex.quote(body)]
     return " ".join(parts)
+
+
+def outcome_lines(data: Mapping[str, Any], *, per_check: int = 2) -> list[str]:
+    """A run read by cause first, then per check: one line per root cause (with the checks
+    it left inconclusive), then one line per FAIL, WARN or ERROR check it does not explain,
+    its findings grouped by rule and JSON path with the probes that showed them."""
+    causes = root_causes(data)
+    lines = [f"cause: {cause.line()}" for cause in causes]
+    explained = explained_by_cause(causes)
+    for check in all_checks(data):
+        verdict, check_id = str(check.get("verdict")), str(check.get("id"))
+        if verdict not in ("FAIL", "WARN", "ERROR") or check_id in explained:
+            continue
+        if verdict == "ERROR":
+            lines.append(f"ERROR {check_id}: {clipped(str(check.get('reason') or ''), 160)}")
+            continue
+        groups = finding_groups(check.get("findings") or [])
+        head = groups[0].line() if groups else str(check.get("title"))
+        lines.append(f"{verdict} {check_id}: {head}")
+        lines += [f"  also: {g.line()}" for g in groups[1:per_check]]
+        if len(groups) > per_check:
+            lines.append(f"  and {len(groups) - per_check} more in the report")
+        lines += _example_lines(data, check_id)
+        fix = fix_hint(check_id)
+        if fix:
+            lines.append(f"  fix: {fix}")
+    return [visible(line, one_line=True) for line in lines]
+
+
+def _example_lines(data: Mapping[str, Any], check_id: str) -> list[str]:
+    """An exploration property's smallest failing request and how to replay the run."""
+    explored = data.get("explore")
+    if not isinstance(explored, Mapping):
+        return []
+    found = [
+        f
+        for f in explored.get("findings") or []
+        if isinstance(f, Mapping) and f.get("property") == check_id
+    ]
+    if not found:
+        return []
+    first = found[0]
+    shrunk = "shrunk" if first.get("shrunk") else "smallest seen"
+    fields = ", ".join(str(f) for f in first.get("fields") or [])
+    return [
+        f"  {shrunk} example (fields: {fields}): {clipped(first.get('example'), 200)}; "
+        f"replay: --seed {explored.get('seed')}"
+    ]

@@ -1,8 +1,9 @@
 """Per-area compatibility scores, computed from ``results.json`` data.
 
 Shared by the single-run report and the comparison page. A score never replaces the
-individual results: it is ``PASS / (PASS + WARN + FAIL)`` over the checks that concluded
-(SKIP and ERROR say nothing about compatibility, so they are counted but not scored).
+individual results: it is ``PASS / (PASS + WARN + FAIL + ERROR)``. SKIP says nothing about
+compatibility (counted, not scored); an ERROR is a check that should have concluded and did
+not, so an area with ERRORs is never 100% and its label says how many were inconclusive.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from conformance.explore._properties import AREA
 VERDICTS = ("PASS", "WARN", "FAIL", "SKIP", "ERROR")
 EXPLORATION = AREA  # the area of exploration's properties (generated requests): listed last
 CONCLUDED = ("PASS", "WARN", "FAIL")  # the verdicts that say something about compatibility
+SCORED = (*CONCLUDED, "ERROR")  # an inconclusive check keeps an area from its full score
 
 
 @dataclass
@@ -27,19 +29,25 @@ class AreaScore:
 
     @property
     def judged(self) -> int:
-        return sum(self.counts[v] for v in CONCLUDED)
+        """The checks scored: those that concluded and those that should have (ERROR)."""
+        return sum(self.counts[v] for v in SCORED)
 
     @property
     def score(self) -> float | None:
-        """The share of concluded checks that passed, or None when none concluded."""
+        """The share of scored checks that passed, or None when none was scored."""
         return None if self.judged == 0 else self.counts["PASS"] / self.judged
 
     def label(self) -> str:
-        """``83% (5 of 6)``, or ``n/a`` when nothing concluded."""
+        """``83% (5 of 6)``, ``50% (1 of 2, 1 ERROR)``, ``inconclusive (3 ERROR)`` when no
+        check concluded, or ``n/a`` when none was scored."""
         score = self.score
         if score is None:
             return "n/a"
-        return f"{round(score * 100)}% ({self.counts['PASS']} of {self.judged})"
+        errors = self.counts["ERROR"]
+        if errors == self.judged:
+            return f"inconclusive ({errors} ERROR)"
+        note = f", {errors} ERROR" if errors else ""
+        return f"{round(score * 100)}% ({self.counts['PASS']} of {self.judged}{note})"
 
 
 def area_order(checks: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -297,6 +297,10 @@ class Session:
 
 def _what_to_check(error: str) -> str:
     """The next thing to check for a first request that got no answer."""
+    if "plain HTTP" in error:  # --insecure would change nothing
+        return "Use an http:// --base-url for this server (or put TLS in front of it)."
+    if "connection refused" in error:
+        return "Is the server running, and is the port in --base-url right?"
     if "TLS" in error:
         return (
             "Check the endpoint's certificate (and the system's CA bundle, or SSL_CERT_FILE); "

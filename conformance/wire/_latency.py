@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,17 @@ if TYPE_CHECKING:
     from conformance.wire._sse import ServerSentEvent
 
 Clock = Callable[[], float]
+
+# A decoding rate means something only over enough chunks spread over enough time: chunks
+# that arrive in one burst (a buffering proxy, an endpoint that generates before it sends)
+# would give tens of thousands of tokens per second.
+MIN_RATE_CHUNKS = 8
+MIN_DECODE_S = 0.05
+# Upper bounds (milliseconds) of the histogram buckets of time to first token and chunk gaps;
+# the last bucket (None) holds everything slower.
+HISTOGRAM_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, None)
+# How the client notes the wait before a retry (``wire/_client``: "...; waited 1.02s").
+_WAITED = re.compile(r"; waited ([0-9.]+)s")
 
 # The figures of a run, in the order the report shows them: key, label, unit.
 FIGURES = (
@@ -104,7 +116,7 @@ def exchange_figures(
     content = [t for event, t in zip(data, times, strict=False) if _carries_content(event.data)]
     gaps = tuple(b - a for a, b in pairwise(times))
     rate: float | None = None
-    if len(content) > 1 and content[-1] > content[0]:
+    if len(content) >= MIN_RATE_CHUNKS and content[-1] - content[0] >= MIN_DECODE_S:
         tokens = usage[1] if usage is not None and usage[1] > 0 else len(content)
         # Tokens after the first, over the time from the first content chunk to the last:
         # the decoding rate, not diluted by the time to the first token.
@@ -131,16 +143,53 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def summary(values: Sequence[float], digits: int = 4) -> dict[str, Any] | None:
+def summary(
+    values: Sequence[float], digits: int = 4, *, rate: bool = False
+) -> dict[str, Any] | None:
+    """p50, p95, p99, min, max and n; a rate (higher is better) gets p5 too, its slow tail
+    (p95 of a throughput is the fast tail, which says little)."""
     if not values:
         return None
-    return {
+    out: dict[str, Any] = {
         "p50": round(percentile(values, 50), digits),
         "p95": round(percentile(values, 95), digits),
+        "p99": round(percentile(values, 99), digits),
         "min": round(min(values), digits),
         "max": round(max(values), digits),
         "n": len(values),
     }
+    if rate:
+        out["p5"] = round(percentile(values, 5), digits)
+    return out
+
+
+def histogram(seconds: Sequence[float]) -> list[list[int | None]]:
+    """``[[upper_ms, count], ...]`` over :data:`HISTOGRAM_MS` (None: slower than the rest),
+    from the first bucket with a value to the last."""
+    counts = [0] * len(HISTOGRAM_MS)
+    for value in seconds:
+        ms = value * 1000
+        index = next(
+            (i for i, upper in enumerate(HISTOGRAM_MS) if upper is not None and ms <= upper),
+            len(HISTOGRAM_MS) - 1,
+        )
+        counts[index] += 1
+    used = [i for i, n in enumerate(counts) if n]
+    if not used:
+        return []
+    return [[HISTOGRAM_MS[i], counts[i]] for i in range(used[0], used[-1] + 1)]
+
+
+def with_histogram(values: Sequence[float]) -> dict[str, Any] | None:
+    stats = summary(values)
+    if stats is not None:
+        stats["histogram"] = histogram(values)
+    return stats
+
+
+def retry_waits(notes: Iterable[str]) -> float:
+    """Seconds an exchange waited before its retries, from its retry notes."""
+    return sum(float(m.group(1)) for note in notes for m in _WAITED.finditer(note))
 
 
 class Timed(Protocol):
@@ -148,6 +197,7 @@ class Timed(Protocol):
 
     streamed: bool
     timing: Timing
+    retries: list[str]
 
     @property
     def ok(self) -> bool: ...
@@ -158,27 +208,36 @@ class Timed(Protocol):
 def figures(exchanges: Iterable[Timed]) -> dict[str, Any]:
     """p50/p95 (and min, max, count) of each figure over the streamed exchanges answered
     with a 2xx; the ``latency`` object of results.json."""
+    exchanges = list(exchanges)
     answered = [e for e in exchanges if e.streamed and e.ok and e.timing.headers_s is not None]
     per = [e.figures() for e in answered]
     headers = [f.headers_s for f in per if f.headers_s is not None]
     first = [f.first_token_s for f in per if f.first_token_s is not None]
     gaps = [g for f in per for g in f.gaps_s]
     rates = [f.output_tokens_per_s for f in per if f.output_tokens_per_s is not None]
+    # Waits before retries (429s, 503s), per request that waited, over every exchange: the
+    # figures above time the last attempt only, so a rate-limited run's cost shows here.
+    waits = [w for w in (retry_waits(e.retries) for e in exchanges) if w > 0]
     return {
         "streamed_exchanges": len(answered),
         "headers_s": summary(headers),
-        "first_token_s": summary(first),
-        "chunk_gap_s": summary(gaps),
-        "output_tokens_per_s": summary(rates, 2),
+        "first_token_s": with_histogram(first),
+        "chunk_gap_s": with_histogram(gaps),
+        "output_tokens_per_s": summary(rates, 2, rate=True),
+        "retry_wait_s": summary(waits, 3),
     }
 
 
 def figure_text(stats: Mapping[str, Any] | None, unit: str) -> str:
-    """``p50 0.301 s, p95 0.320 s`` (``-`` when there is nothing to show)."""
+    """``p50 301 ms, p95 320 ms, p99 330 ms``; a rate: ``p50 19.6 tok/s, slowest 5% below
+    12 tok/s``; ``-`` when there is nothing to show."""
     if not isinstance(stats, Mapping) or stats.get("p50") is None:
         return "-"
     if unit == "s":
-        return f"p50 {_ms(stats['p50'])}, p95 {_ms(stats['p95'])}"
+        text = f"p50 {_ms(stats['p50'])}, p95 {_ms(stats['p95'])}"
+        return text + (f", p99 {_ms(stats['p99'])}" if stats.get("p99") is not None else "")
+    if stats.get("p5") is not None:
+        return f"p50 {stats['p50']:g} {unit}, slowest 5% below {stats['p5']:g} {unit}"
     return f"p50 {stats['p50']:g} {unit}, p95 {stats['p95']:g} {unit}"
 
 
@@ -198,5 +257,18 @@ def latency_line(data: Mapping[str, Any]) -> str | None:
         for key, label, unit in FIGURES
         if isinstance(latency.get(key), Mapping)
     ]
+    if not isinstance(latency.get("output_tokens_per_s"), Mapping):
+        parts.append(
+            f"output tokens per second: not measured (no stream had {MIN_RATE_CHUNKS} content "
+            f"chunks over {MIN_DECODE_S * 1000:.0f} ms or more)"
+        )
     count = latency["streamed_exchanges"]
-    return "; ".join(parts) + f" (over {count} streamed probe{'s' * (count != 1)})"
+    line = "; ".join(parts) + f" (over {count} streamed probe{'s' * (count != 1)})"
+    waits = latency.get("retry_wait_s")
+    if isinstance(waits, Mapping) and waits.get("n"):
+        line += (
+            f"; waits before retries, apart from the figures above: {waits['n']} "
+            f"request{'s' * (waits['n'] != 1)} waited p50 {_ms(waits['p50'])}, "
+            f"max {_ms(waits['max'])}"
+        )
+    return line

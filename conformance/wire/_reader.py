@@ -216,17 +216,28 @@ class Reader:
             exchange.error = redact.text(self.error)
 
 
+# What OpenSSL says when the other end answers a ClientHello with plain text (an HTTP
+# server's "400 Bad Request"): the record is no TLS record.
+PLAIN_HTTP_REASONS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "RECORD_LAYER_FAILURE"}
+
+
 def _connect_failure(exc: httpx.ConnectError, where: str) -> str:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
-            return f"connection refused by {where} (is the server running and is --base-url right?)"
+            return f"connection refused by {where}"
         if isinstance(cause, socket.gaierror):
             host = where.rsplit(":", 1)[0]
             return f"could not resolve the host {host!r} (check --base-url): {cause.strerror}"
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate of {where} could not be verified: {cause.verify_message}"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake with {where} failed: {getattr(cause, 'reason', None) or cause}"
+            reason = getattr(cause, "reason", None) or cause
+            if reason in PLAIN_HTTP_REASONS:
+                return (
+                    f"{where} answered the TLS handshake in plain HTTP: the server speaks "
+                    f"http://, not https:// (TLS handshake failed: {reason})"
+                )
+            return f"TLS handshake with {where} failed: {reason}"
         cause = cause.__cause__ or cause.__context__
     return f"could not connect to {where}: {exc}"

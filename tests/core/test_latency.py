@@ -69,7 +69,7 @@ def test_each_part_of_a_stream_is_stamped_by_the_clock_given():
         "first_token_s": 0.35,
         "chunk_gaps": 3,
         "max_chunk_gap_s": 0.05,
-        "output_tokens_per_s": 20.0,  # 2 tokens after the first, over 0.10 s
+        "output_tokens_per_s": None,  # 3 content chunks: too few for a rate
     }
 
 
@@ -83,22 +83,49 @@ def test_a_run_reduces_its_streamed_exchanges_to_percentiles():
     refused = exchange_with([chunk("a"), DONE], [0.0, 0.01, 0.01, 0.01], status=500)
     data = figures([fast, slow, refused])
     assert data["streamed_exchanges"] == 2  # the 500 is not a sample of answering speed
-    assert data["headers_s"] == {"p50": 0.3, "p95": 0.48, "min": 0.1, "max": 0.5, "n": 2}
+    assert data["headers_s"] == {
+        "p50": 0.3, "p95": 0.48, "p99": 0.496, "min": 0.1, "max": 0.5, "n": 2,
+    }  # fmt: skip
     assert data["chunk_gap_s"]["p50"] == pytest.approx(0.1)
-    assert data["output_tokens_per_s"] == {
-        "p50": 10.0,
-        "p95": 10.0,
-        "min": 10.0,
-        "max": 10.0,
-        "n": 2,
-    }
+    assert data["chunk_gap_s"]["histogram"] == [[100, 2]]
+    assert data["output_tokens_per_s"] is None  # two chunks a stream: no rate
     line = latency_line({"latency": data})
     assert line == (
-        "time to response headers: p50 300 ms, p95 480 ms; "
-        "time to first content token: p50 300 ms, p95 480 ms; "
-        "gap between stream chunks: p50 100 ms, p95 100 ms; "
-        "output tokens per second: p50 10 tok/s, p95 10 tok/s (over 2 streamed probes)"
+        "time to response headers: p50 300 ms, p95 480 ms, p99 496 ms; "
+        "time to first content token: p50 300 ms, p95 480 ms, p99 496 ms; "
+        "gap between stream chunks: p50 100 ms, p95 100 ms, p99 100 ms; "
+        "output tokens per second: not measured (no stream had 8 content chunks over 50 ms "
+        "or more) (over 2 streamed probes)"
     )
+
+
+def test_a_rate_needs_enough_chunks_over_enough_time_and_reports_its_slow_tail():
+    pieces = [chunk(c) for c in "abcdefghij"] + [DONE]
+    steady = exchange_with(pieces, [0.0, 0.2, *(0.2 + 0.05 * i for i in range(10)), 0.7])
+    burst = exchange_with(pieces, [0.0, 0.2, *(0.2 + 0.0001 * i for i in range(10)), 0.3])
+    assert steady.to_dict()["timing"]["output_tokens_per_s"] == 20.0  # 9 tokens in 0.45 s
+    assert burst.to_dict()["timing"]["output_tokens_per_s"] is None  # one burst: no rate
+    data = figures([steady, burst])
+    assert data["output_tokens_per_s"]["p5"] == 20.0
+    assert "output tokens per second: p50 20 tok/s, slowest 5% below 20 tok/s" in latency_line(
+        {"latency": data}
+    )
+
+
+def test_waits_before_retries_are_reported_apart_from_the_answer_times():
+    from types import SimpleNamespace
+
+    timing = SimpleNamespace(headers_s=None)
+    waited = [
+        SimpleNamespace(streamed=False, ok=True, timing=timing, figures=None, retries=[
+            f"attempt 1: 429 Too Many Requests; waited {w}s"
+        ])
+        for w in ("1.02", "0.98", "1.10")
+    ]  # fmt: skip
+    data = figures(waited)
+    assert data["retry_wait_s"] == {
+        "p50": 1.02, "p95": 1.092, "p99": 1.098, "min": 0.98, "max": 1.1, "n": 3,
+    }  # fmt: skip
 
 
 def test_a_run_without_streams_has_no_figures_and_no_line():
@@ -109,6 +136,7 @@ def test_a_run_without_streams_has_no_figures_and_no_line():
         "first_token_s": None,
         "chunk_gap_s": None,
         "output_tokens_per_s": None,
+        "retry_wait_s": None,
     }
     assert latency_line({"latency": data}) is None
 

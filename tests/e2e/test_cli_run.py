@@ -60,6 +60,7 @@ def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path)
     assert html.count(' class="cf-row cf-row-PASS">') == len(verdicts)
     assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-PASS">' in html
     assert "conformance: conformant:" in proc.stdout
+    assert "conformance: checks:" not in proc.stdout  # one phase: the line above says it all
 
 
 def test_a_defect_is_found_with_its_evidence(tmp_path):
@@ -78,7 +79,11 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
     }
     for finding in findings:
         assert finding["actual"] == finding["expected"] + 1
-    assert "usage_arithmetic [FAIL, MUST, usage]" in proc.stdout
+    assert (
+        "conformance: FAIL usage_arithmetic: usage.total_tokens is not prompt_tokens + "
+        "completion_tokens at $.usage.total_tokens (probes chat, chat_n, cap_max_tokens, "
+        "cap_max_completion_tokens and 6 more, in 4 of 4 trials)\n"
+    ) in proc.stdout
     html = (out / "report.html").read_text()
     assert html.count(' class="cf-row cf-row-FAIL">') == 1
     assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-FAIL">' in html
@@ -120,7 +125,11 @@ def test_an_unreachable_endpoint_is_one_clear_line_and_exit_3(tmp_path):
     assert first.startswith(
         f"conformance: cannot reach the endpoint at http://127.0.0.1:{port}/v1/chat/completions: "
     )
-    assert first.endswith("Check --base-url and that the server is up.")
+    assert first == (
+        f"conformance: cannot reach the endpoint at http://127.0.0.1:{port}/v1/chat/completions: "
+        f"connection refused by 127.0.0.1:{port}. Is the server running, and is the port in "
+        "--base-url right?"
+    )  # the hint said once
     assert "Traceback" not in proc.stderr
     assert load_results(out)["verdict"] == "inconclusive"
 
@@ -169,4 +178,51 @@ def test_an_unknown_defect_is_a_usage_error():
     assert proc.returncode == 2
     assert proc.stderr.startswith(
         "conformance: error: --defect 'gremlins' is unknown. Known defects: "
+    )
+
+
+PYTEST_WORDS = ("passed", "failed", "deselected", "ERROR at setup", "test_check", "plugin.py",
+                "CheckResult(", "suite.py", "Generated html report", "=====")  # fmt: skip
+
+
+def test_a_gateway_answering_502_pages_is_one_cause_in_a_few_lines(tmp_path):
+    out = tmp_path / "reports"
+    proc = run_cli(
+        "run", "--fault", "gateway-html", "--server-mode", "model", "--retries", "0",
+        "--report-dir", str(out),
+    )  # fmt: skip
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 3, text
+    assert len(text.splitlines()) <= 15, text
+    for word in PYTEST_WORDS:
+        assert word not in text, word
+    data = load_results(out)
+    errors = [c["id"] for c in data["checks"] if c["verdict"] == "ERROR"]
+    bodies = [e["request"]["body"] for e in data["exchanges"]]
+    streams = sum(1 for b in bodies if isinstance(b, dict) and b.get("stream") is True)
+    cause = [line for line in proc.stdout.splitlines() if line.startswith("conformance: cause:")]
+    assert cause == [
+        f"conformance: cause: every stream: true request ({streams} of {data['requests']}) got "
+        f"502 Bad Gateway (a gateway's HTML error page): {len(errors)} checks inconclusive "
+        f"({', '.join(errors[:3])} and {len(errors) - 3} more)"
+    ]
+    assert proc.stdout.splitlines()[0].startswith(
+        f"conformance: inconclusive: {len(data['checks'])} checks ("
+    )
+
+
+@pytest.mark.parametrize("insecure", [(), ("--insecure",)], ids=["verified", "insecure"])
+def test_https_to_a_plain_http_server_says_the_server_speaks_http(tmp_path, served, insecure):
+    url = served.replace("http://", "https://")
+    where = url.removeprefix("https://").split("/")[0]
+    proc = run_cli(
+        "run", "--base-url", url, "--model", "conformance/reference-1",
+        "--report-dir", str(tmp_path), *insecure, env=clean_env(CONFORMANCE_API_KEY=CANARY),
+    )  # fmt: skip
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines()[0] == (
+        f"conformance: cannot reach the endpoint at {url}/chat/completions: {where} answered "
+        "the TLS handshake in plain HTTP: the server speaks http://, not https:// (TLS "
+        "handshake failed: WRONG_VERSION_NUMBER). Use an http:// --base-url for this server "
+        "(or put TLS in front of it)."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -51,23 +52,27 @@ def test_each_outcome_is_its_own_cell_state():
 def test_rows_that_differ_come_first_grouped_by_area():
     matrix = build_matrix(two_runs())
     assert [c.label for c in matrix.columns] == ["a", "b"]
-    assert [(r.check_id, r.differs) for r in matrix.rows] == [
-        ("extra_check", True),
-        ("usage_arithmetic", True),
-        ("tools_called", True),
-        ("logprobs_shape", True),
-        ("success_status", False),
+    # real differences first; those only through an inconclusive or missing column apart
+    assert [(r.check_id, r.differs, r.uncertain) for r in matrix.rows] == [
+        ("usage_arithmetic", True, False),
+        ("tools_called", True, False),
+        ("extra_check", False, True),
+        ("logprobs_shape", False, True),
+        ("success_status", False, False),
     ]
     assert [[c.status for c in r.cells] for r in matrix.rows] == [
-        ["not-run", "warn"],
         ["pass", "fail"],
         ["pass", "unsupported"],
+        ["not-run", "warn"],
         ["pass", "inconclusive"],
         ["pass", "pass"],
     ]
     assert matrix.areas == ["http", "usage", "tools", "logprobs"]
     assert [s.label() for s in matrix.scores["http"]] == ["100% (1 of 1)", "50% (1 of 2)"]
-    assert [s.label() for s in matrix.scores["logprobs"]] == ["100% (1 of 1)", "n/a"]
+    assert [s.label() for s in matrix.scores["logprobs"]] == [
+        "100% (1 of 1)",
+        "inconclusive (1 ERROR)",
+    ]
     assert matrix.notes == []
 
 
@@ -97,17 +102,18 @@ def test_markdown_is_a_table_with_numbered_findings():
     assert text.splitlines()[:9] == [
         "## Conformance comparison: a vs b",
         "",
-        "**4 of 5 checks differ**; rows that differ come first.",
+        "**2 of 5 checks differ**; 2 more differ only where a run was inconclusive or did not "
+        "run; rows that differ come first.",
         "",
         "| area | check | a | b |",
         "| --- | --- | --- | --- |",
-        "| http | `extra_check` **differs** | · not run | ⚠️ WARN [1] |",
-        "| usage | `usage_arithmetic` **differs** | ✅ PASS | ❌ FAIL [2] |",
-        "| tools | `tools_called` **differs** | ✅ PASS | 🚫 unsupported [3] |",
+        "| usage | `usage_arithmetic` **differs** | ✅ PASS | ❌ FAIL [1] |",
+        "| tools | `tools_called` **differs** | ✅ PASS | 🚫 unsupported [2] |",
+        "| http | `extra_check` *inconclusive* | · not run | ⚠️ WARN [3] |",
     ]
-    assert "1. b / `extra_check`: x is wrong at $.x (chat): expected 1, actual 2" in text
+    assert "3. b / `extra_check`: x is wrong at $.x (chat): expected 1, actual 2" in text
     assert (
-        "2. b / `usage_arithmetic`: total is wrong at $.usage.total\\_tokens (chat): "
+        "1. b / `usage_arithmetic`: total is wrong at $.usage.total\\_tokens (chat): "
         "expected 14, actual 15"
     ) in text
     assert text.endswith(
@@ -220,3 +226,25 @@ def test_a_long_value_in_a_cell_note_is_clipped_with_its_length():
         f"x is wrong at $.x (chat): expected {'e' * 200}... (250 characters), "
         f"actual {actual[:200]}... ({len(actual)} characters)"
     )
+
+
+def test_each_endpoint_has_a_summary_row_and_cells_link_to_its_report(tmp_path):
+    a = tmp_path / "a"
+    a.mkdir()
+    (a / "report.html").write_text("<html></html>")
+    runs = two_runs()
+    runs[0][1]["clients"] = {"openai-python": {"readiness": "READY"}, "langchain": "LIMITED"}
+    runs[0][1]["latency"] = {"headers_s": {"p50": 0.1, "p95": 0.2}}
+    stub = results(notes=["not run: the environment variable B_KEY is not set"])
+    runs = [(str(a / "results.json"), runs[0][1]), ("c/results.json", stub)]
+    html = render_html(build_matrix(runs, page=tmp_path / "out" / "compare.html"))
+    summary = html[html.index('<table id="endpoint-summary">') :]
+    summary = summary[: summary.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", summary)
+    assert [re.sub("(<[^>]+>)+", "|", r) for r in rows[1:]] == [
+        "|a|nonconformant|4 PASS|openai-python READY, langchain LIMITED|"
+        "headers p50 100 ms, p95 200 ms|-|",
+        "|c|nonconformant|no checks ran|-|-|not run: the environment variable B_KEY is not set|",
+    ]
+    assert '<th><a href="../a/report.html">a</a></th>' in summary
+    assert '<a href="../a/report.html#cf-check-usage_arithmetic">✓ PASS</a>' in html

@@ -7,6 +7,7 @@ is rendered, that nothing was fetched from anywhere, and that the console stayed
 from __future__ import annotations
 
 import json
+import re
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -155,8 +156,11 @@ def test_the_comparison_puts_the_difference_at_the_top(runs, browser, tmp_path):
             "usage_arithmetic differs\nUsage adds up: total_tokens = prompt_tokens + "
             "completion_tokens (MUST)",
             "✓ PASS",
-            "✗ FAIL",
+            "✗ FAIL\nfindings",
         ]
+        assert first.locator("td a").nth(1).get_attribute("href") == (
+            "defective/report.html#cf-check-usage_arithmetic"
+        )  # every cell leads to that run's report
         assert first.bounding_box()["y"] < 400  # in the first screenful
         note = first.locator("td.c-fail .note")
         assert not note.is_visible()
@@ -217,3 +221,75 @@ def test_a_script_payload_from_the_endpoint_runs_in_neither_report_nor_compariso
             assert "<script>window.pwned = 1</script>" in page.locator("body").inner_text()
             assert seen.console_errors == []
         assert set(seen.requests) == {page_path.as_uri()}  # the <img> was never loaded
+
+
+# What pytest and pytest-html would show a user; none of it may appear on any page.
+PYTEST_WORDS = (
+    "pytest", "Passed", "Failed", "Skipped", "Errors", "Expected failures", "Unexpected passes",
+    "Rerun", "tests took", "Environment", "pluggy", "test_check", "suite.py", "No log output",
+    "Inconclusive:", "CheckResult(",
+)  # fmt: skip
+
+
+def test_no_page_speaks_pytest_and_the_report_filters_by_our_verdicts(runs, browser, tmp_path):
+    from tests.report.test_history_browser import history_page
+
+    history = history_page(runs, tmp_path)
+    for page_path in (runs.clean / "report.html", runs.defective / "report.html",
+                      runs.compare_html, history):  # fmt: skip
+        with visit(browser, page_path) as seen:
+            text = seen.page.locator("body").inner_text()
+            text = re.sub(r"\S*/pytest-of-\S*", "", text)  # this test's own temporary paths
+            for word in PYTEST_WORDS:
+                assert word not in text, (page_path.name, word)
+            assert seen.console_errors == []
+    data = load(runs.defective)
+    with visit(browser, runs.defective / "report.html") as seen:
+        page = seen.page
+        totals = data["totals"]
+        assert " ".join(page.locator("#cf-filter").inner_text().split()) == "Show: " + " ".join(
+            f"{totals[v]} {v}" for v in ("PASS", "WARN", "FAIL", "SKIP", "ERROR")
+        )
+        assert page.locator("#results-table thead th").all_inner_texts() == [
+            "Verdict", "Area", "Severity", "Check", "Duration",
+        ]  # fmt: skip
+        assert page.locator("tr.cf-row-PASS").first.is_visible()
+        page.locator("#cf-show-PASS").uncheck()
+        assert not page.locator("tr.cf-row-PASS").first.is_visible()
+        assert page.locator("tr.cf-row-FAIL").first.is_visible()
+
+
+def test_the_comparison_sets_inconclusive_apart_and_says_why_a_column_did_not_run(
+    runs, browser, tmp_path
+):
+    """Three columns: clean, defective, and a pair the matrix could not run (its key
+    variable unset): the one real difference on top, the page says why the third is empty."""
+    stub = load(runs.clean)
+    stub.update(
+        checks=[],
+        exchanges=[],
+        notes=["not run: the environment variable C_KEY is not set"],
+        verdict="inconclusive",
+        totals=dict.fromkeys(stub["totals"], 0),
+    )
+    (tmp_path / "unset").mkdir()
+    (tmp_path / "unset" / "results.json").write_text(json.dumps(stub))
+    page_path = tmp_path / "compare.html"
+    made = run_cli(
+        "compare", str(runs.clean / "results.json"), str(runs.defective / "results.json"),
+        str(tmp_path / "unset" / "results.json"), "-o", str(page_path),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with visit(browser, page_path) as seen:
+        page = seen.page
+        rows = page.locator("#endpoint-summary tbody tr")
+        assert rows.nth(2).locator("td").last.inner_text() == (
+            "not run: the environment variable C_KEY is not set"
+        )
+        assert rows.nth(1).locator("td").nth(0).inner_text() == "nonconformant"
+        assert page.locator("#matrix tr.differs").count() == 1
+        assert page.locator("#cf-check-usage_arithmetic").get_attribute("class") == "differs"
+        shot = tmp_path / "compare-three.png"
+        page.screenshot(path=str(shot))
+        keep_screenshot(shot)
+        assert seen.console_errors == []

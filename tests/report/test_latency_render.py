@@ -49,3 +49,17 @@ def test_the_comparison_puts_the_figures_side_by_side_and_judges_none():
     assert "1 of" not in page[: page.index("<table")]  # figures never make a row differ
     markdown = render_markdown(matrix)
     assert "| time to response headers | p50 301 ms, p95 330 ms | - |" in markdown
+
+
+def test_the_card_draws_a_histogram_of_first_token_times_and_chunk_gaps():
+    latency = {
+        **LATENCY,
+        "chunk_gap_s": {**stat(0.0504, 0.0551), "histogram": [[50, 4], [100, 2], [None, 1]]},
+    }
+    card = header_card(results(check("a"), latency=latency))
+    table = re.search(r'<table class="cf-hist" id="cf-hist-chunk_gap_s">(.*?)</table>', card)
+    cells = re.findall(
+        r"<tr><td>([^<]*)</td><td><span[^>]*width:(\d+)px[^>]*></span> (\d+)", table.group(1)
+    )
+    assert cells == [("≤ 50 ms", "120", "4"), ("≤ 100 ms", "60", "2"), ("slower", "30", "1")]
+    assert 'id="cf-hist-first_token_s"' not in card  # no histogram recorded: none drawn
