@@ -42,10 +42,11 @@ def test_a_baseline_from_a_defective_run_passes_it_and_fails_a_second_defect(tmp
     wrote = run_cli("baseline", "write", str(tmp_path / "first" / "results.json"), "-o", str(known))
     assert wrote.returncode == 0, wrote.stderr
     entries = yaml.safe_load(known.read_text())["findings"]
-    assert {(e["check"], e["exchange"], e["json_path"]) for e in entries} >= {
-        ("usage_arithmetic", "chat", "$.usage.total_tokens"),
-        ("usage_arithmetic", "chat_stream_usage", "$.usage.total_tokens"),
-    }
+    # One entry per defect, listing every probe that showed it (not one per probe).
+    [usage] = [e for e in entries if e["check"] == "usage_arithmetic"]
+    assert usage["json_path"] == "$.usage.total_tokens"
+    assert {"chat", "chat_stream_usage"} <= set(usage["probes"])
+    assert "exchange" not in usage
     assert wrote.stdout == f"conformance: wrote {len(entries)} known findings to {known}\n"
     noted = known.read_text().replace(
         "  title: usage.total_tokens", "  note: ticket 7\n  title: usage.total_tokens", 1
@@ -81,10 +82,12 @@ def test_a_baseline_from_a_defective_run_passes_it_and_fails_a_second_defect(tmp
         str(known),
     )
     assert worse.returncode == 1, worse.stdout + worse.stderr
-    assert (
-        "conformance: new finding: stream_done_terminator [chat_stream] $: "
-        "the stream is not terminated by data: [DONE]\n"
-    ) in worse.stdout
+    [line] = [x for x in worse.stdout.splitlines() if "new finding: stream_done_terminator" in x]
+    assert line == (  # one line for the defect, naming every probe that showed it
+        "conformance: new finding: stream_done_terminator [chat_stream, chat_stream_usage, "
+        "chat_n_stream, cap_max_tokens_stream] $: the stream is not terminated by data: [DONE] "
+        "(in 4 of 4 trials)"
+    )
     _, gate = gate_of(tmp_path / "worse")
     assert {n["check"] for n in gate["new"]} >= {"stream_done_terminator"}
     assert "usage_arithmetic" not in {n["check"] for n in gate["new"]}

@@ -78,4 +78,6 @@ def test_the_report_groups_the_same_defect_with_other_values_into_one_finding():
     [grouped] = group_findings([judged(500), judged(503), judged(500)])
     assert (grouped.count, grouped.title) == (3, "a schema-valid request was answered with 500")
     assert grouped.to_dict()["kind"] == "server error"
-    assert len(group_findings([judged(500), judged(500, "chat_stream")])) == 2
+    # The same defect shown by another probe is the same finding, listing both probes.
+    [both] = group_findings([judged(500), judged(500, "chat_stream")])
+    assert (both.count, both.probes) == (2, ("chat", "chat_stream"))
