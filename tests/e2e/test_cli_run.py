@@ -144,6 +144,26 @@ def test_a_wrong_key_is_one_clear_line_and_exit_3(tmp_path, served):
     assert "sk-wrong-key" not in (tmp_path / "results.json").read_text()
 
 
+def test_a_missing_key_is_one_clear_line_and_exit_3_not_nonconformance(tmp_path, served):
+    proc = run_cli(
+        "run",
+        "--base-url",
+        served,
+        "--model",
+        "conformance/reference-1",
+        "--report-dir",
+        str(tmp_path),
+        env=clean_env(),  # no key at all, against an endpoint that requires one
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines()[0] == (
+        f"conformance: no API key: {served}/chat/completions answered 401 to a request "
+        "without one. Set CONFORMANCE_API_KEY (or OPENAI_API_KEY), or pass --api-key."
+    )
+    data = load_results(tmp_path)
+    assert (data["verdict"], data["requests"]) == ("inconclusive", 1)
+
+
 def test_a_bad_base_url_is_a_usage_error():
     proc = run_cli("run", "--base-url", "localhost:8000", "--model", "m")
     assert proc.returncode == 2
