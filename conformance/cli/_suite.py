@@ -11,7 +11,7 @@ import click
 
 from conformance.cli._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
 from conformance.report._progress import Progress
-from conformance.run._baseline import gate_summary
+from conformance.run._baseline import gate_summary, warn_gate_line
 from conformance.run._results import EXIT_USAGE
 from conformance.run._session import Session
 from conformance.wire._visible import visible
@@ -154,6 +154,9 @@ def run_suite(
         )
     for line in gate_summary(data["gate"]):
         click.echo(f"conformance: {line}")
+    warned = warn_gate_line(data)
+    if warned is not None:
+        click.echo(f"conformance: {warned}")
     click.echo(
         f"conformance: report: {report_dir / 'report.html'} (results.json and junit.xml beside it)"
     )

@@ -361,6 +361,28 @@ def _note(
     earlier["probes"] += [p for p in ident["probes"] if p not in earlier["probes"]]
 
 
+def warn_gate_line(data: Mapping[str, Any]) -> str | None:
+    """The line that says a WARN failed the run (``--fail-on warn``): the verdict line says
+    "conformant", the exit code 1, and this says why. None when no WARN failed it."""
+    gate = data.get("gate") or {}
+    if gate.get("fail_on") != "warn" or data.get("exit_code") != EXIT_NONCONFORMANT:
+        return None
+    new = {str(n.get("check")) for n in gate.get("new", [])}
+    warned = [
+        str(c.get("id"))
+        for c in all_checks(data)
+        if c.get("verdict") == "WARN"
+        and ({str(c.get("id"))} | {str(f.get("check_id")) for f in c.get("findings", [])}) & new
+    ]
+    if not warned:
+        return None
+    n = len(warned)
+    return (
+        f"the gate failed the run: --fail-on warn, and {n} WARN{'s' if n > 1 else ''} "
+        f"(a broken SHOULD) {'are' if n > 1 else 'is'} not in a baseline: {', '.join(warned)}"
+    )
+
+
 def gate_summary(gate: Mapping[str, Any]) -> list[str]:
     """Lines for the terminal: what the gate decided and why."""
     lines = []

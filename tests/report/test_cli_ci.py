@@ -207,3 +207,79 @@ def test_no_file_a_run_writes_holds_the_api_key(runs, tmp_path):
         assert CANARY.encode() not in path.read_bytes(), path
     for proc in [*runs.outputs.values(), echo, wrote]:
         assert CANARY not in proc.stdout + proc.stderr
+
+
+def test_fail_on_warn_says_that_the_warn_failed_the_gate(tmp_path):
+    proc = run(
+        tmp_path / "r",
+        "--defect",
+        "unrequested-usage",
+        "-k",
+        "stream_usage_unrequested",
+        "--fail-on",
+        "warn",
+        "-q",
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("conformance: conformant: 1 checks (1 WARN); ")
+    assert (
+        "conformance: the gate failed the run: --fail-on warn, and 1 WARN (a broken SHOULD) is "
+        "not in a baseline: stream_usage_unrequested"
+    ) in lines
+
+
+@pytest.mark.parametrize(
+    ("select", "phase", "message"),
+    [
+        (
+            "usage_arithmatic",
+            "checks",
+            "-k 'usage_arithmatic' matches no check of --phase checks. The closest check ids: "
+            "usage_arithmetic, usage_stream_matches. `conformance checks` lists them all.",
+        ),
+        (
+            "explore_recovers",
+            "checks",
+            "-k 'explore_recovers' matches no check of --phase checks. It selects only checks "
+            "of the explore phase: add --phase explore or --phase all. `conformance checks` "
+            "lists them all.",
+        ),
+        (
+            "usage and (",
+            "all",
+            "-k 'usage and (' is not a valid expression: expected not OR left parenthesis OR "
+            "identifier; got end of input. Use pytest -k syntax, e.g. -k 'usage and not stream'.",
+        ),
+    ],
+)
+def test_a_k_that_selects_nothing_is_a_usage_error_before_any_request(
+    tmp_path, select, phase, message
+):
+    # An unreachable endpoint: any request sent would be exit 3, not this exit 2.
+    proc = run_cli(
+        "run",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "-k",
+        select,
+        "--phase",
+        phase,
+        "--report-dir",
+        str(tmp_path),
+    )
+    assert (proc.returncode, proc.stderr) == (2, f"conformance: error: {message}\n")
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_k_selects_here_what_pytest_selects_in_the_run(tmp_path):
+    from conformance.cli._select import selected
+
+    proc = run(tmp_path / "r", "-k", "usage and not stream", "-q")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert sorted(c["id"] for c in data["checks"]) == sorted(
+        selected("usage and not stream", "checks")
+    )
