@@ -80,8 +80,8 @@ def identity(
 
 
 def key(ident: Mapping[str, Any]) -> tuple[str, ...]:
-    """The compared part of an identity."""
-    return tuple(str(ident.get(name, "")) for name in MATCHED)
+    """The compared part of an identity (or of a ``gate`` record's entry, as stored)."""
+    return finding_key(*(str(ident.get(name, "")) for name in MATCHED))
 
 
 def same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

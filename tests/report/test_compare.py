@@ -220,3 +220,24 @@ def test_a_long_value_in_a_cell_note_is_clipped_with_its_length():
         f"x is wrong at $.x (chat): expected {'e' * 200}... (250 characters), "
         f"actual {actual[:200]}... ({len(actual)} characters)"
     )
+
+
+def test_compare_as_json_for_bots_carries_what_the_page_shows():
+    from conformance.report._machine import compare_json
+
+    doc = json.loads(compare_json(build_matrix(two_runs())))
+    assert (doc["format"], doc["version"]) == ("conformance-compare", 1)
+    assert [c["label"] for c in doc["columns"]] == ["a", "b"]
+    assert [c["model"] for c in doc["columns"]] == ["m-1", "m-2"]
+    usage = next(r for r in doc["rows"] if r["check"] == "usage_arithmetic")
+    assert usage["differs"] is True
+    assert usage["cells"] == [
+        {"status": "pass", "label": "PASS", "verdict": "PASS", "note": ""},
+        {
+            "status": "fail",
+            "label": "FAIL",
+            "verdict": "FAIL",
+            "note": "total is wrong at $.usage.total_tokens (chat): expected 14, actual 15",
+        },
+    ]
+    assert doc["scores"]["logprobs"] == [1.0, None]  # ERROR: nothing concluded
