@@ -12,9 +12,11 @@ every request) with the defect switches on, ``conformance baseline write`` from 
 
 Printed per phase: the gated runs' exit codes and how many differ from the first gated
 run's (flips; the gate holds at 0, every run exit 0); for each switch, in how many gated
-runs a finding of the check that names it (tests/e2e/test_defects_found.py's tables) was
-matched by the baseline (``gate.known``); every finding that came back as new, with the
-number of runs; and seconds per run.
+runs the check that names it (tests/e2e/test_defects_found.py's tables) found it (FAIL or
+WARN: a defect that shows on some answers only may go unprovoked in a run) and in how many
+its finding was matched by the baseline (``gate.known``); every finding that came back as
+new, with the number of runs; and seconds per run. The gate holds when nothing flips and
+every finding found was matched.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def conformance(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "CONFORMANCE_API_KEY"):
         env.pop(name, None)
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - our own command
         [sys.executable, "-m", "conformance", *args],
         capture_output=True,
         text=True,
@@ -67,6 +69,7 @@ def phase(name: str, defects: list[str], runs: int, seed: int, work: Path) -> bo
     naming = naming_checks()
     codes: list[int] = []
     matched: Counter[str] = Counter()
+    found: Counter[str] = Counter()
     new: Counter[str] = Counter()
     seconds: list[float] = []
     for n in range(runs):
@@ -75,9 +78,13 @@ def phase(name: str, defects: list[str], runs: int, seed: int, work: Path) -> bo
         done = conformance(*common, "--baseline", str(baseline), "--report-dir", str(report))
         seconds.append(time.perf_counter() - started)
         codes.append(done.returncode)
-        gate = json.loads((report / "results.json").read_text())["gate"]
+        data = json.loads((report / "results.json").read_text())
+        gate = data["gate"]
         known = {k["check"] for k in gate["known"]}
+        failing = {c["id"] for c in data["checks"] if c["verdict"] in ("FAIL", "WARN")}
         for defect in defects:
+            if naming.get(defect, set()) & failing:
+                found[defect] += 1
             if naming.get(defect, set()) & known:
                 matched[defect] += 1
         for finding in gate["new"]:
@@ -87,11 +94,14 @@ def phase(name: str, defects: list[str], runs: int, seed: int, work: Path) -> bo
     print(f"  baseline: {len(baseline.read_text().split('- check:')) - 1} entries")
     print(f"  exit codes of {runs} gated runs: {dict(Counter(codes))}; flips: {flips}")
     for defect in defects:
-        print(f"  {defect}: matched by the baseline in {matched[defect]} of {runs}")
+        print(
+            f"  {defect}: found in {found[defect]} of {runs} runs, matched by the baseline "
+            f"in {matched[defect]} of {runs}"
+        )
     for what, count in new.most_common():
         print(f"  new in {count} of {runs}: {what}")
     print(f"  seconds per run: {sum(seconds) / len(seconds):.1f}")
-    held = flips == 0 and codes[0] == 0 and all(matched[d] == runs for d in defects)
+    held = flips == 0 and codes[0] == 0 and all(matched[d] == found[d] for d in defects)
     print(f"  gate held: {'yes' if held else 'NO'}")
     return held
 

@@ -35,10 +35,15 @@ PHASES = ("checks", "explore", "all")
 # The CLI's words for what pytest users pass otherwise: the plugin's options, and the
 # environment only for the key (the plugin has no key option: argv is visible to others).
 _PLUGIN_WORDS = (
-    ("Check --api-key (or CONFORMANCE_API_KEY / OPENAI_API_KEY)", "Check CONFORMANCE_API_KEY (or OPENAI_API_KEY)"),
+    (
+        "Check --api-key (or CONFORMANCE_API_KEY / OPENAI_API_KEY)",
+        "Check CONFORMANCE_API_KEY (or OPENAI_API_KEY)",
+    ),
     (", or pass --api-key.", "."),
 )
-_OPTION = re.compile(r"(?<![\w-])--(base-url|model|spec|profile|concurrency|trials|phase|examples|seed)\b")
+_OPTION = re.compile(
+    r"(?<![\w-])--(base-url|model|spec|profile|concurrency|trials|phase|examples|seed)\b"
+)
 
 
 def in_plugin_words(message: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import re
-
 from typing import Any
 
 from conformance.checks import registered_checks
@@ -61,7 +60,10 @@ def select_problem(select: str | None, phase: str) -> str | None:
         if selected(select, phase):
             return None
     except ValueError as exc:
-        return f"{where} is not a valid expression: {exc}. Use pytest -k syntax, e.g. -k 'usage and not stream'."
+        return (
+            f"{where} is not a valid expression: {exc}. Use pytest -k syntax, e.g. "
+            "-k 'usage and not stream'."
+        )
     ids = [c.id for c in registered_checks()] + [p.id for p in PROPERTIES]
     words = [w for w in _WORD.findall(select) if w.lower() not in _OPERATORS]
     close: list[str] = []

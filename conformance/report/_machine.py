@@ -58,7 +58,7 @@ def compare_json(matrix: Matrix) -> str:
                         "label": STATUSES[cell.status],
                         "verdict": cell.verdict,
                         "note": cell.note,
-                    }  # fmt: skip
+                    }
                     for cell in row.cells
                 ],
             }

@@ -270,9 +270,7 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
             raise ConfigError(f"{where}: finding {number}: `{bad[0]}` must be a string.")
         probes = item.get("probes") or []
         if not isinstance(probes, list) or not all(isinstance(p, str) for p in probes):
-            raise ConfigError(
-                f"{where}: finding {number}: `probes` must be a list of probe ids."
-            )
+            raise ConfigError(f"{where}: finding {number}: `probes` must be a list of probe ids.")
         yield Entry(
             check=str(values["check"]),
             exchange=values["exchange"],

@@ -140,9 +140,9 @@ def test_history_as_json_and_markdown_for_bots_and_pull_requests(tmp_path):
     assert as_md.returncode == 1
     text = out.read_text()
     assert text.startswith("## Conformance history: 3 runs, 1 regressions standing\n")
+    broke = runs / "run-03" / "results.json"
     assert (
-        f"| `stream_usage_chunk` | 2026-11-17T06:00:00+00:00 (`{runs / 'run-03' / 'results.json'}`) "
-        "| PASS -> FAIL |"
+        f"| `stream_usage_chunk` | 2026-11-17T06:00:00+00:00 (`{broke}`) | PASS -> FAIL |"
     ) in text.splitlines()
 
 
