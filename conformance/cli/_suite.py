@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from conformance.cli._actions import publish
 from conformance.cli._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
 from conformance.report._progress import Progress
 from conformance.run._baseline import gate_summary, warn_gate_line
@@ -27,7 +28,7 @@ def interruptible_run(
     def record(name: str) -> None:
         session.interrupted = name
 
-    outputs = AtomicOutputs()
+    outputs = junit_outputs(session)
     try:
         with interruptible(record):
             code = run_suite(session, report_dir, select, progress, outputs)
@@ -47,6 +48,14 @@ def interruptible_run(
         )
         return EXIT_INTERRUPTED
     return code
+
+
+def junit_outputs(session: Session) -> AtomicOutputs:
+    """The run's atomic outputs, junit.xml in our words (``report/_junit``, from the same
+    results data as results.json) instead of pytest's."""
+    from conformance.report._junit import junit_xml
+
+    return AtomicOutputs({"junit.xml": lambda: junit_xml(session.results_data())})
 
 
 def remove_stale_reports(report_dir: Path, keep: set[str] | frozenset[str] = frozenset()) -> None:
@@ -87,6 +96,7 @@ def run_suite(
         session.write_results(results_path)
         click.echo(f"conformance: {visible(stop.message, one_line=True)}", err=True)
         click.echo(f"conformance: no checks were run; see {results_path}", err=True)
+        publish(session.results_data())
         return stop.exit_code
     progress.begin()
     args = [
@@ -123,7 +133,7 @@ def run_suite(
     quiet = progress.mode == "quiet"
     # --quiet: pytest's dots and sections go nowhere; its errors still reach stderr
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-        code = pytest.main(args, plugins=[session, outputs or AtomicOutputs()])
+        code = pytest.main(args, plugins=[session, outputs or junit_outputs(session)])
     progress.__exit__()  # the live line goes before the summary is printed
     if code == pytest.ExitCode.INTERRUPTED:
         return EXIT_INTERRUPTED
@@ -160,4 +170,5 @@ def run_suite(
     click.echo(
         f"conformance: report: {report_dir / 'report.html'} (results.json and junit.xml beside it)"
     )
+    publish(data)
     return int(exit_code)

@@ -20,7 +20,7 @@ from typing import Any
 
 from conformance.run._baseline import finding_identity, key
 from conformance.run._scores import all_checks, area_scores
-from conformance.wire._visible import markdown_text
+from conformance.wire._visible import markdown_text, visible
 
 FINDINGS_SHOWN = 20  # per section of the summary: a page, not a log
 ANNOTATIONS = 10  # GitHub shows ten errors and ten warnings per step
@@ -66,11 +66,19 @@ def run_markdown(data: Mapping[str, Any]) -> str:
         out += ["", "### Findings", "", "| check | verdict | where | finding | gate |"]
         out.append("| --- | --- | --- | --- | --- |")
         known = {key(k) for k in gate.get("known", [])}
+        new = {key(n) for n in gate.get("new", [])}
+        passes = f"does not fail the run (--fail-on {gate.get('fail_on', 'fail')})"
         rows = []
         for check in failing:
             for finding in check.get("findings", []):
                 ident = finding_identity(check, finding)
-                state = "known (baseline)" if key(ident) in known else "**new**"
+                state = (
+                    "known (baseline)"
+                    if key(ident) in known
+                    else "**new: fails the run**"
+                    if key(ident) in new
+                    else passes
+                )
                 rate = (
                     f" (in {finding['seen']} of {finding['trials']} trials)"
                     if (int(finding.get("trials") or 1) > 1)
@@ -119,6 +127,9 @@ def _escape(text: str, *, prop: bool = False) -> str:
 
 
 def _command(level: str, title: str, message: str) -> str:
+    """One workflow command; what an endpoint wrote has its control characters shown as
+    escapes (``visible``), so a log viewer never obeys them."""
+    title, message = visible(title, one_line=True), visible(message, one_line=True)
     return f"::{level} title={_escape(title, prop=True)}::{_escape(message)}"
 
 
