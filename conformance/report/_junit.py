@@ -74,12 +74,13 @@ def _readiness(data: Mapping[str, Any]) -> list[tuple[str, str]]:
             continue
         out = []
         for client, value in items:
+            shown = value
             if isinstance(value, Mapping):
-                value = next(
+                shown = next(
                     (value[k] for k in ("status", "verdict", "ready", "outcome") if k in value),
                     value,
                 )
-            out.append((str(client), str(value)))
+            out.append((str(client), str(shown)))
         return out
     return []
 

@@ -24,7 +24,7 @@ def a_run(**fields):
             area="stream",
             severity="SHOULD",
             findings=[finding("usage sent", "$.usage", "chat_stream")],
-        ),  # fmt: skip
+        ),
         check("logprobs_shape", "ERROR", area="logprobs", reason="timeout after 60 s"),
         check("tools_called", "SKIP", area="tools", unsupported=True, reason="400: no tools"),
         check("success_status", area="http"),
