@@ -72,12 +72,12 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
     failed = {c["id"]: c for c in data["checks"] if c["verdict"] == "FAIL"}
     assert set(failed) == {"usage_arithmetic"}
     findings = failed["usage_arithmetic"]["findings"]
-    # every answer that reports usage shows it, the sampled ones in each of their trials
-    assert {(f["json_path"], f["exchange"]) for f in findings} == {
-        ("$.usage.total_tokens", probe) for probe in USAGE_PROBES
-    }
-    for finding in findings:
-        assert finding["actual"] == finding["expected"] + 1
+    # one finding for the one defect, listing every answer that reports usage
+    [finding] = findings
+    assert finding["json_path"] == "$.usage.total_tokens"
+    assert set(finding["probes"]) == set(USAGE_PROBES)
+    assert (finding["seen"], finding["trials"]) == (4, 4)
+    assert finding["actual"] == finding["expected"] + 1
     assert "usage_arithmetic [FAIL, MUST, usage]" in proc.stdout
     html = (out / "report.html").read_text()
     assert html.count(' class="cf-row cf-row-FAIL">') == 1
