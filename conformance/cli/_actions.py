@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from conformance.report._ci import annotations, run_markdown
+from conformance.report._ci import run_markdown, workflow_annotations
 
 
 def publish(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
@@ -19,7 +19,7 @@ def publish(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> No
     env = os.environ if env is None else env
     if env.get("GITHUB_ACTIONS") != "true":
         return
-    for line in annotations(data):
+    for line in workflow_annotations(data):
         click.echo(line)
     summary = env.get("GITHUB_STEP_SUMMARY")
     if not summary:

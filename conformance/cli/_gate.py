@@ -144,14 +144,18 @@ def compare(results: tuple[Path, ...], output: Path | None, fmt: str | None) -> 
 )
 def summary(results: Path, output: Path | None, fmt: str) -> None:
     """The summary of a run for CI: RESULTS is a results.json of `conformance run`."""
-    from conformance.report._ci import annotations, run_markdown
+    from conformance.report._ci import run_markdown, workflow_annotations
     from conformance.run._load import read_results
 
     try:
         data = read_results(results)
     except ConformanceError as exc:
         fail(f"summary {exc}", EXIT_USAGE)
-    text = run_markdown(data) if fmt == "markdown" else "".join(f"{a}\n" for a in annotations(data))
+    text = (
+        run_markdown(data)
+        if fmt == "markdown"
+        else "".join(f"{a}\n" for a in workflow_annotations(data))
+    )
     if output is None:
         click.echo(text, nl=False)
         return

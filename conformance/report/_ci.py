@@ -8,7 +8,7 @@ a stored run the same way the run itself does:
   shows it as the job summary (``$GITHUB_STEP_SUMMARY``); GitLab and others as a file
   (``conformance summary reports/results.json -o summary.md``: an artifact, or a merge
   request note).
-- :func:`annotations`: GitHub Actions workflow commands (``::error``/``::warning``), one
+- :func:`workflow_annotations`: GitHub Actions workflow commands (``::error``/``::warning``), one
   per finding that failed the gate (error), per other FAIL/WARN finding and stale
   baseline entry (warning), and one for a run that could not conclude.
 """
@@ -133,7 +133,7 @@ def _command(level: str, title: str, message: str) -> str:
     return f"::{level} title={_escape(title, prop=True)}::{_escape(message)}"
 
 
-def annotations(data: Mapping[str, Any]) -> list[str]:
+def workflow_annotations(data: Mapping[str, Any]) -> list[str]:
     """GitHub Actions annotations for a run: errors for what failed the gate, warnings for
     the rest worth a look. At most :data:`ANNOTATIONS` of each (the summary has them all)."""
     gate = data.get("gate") or {}

@@ -91,21 +91,23 @@ def junit_xml(data: Mapping[str, Any]) -> str:
     endpoint = data.get("endpoint") or {}
     where = "embedded reference server" if endpoint.get("embedded") else endpoint.get("base_url")
     verdicts = [str(c.get("verdict")) for c in checks]
-    counts = {
+    counts: dict[str, str] = {
         "tests": str(len(checks)),
         "failures": str(verdicts.count("FAIL")),
         "errors": str(verdicts.count("ERROR")),
         "skipped": str(verdicts.count("SKIP")),
         "time": f"{float(data.get('duration_s') or 0):.3f}",
     }
-    root = ET.Element("testsuites", name="conformance", **counts)
+    root = ET.Element("testsuites", {"name": "conformance", **counts})
     suite = ET.SubElement(
         root,
         "testsuite",
-        name=_text(f"{where} ({data.get('model', '')})"),
-        timestamp=str(data.get("started_at", "")),
-        hostname=socket.gethostname(),
-        **counts,
+        {
+            "name": _text(f"{where} ({data.get('model', '')})"),
+            "timestamp": str(data.get("started_at", "")),
+            "hostname": socket.gethostname(),
+            **counts,
+        },
     )
     properties = ET.SubElement(suite, "properties")
     network = data.get("network") or {}

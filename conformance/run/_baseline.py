@@ -122,8 +122,8 @@ class Entry:
         if self.json_path is not None and path_family(self.json_path) != ident["json_path"]:
             return False
         if self.kind is not None:
-            return self.kind == ident["kind"]
-        return self.title is None or self.title == ident["title"]
+            return self.kind == str(ident["kind"])
+        return self.title is None or self.title == str(ident["title"])
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

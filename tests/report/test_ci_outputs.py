@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from conformance.cli._actions import publish
-from conformance.report._ci import annotations, run_markdown
+from conformance.report._ci import run_markdown, workflow_annotations
 from conformance.report._junit import junit_xml
 from conformance.run._baseline import Baseline, Gate
 from tests.report._data import check, finding, results
@@ -95,7 +95,7 @@ def test_the_summary_says_what_failed_the_gate_and_what_is_known():
 
 def test_annotations_are_errors_for_what_failed_the_gate_and_warnings_for_the_rest():
     data = Gate().apply(a_run())
-    assert annotations(data) == [
+    assert workflow_annotations(data) == [
         "::error title=conformance FAIL%3A usage_arithmetic::total is wrong at "
         "$.usage.total_tokens (probes: chat, stop_list)",
         "::error title=conformance FAIL%3A error_body_shape::answered 500: \\x1b[2J at $ "
