@@ -26,11 +26,12 @@ FINDINGS_SHOWN = 20  # per section of the summary: a page, not a log
 ANNOTATIONS = 10  # GitHub shows ten errors and ten warnings per step
 
 
-def _md(text: Any) -> str:
+def md(text: Any) -> str:
+    """Text for a Markdown table cell or list item: one line, taken literally."""
     return markdown_text(" ".join(str(text).split("\n"))).strip()
 
 
-def _code(text: Any) -> str:
+def code(text: Any) -> str:
     """A code span in a table cell: no escapes inside one, so none is added (a backtick or
     a pipe, which would end it or the cell, is replaced)."""
     return "`" + " ".join(str(text).split()).replace("`", "'").replace("|", "\\|") + "`"
@@ -38,7 +39,7 @@ def _code(text: Any) -> str:
 
 def _where(ident: Mapping[str, Any]) -> str:
     probes = ", ".join(ident.get("probes") or [])
-    return _code(ident["json_path"]) + (f" (probes: {_md(probes)})" if probes else "")
+    return code(ident["json_path"]) + (f" (probes: {md(probes)})" if probes else "")
 
 
 def run_markdown(data: Mapping[str, Any]) -> str:
@@ -52,13 +53,13 @@ def run_markdown(data: Mapping[str, Any]) -> str:
     totals = data.get("totals") or {}
     counts = ", ".join(f"{n} {v}" for v, n in totals.items() if n)
     out = [
-        f"## Conformance: {_md(verdict)} (exit code {exit_code})",
+        f"## Conformance: {md(verdict)} (exit code {exit_code})",
         "",
-        f"{_md(where)}, model {_code(data.get('model', ''))}, profile "
-        f"{_code(data.get('profile', ''))}: {len(all_checks(data))} checks ({_md(counts)}); "
+        f"{md(where)}, model {code(data.get('model', ''))}, profile "
+        f"{code(data.get('profile', ''))}: {len(all_checks(data))} checks ({md(counts)}); "
         f"{data.get('requests', 0)} requests.",
     ]
-    out += [f"> {_md(note)}" for note in data.get("notes") or []]
+    out += [f"> {md(note)}" for note in data.get("notes") or []]
     gate = data.get("gate") or {}
     out += _gate_lines(gate, exit_code)
     failing = [c for c in all_checks(data) if c.get("verdict") in ("FAIL", "WARN")]
@@ -85,8 +86,8 @@ def run_markdown(data: Mapping[str, Any]) -> str:
                     else ""
                 )
                 rows.append(
-                    f"| {_code(check.get('id'))} | {_md(check.get('verdict'))} | {_where(ident)} "
-                    f"| {_md(finding.get('title', ''))}{rate} | {state} |"
+                    f"| {code(check.get('id'))} | {md(check.get('verdict'))} | {_where(ident)} "
+                    f"| {md(finding.get('title', ''))}{rate} | {state} |"
                 )
         out += rows[:FINDINGS_SHOWN]
         if len(rows) > FINDINGS_SHOWN:
@@ -95,12 +96,12 @@ def run_markdown(data: Mapping[str, Any]) -> str:
     if errors:
         out += ["", f"**{len(errors)} checks inconclusive** (ERROR: never nonconformance):", ""]
         out += [
-            f"- {_code(c.get('id'))}: {_md(c.get('reason', ''))}" for c in errors[:FINDINGS_SHOWN]
+            f"- {code(c.get('id'))}: {md(c.get('reason', ''))}" for c in errors[:FINDINGS_SHOWN]
         ]
     scores = area_scores(all_checks(data))
     if scores:
         out += ["", "| area | score |", "| --- | --- |"]
-        out += [f"| {_md(s.area)} | {s.label()} |" for s in scores]
+        out += [f"| {md(s.area)} | {s.label()} |" for s in scores]
     return "\n".join(out) + "\n"
 
 
@@ -109,14 +110,14 @@ def _gate_lines(gate: Mapping[str, Any], exit_code: Any) -> list[str]:
         return []
     policy = f"`--fail-on {gate.get('fail_on', 'fail')}`"
     if gate.get("baseline"):
-        policy += f", baseline {_code(gate['baseline'])}"
+        policy += f", baseline {code(gate['baseline'])}"
     new, known, stale = gate.get("new", []), gate.get("known", []), gate.get("stale", [])
     out = ["", f"**Gate** ({policy}): {len(new)} new, {len(known)} known, {len(stale)} stale."]
     if exit_code == 1 and new:
         out.append("The run failed on the new findings below.")
     for entry in stale:
         shown = ", ".join(f"{k}: {entry[k]}" for k in ("check", "json_path", "kind") if k in entry)
-        out.append(f"- stale baseline entry (no longer found; fixed?): {_md(shown)}")
+        out.append(f"- stale baseline entry (no longer found; fixed?): {md(shown)}")
     return out
 
 

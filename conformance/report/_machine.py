@@ -10,19 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from conformance.report._ci import code, md
 from conformance.report._compare import STATUSES, Matrix
 from conformance.report._history import Change, History
-from conformance.wire._visible import markdown_text
 
 VERSION = 1
-
-
-def _md(text: Any) -> str:
-    return markdown_text(" ".join(str(text).split("\n"))).strip()
-
-
-def _code(text: Any) -> str:
-    return "`" + " ".join(str(text).split()).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def compare_json(matrix: Matrix) -> str:
@@ -116,12 +108,12 @@ def history_markdown(history: History) -> str:
     runs = sum(len(s.runs) for s in history.series)
     out = [f"## Conformance history: {runs} runs, {len(standing)} regressions standing", ""]
     for series in history.series:
-        out += [f"### {_md(series.label)}", ""]
+        out += [f"### {md(series.label)}", ""]
         mine = series.standing()
         if mine:
             out += ["| regression | broke on the run of | before -> now |", "| --- | --- | --- |"]
             out += [
-                f"| {_code(c.check)} | {_md(c.run.started_at)} ({_code(c.run.path)}) | "
+                f"| {code(c.check)} | {md(c.run.started_at)} ({code(c.run.path)}) | "
                 f"{c.before} -> {c.after} |"
                 for c in mine
             ]
@@ -130,15 +122,15 @@ def history_markdown(history: History) -> str:
         if series.changes:
             out += ["", "Changes, newest first:", ""]
             out += [
-                f"- {_md(c.run.started_at)}: {_code(c.check)} {c.before} -> {c.after}"
+                f"- {md(c.run.started_at)}: {code(c.check)} {c.before} -> {c.after}"
                 + (" (regression)" if c.regression else " (fixed)" if c.fix else "")
                 for c in series.changes[:50]
             ]
         newest = series.runs[-1]
         out += [
             "",
-            f"Newest run: {_md(newest.started_at)}, {_md(newest.data.get('verdict', ''))} "
-            f"({_code(newest.path)}).",
+            f"Newest run: {md(newest.started_at)}, {md(newest.data.get('verdict', ''))} "
+            f"({code(newest.path)}).",
             "",
         ]
     return "\n".join(out)
