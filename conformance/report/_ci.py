@@ -56,7 +56,7 @@ def run_markdown(data: Mapping[str, Any]) -> str:
         f"## Conformance: {md(verdict)} (exit code {exit_code})",
         "",
         f"{md(where)}, model {code(data.get('model', ''))}, profile "
-        f"{code(data.get('profile', ''))}: {len(all_checks(data))} checks ({md(counts)}); "
+        f"{code(data.get('profile', ''))}: {len(all_checks(data))} checks{f' ({md(counts)})' if counts else ''}; "
         f"{data.get('requests', 0)} requests.",
     ]
     out += [f"> {md(note)}" for note in data.get("notes") or []]
