@@ -52,11 +52,12 @@ def run_markdown(data: Mapping[str, Any]) -> str:
     exit_code = data.get("exit_code")
     totals = data.get("totals") or {}
     counts = ", ".join(f"{n} {v}" for v, n in totals.items() if n)
+    counted = f" ({md(counts)})" if counts else ""
     out = [
         f"## Conformance: {md(verdict)} (exit code {exit_code})",
         "",
         f"{md(where)}, model {code(data.get('model', ''))}, profile "
-        f"{code(data.get('profile', ''))}: {len(all_checks(data))} checks{f' ({md(counts)})' if counts else ''}; "
+        f"{code(data.get('profile', ''))}: {len(all_checks(data))} checks{counted}; "
         f"{data.get('requests', 0)} requests.",
     ]
     out += [f"> {md(note)}" for note in data.get("notes") or []]
