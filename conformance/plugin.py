@@ -6,6 +6,7 @@ It holds no check logic and renders nothing itself: the engine judges, ``_text``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,28 @@ STATE_KEY = pytest.StashKey["_State"]()
 MARKER = "conformance_check"
 EXPLORE_MARKER = "conformance_explore"
 PHASES = ("checks", "explore", "all")
+
+
+# The CLI's words for what pytest users pass otherwise: the plugin's options, and the
+# environment only for the key (the plugin has no key option: argv is visible to others).
+_PLUGIN_WORDS = (
+    (
+        "Check --api-key (or CONFORMANCE_API_KEY / OPENAI_API_KEY)",
+        "Check CONFORMANCE_API_KEY (or OPENAI_API_KEY)",
+    ),
+    (", or pass --api-key.", "."),
+)
+_OPTION = re.compile(
+    r"(?<![\w-])--(base-url|model|spec|profile|concurrency|trials|phase|examples|seed)\b"
+)
+
+
+def in_plugin_words(message: str) -> str:
+    """A settings or preflight message of ``conformance run`` as a pytest user acts on it:
+    ``--model`` is ``--conformance-model`` here."""
+    for cli, plugin in _PLUGIN_WORDS:
+        message = message.replace(cli, plugin)
+    return _OPTION.sub(r"--conformance-\1", message)
 
 
 class Inconclusive(Exception):
@@ -71,8 +94,14 @@ class _State:
             try:
                 self.session = Session(self.settings(), explore=self.explore_options()).__enter__()
             except ConformanceError as exc:
-                pytest.exit(f"conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+                pytest.exit(f"conformance: {in_plugin_words(str(exc))}", returncode=2)
             self.owned = True
+            # The same preflight as `conformance run`: unreachable, no key or a rejected
+            # one, a model not served is one line and its exit code, not a test per request.
+            stop = self.session.preflight_stop()
+            if stop is not None:
+                self.session.preflight_exit = stop.exit_code
+                pytest.exit(f"conformance: {in_plugin_words(stop.message)}", stop.exit_code)
         if not self.fetched:
             self.fetched = True
             probes = [p for cid in self.selected for p in get_check(cid).probes]
@@ -172,7 +201,7 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             state.settings()
         except ConformanceError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(in_plugin_words(str(exc))) from None
     if config.pluginmanager.hasplugin("html"):
         from conformance.report._report import HtmlReportHooks
 

@@ -6,12 +6,42 @@ Nothing here knows about HTTP, pytest or HTML.
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from conformance.wire._exchange import Exchange
     from conformance.wire._redact import Redactor
+
+
+TRIAL_MARK = "#"  # trial 2 of probe "stop_list" is recorded as exchange "stop_list#2"
+AGAIN_MARK = "_again"  # follow-ups of probe "tool_auto": "tool_auto_again", "tool_auto_again2"
+_AGAIN = re.compile(re.escape(AGAIN_MARK) + r"\d*$")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def probe_family(exchange_id: str) -> str:
+    """The probe family of an exchange: its probe without the trial mark and without the
+    re-ask suffix (``tool_auto_again2#3`` -> ``tool_auto``). How many trials or re-asks a
+    sampling model needed is luck, never part of what a finding is."""
+    return _AGAIN.sub("", exchange_id.split(TRIAL_MARK, 1)[0])
+
+
+def path_family(json_path: str) -> str:
+    """A JSON path with its array indices as ``[*]`` (``$.choices[2].finish_reason`` ->
+    ``$.choices[*].finish_reason``): which choice or token showed a defect is luck too."""
+    return _INDEX.sub("[*]", json_path)
+
+
+def finding_key(check_id: str, json_path: str, kind: str) -> tuple[str, str, str]:
+    """The one definition of a finding's identity: (check, JSON path with its indices
+    as ``[*]``, kind of failure). Not the probe, not the trial, not the exchange: the same
+    defect shown by another probe, trial or re-ask is the same finding (results.json lists
+    the probes that showed it). The baseline, ``compare``, exploration and the engine's
+    merging of trials all match on this."""
+    return (check_id, path_family(json_path), kind)
 
 
 class Severity(enum.StrEnum):
@@ -64,6 +94,9 @@ class Finding:
     # finding was seen ("3 of 5"). Not part of its identity: the same problem at any rate.
     seen: int = 1
     trials: int = 1
+    # The probe families (:func:`probe_family`) whose exchanges showed it, first first: one
+    # finding per identity, shown by any number of probes. Not part of its identity.
+    probes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def failure(self) -> str:
@@ -71,13 +104,20 @@ class Finding:
         return self.kind or self.title
 
     @property
-    def identity(self) -> tuple[str, str, str, str]:
-        """(check, exchange, JSON path, kind of failure): the same defect has the same
-        identity whatever values the answer carried. Findings with the same identity are
-        one problem seen several times (in one exchange: the same violation in 40 chunks of
-        a stream is one finding with a count of 40)."""
-        exchange_id = self.exchange.id if self.exchange is not None else ""
-        return (self.check_id, exchange_id, self.json_path, self.failure)
+    def identity(self) -> tuple[str, str, str]:
+        """(check, JSON path, kind of failure) (:func:`finding_key`): the same defect has
+        the same identity whatever values the answer carried and whichever probe, trial or
+        re-ask showed it. Findings with the same identity are one problem seen several
+        times (the same violation in 40 chunks of a stream is one finding with a count of
+        40; in three probes, one finding listing the three)."""
+        return finding_key(self.check_id, self.json_path, self.failure)
+
+    @property
+    def shown_by(self) -> tuple[str, ...]:
+        """The probe families that showed it (its exchange's, when not merged yet)."""
+        if self.probes:
+            return self.probes
+        return (probe_family(self.exchange.id),) if self.exchange is not None else ()
 
     def redacted(self, redactor: Redactor) -> Finding:
         """This finding with every string it renders redacted: what a check quotes was
@@ -109,21 +149,46 @@ class Finding:
             "seen": self.seen,
             "trials": self.trials,
             "exchange": self.exchange.id if self.exchange is not None else None,
+            "probes": list(self.shown_by),
         }
 
 
-def group_findings(findings: list[Finding]) -> list[Finding]:
-    """Collapse findings with the same ``identity``: first example kept, counts added."""
-    grouped: dict[tuple[str, str, str, str], Finding] = {}
+def group_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Collapse findings with the same ``identity``: first example kept, counts added,
+    the probes that showed them listed."""
+    grouped: dict[tuple[str, str, str], Finding] = {}
     for finding in findings:
         key = finding.identity
         seen = grouped.get(key)
         if seen is None:
-            grouped[key] = finding
+            grouped[key] = replace(finding, probes=finding.shown_by)
         else:
-            grouped[key] = _with_count(seen, seen.count + finding.count)
+            grouped[key] = replace(
+                seen, count=seen.count + finding.count, probes=_union(seen.probes, finding)
+            )
     return list(grouped.values())
 
 
-def _with_count(finding: Finding, count: int) -> Finding:
-    return replace(finding, count=count)
+def merge_trials(per_trial: Sequence[Iterable[Finding]]) -> list[Finding]:
+    """One finding per identity across trials (any number of them), the first trial's
+    example kept, counts added, ``seen`` the number of trials that showed it and
+    ``probes`` every probe family that did. ``trials`` is left to the caller."""
+    merged: dict[tuple[str, str, str], Finding] = {}
+    for findings in per_trial:
+        for finding in group_findings(findings):
+            earlier = merged.get(finding.identity)
+            merged[finding.identity] = (
+                replace(finding, seen=1)
+                if earlier is None
+                else replace(
+                    earlier,
+                    count=earlier.count + finding.count,
+                    seen=earlier.seen + 1,
+                    probes=_union(earlier.probes, finding),
+                )
+            )
+    return list(merged.values())
+
+
+def _union(probes: tuple[str, ...], finding: Finding) -> tuple[str, ...]:
+    return probes + tuple(p for p in finding.shown_by if p not in probes)

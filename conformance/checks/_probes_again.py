@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from conformance.checks._model import AGAIN_MARK
 from conformance.checks._registry import Probe, probe
 from conformance.wire._exchange import Exchange
 
@@ -30,7 +31,7 @@ def ask_again(
     ``unprovoked`` (``why`` says when, for the probe's description)."""
     chain: list[Probe] = [first]
     for n in range(1, times + 1):
-        suffix = "_again" if n == 1 else f"_again{n}"
+        suffix = AGAIN_MARK if n == 1 else f"{AGAIN_MARK}{n}"  # model.probe_family undoes it
         chain.append(
             probe(
                 Probe(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from conformance.checks._model import Finding, Severity
+from conformance.checks._model import TRIAL_MARK, Finding, Severity
 from conformance.contract._spec import Contract
 from conformance.wire._exchange import Exchange
 
@@ -124,9 +124,6 @@ class Check:
             "spec": self.spec,
             "probes": list(self.probes),
         }
-
-
-TRIAL_MARK = "#"  # trial 2 of probe "stop_list" is recorded as exchange "stop_list#2"
 
 
 def probe_of(exchange_id: str) -> str:

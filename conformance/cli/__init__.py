@@ -10,7 +10,7 @@ import click
 
 from conformance._version import __version__
 from conformance.cli._catalogue import defects, faults, list_checks
-from conformance.cli._gate import baseline, compare
+from conformance.cli._gate import baseline, compare, summary
 from conformance.cli._history import history
 from conformance.cli._matrix import matrix
 from conformance.cli._proxy import judge, proxy
@@ -26,7 +26,18 @@ def main() -> None:
     """Contract-conformance tests for OpenAI-compatible chat-completions endpoints."""
 
 
-for _command in (run, serve, defects, faults, list_checks, baseline, compare, matrix, history):
+for _command in (
+    run,
+    serve,
+    defects,
+    faults,
+    list_checks,
+    baseline,
+    compare,
+    summary,
+    matrix,
+    history,
+):
     main.add_command(_command)
 for _command in (proxy, judge):  # observed traffic (issue 23)
     main.add_command(_command)

@@ -62,6 +62,12 @@ def baseline_write(results: Path, output: Path, fail_only: bool) -> None:
     )
 
 
+def format_of(output: Path | None) -> str:
+    """The format an ``--output`` name implies: .md markdown, .json json, else html."""
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".md": "markdown", ".json": "json"}.get(suffix, "html")
+
+
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -70,15 +76,15 @@ def baseline_write(results: Path, output: Path, fail_only: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Where to write the comparison. Default: compare.html for html, standard output "
-    "for markdown.",
+    "for markdown and json.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["html", "markdown"]),
+    type=click.Choice(["html", "markdown", "json"]),
     default=None,
-    help="html (default; markdown when --output ends in .md): markdown is for pasting into "
-    "an issue or a pull request.",
+    help="html (default; markdown when --output ends in .md, json when it ends in .json): "
+    "markdown is for an issue or a pull request, json for bots.",
 )
 def compare(results: tuple[Path, ...], output: Path | None, fmt: str | None) -> None:
     """Compare endpoints: RESULTS are results.json files of `conformance run`, one each.
@@ -95,11 +101,13 @@ def compare(results: tuple[Path, ...], output: Path | None, fmt: str | None) -> 
         runs = [(str(path), read_results(path)) for path in results]
     except ConformanceError as exc:
         fail(f"compare {exc}", EXIT_USAGE)
-    if fmt is None:
-        fmt = "markdown" if output is not None and output.suffix.lower() == ".md" else "html"
+    from conformance.report._machine import compare_json
+
+    fmt = fmt or format_of(output)
     matrix = build_matrix(runs, page=output or Path("compare.html"))
-    text = render_markdown(matrix) if fmt == "markdown" else render_html(matrix)
-    if output is None and fmt == "markdown":
+    render = {"markdown": render_markdown, "json": compare_json, "html": render_html}[fmt]
+    text = render(matrix)
+    if output is None and fmt != "html":
         click.echo(text, nl=False)
         return
     target = output or Path("compare.html")
@@ -113,3 +121,46 @@ def compare(results: tuple[Path, ...], output: Path | None, fmt: str | None) -> 
         f"conformance: compared {len(matrix.columns)} endpoints over {len(matrix.rows)} checks "
         f"({differ} differ): {target}"
     )
+
+
+@click.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the summary (default: standard output).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "github"]),
+    default="markdown",
+    show_default=True,
+    help="markdown: the run's summary (a GitLab report, a pull-request comment; what a run "
+    "under GitHub Actions appends to $GITHUB_STEP_SUMMARY); github: its ::error and "
+    "::warning annotations.",
+)
+def summary(results: Path, output: Path | None, fmt: str) -> None:
+    """The summary of a run for CI: RESULTS is a results.json of `conformance run`."""
+    from conformance.report._ci import run_markdown, workflow_annotations
+    from conformance.run._load import read_results
+
+    try:
+        data = read_results(results)
+    except ConformanceError as exc:
+        fail(f"summary {exc}", EXIT_USAGE)
+    text = (
+        run_markdown(data)
+        if fmt == "markdown"
+        else "".join(f"{a}\n" for a in workflow_annotations(data))
+    )
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"--output {str(output)!r} cannot be written: {exc}.", EXIT_USAGE)

@@ -19,6 +19,7 @@ from conformance.cli._common import (
     timeout_options,
 )
 from conformance.cli._runio import interruptible
+from conformance.cli._select import select_problem
 from conformance.cli._suite import interruptible_run
 from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
 from conformance.report._progress import Progress, choose_mode
@@ -210,6 +211,9 @@ def run(
         fail(str(exc), EXIT_USAGE)
     if quiet and verbose:
         fail("--quiet and --verbose contradict each other; pass one of them.", EXIT_USAGE)
+    unselected = select_problem(select, phase)
+    if unselected is not None:
+        fail(unselected, EXIT_USAGE)
     progress = Progress(choose_mode(sys.stderr, quiet=quiet), verbose=verbose)
     gate = _gate(fail_on, baseline, strict_baseline)
     _check_report_dir(report_dir)  # created now (and last): every other refusal leaves none

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -74,9 +74,12 @@ class AtomicOutputs:
     before their "generated" lines are printed, so those name the real paths. A run killed
     mid-write leaves at most a ``.partial`` file, never a half-written report."""
 
-    def __init__(self) -> None:
+    def __init__(self, contents: Mapping[str, Callable[[], str]] | None = None) -> None:
         self._moves: list[tuple[object, str, Any, Path]] = []
         self.written: set[str] = set()  # names of the files renamed into place
+        # name -> our own text for a file pytest wrote (junit.xml from results.json): put
+        # in the ``.partial`` file before the rename, so it is as atomic as pytest's.
+        self.contents = dict(contents or {})
 
     @pytest.hookimpl(trylast=True)  # after pytest-html and junitxml set themselves up
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -108,6 +111,9 @@ class AtomicOutputs:
     def finish(self) -> None:
         for owner, attr, original, temp in self._moves:
             if temp.is_file():
+                ours = self.contents.get(Path(original).name)
+                if ours is not None:
+                    temp.write_text(ours(), encoding="utf-8")
                 os.replace(temp, Path(original))
                 self.written.add(Path(original).name)
             setattr(owner, attr, original)

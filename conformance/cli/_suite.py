@@ -6,14 +6,16 @@ import contextlib
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
+from conformance.cli._actions import publish
 from conformance.cli._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
 from conformance.report._causes import plural
 from conformance.report._progress import Progress
 from conformance.report._text import outcome_lines
-from conformance.run._baseline import gate_summary
+from conformance.run._baseline import gate_summary, warn_gate_line
 from conformance.run._results import EXIT_USAGE
 from conformance.run._session import Session
 from conformance.wire._visible import visible
@@ -29,7 +31,7 @@ def interruptible_run(
     def record(name: str) -> None:
         session.interrupted = name
 
-    outputs = AtomicOutputs()
+    outputs = junit_outputs(session)
     try:
         with interruptible(record):
             code = run_suite(session, report_dir, select, progress, outputs)
@@ -49,6 +51,14 @@ def interruptible_run(
         )
         return EXIT_INTERRUPTED
     return code
+
+
+def junit_outputs(session: Session) -> AtomicOutputs:
+    """The run's atomic outputs, junit.xml in our words (``report/_junit``, from the same
+    results data as results.json) instead of pytest's."""
+    from conformance.report._junit import junit_xml
+
+    return AtomicOutputs({"junit.xml": lambda: junit_xml(session.results_data())})
 
 
 def remove_stale_reports(report_dir: Path, keep: set[str] | frozenset[str] = frozenset()) -> None:
@@ -89,6 +99,7 @@ def run_suite(
         session.write_results(results_path)
         click.echo(f"conformance: {visible(stop.message, one_line=True)}", err=True)
         click.echo(f"conformance: no checks were run; see {results_path}", err=True)
+        publish(session.results_data())
         return stop.exit_code
     progress.begin()
     args = [
@@ -125,7 +136,7 @@ def run_suite(
     # pytest's dots, ERROR blocks and counts go nowhere: its vocabulary is not ours
     pytest_text = io.StringIO()
     with contextlib.redirect_stdout(pytest_text):
-        code = pytest.main(args, plugins=[session, outputs or AtomicOutputs()])
+        code = pytest.main(args, plugins=[session, outputs or junit_outputs(session)])
     progress.__exit__()  # the live line goes before the summary is printed
     if code == pytest.ExitCode.INTERRUPTED and session.interrupted is None and not session.results:
         code = pytest.ExitCode.INTERNAL_ERROR  # a collection error, not a signal
@@ -136,10 +147,16 @@ def run_suite(
         click.echo("conformance: error: pytest could not run the suite (see above).", err=True)
         return EXIT_USAGE
     data = session.results_data()
-    verdict, exit_code = data["verdict"], data["exit_code"]
+    _print_summary(data, len(session.results), report_dir)
+    publish(data)
+    return int(data["exit_code"])
+
+
+def _print_summary(data: dict[str, Any], checks: int, report_dir: Path) -> None:
+    """The run's verdict, causes, findings, phases, exploration and gate, ours in words."""
+    verdict = data["verdict"]
     counts = ", ".join(f"{n} {v}" for v, n in data["totals"].items() if n)
     tokens = data["tokens"]
-    checks = len(session.results)
     click.echo(
         f"conformance: {verdict}: {checks} {plural(checks, 'check')} ({counts}); "
         f"{data['requests']} requests, {tokens['total']} tokens "
@@ -163,7 +180,9 @@ def run_suite(
         )
     for line in gate_summary(data["gate"]):
         click.echo(f"conformance: {line}")
+    warned = warn_gate_line(data)
+    if warned is not None:
+        click.echo(f"conformance: {warned}")
     click.echo(
         f"conformance: report: {report_dir / 'report.html'} (results.json and junit.xml beside it)"
     )
-    return int(exit_code)

@@ -25,7 +25,13 @@ from conformance.checks import (
     probe_of,
     trial_key,
 )
-from conformance.checks._model import Finding, Severity, Verdict, group_findings
+from conformance.checks._model import (
+    Finding,
+    Severity,
+    Verdict,
+    group_findings,
+    merge_trials,
+)
 from conformance.contract._spec import Contract
 from conformance.engine._budget import Budget, exchange_tokens
 from conformance.engine._faults import Fault, classify, inconclusive
@@ -315,25 +321,11 @@ class Runner:
         return out
 
     def _merge(self, per_trial: list[list[Finding]]) -> list[Finding]:
-        """One finding per problem across trials (same probe, path and kind of failure: its
-        identity but for the trial's exchange), the first trial's example kept, with ``seen``
-        of ``trials`` (its probe's trials)."""
-        merged: dict[tuple[str, str, str, str], Finding] = {}
-        for findings in per_trial:
-            for finding in findings:
-                exchange_id = finding.exchange.id if finding.exchange is not None else ""
-                key = (finding.check_id, probe_of(exchange_id), finding.json_path, finding.failure)
-                earlier = merged.get(key)
-                merged[key] = (
-                    finding
-                    if earlier is None
-                    else replace(
-                        earlier, count=earlier.count + finding.count, seen=earlier.seen + 1
-                    )
-                )
+        """One finding per identity across probes and trials (``merge_trials``), with
+        ``trials`` the most any probe that showed it was judged in."""
         return [
-            replace(f, trials=self.trials_of(probe_of(f.exchange.id)) if f.exchange else 1)
-            for f in merged.values()
+            replace(f, trials=max((self.trials_of(p) for p in f.probes), default=1))
+            for f in merge_trials(per_trial)
         ]
 
     def _forget_huge(self, exchanges: Iterable[Exchange]) -> None:

@@ -190,5 +190,6 @@ def body_size(body: Any) -> int:
 
 
 def _key(property_id: str, finding: Finding) -> Key:
-    """One distinct failure: the finding's identity without its (generated) exchange."""
-    return (property_id, finding.check_id, finding.json_path, finding.failure)
+    """One distinct failure: the property and the finding's identity (``finding_key``: never
+    the generated exchange, array indices as ``[*]``)."""
+    return (property_id, *finding.identity)

@@ -1,14 +1,17 @@
 """CI gating: which findings fail the run (``--fail-on``) and which are already known
 (``--baseline known.yaml``).
 
-A finding's identity is ``(check, exchange, json_path, kind)``: the check's id, the
-probe whose exchange showed it, where in the body or chunk, and the kind of failure
-(``Finding.identity``). All four are stable across runs: a kind never carries a value from
-the response (a title may: "answered with 503"), and an exchange is named after the probe
-that sent it. Exploration's requests are generated from a seed, so its findings are
-identified without the exchange. A baseline entry may leave out ``exchange``,
-``json_path`` or ``kind`` to match any value there. Its ``title`` is for people; an entry
-written before kinds existed (a ``title`` and no ``kind``) still matches by its title.
+A finding's identity is ``(check, json_path, kind)`` (``checks._model.finding_key``, the
+one definition): the check that judged it, where in the body or chunk (array indices as
+``[*]``) and the kind of failure. None of it depends on luck: a kind never carries a value
+from the response (a title may: "answered with 503"), and neither the probe nor the trial
+nor the re-ask that showed it is part of it (``probes`` lists them, for people). A finding
+of exploration is identified by the check that judged the generated exchange, so it is
+the same finding as the fixed probes' of the same root cause. A baseline entry may leave
+out ``json_path`` or ``kind`` to match any value there. Its ``title``, ``exchange`` and
+``probes`` are for people (files written before this rule carry ``exchange``: it is read
+and no longer compared); an entry written before kinds existed (a ``title`` and no
+``kind``) still matches by its title.
 """
 
 from __future__ import annotations
@@ -21,48 +24,67 @@ from typing import Any
 import yaml
 
 from conformance._errors import ConfigError
+from conformance.checks._model import finding_key, path_family, probe_family
 from conformance.contract._yamlfile import UnsafeYaml, load, read_regular
 from conformance.run._results import EXIT_INCONCLUSIVE, EXIT_NONCONFORMANT, EXIT_OK
 from conformance.run._scores import CONCLUDED, EXPLORATION, all_checks
 
 BASELINE_VERSION = 1
 FAIL_ON = ("fail", "warn")
-FIELDS = ("check", "exchange", "json_path", "kind", "title")
-MATCHED = ("check", "exchange", "json_path", "kind")  # what identifies a finding
+FIELDS = ("check", "exchange", "json_path", "kind", "title")  # the text fields of an entry
+MATCHED = ("check", "json_path", "kind")  # what identifies a finding (model.finding_key)
 
 HEADER = """\
 # conformance baseline: findings known and accepted for now.
 # `conformance run --baseline THIS_FILE` does not fail on them; it fails on any new one,
 # and reports entries that no longer occur as stale (they fail with --strict-baseline).
-# A finding is identified by check + exchange + json_path + kind (exploration's, whose
-# requests are generated, by check + json_path + kind); leave out exchange, json_path or
-# kind in an entry to match any. `title` is for people: the values in it may change.
+# A finding is identified by check + json_path + kind, whichever probe, trial or
+# generated request showed it; leave out json_path or kind in an entry to match any.
+# `title` and `probes` are for people: the values in a title may change.
 # `note` is yours: say why it is accepted.
 """
 
 
 def identity(
     check_id: str, finding: Mapping[str, Any], *, generated: bool = False
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """The stable identity of one finding of ``check_id`` (a results.json finding), with
-    its title for people (``title`` is not part of the identity: see :func:`same`).
+    what rides along for people (``title``, ``probes``; not compared: see :func:`same`).
 
-    Exploration's requests are generated (their exchange ids depend on the seed), so a
-    ``generated`` finding's identity leaves the exchange empty: check, path and kind.
-    A finding from a results.json written before kinds existed has its title as its kind.
+    A ``generated`` finding (exploration's) is identified by the check that judged its
+    exchange (its ``check_id``), so that it is the finding of the same root cause the
+    fixed probes show.
+    A finding from a results.json written before kinds existed has its title as its kind;
+    one written before ``probes`` existed has its exchange's probe family.
     """
     title = str(finding.get("title") or "")
-    exchange = str(finding.get("exchange") or "").split("#", 1)[0]  # "stop_list#3": its probe
+    exchange = str(finding.get("exchange") or "")
+    raw = finding.get("probes")
+    probes = [str(p) for p in raw] if isinstance(raw, list) and raw else []
+    if not probes and exchange:
+        probes = [probe_family(exchange)]
+    judged_by = str(finding.get("check_id") or "") if generated else ""
+    check, json_path, kind = finding_key(
+        judged_by or check_id,
+        str(finding.get("json_path") or ""),
+        str(finding.get("kind") or title),
+    )
     return {
-        "check": check_id,
-        "exchange": "" if generated else exchange,
-        "json_path": str(finding.get("json_path") or ""),
-        "kind": str(finding.get("kind") or title),
+        "check": check,
+        "json_path": json_path,
+        "kind": kind,
         "title": title,
+        "exchange": exchange,  # the example's, for people
+        "probes": probes,
     }
 
 
-def same(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+def key(ident: Mapping[str, Any]) -> tuple[str, ...]:
+    """The compared part of an identity (or of a ``gate`` record's entry, as stored)."""
+    return finding_key(*(str(ident.get(name, "")) for name in MATCHED))
+
+
+def same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two identities name the same finding (titles may differ)."""
     return all(a.get(name) == b.get(name) for name in MATCHED)
 
@@ -73,7 +95,7 @@ def rate(finding: Mapping[str, Any]) -> str:
     return f"{finding.get('seen', 1)} of {trials}" if isinstance(trials, int) and trials > 1 else ""
 
 
-def finding_identity(check: Mapping[str, Any], finding: Mapping[str, Any]) -> dict[str, str]:
+def finding_identity(check: Mapping[str, Any], finding: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`identity` for a finding of ``check`` (a results.json check)."""
     return identity(str(check.get("id")), finding, generated=check.get("area") == EXPLORATION)
 
@@ -83,27 +105,32 @@ class Entry:
     """One known finding; ``None`` in a field matches anything."""
 
     check: str
-    exchange: str | None = None
+    exchange: str | None = None  # for people: files written before probes were merged
     json_path: str | None = None
     kind: str | None = None
     title: str | None = None  # for people; matched only by an entry without a kind (old files)
     note: str = ""
     seen: str = ""  # "2 of 4": in how many trials it was seen when written (--trials)
+    probes: tuple[str, ...] = ()  # for people: the probes that showed it when written
 
-    def matches(self, ident: Mapping[str, str]) -> bool:
-        last = ("kind", self.kind) if self.kind is not None else ("title", self.title)
-        return all(
-            want is None or want == ident[name]
-            for name, want in (
-                ("check", self.check),
-                ("exchange", self.exchange),
-                ("json_path", self.json_path),
-                last,
-            )
-        )
+    def matches(self, ident: Mapping[str, Any], holder: str = "") -> bool:
+        """Whether this entry names the finding ``ident`` (:func:`identity`). The entry's
+        check may be the judging check or, as old files wrote exploration's findings, the
+        results.json check ``holder`` listing it; its exchange is not compared."""
+        if self.check not in (ident["check"], holder or ident["check"]):
+            return False
+        if self.json_path is not None and path_family(self.json_path) != ident["json_path"]:
+            return False
+        if self.kind is not None:
+            return self.kind == str(ident["kind"])
+        return self.title is None or self.title == str(ident["title"])
 
-    def to_dict(self) -> dict[str, str]:
-        out = {name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None
+        }
+        if self.probes:
+            out["probes"] = list(self.probes)
         if self.seen:
             out["seen"] = self.seen
         if self.note:
@@ -160,15 +187,20 @@ class Baseline:
                 continue
             for finding in check.get("findings", []):
                 ident = finding_identity(check, finding)
-                entry = Entry(
+                earlier = entries.get(key(ident))
+                probes = tuple(ident["probes"])
+                if earlier is not None:  # the same root cause, shown by exploration too
+                    more = tuple(p for p in probes if p not in earlier.probes)
+                    entries[key(ident)] = replace(earlier, probes=earlier.probes + more)
+                    continue
+                entries[key(ident)] = Entry(
                     check=ident["check"],
-                    exchange=ident["exchange"] or None,  # generated: any exchange
                     json_path=ident["json_path"],
                     kind=ident["kind"],
                     title=ident["title"],
                     seen=rate(finding),
+                    probes=probes,
                 )
-                entries.setdefault(tuple(ident[name] for name in MATCHED), entry)
         return cls(entries=tuple(entries.values()))
 
     def with_notes_from(self, older: Baseline) -> tuple[Baseline, int]:
@@ -195,7 +227,8 @@ class Baseline:
 
 
 def _key(entry: Entry) -> tuple[str | None, ...]:
-    return (entry.check, entry.exchange, entry.json_path, entry.kind or entry.title)
+    path = None if entry.json_path is None else path_family(entry.json_path)
+    return (entry.check, path, entry.kind or entry.title)
 
 
 def _entries(raw: Any, where: str) -> Iterable[Entry]:
@@ -226,7 +259,7 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
                 f"{where}: finding {number} has no `check` (a check id such as "
                 f"usage_arithmetic); expected {shape}."
             )
-        unknown = sorted(set(item) - {*FIELDS, "note", "severity", "seen"})
+        unknown = sorted(set(item) - {*FIELDS, "note", "severity", "seen", "probes"})
         if unknown:
             raise ConfigError(
                 f"{where}: finding {number} has unknown field {unknown[0]!r}; expected {shape}."
@@ -235,6 +268,9 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
         bad = [n for n, v in values.items() if v is not None and not isinstance(v, str)]
         if bad:
             raise ConfigError(f"{where}: finding {number}: `{bad[0]}` must be a string.")
+        probes = item.get("probes") or []
+        if not isinstance(probes, list) or not all(isinstance(p, str) for p in probes):
+            raise ConfigError(f"{where}: finding {number}: `probes` must be a list of probe ids.")
         yield Entry(
             check=str(values["check"]),
             exchange=values["exchange"],
@@ -243,6 +279,7 @@ def _entries(raw: Any, where: str) -> Iterable[Entry]:
             title=values["title"],
             note=str(item.get("note") or ""),
             seen=str(item.get("seen") or ""),
+            probes=tuple(probes),
         )
 
 
@@ -270,18 +307,18 @@ class Gate:
         failing = {"FAIL", "WARN"} if self.fail_on == "warn" else {"FAIL"}
         entries = self.baseline.entries if self.baseline is not None else ()
         used: set[int] = set()
-        known: list[dict[str, str]] = []
-        new: list[dict[str, str]] = []
+        known: dict[tuple[str, ...], dict[str, Any]] = {}
+        new: dict[tuple[str, ...], dict[str, Any]] = {}
         for check in checks:
             for finding in check.get("findings", []):
                 ident = finding_identity(check, finding)
-                hits = [i for i, e in enumerate(entries) if e.matches(ident)]
+                holder = str(check.get("id"))
+                hits = [i for i, e in enumerate(entries) if e.matches(ident, holder)]
                 used.update(hits)
-                seen = {"seen": rate(finding)} if rate(finding) else {}
                 if hits:
-                    known.append({**ident, **seen})
+                    _note(known, ident, finding)
                 elif check.get("verdict") in failing:
-                    new.append({**ident, **seen})
+                    _note(new, ident, finding)
         verdicts = {str(c.get("id")): c.get("verdict") for c in checks}
         # An entry seen in some trials only is not stale for missing from one run.
         gone = {
@@ -301,12 +338,47 @@ class Gate:
             "fail_on": self.fail_on,
             "baseline": self.baseline.path if self.baseline is not None else None,
             "strict_baseline": self.strict_baseline,
-            "new": new,
-            "known": known,
+            "new": list(new.values()),
+            "known": list(known.values()),
             "stale": stale,
             "unverified": unverified,
         }
         return gate, exit_code
+
+
+def _note(
+    into: dict[tuple[str, ...], dict[str, Any]], ident: dict[str, Any], finding: Mapping[str, Any]
+) -> None:
+    """Record ``ident`` in ``into`` once per identity: a root cause that several checks'
+    rows show (a fixed probe's and exploration's) is one entry listing every probe."""
+    earlier = into.get(key(ident))
+    if earlier is None:
+        seen = {"seen": rate(finding)} if rate(finding) else {}
+        into[key(ident)] = {**ident, **seen}
+        return
+    earlier["probes"] += [p for p in ident["probes"] if p not in earlier["probes"]]
+
+
+def warn_gate_line(data: Mapping[str, Any]) -> str | None:
+    """The line that says a WARN failed the run (``--fail-on warn``): the verdict line says
+    "conformant", the exit code 1, and this says why. None when no WARN failed it."""
+    gate = data.get("gate") or {}
+    if gate.get("fail_on") != "warn" or data.get("exit_code") != EXIT_NONCONFORMANT:
+        return None
+    new = {str(n.get("check")) for n in gate.get("new", [])}
+    warned = [
+        str(c.get("id"))
+        for c in all_checks(data)
+        if c.get("verdict") == "WARN"
+        and ({str(c.get("id"))} | {str(f.get("check_id")) for f in c.get("findings", [])}) & new
+    ]
+    if not warned:
+        return None
+    n = len(warned)
+    return (
+        f"the gate failed the run: --fail-on warn, and {n} WARN{'s' if n > 1 else ''} "
+        f"(a broken SHOULD) {'are' if n > 1 else 'is'} not in a baseline: {', '.join(warned)}"
+    )
 
 
 def gate_summary(gate: Mapping[str, Any]) -> list[str]:
@@ -320,11 +392,15 @@ def gate_summary(gate: Mapping[str, Any]) -> list[str]:
         )
     for ident in gate.get("new", []) if gate.get("baseline") else []:
         lines.append(
-            f"new finding: {ident['check']} [{ident['exchange']}] {ident['json_path']}: "
+            f"new finding: {ident['check']} [{', '.join(ident['probes'])}] {ident['json_path']}: "
             f"{ident['title']}" + (f" (in {ident['seen']} trials)" if ident.get("seen") else "")
         )
     for entry in gate.get("stale", []):
-        shown = [k for k in entry if k != "note" and not (k == "title" and "kind" in entry)]
+        shown = [
+            k
+            for k in entry
+            if k not in ("note", "probes", "exchange") and not (k == "title" and "kind" in entry)
+        ]
         what = " ".join(f"{k}={entry[k]}" for k in shown)
         suffix = " (fails: --strict-baseline)" if gate.get("strict_baseline") else ""
         lines.append(f"stale baseline entry (no longer found): {what}{suffix}")

@@ -197,6 +197,13 @@ class Session:
                 f"authentication rejected: {url} answered {exchange.status} to the API key "
                 "given. Check --api-key (or CONFORMANCE_API_KEY / OPENAI_API_KEY)."
             )
+        if exchange.status in (401, 403):
+            # Every probe would be refused alike: that is a missing key, not the endpoint's
+            # nonconformance.
+            return (
+                f"no API key: {url} answered {exchange.status} to a request without one. "
+                "Set CONFORMANCE_API_KEY (or OPENAI_API_KEY), or pass --api-key."
+            )
         return None
 
     def info(self) -> RunInfo:

@@ -73,12 +73,12 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
     failed = {c["id"]: c for c in data["checks"] if c["verdict"] == "FAIL"}
     assert set(failed) == {"usage_arithmetic"}
     findings = failed["usage_arithmetic"]["findings"]
-    # every answer that reports usage shows it, the sampled ones in each of their trials
-    assert {(f["json_path"], f["exchange"]) for f in findings} == {
-        ("$.usage.total_tokens", probe) for probe in USAGE_PROBES
-    }
-    for finding in findings:
-        assert finding["actual"] == finding["expected"] + 1
+    # one finding for the one defect, listing every answer that reports usage
+    [finding] = findings
+    assert finding["json_path"] == "$.usage.total_tokens"
+    assert set(finding["probes"]) == set(USAGE_PROBES)
+    assert (finding["seen"], finding["trials"]) == (4, 4)
+    assert finding["actual"] == finding["expected"] + 1
     assert (
         "conformance: FAIL usage_arithmetic: usage.total_tokens is not prompt_tokens + "
         "completion_tokens at $.usage.total_tokens (probes chat, chat_n, cap_max_tokens, "
@@ -151,6 +151,26 @@ def test_a_wrong_key_is_one_clear_line_and_exit_3(tmp_path, served):
         "API key given. Check --api-key (or CONFORMANCE_API_KEY / OPENAI_API_KEY)."
     )
     assert "sk-wrong-key" not in (tmp_path / "results.json").read_text()
+
+
+def test_a_missing_key_is_one_clear_line_and_exit_3_not_nonconformance(tmp_path, served):
+    proc = run_cli(
+        "run",
+        "--base-url",
+        served,
+        "--model",
+        "conformance/reference-1",
+        "--report-dir",
+        str(tmp_path),
+        env=clean_env(),  # no key at all, against an endpoint that requires one
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines()[0] == (
+        f"conformance: no API key: {served}/chat/completions answered 401 to a request "
+        "without one. Set CONFORMANCE_API_KEY (or OPENAI_API_KEY), or pass --api-key."
+    )
+    data = load_results(tmp_path)
+    assert (data["verdict"], data["requests"]) == ("inconclusive", 1)
 
 
 def test_a_bad_base_url_is_a_usage_error():

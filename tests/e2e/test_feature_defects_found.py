@@ -117,8 +117,10 @@ def test_conformance_run_reports_a_feature_defect_with_its_evidence(tmp_path):
     checks = {c["id"]: c for c in load_results(out)["checks"]}
     failing = checks["tool_call_arguments"]
     assert failing["verdict"] == "FAIL"
-    assert {(f["json_path"], f["exchange"], f["title"]) for f in failing["findings"]} == {
-        (f"{CALL}.function.arguments", probe, "tool-call arguments are not a string")
-        for probe in ("tools_required", "tools_named")
-    }
+    [finding] = failing["findings"]  # one defect: one finding, listing its probes
+    assert (finding["json_path"], finding["title"]) == (
+        f"{CALL}.function.arguments",
+        "tool-call arguments are not a string",
+    )
+    assert finding["probes"] == ["tools_required", "tools_named"]
     assert checks["tool_choice_required_calls"]["verdict"] == "PASS"

@@ -75,10 +75,50 @@ def test_a_bad_option_is_a_usage_error_with_the_message(pytester, monkeypatch):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "ERROR: --base-url 'localhost:1' is not an http(s) URL with a host. Pass the "
-            "endpoint's base URL, for example --base-url https://api.example.com/v1."
+            "ERROR: --conformance-base-url 'localhost:1' is not an http(s) URL with a host. Pass "
+            "the endpoint's base URL, for example --conformance-base-url "
+            "https://api.example.com/v1."
         ]
     )
+
+
+def test_the_plugins_errors_name_its_own_options(pytester, monkeypatch):
+    clean_environment(monkeypatch)
+    result = pytester.runpytest_subprocess(
+        "--conformance-base-url", "http://127.0.0.1:1/v1", "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --conformance-model is missing: with --conformance-base-url, name the model "
+            "to test, for example --conformance-model meta-llama/Llama-3.3-70B-Instruct (or set "
+            "CONFORMANCE_MODEL)."
+        ]
+    )
+
+
+def test_the_plugins_fixture_gets_the_runs_preflight_one_line_no_assert(pytester, monkeypatch):
+    from tests.e2e.conftest import serving
+
+    clean_environment(monkeypatch)  # no key, against an endpoint that requires one
+    pytester.makepyfile(
+        test_mine="def test_hi(conformance_chat):\n"
+        "    assert conformance_chat({'messages': []}).status == 200\n"
+    )
+    with serving() as url:
+        result = pytester.runpytest_subprocess(
+            f"--conformance-base-url={url}",
+            "--conformance-model=conformance/reference-1",
+            "-p",
+            "no:cacheprovider",
+        )
+    assert result.ret == 3
+    out = result.stdout.str() + result.stderr.str()
+    assert (
+        f"conformance: no API key: {url}/chat/completions answered 401 to a request without "
+        "one. Set CONFORMANCE_API_KEY (or OPENAI_API_KEY)."
+    ) in out
+    assert "assert 401 == 200" not in out
 
 
 def test_the_plugin_declares_its_options_and_marker(pytester):

@@ -23,13 +23,27 @@ def run_with(*checks):
     return results(*checks)
 
 
-def test_identity_is_check_exchange_path_and_kind_and_ignores_values():
+def entry(check_id, found, **more):
+    """The baseline entry `baseline write` makes of ``found``."""
+    ident = identity(check_id, found)
+    return Entry(
+        check=ident["check"],
+        json_path=ident["json_path"],
+        kind=ident["kind"],
+        title=ident["title"],
+        probes=tuple(ident["probes"]),
+        **more,
+    )
+
+
+def test_identity_is_check_path_and_kind_and_ignores_values():
     assert identity("usage_arithmetic", TOTAL) == {
         "check": "usage_arithmetic",
-        "exchange": "chat",
         "json_path": "$.usage.total_tokens",
         "kind": "total is wrong",  # a results.json without kinds: the title is the kind
         "title": "total is wrong",
+        "exchange": "chat",  # the example's, for people
+        "probes": ["chat"],  # a results.json without probes: its exchange's probe
     }
     other_values = finding("total is wrong", "$.usage.total_tokens", "chat", 99, 100, chunk_index=3)
     assert identity("usage_arithmetic", other_values) == identity("usage_arithmetic", TOTAL)
@@ -42,11 +56,16 @@ def test_a_baseline_written_from_a_run_lists_each_fail_and_warn_finding_once():
         check("success_status"),
     )
     assert [e.to_dict() for e in Baseline.from_results(data).entries] == [
-        identity("usage_arithmetic", TOTAL),
-        identity("usage_arithmetic", STREAM_TOTAL),
-        identity("error_body_shape", SHAPE),
+        {  # the same defect shown by two probes: one entry listing both
+            "check": "usage_arithmetic",
+            "json_path": "$.usage.total_tokens",
+            "kind": "total is wrong",
+            "title": "total is wrong",
+            "probes": ["chat", "chat_stream"],
+        },
+        entry("error_body_shape", SHAPE).to_dict(),
     ]
-    assert len(Baseline.from_results(data, include_warn=False).entries) == 2
+    assert len(Baseline.from_results(data, include_warn=False).entries) == 1
 
 
 def test_a_written_baseline_reads_back_the_same(tmp_path):
@@ -61,11 +80,11 @@ def test_a_written_baseline_reads_back_the_same(tmp_path):
         "profile": "strict",
         "started_at": "2026-01-01T00:00:00+00:00",
     }
-    assert Baseline.load(path).entries == (Entry(**identity("usage_arithmetic", TOTAL)),)
+    assert Baseline.load(path).entries == (entry("usage_arithmetic", TOTAL),)
 
 
 def test_known_findings_pass_new_ones_fail():
-    known = Baseline((Entry(**identity("usage_arithmetic", TOTAL)),), path="known.yaml")
+    known = Baseline((entry("usage_arithmetic", TOTAL),), path="known.yaml")
     data = run_with(check("usage_arithmetic", "FAIL", findings=[TOTAL]), check("other"))
     gated = Gate(baseline=known).apply(data)
     assert gated["exit_code"] == 0
@@ -85,13 +104,12 @@ def test_known_findings_pass_new_ones_fail():
     )
     gated = Gate(baseline=known).apply(worse)
     assert gated["exit_code"] == 1
-    assert gated["gate"]["new"] == [
-        identity("usage_arithmetic", STREAM_TOTAL),
-        identity("stream_done_terminator", DONE),
+    assert gated["gate"]["new"] == [identity("stream_done_terminator", DONE)]
+    assert gated["gate"]["known"] == [  # the known defect shown by another probe: known
+        {**identity("usage_arithmetic", TOTAL), "probes": ["chat", "chat_stream"]}
     ]
     assert gate_summary(gated["gate"]) == [
-        "baseline known.yaml: 1 known, 2 new, 0 stale",
-        "new finding: usage_arithmetic [chat_stream] $.usage.total_tokens: total is wrong",
+        "baseline known.yaml: 1 known, 1 new, 0 stale",
         "new finding: stream_done_terminator [chat_stream] $: no [DONE]",
     ]
 
@@ -107,7 +125,7 @@ def test_an_entry_may_leave_out_fields_to_match_any_value():
 def test_entries_that_no_longer_occur_are_stale_and_fail_only_when_strict():
     known = Baseline(
         (
-            Entry(**identity("usage_arithmetic", TOTAL)),
+            entry("usage_arithmetic", TOTAL),
             Entry(check="tools_called", note="not run this time"),
         ),
         path="known.yaml",
@@ -115,13 +133,13 @@ def test_entries_that_no_longer_occur_are_stale_and_fail_only_when_strict():
     fixed = run_with(check("usage_arithmetic"))
     relaxed = Gate(baseline=known).apply(fixed)
     assert relaxed["exit_code"] == 0
-    assert relaxed["gate"]["stale"] == [identity("usage_arithmetic", TOTAL)]
+    assert relaxed["gate"]["stale"] == [entry("usage_arithmetic", TOTAL).to_dict()]
     assert relaxed["gate"]["unverified"] == [{"check": "tools_called", "note": "not run this time"}]
     strict = Gate(baseline=known, strict_baseline=True).apply(run_with(check("usage_arithmetic")))
     assert strict["exit_code"] == 1
     assert gate_summary(strict["gate"]) == [
         "baseline known.yaml: 0 known, 0 new, 1 stale, 1 not checked this run",
-        "stale baseline entry (no longer found): check=usage_arithmetic exchange=chat "
+        "stale baseline entry (no longer found): check=usage_arithmetic "
         "json_path=$.usage.total_tokens kind=total is wrong (fails: --strict-baseline)",
     ]
 
@@ -259,6 +277,7 @@ def test_exploration_findings_are_known_whatever_generated_request_showed_them()
             "json_path": "$.usage.total_tokens",
             "kind": "total is wrong",
             "title": "total is wrong",
+            "probes": ["explore-valid-28"],
         }
     ]
     rerun = run_with(check("explore_response_schema", "FAIL", area="explore", findings=[later]))
@@ -267,10 +286,11 @@ def test_exploration_findings_are_known_whatever_generated_request_showed_them()
     assert gated["gate"]["known"] == [
         {
             "check": "explore_response_schema",
-            "exchange": "",
             "json_path": "$.usage.total_tokens",
             "kind": "total is wrong",
             "title": "total is wrong",
+            "exchange": "explore-valid-3",
+            "probes": ["explore-valid-3"],
         }
     ]
 
@@ -278,11 +298,14 @@ def test_exploration_findings_are_known_whatever_generated_request_showed_them()
 def test_rewriting_a_baseline_keeps_the_notes_of_findings_still_found():
     older = Baseline(
         (
-            Entry(**identity("usage_arithmetic", TOTAL), note="provider ticket 12"),
+            entry("usage_arithmetic", TOTAL, note="provider ticket 12"),
             Entry(check="gone", note="fixed since"),
         )
     )
-    data = run_with(check("usage_arithmetic", "FAIL", findings=[TOTAL, STREAM_TOTAL]))
+    data = run_with(
+        check("usage_arithmetic", "FAIL", findings=[TOTAL]),
+        check("stream_done_terminator", "FAIL", area="stream", findings=[DONE]),
+    )
     newer, kept = Baseline.from_results(data).with_notes_from(older)
     assert kept == 1
     assert [e.note for e in newer.entries] == ["provider ticket 12", ""]

@@ -27,8 +27,7 @@ def test_the_workflow_installs_runs_uploads_and_fails_on_new_findings():
         "Install conformance",
         "Run the conformance suite",
         "Upload the report",
-        "Publish the test results",
-    ]
+    ]  # the summary and annotations: written by the run step itself under Actions
     run = steps[3]
     assert run["env"]["CONFORMANCE_API_KEY"] == "${{ secrets.CONFORMANCE_API_KEY }}"
     assert run["run"].split() == [
@@ -43,19 +42,40 @@ def test_the_workflow_installs_runs_uploads_and_fails_on_new_findings():
 def test_every_option_the_doc_uses_exists():
     commands = [
         line
-        for block in [*blocks("sh"), blocks("yaml")[1]]
+        for block in [*blocks("sh"), blocks("yaml")[1], blocks("yaml")[2]]
         for line in block.replace(">-\n", "").splitlines()
     ]
     used = set()
     for line in commands:
-        match = re.search(r"conformance (run|compare|baseline write)\b(.*)", line)
+        match = re.search(r"conformance (run|compare|baseline write|history|summary)\b(.*)", line)
         if match:
             used |= {(match.group(1), o) for o in re.findall(r"(--[a-z-]+)", match.group(2))}
     workflow_run = yaml.safe_load(blocks("yaml")[1])["jobs"]["conformance"]["steps"][3]["run"]
     used |= {("run", o) for o in re.findall(r"(--[a-z-]+)", workflow_run)}
     assert ("run", "--baseline") in used
     assert ("compare", "--format") in used
+    assert ("history", "--format") in used
+    assert "-o, --output" in CliRunner().invoke(main, ["summary", "--help"]).output
     for command, option in sorted(used):
         helped = CliRunner().invoke(main, [*command.split(), "--help"])
         assert helped.exit_code == 0
         assert option in helped.output, (command, option)
+
+
+def test_the_gitlab_job_runs_the_suite_and_reports_junit_and_the_summary():
+    job = yaml.safe_load(blocks("yaml")[2])["conformance"]
+    assert job["script"][-1].split() == [
+        "python", "-m", "conformance", "run", "--report-dir", "reports",
+        "--baseline", "conformance-baseline.yaml",
+    ]  # fmt: skip
+    assert job["after_script"] == [
+        "python -m conformance summary reports/results.json -o reports/summary.md"
+    ]
+    assert job["artifacts"]["when"] == "always"
+    assert job["artifacts"]["reports"] == {"junit": "reports/junit.xml"}
+
+
+def test_the_doc_has_no_hand_written_python():
+    assert "python - <<" not in DOC
+    assert not blocks("python")
+    assert "import json" not in DOC

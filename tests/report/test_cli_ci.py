@@ -42,10 +42,11 @@ def test_a_baseline_from_a_defective_run_passes_it_and_fails_a_second_defect(tmp
     wrote = run_cli("baseline", "write", str(tmp_path / "first" / "results.json"), "-o", str(known))
     assert wrote.returncode == 0, wrote.stderr
     entries = yaml.safe_load(known.read_text())["findings"]
-    assert {(e["check"], e["exchange"], e["json_path"]) for e in entries} >= {
-        ("usage_arithmetic", "chat", "$.usage.total_tokens"),
-        ("usage_arithmetic", "chat_stream_usage", "$.usage.total_tokens"),
-    }
+    # One entry per defect, listing every probe that showed it (not one per probe).
+    [usage] = [e for e in entries if e["check"] == "usage_arithmetic"]
+    assert usage["json_path"] == "$.usage.total_tokens"
+    assert {"chat", "chat_stream_usage"} <= set(usage["probes"])
+    assert "exchange" not in usage
     assert wrote.stdout == f"conformance: wrote {len(entries)} known findings to {known}\n"
     noted = known.read_text().replace(
         "  title: usage.total_tokens", "  note: ticket 7\n  title: usage.total_tokens", 1
@@ -81,10 +82,12 @@ def test_a_baseline_from_a_defective_run_passes_it_and_fails_a_second_defect(tmp
         str(known),
     )
     assert worse.returncode == 1, worse.stdout + worse.stderr
-    assert (
-        "conformance: new finding: stream_done_terminator [chat_stream] $: "
-        "the stream is not terminated by data: [DONE]\n"
-    ) in worse.stdout
+    [line] = [x for x in worse.stdout.splitlines() if "new finding: stream_done_terminator" in x]
+    assert line == (  # one line for the defect, naming every probe that showed it
+        "conformance: new finding: stream_done_terminator [chat_stream, chat_stream_usage, "
+        "chat_n_stream, cap_max_tokens_stream] $: the stream is not terminated by data: [DONE] "
+        "(in 4 of 4 trials)"
+    )
     _, gate = gate_of(tmp_path / "worse")
     assert {n["check"] for n in gate["new"]} >= {"stream_done_terminator"}
     assert "usage_arithmetic" not in {n["check"] for n in gate["new"]}
@@ -204,3 +207,79 @@ def test_no_file_a_run_writes_holds_the_api_key(runs, tmp_path):
         assert CANARY.encode() not in path.read_bytes(), path
     for proc in [*runs.outputs.values(), echo, wrote]:
         assert CANARY not in proc.stdout + proc.stderr
+
+
+def test_fail_on_warn_says_that_the_warn_failed_the_gate(tmp_path):
+    proc = run(
+        tmp_path / "r",
+        "--defect",
+        "unrequested-usage",
+        "-k",
+        "stream_usage_unrequested",
+        "--fail-on",
+        "warn",
+        "-q",
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("conformance: conformant: 1 checks (1 WARN); ")
+    assert (
+        "conformance: the gate failed the run: --fail-on warn, and 1 WARN (a broken SHOULD) is "
+        "not in a baseline: stream_usage_unrequested"
+    ) in lines
+
+
+@pytest.mark.parametrize(
+    ("select", "phase", "message"),
+    [
+        (
+            "usage_arithmatic",
+            "checks",
+            "-k 'usage_arithmatic' matches no check of --phase checks. The closest check ids: "
+            "usage_arithmetic, usage_stream_matches. `conformance checks` lists them all.",
+        ),
+        (
+            "explore_recovers",
+            "checks",
+            "-k 'explore_recovers' matches no check of --phase checks. It selects only checks "
+            "of the explore phase: add --phase explore or --phase all. `conformance checks` "
+            "lists them all.",
+        ),
+        (
+            "usage and (",
+            "all",
+            "-k 'usage and (' is not a valid expression: expected not OR left parenthesis OR "
+            "identifier; got end of input. Use pytest -k syntax, e.g. -k 'usage and not stream'.",
+        ),
+    ],
+)
+def test_a_k_that_selects_nothing_is_a_usage_error_before_any_request(
+    tmp_path, select, phase, message
+):
+    # An unreachable endpoint: any request sent would be exit 3, not this exit 2.
+    proc = run_cli(
+        "run",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "-k",
+        select,
+        "--phase",
+        phase,
+        "--report-dir",
+        str(tmp_path),
+    )
+    assert (proc.returncode, proc.stderr) == (2, f"conformance: error: {message}\n")
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_k_selects_here_what_pytest_selects_in_the_run(tmp_path):
+    from conformance.cli._select import selected
+
+    proc = run(tmp_path / "r", "-k", "usage and not stream", "-q")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert sorted(c["id"] for c in data["checks"]) == sorted(
+        selected("usage and not stream", "checks")
+    )

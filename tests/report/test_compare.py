@@ -248,3 +248,24 @@ def test_each_endpoint_has_a_summary_row_and_cells_link_to_its_report(tmp_path):
     ]
     assert '<th><a href="../a/report.html">a</a></th>' in summary
     assert '<a href="../a/report.html#cf-check-usage_arithmetic">✓ PASS</a>' in html
+
+
+def test_compare_as_json_for_bots_carries_what_the_page_shows():
+    from conformance.report._machine import compare_json
+
+    doc = json.loads(compare_json(build_matrix(two_runs())))
+    assert (doc["format"], doc["version"]) == ("conformance-compare", 1)
+    assert [c["label"] for c in doc["columns"]] == ["a", "b"]
+    assert [c["model"] for c in doc["columns"]] == ["m-1", "m-2"]
+    usage = next(r for r in doc["rows"] if r["check"] == "usage_arithmetic")
+    assert usage["differs"] is True
+    assert usage["cells"] == [
+        {"status": "pass", "label": "PASS", "verdict": "PASS", "note": ""},
+        {
+            "status": "fail",
+            "label": "FAIL",
+            "verdict": "FAIL",
+            "note": "total is wrong at $.usage.total_tokens (chat): expected 14, actual 15",
+        },
+    ]
+    assert doc["scores"]["logprobs"] == [1.0, None]  # ERROR: nothing concluded

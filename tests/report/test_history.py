@@ -97,13 +97,53 @@ def test_the_command_writes_the_page_and_names_the_regression(tmp_path):
     runs = write_runs(tmp_path, ["PASS"] * 5 + ["FAIL"] * 5)
     out = tmp_path / "history.html"
     done = run_cli("history", str(runs), "-o", str(out))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # a regression stands: a scheduled job fails
     assert done.stdout.splitlines() == [
         f"conformance: history of 10 runs (1 endpoint): {out}",
         "conformance: regression: stream_usage_chunk broke on the run of "
         f"2026-11-20T06:00:00+00:00 (PASS -> FAIL): {runs / 'run-06' / 'results.json'}",
     ]
     assert out.is_file()
+
+
+def test_history_exits_0_once_the_regression_is_fixed(tmp_path):
+    runs = write_runs(tmp_path, ["PASS", "FAIL", "PASS"])
+    done = run_cli("history", str(runs), "-o", str(tmp_path / "h.html"))
+    assert done.returncode == 0, done.stderr
+
+
+def test_history_as_json_and_markdown_for_bots_and_pull_requests(tmp_path):
+    runs = write_runs(tmp_path, ["PASS", "PASS", "FAIL"])
+    as_json = run_cli("history", str(runs), "--format", "json")
+    assert as_json.returncode == 1, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert (doc["format"], doc["version"], doc["standing"]) == ("conformance-history", 1, 1)
+    (series,) = doc["series"]
+    assert series["standing"] == [
+        {
+            "check": "stream_usage_chunk",
+            "before": "PASS",
+            "after": "FAIL",
+            "run": str(runs / "run-03" / "results.json"),
+            "started_at": "2026-11-17T06:00:00+00:00",
+            "previous": str(runs / "run-02" / "results.json"),
+            "regression": True,
+        }
+    ]
+    assert [r["started_at"][:10] for r in series["runs"]] == [
+        "2026-11-17",
+        "2026-11-16",
+        "2026-11-15",
+    ]
+    out = tmp_path / "history.md"
+    as_md = run_cli("history", str(runs), "-o", str(out))  # .md: markdown
+    assert as_md.returncode == 1
+    text = out.read_text()
+    assert text.startswith("## Conformance history: 3 runs, 1 regressions standing\n")
+    broke = runs / "run-03" / "results.json"
+    assert (
+        f"| `stream_usage_chunk` | 2026-11-17T06:00:00+00:00 (`{broke}`) | PASS -> FAIL |"
+    ) in text.splitlines()
 
 
 def test_a_directory_without_results_is_refused_with_the_fix(tmp_path):

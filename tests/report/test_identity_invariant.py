@@ -1,10 +1,13 @@
 """The same defect with other values keeps its identity: in the baseline, in `compare`, in
 exploration's deduplication and in the report's grouping. Its title may quote the values;
-what identifies it is the check, the probe, the JSON path and the kind of failure."""
+what identifies it is the check, the JSON path (indices as [*]) and the kind of failure,
+never the probe, trial or re-ask that showed it (issue 21)."""
 
 from __future__ import annotations
 
-from conformance.checks._model import Finding, group_findings
+import pytest
+
+from conformance.checks._model import Finding, group_findings, merge_trials, probe_family
 from conformance.explore._exploration import Discovery, _key
 from conformance.report._compare import build_matrix
 from conformance.run._baseline import Baseline, Gate
@@ -78,4 +81,87 @@ def test_the_report_groups_the_same_defect_with_other_values_into_one_finding():
     [grouped] = group_findings([judged(500), judged(503), judged(500)])
     assert (grouped.count, grouped.title) == (3, "a schema-valid request was answered with 500")
     assert grouped.to_dict()["kind"] == "server error"
-    assert len(group_findings([judged(500), judged(500, "chat_stream")])) == 2
+    # The same defect shown by another probe is the same finding, listing both probes.
+    [both] = group_findings([judged(500), judged(500, "chat_stream")])
+    assert (both.count, both.probes) == (2, ("chat", "chat_stream"))
+
+
+@pytest.mark.parametrize(
+    ("exchange_id", "family"),
+    [
+        ("tool_auto", "tool_auto"),
+        ("tool_auto_again", "tool_auto"),
+        ("tool_auto_again2", "tool_auto"),
+        ("tool_auto_again2#3", "tool_auto"),
+        ("stop_list#4", "stop_list"),
+        ("explore-valid-28", "explore-valid-28"),
+    ],
+)
+def test_the_probe_family_drops_the_trial_and_the_re_ask(exchange_id, family):
+    assert probe_family(exchange_id) == family
+
+
+def tool_finding(exchange_id: str, choice: int = 0) -> Finding:
+    return Finding(
+        title="a choice with tool calls does not finish with tool_calls",
+        json_path=f"$.choices[{choice}].finish_reason",
+        check_id="finish_reason_tool_calls",
+        exchange=exchange(exchange_id),
+    )
+
+
+def test_trials_and_re_asks_of_one_defect_merge_into_one_finding_listing_the_probes():
+    per_trial = [
+        [tool_finding("tool_auto")],
+        [],
+        [tool_finding("tool_auto_again2#3"), tool_finding("tool_auto_stream#3", choice=1)],
+        [tool_finding("tool_auto_again#4")],
+    ]
+    [merged] = merge_trials(per_trial)
+    assert (merged.seen, merged.count) == (3, 4)  # three trials showed it, four answers
+    assert merged.probes == ("tool_auto", "tool_auto_stream")
+    assert merged.exchange.id == "tool_auto"  # the first example is the evidence
+    assert merged.to_dict()["probes"] == ["tool_auto", "tool_auto_stream"]
+
+
+def gated_finding(exchange_id: str) -> dict[str, object]:
+    return finding("no tool_calls", "$.choices[0].finish_reason", exchange_id)
+
+
+def tool_run(exchange_id: str) -> dict[str, object]:
+    return results(check("finish_reason_tool_calls", "FAIL", findings=[gated_finding(exchange_id)]))
+
+
+def test_a_baseline_does_not_flap_on_which_re_ask_or_trial_showed_the_defect(tmp_path):
+    baseline = Baseline.from_results(tool_run("tool_auto_again"))
+    for shown_by in ("tool_auto", "tool_auto_again2", "tool_auto#3", "tool_auto_again2#4"):
+        assert Gate(baseline=baseline).apply(tool_run(shown_by))["exit_code"] == 0, shown_by
+    old = tmp_path / "old.yaml"  # written by a version that identified findings by exchange
+    old.write_text(
+        "version: 1\nfindings:\n- check: finish_reason_tool_calls\n  exchange: tool_auto_again\n"
+        "  json_path: $.choices[0].finish_reason\n  kind: no tool_calls\n"
+    )
+    gated = Gate(baseline=Baseline.load(old), strict_baseline=True).apply(
+        tool_run("tool_auto_again2")
+    )
+    assert (gated["exit_code"], gated["gate"]["new"], gated["gate"]["stale"]) == (0, [], [])
+
+
+def test_an_exploration_finding_of_a_baselined_root_cause_is_known():
+    total = finding("total is wrong", "$.usage.total_tokens", "chat")
+    fixed = results(
+        check("usage_arithmetic", "FAIL", findings=[{**total, "check_id": "usage_arithmetic"}])
+    )
+    baseline = Baseline.from_results(fixed)  # from a run of the fixed probes only
+    explored = {
+        **finding("total is wrong", "$.usage.total_tokens", "explore-valid-106"),
+        "check_id": "usage_arithmetic",  # the check that judged the generated exchange
+    }
+    data = results(
+        check("usage_arithmetic", "FAIL", findings=fixed["checks"][0]["findings"]),
+        check("explore_response_schema", "FAIL", area="explore", findings=[explored]),
+    )
+    gated = Gate(baseline=baseline, strict_baseline=True).apply(data)
+    assert (gated["exit_code"], gated["gate"]["new"]) == (0, [])
+    [known] = gated["gate"]["known"]  # one root cause, both probes
+    assert known["probes"] == ["chat", "explore-valid-106"]

@@ -82,10 +82,13 @@ def test_the_report_shows_the_header_card_first_and_the_failing_row(runs, browse
         )
         findings = row.locator("tr.cf-finding")
         judged = data["checks"][[c["id"] for c in data["checks"]].index("usage_arithmetic")]
-        assert findings.count() == len(judged["findings"]) > 2  # each answer's usage is judged
+        # one defect, one finding: every answer's usage is judged, the probes are listed
+        assert findings.count() == len(judged["findings"]) == 1
+        assert len(judged["findings"][0]["probes"]) > 2
         first = findings.first.locator("td").all_inner_texts()
         assert first[:3] == [
-            "usage.total_tokens is not prompt_tokens + completion_tokens",
+            "usage.total_tokens is not prompt_tokens + completion_tokens (seen 25 times) "
+            "(in 4 of 4 trials)",
             "$.usage.total_tokens",
             "#/components/schemas/Usage/properties/total_tokens",
         ]
@@ -103,21 +106,14 @@ def test_the_report_reads_without_javascript(runs, browser):
         assert page.locator("tr.cf-row").count() == len(data["checks"])
         assert page.locator("tr.cf-row-FAIL").count() == data["totals"]["FAIL"]
         row = page.locator("#cf-check-usage_arithmetic")
-        evidence = row.locator("details", has_text="chat_stream_usage")
-        hit = evidence.locator(".cf-hit")
-        assert not hit.is_visible()
-        evidence.locator("summary").click()  # <details> opens without JavaScript
-        assert hit.is_visible()
-        stream = next(e for e in data["exchanges"] if e["id"] == "chat_stream_usage")
-        finding = next(
-            f
-            for f in data["checks"][[c["id"] for c in data["checks"]].index("usage_arithmetic")][
-                "findings"
-            ]
-            if f["exchange"] == "chat_stream_usage"
-        )
-        index = finding["chunk_index"]
-        assert hit.inner_text() == f"[{index}] data: {stream['response']['events'][index]['data']}"
+        [finding] = data["checks"][[c["id"] for c in data["checks"]].index("usage_arithmetic")][
+            "findings"
+        ]
+        evidence = row.locator("details", has_text=finding["exchange"]).first
+        body = evidence.locator("pre").first
+        assert not body.is_visible()
+        evidence.locator("summary").first.click()  # <details> opens without JavaScript
+        assert body.is_visible()
         assert "Authorization: Bearer $CONFORMANCE_API_KEY" in evidence.inner_text()
         assert seen.console_errors == []
 
@@ -166,8 +162,10 @@ def test_the_comparison_puts_the_difference_at_the_top(runs, browser, tmp_path):
         assert not note.is_visible()
         first.locator("td.c-fail summary").click()
         assert note.inner_text().startswith(
-            "usage.total_tokens is not prompt_tokens + completion_tokens at "
-            "$.usage.total_tokens (chat): expected "
+            "usage.total_tokens is not prompt_tokens + completion_tokens (seen "
+        )
+        assert " (in 4 of 4 trials) at $.usage.total_tokens (chat): expected " in (
+            note.inner_text()
         )
         shot = tmp_path / "compare.png"
         page.screenshot(path=str(shot))
