@@ -111,6 +111,9 @@ class Check:
     # Pointers into the document of every request parameter the check sends or judges and
     # every response field it judges (tests/checks/test_coverage.py walks the document).
     covers: tuple[str, ...] = ()
+    # True when the check judges what follows an error sent after a 200 (an error event):
+    # such an exchange is inconclusive for every other check (engine/_faults.inconclusive).
+    judges_error_events: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +152,7 @@ def check(
     id: str | None = None,
     any_exchange: bool = False,
     covers: Iterable[str] = (),
+    judges_error_events: bool = False,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check. Its id defaults to the function's name; its title to the
     first line of its docstring; what it covers to its ``spec`` pointer plus ``covers``
@@ -177,6 +181,7 @@ def check(
             description=doc,
             any_exchange=any_exchange,
             covers=tuple(dict.fromkeys((spec, *covers))),
+            judges_error_events=judges_error_events,
         )
         return func
 

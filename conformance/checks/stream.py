@@ -182,3 +182,7 @@ def stream_event_separation(exchange: Exchange, ctx: CheckContext) -> Iterator[F
                 + clip(event.raw.rstrip(chr(10))),
                 chunk_index=event.index,
             )
+
+
+# What a stream says (stop text, long characters, error events): the same area, its own module.
+from conformance.checks import stream_text  # noqa: E402, F401

@@ -43,6 +43,7 @@ from conformance.server._model_generator import ModelSampler, sample
 from conformance.server._render import Envelope, chunk, chunks, response_body
 from conformance.server._sometimes_defects import SometimesDefects, StreamClock
 from conformance.server._stream_defects import StreamDefects
+from conformance.server._text_defects import TextDefects
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
 MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z: a fixed date keeps /v1/models stable
@@ -81,6 +82,7 @@ class _ReferenceServer:
         self.features = FeatureDefects(config, self.contract)
         self.streaming = StreamDefects(config)
         self.sometimes = SometimesDefects(config)
+        self.text = TextDefects(config)
 
     async def chat_completions(self, request: Request) -> Response:
         admitted = await self._admit(request)
@@ -97,6 +99,8 @@ class _ReferenceServer:
         try:
             requested = read_params(body, seed=self.seed)
             params = self.streaming.adjust(self.features.adjust(body, requested))
+            streamed = self.streaming.streams(body)
+            params = self.text.adjust(params, streamed=streamed)
         except RequestProblem as exc:
             return bad_request(self.config, exc.message, exc.param)
         refused = self._combination_defects(body, params.n)
@@ -113,6 +117,7 @@ class _ReferenceServer:
             generated = sample(params, rng)
         generated = self.sometimes.completion(generated, requested.stop)
         completion = self.streaming.completion(self.features.completion(generated))
+        completion = self.text.completion(completion, requested.stop, streamed=streamed)
         clock = StreamClock.now()
         envelope = Envelope(
             id=f"chatcmpl-{uuid.uuid4().hex}",
@@ -121,8 +126,10 @@ class _ReferenceServer:
             system_fingerprint=self.fingerprint,
             service_tier=_SERVICE_TIERS.get(str(body.get("service_tier")), "default"),
         )
-        if not self.streaming.streams(body):
-            rendered = self.features.body(response_body(completion, envelope, self.config))
+        if not streamed:
+            rendered = self.text.body(
+                self.features.body(response_body(completion, envelope, self.config))
+            )
             return JSONResponse(self.sometimes.body(self.streaming.body(rendered), luck))
         options = body.get("stream_options")
         asked = isinstance(options, dict) and options.get("include_usage") is True
@@ -130,7 +137,9 @@ class _ReferenceServer:
         source = self.sometimes.chunks(
             self.streaming.chunks(
                 self.features.chunks(
-                    chunks(completion, envelope, self.config, include_usage=include_usage)
+                    self.text.chunks(
+                        chunks(completion, envelope, self.config, include_usage=include_usage)
+                    )
                 )
             ),
             luck,
@@ -210,8 +219,8 @@ class _ReferenceServer:
         self, source: Iterator[dict[str, Any]], envelope: Envelope
     ) -> AsyncIterator[bytes]:
         """The event stream, one chunk per event, produced as the client reads it."""
-        for item in source:
-            yield self.streaming.frame(_event(item))
+        for event in self.text.events(source, _event):
+            yield self.streaming.frame(event)
             # let the chunk go out before the next is built (and pace it, if told to)
             await asyncio.sleep(self.config.chunk_delay_s)
         glue = self.streaming.before_done()
