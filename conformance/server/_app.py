@@ -136,8 +136,8 @@ class _ReferenceServer:
         include_usage = self.streaming.include_usage(asked)
         source = self.sometimes.chunks(
             self.streaming.chunks(
-                self.features.chunks(
-                    self.text.chunks(
+                self.text.chunks(
+                    self.features.chunks(
                         chunks(completion, envelope, self.config, include_usage=include_usage)
                     )
                 )

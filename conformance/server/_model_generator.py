@@ -197,7 +197,7 @@ def _reasoning(params: Params, rng: random.Random, cap: int) -> tuple[str, ...]:
         return ()
     low, high = REASONING_PIECES[params.reasoning_effort]
     pieces = [rng.choices(_WORDS, _WEIGHTS)[0] for _ in range(rng.randint(low, high))]
-    pieces[0] = pieces[0].lstrip() or "Hmm"
+    pieces = ["Hmm,", *pieces]  # as thinking starts: never how an answer does
     return tuple(pieces[:cap])
 
 
