@@ -335,7 +335,8 @@ def logprobs_spell_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     entry, leaves text no logprob covers. Judged for choices with content and logprobs.
     """
     require_served(exchange, "logprobs")
-    spelled: dict[object, bytearray] = {}
+    spelled: dict[object, bytearray] = {}  # by the tokens' text
+    in_bytes: dict[object, bytearray] = {}  # by their bytes (a token may be part of a character)
     text: dict[object, str] = {}
     where: dict[object, tuple[str, int | None]] = {}
     for path, chunk_index, choice in _choices(exchange):
@@ -346,14 +347,15 @@ def logprobs_spell_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
         logprobs = choice.get("logprobs")
         content = logprobs.get("content") if isinstance(logprobs, dict) else None
         for entry in content if isinstance(content, list) else []:
-            spelled.setdefault(index, bytearray()).extend(_token_bytes(entry))
+            spelled.setdefault(index, bytearray()).extend(_token_bytes(entry, "token"))
+            in_bytes.setdefault(index, bytearray()).extend(_token_bytes(entry, "bytes"))
             where[index] = (f"{path}.logprobs.content", chunk_index)
     judged = [i for i in spelled if text.get(i)]
     if not judged:
         raise NotProvoked("no choice carried both content and logprobs")
     for index in judged:
         wanted = text[index].encode("utf-8", "surrogatepass")
-        if bytes(spelled[index]) != wanted:
+        if wanted not in (bytes(spelled[index]), bytes(in_bytes[index])):
             shown = bytes(spelled[index]).decode("utf-8", "replace")
             yield Finding(
                 title="the logprobs tokens do not spell the content",
@@ -365,13 +367,14 @@ def logprobs_spell_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
             )
 
 
-def _token_bytes(entry: object) -> bytes:
-    """A logprobs entry's bytes: ``bytes`` when it is a list of byte values, else the
+def _token_bytes(entry: object, by: str) -> bytes:
+    """A logprobs entry's bytes ``by`` its ``bytes`` (when a list of byte values) or by its
     token's UTF-8 (``logprobs_bytes`` judges whether the two agree)."""
     if not isinstance(entry, dict):
         return b""
     raw = entry.get("bytes")
-    if isinstance(raw, list) and all(isinstance(b, int) and 0 <= b <= 255 for b in raw):
+    valid = isinstance(raw, list) and all(isinstance(b, int) and 0 <= b <= 255 for b in raw)
+    if by == "bytes" and valid:
         return bytes(raw)
     token = entry.get("token")
     return token.encode("utf-8", "surrogatepass") if isinstance(token, str) else b""

@@ -59,14 +59,21 @@ def chunk_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     spec=STREAM_PROPERTY,
     probes=list(ALL_STREAMS),
     any_exchange=True,
+    judges_error_events=True,
 )
 def stream_done_terminator(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The stream ends with data: [DONE] and nothing after it.
 
     The ``stream`` property promises a stream "terminated by a ``data: [DONE]``
-    message"; clients stop reading there, and wait forever without it.
+    message"; clients stop reading there, and wait forever without it. A stream that
+    carries an error event after the 200 (vLLM and OpenRouter do, when overloaded) is
+    inconclusive for the other checks; this one judges that nothing but ``[DONE]``
+    follows the error (``stream_text.after_error_event``).
     """
     require_event_stream(exchange)
+    if exchange.error_event() is not None:
+        yield from after_error_event(exchange)
+        return
     events = exchange.events
     pending = _undispatched(exchange)
     done = next((e.index for e in events if e.data == DONE), None)
@@ -185,4 +192,4 @@ def stream_event_separation(exchange: Exchange, ctx: CheckContext) -> Iterator[F
 
 
 # What a stream says (stop text, long characters, error events): the same area, its own module.
-from conformance.checks import stream_text  # noqa: E402, F401
+from conformance.checks.stream_text import after_error_event  # noqa: E402

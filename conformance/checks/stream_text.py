@@ -1,6 +1,7 @@
 """What a stream says, as a client reassembles it (issue 19): a stop text of several tokens
 is not streamed, not even its start; text with long characters arrives whole in every
-event; and an error event sent after the 200 is the last thing before ``[DONE]``.
+event; and an error event sent after the 200 is the last thing before ``[DONE]`` (judged
+by ``stream_done_terminator``).
 
 Part of the stream area (imported by ``stream.py``): each bug here breaks SDK accumulators
 that the framing and schema checks see nothing wrong with.
@@ -14,7 +15,6 @@ from collections.abc import Iterator
 from conformance.checks._answer import answered, as_list, read_answer, requested
 from conformance.checks._helpers import clip, require_event_stream, require_success
 from conformance.checks._model import Finding, Severity
-from conformance.checks._probes_sampling import ALL_STREAMS
 from conformance.checks._probes_stream import (
     STOP_SEEDED,
     STOP_STREAM,
@@ -215,28 +215,14 @@ def _continuation(block: bytes) -> bytes | None:
     return block[start:end] or None
 
 
-@check(
-    area="stream",
-    severity=Severity.MUST,
-    spec=STREAM_PROPERTY,
-    probes=list(ALL_STREAMS),
-    any_exchange=True,
-    judges_error_events=True,
-)
-def stream_error_event_last(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
-    """After an error event, nothing but [DONE] follows.
-
-    vLLM and OpenRouter answer 200 and then, when overloaded, send ``data: {"error":
-    {...}}`` mid-stream. The answer is then inconclusive for every other check (ERROR,
-    with the error's message); what may follow the error is this check's: the OpenAI SDKs
-    raise on an error event, so chunks after it are lost to every client or, to one that
-    reads on, glued to an answer the server gave up on. Judged when a stream carried an
-    error event.
-    """
-    require_event_stream(exchange)
+def after_error_event(exchange: Exchange) -> Iterator[Finding]:
+    """What follows an error event in a stream: nothing but ``[DONE]`` may (judged by
+    ``stream_done_terminator``). The OpenAI SDKs raise on an error event, so chunks after
+    it are lost to every client or, to one that reads on, glued to an answer the server
+    gave up on."""
     found = exchange.error_event()
     if found is None or found[0] is None:
-        raise NotProvoked("the stream carried no error event")
+        return
     index, message = found
     after = []
     for event in exchange.events:
