@@ -342,14 +342,15 @@ def logprobs_spell_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     for path, chunk_index, choice in _choices(exchange):
         index = choice.get("index")
         said = _text(choice)
-        if isinstance(said, str):
-            text[index] = text.get(index, "") + said
         logprobs = choice.get("logprobs")
         content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        if (isinstance(said, str) and said) or content:  # the last place that said something
+            where[index] = (f"{path}.logprobs.content", chunk_index)
+        if isinstance(said, str):
+            text[index] = text.get(index, "") + said
         for entry in content if isinstance(content, list) else []:
             spelled.setdefault(index, bytearray()).extend(_token_bytes(entry, "token"))
             in_bytes.setdefault(index, bytearray()).extend(_token_bytes(entry, "bytes"))
-            where[index] = (f"{path}.logprobs.content", chunk_index)
     judged = [i for i in spelled if text.get(i)]
     if not judged:
         raise NotProvoked("no choice carried both content and logprobs")
@@ -373,8 +374,8 @@ def _token_bytes(entry: object, by: str) -> bytes:
     if not isinstance(entry, dict):
         return b""
     raw = entry.get("bytes")
-    valid = isinstance(raw, list) and all(isinstance(b, int) and 0 <= b <= 255 for b in raw)
-    if by == "bytes" and valid:
-        return bytes(raw)
+    values: list[int] = raw if isinstance(raw, list) else []
+    if by == "bytes" and values and all(isinstance(b, int) and 0 <= b <= 255 for b in values):
+        return bytes(values)
     token = entry.get("token")
     return token.encode("utf-8", "surrogatepass") if isinstance(token, str) else b""

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from conformance.checks._answer import read_answer
 from conformance.checks._helpers import (
     clip,
     findings_from,
@@ -15,6 +16,7 @@ from conformance.checks._helpers import (
 )
 from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import _chat
+from conformance.checks._probes_again import ask_again
 from conformance.checks._registry import (
     CheckContext,
     NotApplicable,
@@ -36,9 +38,10 @@ from conformance.wire._exchange import Exchange
 
 DELTA = "#/components/schemas/ChatCompletionStreamResponseDelta"
 EFFORT = "#/components/schemas/ChatCompletionRequest/properties/reasoning_effort"
-# Room for some thinking and the one-word answer: a cap that cuts the thinking short hides
-# whether it ends (an unclosed <think> in content, reasoning never followed by an answer).
-MAX_TOKENS = 128
+MAX_TOKENS = 32  # room for a little thinking before the one-word answer
+# A cap that cuts the thinking short hides whether it ends (an unclosed <think> in content,
+# reasoning never followed by an answer): a cut answer is asked for again with this room.
+AGAIN_TOKENS = 128
 # The reasoning field's names: DeepSeek's (the document's) and vLLM's and OpenRouter's.
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 REPEATED_MIN = 4  # characters of reasoning at the start of content that show it repeated
@@ -58,6 +61,23 @@ REASONING_STREAM = probe(
         'the same reasoning_effort: "low" chat, streamed',
         lambda model: _reasoning(model, stream=True),
     )
+)
+
+
+def cut_short(exchange: Exchange) -> bool:
+    """Whether a choice of the answer (streamed or not) was cut by the token cap."""
+    try:
+        return any(v.finish_reason == "length" for v in read_answer(exchange).choices.values())
+    except NotApplicable:
+        return False
+
+
+# The same requests with room to finish, sent only when the first answer was cut.
+[REASONING_AGAIN] = ask_again(
+    REASONING, times=1, unprovoked=cut_short, why="it was cut", max_tokens=AGAIN_TOKENS
+)
+[REASONING_STREAM_AGAIN] = ask_again(
+    REASONING_STREAM, times=1, unprovoked=cut_short, why="it was cut", max_tokens=AGAIN_TOKENS
 )
 
 
@@ -83,7 +103,7 @@ def reasoning_effort_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator
     area="reasoning",
     severity=Severity.MUST,
     spec=f"{DELTA}/properties/reasoning_content",
-    probes=[REASONING_STREAM.id],
+    probes=[REASONING_STREAM.id, REASONING_STREAM_AGAIN.id],
 )
 def reasoning_content_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Streamed reasoning is a string in every delta that carries it.
@@ -119,7 +139,7 @@ def _reasoning_text(holder: dict[str, Any]) -> str:
 
 
 def _relocated(finding: Finding, prefix: str, name: str) -> Finding:
-    path = f"{prefix}.{name}{finding.json_path[len('$.reasoning_content'):]}"
+    path = f"{prefix}.{name}{finding.json_path[len('$.reasoning_content') :]}"
     return replace(finding, json_path=path)
 
 
@@ -127,7 +147,7 @@ def _relocated(finding: Finding, prefix: str, name: str) -> Finding:
     area="reasoning",
     severity=Severity.SHOULD,
     spec=f"{DELTA}/properties/reasoning_content",
-    probes=[REASONING.id, REASONING_STREAM.id],
+    probes=[REASONING.id, REASONING_STREAM.id, REASONING_AGAIN.id, REASONING_STREAM_AGAIN.id],
 )
 def reasoning_not_in_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Reasoning is not leaked into content, as <think> tags or repeated.

@@ -73,8 +73,7 @@ def error_after_ok(exchange: Exchange) -> str | None:
     index, message = found
     where = "as its body" if index is None else f"in event {index} of its stream"
     return (
-        f"answered {exchange.status}, then an error {where}: {message!r}; "
-        "nothing can be concluded"
+        f"answered {exchange.status}, then an error {where}: {message!r}; nothing can be concluded"
     )
 
 
@@ -104,10 +103,10 @@ def classify(exchange: Exchange) -> Fault | None:
             said += ": " + "; ".join(exchange.retries)
         kind = _status_kind(status, "html" in exchange.content_type)
         return Fault(exchange.id, kind, said, exchange.attempts, False)
-    said = error_after_ok(exchange)
-    if said is not None:
+    after_ok = error_after_ok(exchange)
+    if after_ok is not None:
         kind = "error-event" if exchange.streamed else "error-body"
-        return Fault(exchange.id, kind, said, exchange.attempts, False)
+        return Fault(exchange.id, kind, after_ok, exchange.attempts, False)
     if exchange.retries:
         message = f"got through on attempt {exchange.attempts}: " + "; ".join(exchange.retries)
         # The first note says why attempt 1 was retried: "attempt 1: <status reason or error>; ..."

@@ -73,7 +73,11 @@ class TextDefects:
 
     def _rename(self, holder: object) -> None:
         name = self.config.reasoning_field
-        if isinstance(holder, dict) and name != "reasoning_content" and "reasoning_content" in holder:
+        if (
+            isinstance(holder, dict)
+            and name != "reasoning_content"
+            and "reasoning_content" in holder
+        ):
             holder[name] = holder.pop("reasoning_content")
 
     def events(

@@ -297,6 +297,8 @@ def test_a_200_whose_body_is_an_error_is_a_fault_named_with_its_message():
     with runner("error-body-200") as run:
         result = run.evaluate(get_check("response_schema"))
         assert result.verdict is Verdict.ERROR  # not a response schema violation
-        assert result.reason.startswith(f"chat: answered 200, then an error as its body: {OVERLOADED};")
+        assert result.reason.startswith(
+            f"chat: answered 200, then an error as its body: {OVERLOADED};"
+        )
         assert faults_by_probe(run)["chat"].kind == "error-body"
         assert run.evaluate(get_check("chunk_schema")).verdict is Verdict.PASS

@@ -187,7 +187,10 @@ def test_every_defect_is_tested_and_described():
         "ai-project-id-500", "gzip-declared-plain",
     }  # fmt: skip
     assert set(DEFECTS) == (
-        tested | FEATURE_DEFECTS_TESTED | STREAM_DEFECTS_TESTED | SOMETIMES_DEFECTS_TESTED
+        tested
+        | FEATURE_DEFECTS_TESTED
+        | STREAM_DEFECTS_TESTED
+        | SOMETIMES_DEFECTS_TESTED
         | TEXT_DEFECTS_TESTED
     )
     assert all(d and "\n" not in d for d in DEFECTS.values())

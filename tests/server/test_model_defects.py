@@ -304,8 +304,10 @@ WITNESSES: dict[str, Witness] = {
     # What a stream says (issue 19; tests/server/test_text_defects.py for the toy).
     "stream-stop-leak": Witness(
         [_stream(stop=[" the"], max_tokens=40)],
-        lambda seen: seen[0].raw.count(b'"content":" the"') > 0
-        or "".join(d.get("content") or "" for d in seen[0].deltas()).endswith(" th"),
+        lambda seen: (
+            seen[0].raw.count(b'"content":" the"') > 0
+            or "".join(d.get("content") or "" for d in seen[0].deltas()).endswith(" th")
+        ),
         tries=8,
     ),
     "split-multibyte-char": one(
@@ -315,14 +317,17 @@ WITNESSES: dict[str, Witness] = {
     ),
     "logprobs-short": one(
         chat_body(logprobs=True, max_tokens=8),
-        lambda s: "".join(e["token"] for e in s.choice()["logprobs"]["content"])
-        != s.message()["content"],
+        lambda s: (
+            "".join(e["token"] for e in s.choice()["logprobs"]["content"]) != s.message()["content"]
+        ),
         tries=5,
     ),
     "chunks-after-error-event": one(
         _stream(max_tokens=8),
-        lambda s: b'data: {"error"' in s.raw
-        and s.raw.index(b'data: {"error"') < s.raw.rindex(b'"chat.completion.chunk"'),
+        lambda s: (
+            b'data: {"error"' in s.raw
+            and s.raw.index(b'data: {"error"') < s.raw.rindex(b'"chat.completion.chunk"')
+        ),
     ),
     "reasoning-in-content-too": one(
         chat_body(reasoning_effort="low"),

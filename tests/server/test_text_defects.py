@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conformance.server import ServerConfig
 from tests.server.helpers import chat, chat_body, chats, stream_chunks
 
@@ -50,7 +52,8 @@ def test_split_multibyte_char_cuts_a_long_character_between_two_events():
             event.decode("utf-8")
         except UnicodeDecodeError:
             broken.append(n)
-    assert len(broken) == 2 and broken[1] == broken[0] + 1
+    assert len(broken) == 2
+    assert broken[1] == broken[0] + 1
     assert events[broken[0]].endswith(b'\xe6\x9d"},"finish_reason":null,"logprobs":null}],'
                                       b'"usage":null}')  # fmt: skip
     assert b'"content":"\xb1\xe4\xba\xac"' in events[broken[1]]
@@ -63,7 +66,10 @@ def test_logprobs_short_sends_the_last_two_tokens_as_one_with_one_entry():
     short = chat(body, _on("logprobs-short")).json()["choices"][0]
     assert short["message"]["content"] == clean["message"]["content"]
     assert [e["token"] for e in short["logprobs"]["content"]] == [
-        "alpha", " beta", " gamma", " delta"
+        "alpha",
+        " beta",
+        " gamma",
+        " delta",
     ]
     chunks = stream_chunks(chat({**body, "stream": True}, _on("logprobs-short")))
     last = [c for i in chunks for c in i["choices"] if c["delta"].get("content")][-1]
@@ -82,7 +88,8 @@ def test_chunks_after_error_event_go_on_after_the_error():
             "code": "overloaded",
         }
     }
-    assert len(data) > 4 and data[-1] == "[DONE]"  # chunks after the error, then [DONE]
+    assert len(data) > 4
+    assert data[-1] == "[DONE]"
 
 
 def test_reasoning_in_content_too_repeats_the_reasoning_at_the_start_of_content():
@@ -104,14 +111,11 @@ def test_the_reasoning_field_can_be_named_reasoning():
 
 
 def test_an_unknown_reasoning_field_name_is_refused_in_one_line():
-    try:
+    with pytest.raises(ValueError, match="reasoning_field") as err:
         ServerConfig(reasoning_field="thoughts")
-    except ValueError as exc:
-        assert str(exc) == (
-            "reasoning_field 'thoughts' is unknown; use 'reasoning_content' or 'reasoning'."
-        )
-    else:
-        raise AssertionError("accepted")
+    assert str(err.value) == (
+        "reasoning_field 'thoughts' is unknown; use 'reasoning_content' or 'reasoning'."
+    )
 
 
 def test_the_error_faults_answer_200_then_an_error():
@@ -124,7 +128,8 @@ def test_the_error_faults_answer_200_then_an_error():
     cut = chat({**body, "stream": True}, ServerConfig(faults=frozenset({"error-event-mid-stream"})))
     data = [e.removeprefix("data: ") for e in cut.text.split("\n\n") if e]
     assert cut.status_code == 200
-    assert len(data) == 4 and json.loads(data[2])["error"]["code"] == "overloaded"
+    assert len(data) == 4
+    assert json.loads(data[2])["error"]["code"] == "overloaded"
     assert data[3] == "[DONE]"
 
 

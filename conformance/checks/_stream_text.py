@@ -3,25 +3,25 @@ is not streamed, not even its start; text with long characters arrives whole in 
 event; and an error event sent after the 200 is the last thing before ``[DONE]`` (judged
 by ``stream_done_terminator``).
 
-Part of the stream area (imported by ``stream.py``): each bug here breaks SDK accumulators
+The judgments of the stream area's checks ``stream_stop_honoured`` and
+``stream_text_intact`` (registered in ``stream.py``): each bug here breaks SDK accumulators
 that the framing and schema checks see nothing wrong with.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 
 from conformance.checks._answer import answered, as_list, read_answer, requested
 from conformance.checks._helpers import clip, require_event_stream, require_success
-from conformance.checks._model import Finding, Severity
+from conformance.checks._model import Finding
 from conformance.checks._probes_stream import (
     STOP_SEEDED,
-    STOP_STREAM,
-    UNICODE_STREAM,
     answer_text,
 )
-from conformance.checks._registry import CheckContext, NotApplicable, NotProvoked, check
+from conformance.checks._registry import CheckContext, NotApplicable, NotProvoked
 from conformance.checks._support import deltas
 from conformance.wire._exchange import DONE, Exchange
 from conformance.wire._sse import INVALID_UTF8
@@ -32,22 +32,8 @@ DELTA_CONTENT = "$.choices[0].delta.content"
 _BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 
 
-@check(
-    area="stream",
-    severity=Severity.MUST,
-    spec=STOP,
-    probes=[STOP_STREAM.id, STOP_SEEDED.id],
-)
-def stream_stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
-    """A streamed answer stops before a stop text of several tokens: none of it is sent.
-
-    The stop text is two words of the endpoint's own answer to the same request without
-    stop (``stop_seeded``, with ``seed`` and ``temperature: 0``). A server that matches
-    stop text only after sending the tokens it spans leaks it, or its start, at the end
-    of the stream (clients show it; a non-streamed answer is cut right). Judged when the
-    stream wrote what the answer without stop did, up to the stop text (or leaked it);
-    the choice then finishes with ``stop``.
-    """
+def judge_stream_stop(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """The judgment of ``stream.stream_stop_honoured``."""
     if ctx.probe.id == STOP_SEEDED.id:
         raise NotApplicable("the answer without stop is what the streamed stop is measured by")
     yield from answered(exchange, ctx, what="stop")
@@ -104,22 +90,8 @@ def _event_at(exchange: Exchange, offset: int) -> int | None:
     return None
 
 
-@check(
-    area="stream",
-    severity=Severity.MUST,
-    spec=STREAM_PROPERTY,
-    probes=[UNICODE_STREAM.id],
-    any_exchange=True,
-)
-def stream_text_intact(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
-    """Text with accents, CJK and emoji arrives whole: every event is valid UTF-8.
-
-    A server that streams bytes as its tokenizer makes them splits a character of several
-    bytes across two events; clients decode each event on its own and show U+FFFD (or
-    fail to parse the chunk). The text reassembled from the deltas holds no U+FFFD and no
-    lone surrogate (``\\ud83c`` without its pair) either. Judged when the answer holds a
-    character beyond ASCII; a model that wrote none is "not provoked".
-    """
+def judge_text_intact(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """The judgment of ``stream.stream_text_intact``."""
     require_success(exchange)
     require_event_stream(exchange)
     text = "".join(view.content for view in read_answer(exchange).choices.values())
@@ -171,7 +143,7 @@ def _split_characters(exchange: Exchange) -> Iterator[Finding]:
     in the next event's."""
     blocks = [b for b in _BLANK_LINE.split(exchange.body) if b.strip()]
     events = [e.index for e in exchange.events]
-    for n, (block, after) in enumerate(zip(blocks, blocks[1:], strict=False)):
+    for n, (block, after) in enumerate(itertools.pairwise(blocks)):
         head = _unfinished(block)
         tail = _continuation(after)
         if head is None or tail is None:
@@ -184,8 +156,7 @@ def _split_characters(exchange: Exchange) -> Iterator[Finding]:
             title="a character is split across two events",
             json_path=DELTA_CONTENT,
             expected="every event's bytes valid UTF-8: each character whole in one event",
-            actual=f"{joined!r} sent as {head!r} at the end of one event and {tail!r} in "
-            "the next",
+            actual=f"{joined!r} sent as {head!r} at the end of one event and {tail!r} in the next",
             chunk_index=events[n] if n < len(events) else None,
         )
 
@@ -221,9 +192,9 @@ def after_error_event(exchange: Exchange) -> Iterator[Finding]:
     it are lost to every client or, to one that reads on, glued to an answer the server
     gave up on."""
     found = exchange.error_event()
-    if found is None or found[0] is None:
+    index, message = found if found is not None else (None, "")
+    if index is None:
         return
-    index, message = found
     after = []
     for event in exchange.events:
         if event.data == DONE:
