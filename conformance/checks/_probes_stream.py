@@ -16,13 +16,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance.checks._probes_sampling import PROSE, SEED, STOP_TOKENS, chat_body
+from conformance.checks._probes_again import ask_again
 from conformance.checks._registry import Probe, probe
 from conformance.wire._exchange import Exchange
 
 WORDS = re.compile(r"\s*\S+")
-UNICODE_WORDS = "café naïve 東京 日本語 🌊 ☕"
+UNICODE_WORDS = "café 東京 日本語 🌊 ☕ 東京 日本語 🌊 ☕"
 UNICODE_PROMPT = f"Reply with exactly these words: {UNICODE_WORDS}"
-UNICODE_TOKENS = 24  # room for the six words (CJK and emoji take several tokens each)
+# Room for most of the words (CJK and emoji take several tokens each). A model that does
+# not obey may still echo some: the long words come twice, and an answer without one of
+# them is asked for again (once per trial).
+UNICODE_TOKENS = 24
+LONG = 3  # UTF-8 bytes: CJK and emoji (not accents) are what tokenizers split
 
 
 def _free(model: str) -> dict[str, Any]:
@@ -31,9 +36,10 @@ def _free(model: str) -> dict[str, Any]:
 
 def stop_text(answer: str) -> str | None:
     """The stop text taken from an answer: its second and third words with the space
-    before them (several tokens in any tokenizer), or None when it has fewer words."""
+    before them (several tokens in any tokenizer; the second alone when there are only
+    two), or None when it has a single word: the stop must come after some text."""
     words = WORDS.findall(answer)
-    return "".join(words[1:3]) if len(words) >= 3 else None
+    return "".join(words[1:3]) if len(words) >= 2 else None
 
 
 def answer_text(exchange: Exchange) -> str | None:
@@ -87,4 +93,25 @@ UNICODE_STREAM = probe(
         lambda model: chat_body(model, UNICODE_PROMPT, UNICODE_TOKENS, stream=True),
         sampled=True,
     )
+)
+
+
+def _no_long_character(exchange: Exchange) -> bool:
+    text = "".join(d.get("content") or "" for d in _deltas(exchange))
+    return not any(len(c.encode("utf-8", "surrogatepass")) >= LONG for c in text)
+
+
+def _deltas(exchange: Exchange) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for _, payload, _ in exchange.event_payloads():
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        for choice in choices if isinstance(choices, list) else []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict):
+                out.append(delta)
+    return out
+
+
+[UNICODE_STREAM_AGAIN] = ask_again(
+    UNICODE_STREAM, times=1, unprovoked=_no_long_character, why="it holds no CJK or emoji"
 )

@@ -15,7 +15,12 @@ from conformance.checks._helpers import (
 )
 from conformance.checks._model import Finding, Severity
 from conformance.checks._probes_sampling import ALL_STREAMS
-from conformance.checks._probes_stream import STOP_SEEDED, STOP_STREAM, UNICODE_STREAM
+from conformance.checks._probes_stream import (
+    STOP_SEEDED,
+    STOP_STREAM,
+    UNICODE_STREAM,
+    UNICODE_STREAM_AGAIN,
+)
 from conformance.checks._registry import CheckContext, check, properties
 from conformance.checks._stream_text import after_error_event, judge_stream_stop, judge_text_intact
 from conformance.wire._exchange import DONE, Exchange
@@ -219,7 +224,7 @@ def stream_stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Find
     area="stream",
     severity=Severity.MUST,
     spec=STREAM_PROPERTY,
-    probes=[UNICODE_STREAM.id],
+    probes=[UNICODE_STREAM.id, UNICODE_STREAM_AGAIN.id],
     any_exchange=True,
 )
 def stream_text_intact(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:

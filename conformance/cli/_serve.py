@@ -46,8 +46,7 @@ from conformance.run._settings import Settings
     type=click.Choice(["reasoning_content", "reasoning"]),
     default="reasoning_content",
     show_default=True,
-    help="The name of the reasoning field: DeepSeek's (the document's) or vLLM's and "
-    "OpenRouter's.",
+    help="The name of the reasoning field: DeepSeek's (the document's) or vLLM's and OpenRouter's.",
 )
 def serve(
     host: str,

@@ -57,7 +57,8 @@ def stop_findings(*pieces, finish="stop"):
 
 def test_the_stop_text_is_two_words_of_the_answer_without_stop():
     assert stop_text(FREE) == STOP
-    assert stop_text("Two words.") is None
+    assert stop_text("Two words.") == " words."
+    assert stop_text("One.") is None
 
 
 def test_a_stream_that_ends_before_its_stop_text_passes():
