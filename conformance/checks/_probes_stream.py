@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from conformance.checks._probes_sampling import PROSE, SEED, STOP_TOKENS, chat_body
 from conformance.checks._probes_again import ask_again
+from conformance.checks._probes_sampling import PROSE, SEED, STOP_TOKENS, chat_body
 from conformance.checks._registry import Probe, probe
 from conformance.wire._exchange import Exchange
 
