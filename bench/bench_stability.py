@@ -4,6 +4,7 @@
     python3 -m bench.bench_stability --runs 5 --clean     # only the defect-free runs
     python3 -m bench.bench_stability --defect stop-text-kept --defect ignore-stop
     python3 -m bench.bench_stability --trials 1           # what repetition buys
+    python3 -m bench.bench_stability --profile openai     # tool calls streamed in fragments
 
 Each run is the default check phase (the fixed probes, ``--trials`` as given or the
 default), sent in-process to the reference server in its model-like mode (no seed: fresh
@@ -34,11 +35,17 @@ from tests.e2e._inprocess import KEY, run_app
 FOUND = {Verdict.FAIL, Verdict.WARN}
 
 
-def naming_checks() -> dict[str, set[str]]:
-    """defect -> the checks whose FAIL or WARN finds it (the e2e tests' tables)."""
+def naming_checks(profile: str = "strict") -> dict[str, set[str]]:
+    """defect -> the checks whose FAIL or WARN finds it (the e2e tests' tables; under the
+    openai profile the tool-stream defects' table of its own)."""
     from tests.e2e.test_defects_found import EXPECTED, SOMETIMES
+    from tests.e2e.test_tool_streams_found import EXPECTED as OPENAI_TOOL_STREAMS
 
     tables = {**EXPECTED, **{d: model for d, (model, _) in SOMETIMES.items()}}
+    if profile == "openai":
+        tables.update(
+            {d: {c: v for c, (v, _) in t.items()} for d, t in OPENAI_TOOL_STREAMS.items()}
+        )
     return {d: {c for c, v in want.items() if v in FOUND} for d, want in tables.items()}
 
 
@@ -52,7 +59,9 @@ class Run:
 
 
 def one_run(contract: Contract, defects: frozenset[str], trials: int) -> Run:
-    config = ServerConfig(api_key=KEY, mode="model", defects=defects)  # no seed: fresh luck
+    config = ServerConfig(  # no seed: fresh luck
+        api_key=KEY, mode="model", defects=defects, profile=contract.profile
+    )
     started = time.perf_counter()
     runner, results = run_app(create_app(config), trials=trials, contract=contract)
     return Run(
@@ -89,7 +98,7 @@ def clean(contract: Contract, runs: int, trials: int) -> list[Run]:
 
 
 def defects(contract: Contract, names: list[str], runs: int, trials: int) -> int:
-    table = naming_checks()
+    table = naming_checks(contract.profile)
     missed = 0
     print(f"defect switches, {runs} runs each, --trials {trials} (found: runs in which the")
     print("check that names the defect said FAIL or WARN):")
@@ -128,8 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clean", action="store_true", help="only the defect-free runs")
     parser.add_argument("--no-clean", action="store_true", help="skip the defect-free runs")
+    parser.add_argument(
+        "--profile", choices=("strict", "openai"), default="strict", help="of server and run"
+    )
     args = parser.parse_args(argv)
-    contract = Contract.load(None, profile="strict")
+    contract = Contract.load(None, profile=args.profile)
     if not args.no_clean:
         summary(clean(contract, args.runs, args.trials))
     if args.clean:

@@ -176,3 +176,30 @@ TOOLS_ROUND_TRIP_EMPTY = probe(
 )
 CALLING = (TOOLS_REQUIRED.id, TOOLS_REQUIRED_STREAM.id, TOOLS_NAMED.id)
 ROUND_TRIPS = (TOOLS_ROUND_TRIP_NULL.id, TOOLS_ROUND_TRIP_EMPTY.id)
+
+# Two calls at once, streamed (issue 19): one tool, two cities, "required" and
+# parallel_tool_calls, so that any model that can make parallel calls makes two; the room
+# is for two calls. One call only: the checks that need two say "not provoked".
+ASK_TWO_CITIES = (
+    "Get the weather in Paris and in Tokyo: call get_weather once for each city, both at once."
+)
+PARALLEL_TOKENS = MAX_TOKENS  # two calls of one short argument each
+
+
+def _parallel_stream(model: str) -> dict[str, Any]:
+    body = _chat(
+        model, messages=[{"role": "user", "content": ASK_TWO_CITIES}], max_tokens=PARALLEL_TOKENS
+    )
+    body.update(tools=[WEATHER], tool_choice="required", parallel_tool_calls=True, stream=True)
+    return body
+
+
+TOOLS_PARALLEL_STREAM = probe(
+    Probe(
+        "tools_parallel_stream",
+        'get_weather for two cities with tool_choice "required" and parallel_tool_calls: true, '
+        "streamed",
+        _parallel_stream,
+        sampled=True,
+    )
+)

@@ -28,12 +28,21 @@ class Call:
     name: object = None
     arguments: object = None
     choice: object = 0
+    merged: bool = False  # a later delta on its index carried another id: two calls in one
 
 
 @dataclass
 class Reassembly:
     calls: list[Call] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+    # identity fields a later delta of a call sent again, unchanged: ("id" or "name", finding)
+    repeats: list[tuple[str, Finding]] = field(default_factory=list)
+    ids: set[object] = field(default_factory=set)  # the distinct ids the deltas carried
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the stream carried two calls or more (by index or by id)."""
+        return len(self.calls) > 1 or len(self.ids) > 1
 
 
 def message_calls(exchange: Exchange) -> list[Call]:
@@ -71,6 +80,7 @@ def reassemble(exchange: Exchange, declared: set[str]) -> Reassembly:
     calls: dict[tuple[object, int], Call] = {}
     fragments: dict[tuple[object, int], list[str]] = {}
     seen_per_choice: dict[object, int] = {}
+    owners: dict[tuple[object, object], int] = {}  # (choice, id) -> the index it came under
     for delta in deltas(exchange):
         tool_calls = delta.delta.get("tool_calls")
         for k, item in enumerate(tool_calls if isinstance(tool_calls, list) else []):
@@ -101,6 +111,9 @@ def reassemble(exchange: Exchange, declared: set[str]) -> Reassembly:
             function = item.get("function")
             function = function if isinstance(function, dict) else {}
             key = (delta.choice_index, index)
+            out.problems.extend(_owner_problems(owners, key, item, path, delta.chunk_index))
+            if isinstance(item.get("id"), str) and item["id"]:
+                out.ids.add(item["id"])
             call = calls.get(key)
             if call is None:
                 expected_index = seen_per_choice.get(delta.choice_index, 0)
@@ -128,9 +141,11 @@ def reassemble(exchange: Exchange, declared: set[str]) -> Reassembly:
                 out.calls.append(call)
                 out.problems.extend(_first_delta_problems(call, declared))
             else:
-                out.problems.extend(
-                    _later_delta_problems(call, item, function, path, delta.chunk_index)
-                )
+                changed = _later_delta_problems(call, item, function, path, delta.chunk_index)
+                out.problems.extend(changed)
+                call.merged = call.merged or any(f.kind == CHANGED_ID for f in changed)
+                if not call.merged:
+                    out.repeats.extend(_repeats(call, item, function, path, delta.chunk_index))
             piece = function.get("arguments")
             if isinstance(piece, str):
                 fragments[key].append(piece)
@@ -194,16 +209,65 @@ def _first_delta_problems(call: Call, declared: set[str]) -> list[Finding]:
     return out
 
 
+CHANGED_ID = "a later delta changes the tool call's id"
+SHARED_ID = "one tool-call id under two indexes"
+REPEATED_ID = "a later delta of a tool call sends its id again"
+REPEATED_NAME = "a later delta of a tool call sends its function name again"
+
+
+def _owner_problems(
+    owners: dict[tuple[object, object], int],
+    key: tuple[object, int],
+    item: dict[str, Any],
+    path: str,
+    chunk_index: int,
+) -> list[Finding]:
+    """One index per id: an id already seen under another index of the choice names two
+    calls (a client keyed by index gets both, with the same id for their results)."""
+    call_id = item.get("id")
+    if not isinstance(call_id, str) or not call_id:
+        return []
+    choice, index = key
+    owner = owners.setdefault((choice, call_id), index)
+    if owner == index:
+        return []
+    return [
+        _problem(
+            SHARED_ID,
+            f"{path}.id",
+            chunk_index,
+            f"an id of its own (index {owner} has {call_id!r})",
+            f"{call_id!r} under index {index}",
+        )
+    ]
+
+
+def _repeats(
+    call: Call, item: dict[str, Any], function: dict[str, Any], path: str, chunk_index: int
+) -> list[tuple[str, Finding]]:
+    """The identity fields a later fragment sends again (openai-python's stream helper
+    concatenates every string it gets again: ``get_weatherget_weather``). ``type`` is left
+    alone (the SDKs overwrite it) and so is an empty string (it joins to nothing)."""
+    out: list[tuple[str, Finding]] = []
+    if isinstance(item.get("id"), str) and item["id"] and item["id"] == call.id:
+        out.append(("id", _problem(REPEATED_ID, f"{path}.id", chunk_index, "no id", call.id)))
+    name = function.get("name")
+    if isinstance(name, str) and name and name == call.name:
+        where = f"{path}.function.name"
+        out.append(("name", _problem(REPEATED_NAME, where, chunk_index, "no name", name)))
+    return out
+
+
 def _later_delta_problems(
     call: Call, item: dict[str, Any], function: dict[str, Any], path: str, chunk_index: int
 ) -> list[Finding]:
-    """A later fragment may repeat the id and name (some servers do); it may not change them."""
+    """A later fragment may not change the id and name (sending them again is ``_repeats``)."""
     out: list[Finding] = []
     new_id = item.get("id")
     if new_id not in (None, "", call.id):
         out.append(
             _problem(
-                "a later delta changes the tool call's id",
+                CHANGED_ID,
                 f"{path}.id",
                 chunk_index,
                 call.id,

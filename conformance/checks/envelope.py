@@ -1,9 +1,11 @@
 """The envelope of an answer: the response object, and what every chunk of a stream shares
-(its id, created and model), opens with (the role) and closes with (one finish_reason)."""
+(its id, created and model), opens with (the role, sent once) and closes with (one
+finish_reason); no empty ``tool_calls`` where no tool is called."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from conformance.checks._answer import read_answer
 from conformance.checks._helpers import (
@@ -12,13 +14,28 @@ from conformance.checks._helpers import (
     looks_like_event_stream,
     not_json,
     parse_body,
+    request_body,
     require_event_stream,
     require_success,
 )
 from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import CHAT
 from conformance.checks._probes_sampling import ALL_STREAMS, MORE_RESPONSES
-from conformance.checks._registry import CheckContext, NotApplicable, check, properties
+from conformance.checks._probes_tools import (
+    TOOLS_NAMED_STREAM,
+    TOOLS_NONE,
+    TOOLS_PARALLEL_STREAM,
+    TOOLS_REQUIRED_STREAM,
+)
+from conformance.checks._registry import (
+    CheckContext,
+    NotApplicable,
+    NotProvoked,
+    check,
+    properties,
+)
+from conformance.checks._support import Delta, answer, deltas, messages
+from conformance.checks._toolcalls import declared_tools, reassemble
 from conformance.wire._exchange import Exchange
 
 CHUNK = "#/components/schemas/ChatCompletionChunk"
@@ -214,4 +231,104 @@ def stream_finish_once(exchange: Exchange, ctx: CheckContext) -> Iterator[Findin
                 actual="a delta with content or tool calls",
                 schema_path=f"{STREAM_CHOICE}/properties/delta",
                 chunk_index=mark.chunk_index,
+            )
+
+
+DELTA = "#/components/schemas/ChatCompletionStreamResponseDelta"
+TOOL_STREAMS = (TOOLS_REQUIRED_STREAM.id, TOOLS_NAMED_STREAM.id, TOOLS_PARALLEL_STREAM.id)
+
+
+@check(
+    area="envelope",
+    severity=Severity.MUST,
+    spec=DELTA,
+    probes=[*ALL_STREAMS, *TOOL_STREAMS],
+    any_exchange=True,
+)
+def stream_delta_identity_once(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A streamed message names its role once, and each tool call its id and name once.
+
+    Clients accumulate a stream by joining the strings each delta brings: openai-python's
+    stream helper turns a role sent again into "assistantassistant", accumulators do the
+    same to a call's id and name (``get_weatherget_weather``). Under ``--profile openai``
+    ``role`` after a choice's first delta, and a call's ``id`` or ``function.name`` after
+    its first delta, are findings; under strict the document demands ``role`` in every
+    delta and ``name`` in every FunctionCall (see the errata), so only an id sent again
+    is. A later delta naming another role is a finding under both.
+    """
+    require_event_stream(exchange)
+    opened: dict[object, object] = {}  # choice index -> the role of its first delta
+    later: list[Delta] = []
+    for view in deltas(exchange):
+        if view.choice_index in opened:
+            later.append(view)
+        else:
+            opened[view.choice_index] = view.delta.get("role")
+    if not later:
+        raise NotProvoked("no choice of the stream had a second delta")
+    strict = ctx.contract.profile == "strict"
+    for view in later:
+        if "role" not in view.delta or view.delta["role"] is None:
+            continue
+        role, first = view.delta["role"], opened[view.choice_index]
+        if first is not None and role != first:
+            yield _role_finding(view, "a later delta changes the role", first, role)
+        elif not strict and role != "":
+            yield _role_finding(view, "a later delta sends the role again", "no role", role)
+    rebuilt = reassemble(exchange, set(declared_tools(request_body(exchange, ctx))))
+    for field, finding in rebuilt.repeats:
+        if field == "id" or not strict:
+            yield finding
+
+
+def _role_finding(view: Delta, title: str, expected: object, actual: object) -> Finding:
+    return Finding(
+        title=title,
+        kind=title,  # one of two fixed titles
+        json_path=f"{view.path}.role",
+        expected=expected,
+        actual=actual,
+        schema_path=f"{DELTA}/properties/role",
+        chunk_index=view.chunk_index,
+    )
+
+
+EMPTY_CALLS = "tool_calls is an empty list"
+
+
+@check(
+    area="envelope",
+    severity=Severity.SHOULD,
+    spec="#/components/schemas/ChatCompletionResponseMessage/properties/tool_calls",
+    probes=[CHAT.id, *MORE_RESPONSES, *ALL_STREAMS, TOOLS_NONE.id],
+    any_exchange=True,
+)
+def tool_calls_not_empty(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A message or delta without a tool call leaves tool_calls out, never an empty list.
+
+    OpenAI leaves the field out when no tool is called. Clients test whether there are
+    calls by its presence (``if (message.tool_calls)`` is true for ``[]`` in JavaScript,
+    ``tool_calls is not None`` in Python), and an agent loop then runs no call and asks
+    again; the document allows an empty array, hence a SHOULD.
+    """
+    require_success(exchange)
+    asked = request_body(exchange, ctx)
+    places: list[tuple[str, int | None, dict[str, Any]]]
+    if exchange.streamed or (isinstance(asked, dict) and asked.get("stream") is True):
+        require_event_stream(exchange)  # a stream answered otherwise: stream_content_type's
+        places = [(f"{d.path}.tool_calls", d.chunk_index, d.delta) for d in deltas(exchange)]
+    else:
+        places = [
+            (f"$.choices[{position}].message.tool_calls", None, message)
+            for position, message in messages(answer(exchange))
+        ]
+    for path, chunk_index, message in places:
+        if message.get("tool_calls") == []:
+            yield Finding(
+                title=EMPTY_CALLS,
+                kind=EMPTY_CALLS,
+                json_path=path,
+                expected="no tool_calls (or null) when no tool is called",
+                actual=[],
+                chunk_index=chunk_index,
             )

@@ -22,6 +22,7 @@ from conformance.checks._probes_tools import (
     TOOLS_NAMED_STREAM,
     TOOLS_NAMED_WEATHER,
     TOOLS_NONE,
+    TOOLS_PARALLEL_STREAM,
     TOOLS_REQUIRED,
     TOOLS_REQUIRED_STREAM,
 )
@@ -227,18 +228,25 @@ def tool_call_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-@check(area="tools", severity=Severity.MUST, spec=FUNCTION_CALL, probes=list(CALLING))
+@check(
+    area="tools",
+    severity=Severity.MUST,
+    spec=FUNCTION_CALL,
+    probes=[*CALLING, TOOLS_PARALLEL_STREAM.id],
+)
 def tool_call_arguments(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Tool-call arguments are a JSON string valid against the function's parameters.
 
     ``arguments`` is a string (clients ``json.loads`` it) holding a JSON object that
     validates against the declared ``parameters``; a function without parameters gets
-    ``"{}"``. In a stream, the concatenated fragments are judged.
+    ``"{}"``. In a stream, the concatenated fragments of each call are judged (parallel
+    calls too); two calls sent on one index are the stream checks', not judged here.
     """
     require_served(exchange, "tools")
     declared = declared_tools(request_body(exchange, ctx))
     for call in _calls_made(exchange, ctx):
-        yield from _judge_arguments(call, declared)
+        if not call.merged:
+            yield from _judge_arguments(call, declared)
 
 
 @dataclass(frozen=True)
@@ -333,6 +341,29 @@ def tool_call_stream_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[F
     rebuilt = reassemble(exchange, set(declared_tools(request_body(exchange, ctx))))
     if not rebuilt.calls:
         raise NotApplicable("the stream carried no tool call; see tool_choice_required_calls")
+    yield from rebuilt.problems
+
+
+@check(
+    area="tools",
+    severity=Severity.MUST,
+    spec=f"{TOOL_CALL}/properties/function",
+    probes=[TOOLS_PARALLEL_STREAM.id],
+)
+def tool_call_stream_parallel(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Parallel tool calls in a stream keep one index per call and one call per index.
+
+    Asked for two calls at once (two cities, ``parallel_tool_calls: true``), each call's
+    deltas come under an ``index`` of its own, contiguous from 0, with one id per index
+    and one index per id, however the fragments interleave: clients accumulate by index,
+    so two calls on one index become one call with both arguments joined. A stream with one
+    call is "not provoked"; each call's reassembled arguments are tool_call_arguments'.
+    """
+    require_served(exchange, "parallel streamed tool calls")
+    require_event_stream(exchange)
+    rebuilt = reassemble(exchange, set(declared_tools(request_body(exchange, ctx))))
+    if not rebuilt.parallel:
+        raise NotProvoked(f"the stream carried {len(rebuilt.calls)} tool call(s), not two")
     yield from rebuilt.problems
 
 

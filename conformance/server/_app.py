@@ -44,6 +44,7 @@ from conformance.server._render import Envelope, chunk, chunks, response_body
 from conformance.server._sometimes_defects import SometimesDefects, StreamClock
 from conformance.server._stream_defects import StreamDefects
 from conformance.server._text_defects import TextDefects
+from conformance.server._tool_defects import ToolDefects
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
 MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z: a fixed date keeps /v1/models stable
@@ -83,6 +84,7 @@ class _ReferenceServer:
         self.streaming = StreamDefects(config)
         self.sometimes = SometimesDefects(config)
         self.text = TextDefects(config)
+        self.tool_defects = ToolDefects(config)
 
     async def chat_completions(self, request: Request) -> Response:
         admitted = await self._admit(request)
@@ -127,9 +129,8 @@ class _ReferenceServer:
             service_tier=_SERVICE_TIERS.get(str(body.get("service_tier")), "default"),
         )
         if not streamed:
-            rendered = self.text.body(
-                self.features.body(response_body(completion, envelope, self.config))
-            )
+            rendered = self.tool_defects.body(response_body(completion, envelope, self.config))
+            rendered = self.text.body(self.features.body(rendered))
             return JSONResponse(self.sometimes.body(self.streaming.body(rendered), luck))
         options = body.get("stream_options")
         asked = isinstance(options, dict) and options.get("include_usage") is True
@@ -138,7 +139,9 @@ class _ReferenceServer:
             self.streaming.chunks(
                 self.text.chunks(
                     self.features.chunks(
-                        chunks(completion, envelope, self.config, include_usage=include_usage)
+                        self.tool_defects.chunks(
+                            chunks(completion, envelope, self.config, include_usage=include_usage)
+                        )
                     )
                 )
             ),

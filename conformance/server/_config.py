@@ -114,6 +114,15 @@ DEFECTS: dict[str, str] = {
     "rest of the chunks",
     "reasoning-in-content-too": "the reasoning is sent in its field and again at the start "
     "of content",
+    # Streamed tool calls and the identity fields of a delta (see server/_tool_defects.py).
+    "tool-calls-one-index": "streamed parallel tool calls all carry `index` 0",
+    "tool-call-ids-shared": "streamed parallel tool calls all carry the first call's `id` "
+    "(one id under several indexes)",
+    "tool-arguments-repeated": "each streamed tool-call delta carries the arguments sent so "
+    "far, not the next fragment (profile openai; strict sends each call whole)",
+    "repeat-delta-identity": "later deltas repeat `role`, and later tool-call fragments "
+    "their call's `id`, `type` and `function.name`",
+    "empty-tool-calls": "messages and content deltas without a call carry `tool_calls: []`",
 }
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")

@@ -79,6 +79,8 @@ class Params:
     # the same request (its shaping fields aside) the same way, as vLLM does
     parallel_calls: bool = True  # parallel_tool_calls (OpenAI's) is not false: the model-like
     # mode may call several tools at once (the toy calls one)
+    parallel_asked: bool = False  # parallel_tool_calls is true: the toy calls its tool twice,
+    # the model-like mode calls two tools most of the time
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # a JSON text
+    pieces: tuple[str, ...] = ()  # where a stream splits the arguments (empty: fixed splits)
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ def read_params(body: object, *, seed: int) -> Params:
         reasoning_effort=effort if isinstance(effort, str) and effort in REASONING_WORDS else None,
         parallel_calls=request.get("parallel_tool_calls") is not False,
         seeded=_int_or_none(request.get("seed")) is not None,
+        parallel_asked=request.get("parallel_tool_calls") is True,
     )
 
 
@@ -200,14 +204,8 @@ def _choice(params: Params, index: int, attempt: int) -> Choice:
     rng = _rng(params.key, f"choice {index} {attempt}")
     tool = _tool_to_call(params, rng)
     if tool is not None and params.limit != 0:
-        words = word_source(VOCABULARY, rng.randrange(len(VOCABULARY)))
-        arguments = minimal_instance(tool.parameters, words=words) if tool.parameters else {}
-        call = ToolCall(
-            id=f"call_{rng.getrandbits(96):024x}",
-            name=tool.name,
-            arguments=json.dumps(arguments, ensure_ascii=False),
-        )
-        return Choice(index, (), (call,), "tool_calls", () if params.logprobs else None)
+        calls = tuple(_call(tool, rng) for _ in range(2 if params.parallel_asked else 1))
+        return Choice(index, (), calls, "tool_calls", () if params.logprobs else None)
     reasoning = _reasoning(params, _rng(params.key, f"reasoning {index} {attempt}"))
     limit = None if params.limit is None else params.limit - len(reasoning)  # shared budget
     tokens, finish = cut(_TOKEN.findall(_natural_text(params, rng)), params.stop, limit)
@@ -216,6 +214,16 @@ def _choice(params: Params, index: int, attempt: int) -> Choice:
         lp_rng = _rng(params.key, f"logprobs {index} {attempt}")
         logprobs = tuple(_logprob(token, lp_rng, params.top_logprobs) for token in tokens)
     return Choice(index, tuple(tokens), (), finish, logprobs, reasoning)
+
+
+def _call(tool: Tool, rng: random.Random) -> ToolCall:
+    words = word_source(VOCABULARY, rng.randrange(len(VOCABULARY)))
+    arguments = minimal_instance(tool.parameters, words=words) if tool.parameters else {}
+    return ToolCall(
+        id=f"call_{rng.getrandbits(96):024x}",
+        name=tool.name,
+        arguments=json.dumps(arguments, ensure_ascii=False),
+    )
 
 
 def _reasoning(params: Params, rng: random.Random) -> tuple[str, ...]:

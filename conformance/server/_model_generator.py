@@ -5,10 +5,11 @@ multi-byte characters, now and then a word of the user's message), ends at rando
 (``finish_reason: stop``) or at the token cap (``length``), honours ``stop`` (the answer
 ends just before the first stop text it wrote), draws ``n`` independent choices, calls a
 random declared tool under ``tool_choice: auto`` (or writes text), always under
-``required`` (two at times), the named one when named and never under ``none``; tool
-arguments and ``response_format`` answers are grammar-constrained JSON (``_json_grammar``)
-written piece by piece, so a cap can cut them. Its logprobs come from a distribution drawn
-at each position, of which the written token is a sample.
+``required`` (two at times; mostly two when ``parallel_tool_calls`` is true), the named
+one when named and never under ``none``; tool arguments and ``response_format`` answers
+are grammar-constrained JSON (``_json_grammar``) written piece by piece, so a cap can cut
+them. Its logprobs come from a distribution drawn at each position, of which the written
+token is a sample.
 
 A request with its own ``seed`` is answered the same way whenever it is asked (``stream``,
 ``stop``, the caps and the other shaping fields aside: a stop cuts the answer the request
@@ -41,6 +42,7 @@ ECHO_CHANCE = 0.1  # the chance that a piece is a word of the user's last messag
 # conditioned on its prompt repeats some of it (never the instruction as a whole)
 TOOL_CHANCE = 0.5  # under tool_choice "auto": the chance of calling a tool, not writing text
 PARALLEL_CHANCE = 0.25  # with several tools declared: the chance of calling two at once
+PARALLEL_ASKED_CHANCE = 0.9  # with parallel_tool_calls: true, as models asked for two calls
 REASONING_PIECES = {"low": (1, 4), "medium": (3, 10), "high": (6, 20)}
 ALTERNATIVES = 24  # candidates of each position's distribution (top_logprobs allows 20)
 
@@ -210,7 +212,10 @@ def _tools_to_call(params: Params, rng: random.Random) -> list[Tool]:
         return [next(t for t in params.tools if t.name == params.forced_tool)]
     if params.tool_choice == "auto" and rng.random() >= TOOL_CHANCE:
         return []
-    several = params.parallel_calls and len(params.tools) > 1 and rng.random() < PARALLEL_CHANCE
+    if params.parallel_asked:  # asked for parallel calls (one tool declared suffices)
+        several = rng.random() < PARALLEL_ASKED_CHANCE
+    else:
+        several = params.parallel_calls and len(params.tools) > 1 and rng.random() < PARALLEL_CHANCE
     return [rng.choice(params.tools) for _ in range(2 if several else 1)]
 
 
@@ -235,7 +240,9 @@ def _calls(
         pieces = list(_json_pieces(arguments, rng))[: cap - used - 1]
         used += 1 + len(pieces)
         call_id = f"call_{rng.getrandbits(96):024x}"
-        calls.append(ToolCall(id=call_id, name=tool.name, arguments="".join(pieces)))
+        calls.append(
+            ToolCall(id=call_id, name=tool.name, arguments="".join(pieces), pieces=tuple(pieces))
+        )
     finish = "length" if used >= cap else "tool_calls"
     return Choice(
         index, (), tuple(calls), finish, () if logprobs else None, reasoning, call_tokens=used

@@ -137,14 +137,20 @@ def _call_deltas(n: int, call: ToolCall, *, whole: bool) -> list[dict[str, Any]]
 
     Strict: the whole call in one delta (the document requires ``function.name`` and
     ``arguments`` in every ``FunctionCall``). Profile openai: as OpenAI streams it, a first delta
-    with ``id``, ``type`` and the name, then ``arguments`` in fragments under the ``index``.
+    with ``id``, ``type`` and the name, then ``arguments`` in fragments under the ``index``
+    (the toy: fixed splits; the model-like mode: where its sampler wrote them).
     """
     if whole:
         return [{"index": n, **_tool_call(call)}]
     first = {"index": n, **_tool_call(call)}
     first["function"] = {"name": call.name, "arguments": ""}
     text = call.arguments
-    pieces = [text[i : i + ARGUMENTS_FRAGMENT] for i in range(0, len(text), ARGUMENTS_FRAGMENT)]
+    pieces = (
+        list(call.pieces)
+        or [  # the model-like mode's own pieces: random boundaries
+            text[i : i + ARGUMENTS_FRAGMENT] for i in range(0, len(text), ARGUMENTS_FRAGMENT)
+        ]
+    )
     return [first, *({"index": n, "function": {"arguments": p}} for p in pieces)]
 
 

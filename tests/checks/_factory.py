@@ -133,7 +133,19 @@ def clean(recorded):
         out[check_id] = "n/a"
     if "max_tokens_honoured" in out and not _reached_cap(recorded):
         out["max_tokens_honoured"] = "n/a"
+    if "stream_delta_identity_once" in out and not _second_delta(recorded):
+        out["stream_delta_identity_once"] = "n/a"  # nothing could be sent again
     return out
+
+
+def _second_delta(recorded) -> bool:
+    from conformance.checks._support import deltas
+
+    try:
+        choices = [d.choice_index for d in deltas(recorded)]
+    except NotApplicable:
+        return True  # not a stream at all: n/a for its own reason
+    return len(choices) > len(set(choices))
 
 
 def _reached_cap(recorded) -> bool:

@@ -225,6 +225,8 @@ def test_stream_checks_leave_an_error_status_to_success_status():
         "chunk_envelope_stable": "n/a",
         "stream_first_delta_role": "n/a",
         "stream_finish_once": "n/a",
+        "stream_delta_identity_once": "n/a",
+        "tool_calls_not_empty": "n/a",
         "stream_usage_unrequested": "n/a",
     }
     assert str(judge("chunk_schema", recorded)) == (

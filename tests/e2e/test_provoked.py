@@ -54,6 +54,7 @@ SOMETIMES = {
 LAZY_MAY_PASS = {
     "success_status", "json_content_type", "stream_content_type", "gzip_decoded",
     "response_schema", "chunk_envelope_stable", "stream_first_delta_role", "stream_finish_once",
+    "stream_delta_identity_once", "tool_calls_not_empty",
     "chunk_schema", "stream_done_terminator", "stream_framing", "stream_event_separation",
     "usage_arithmetic", "usage_cached_tokens", "seed_accepted", "sampling_bounds_accepted",
     "optional_parameters_accepted", "recovers_after_invalid", "tool_round_trip_accepted",

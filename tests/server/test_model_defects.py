@@ -60,6 +60,7 @@ class Witness:
     headers: dict[str, str] = field(default_factory=dict)
     query: str = ""
     key: str | None = None  # the server's API key (requests never send one)
+    profile: str = "strict"  # the server's profile (openai: tool calls in fragments)
 
 
 def one(body: Any, shows: Callable[[Seen], bool], **kwargs: Any) -> Witness:
@@ -117,6 +118,7 @@ def _json_object(content: str) -> bool:
 
 LOGPROBS = chat_body(logprobs=True, top_logprobs=5)
 REQUIRED = _tools("required")
+PARALLEL_STREAM = _tools("required", parallel_tool_calls=True, stream=True)
 INCLUDE_USAGE = {"include_usage": True}
 STOPS = ["e", "\n"]
 SAMPLED = 20  # tries for defects that show only on what the model happens to write
@@ -333,11 +335,50 @@ WITNESSES: dict[str, Witness] = {
         chat_body(reasoning_effort="low"),
         lambda s: s.message()["content"].startswith(s.message()["reasoning_content"]),
     ),
+    # Streamed tool calls and delta identity (issue 19).
+    "tool-calls-one-index": one(
+        PARALLEL_STREAM,
+        lambda s: (
+            len({t["id"] for t in _streamed_calls(s) if "id" in t}) > 1
+            and {t["index"] for t in _streamed_calls(s)} == {0}
+        ),
+    ),
+    "tool-call-ids-shared": one(
+        PARALLEL_STREAM,
+        lambda s: (
+            len({t["index"] for t in _streamed_calls(s) if "id" in t}) > 1
+            and len({t["id"] for t in _streamed_calls(s) if "id" in t}) == 1
+        ),
+    ),
+    "tool-arguments-repeated": one(
+        PARALLEL_STREAM,
+        lambda s: any(
+            len(t["function"]["arguments"]) > 4  # the model writes pieces of 1 to 4 characters
+            for t in _streamed_calls(s)
+            if "id" not in t
+        ),
+        profile="openai",
+    ),
+    "repeat-delta-identity": one(
+        PARALLEL_STREAM,
+        lambda s: (
+            all("role" in d for d in s.deltas())
+            and any("id" not in t for t in _streamed_calls(s)) is False
+        ),
+        profile="openai",
+    ),
+    "empty-tool-calls": one(chat_body(), lambda s: s.message().get("tool_calls") == []),
 }
 
 
+def _streamed_calls(seen: Seen) -> list[dict[str, Any]]:
+    return [t for d in seen.deltas() for t in d.get("tool_calls") or []]
+
+
 def _shown(witness: Witness, defects: frozenset[str], seed: int) -> bool:
-    config = ServerConfig(mode="model", seed=seed, defects=defects, api_key=witness.key)
+    config = ServerConfig(
+        mode="model", seed=seed, defects=defects, api_key=witness.key, profile=witness.profile
+    )
     app = create_app(config)
 
     async def send(client: httpx.AsyncClient, body: Any) -> Seen:
