@@ -41,7 +41,7 @@ EFFORT = "#/components/schemas/ChatCompletionRequest/properties/reasoning_effort
 MAX_TOKENS = 32  # room for a little thinking before the one-word answer
 # A cap that cuts the thinking short hides whether it ends (an unclosed <think> in content,
 # reasoning never followed by an answer): a cut answer is asked for again with this room.
-AGAIN_TOKENS = 128
+AGAIN_TOKENS = 96
 # The reasoning field's names: DeepSeek's (the document's) and vLLM's and OpenRouter's.
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 REPEATED_MIN = 4  # characters of reasoning at the start of content that show it repeated
