@@ -114,6 +114,9 @@ class Check:
     # How to fix a failure: what a conforming answer looks like, then the usual cause
     # (shown beside the check's failure in the terminal, report.html and docs/checks.md).
     fix: str = ""
+    # True when the check judges what follows an error sent after a 200 (an error event):
+    # such an exchange is inconclusive for every other check (engine/_faults.inconclusive).
+    judges_error_events: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +153,7 @@ def check(
     any_exchange: bool = False,
     covers: Iterable[str] = (),
     fix: str = "",
+    judges_error_events: bool = False,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check. Its id defaults to the function's name; its title to the
     first line of its docstring; what it covers to its ``spec`` pointer plus ``covers``
@@ -180,6 +184,7 @@ def check(
             any_exchange=any_exchange,
             covers=tuple(dict.fromkeys((spec, *covers))),
             fix=fix,
+            judges_error_events=judges_error_events,
         )
         return func
 

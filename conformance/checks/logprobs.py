@@ -327,3 +327,80 @@ def logprobs_absent_when_off(exchange: Exchange, ctx: CheckContext) -> Iterator[
         and any(c.get("logprobs") is not None for _, _, c in _choices(asked))
     ):
         raise NotProvoked("the endpoint gave no logprobs even when asked (logprobs_top)")
+
+
+# Issue 19: logprobs that do not cover the content.
+LOGPROBS_N_STREAM = probe(
+    Probe(
+        "logprobs_n_stream",
+        "the logprobs request asking for n: 2 choices, streamed",
+        lambda model: _logprobs(model, n=2, stream=True),
+    )
+)
+
+
+@check(
+    area="logprobs",
+    severity=Severity.MUST,
+    spec="#/components/schemas/ChatCompletionLogprobs/properties/content",
+    probes=[*ASKED, LOGPROBS_N_STREAM.id],
+    fix=(
+        "Return one logprobs entry per generated token of each choice, whose tokens (or "
+        "bytes) spell the content exactly. Usual cause: logprobs collected for the first "
+        "choice only, or the last token's entry dropped when the stream ends."
+    ),
+)
+def logprobs_spell_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """The logprobs tokens of each choice spell its content, streamed and not.
+
+    A client that shows or scores tokens (highlighting, confidence, constrained decoding)
+    walks ``logprobs.content`` as the content: its tokens' bytes (their text where there
+    are none), joined in order, are the content's UTF-8 bytes, for each of ``n`` choices,
+    across every chunk of a stream. A missing last entry, or a token sent without its
+    entry, leaves text no logprob covers. Judged for choices with content and logprobs.
+    """
+    require_served(exchange, "logprobs")
+    spelled: dict[object, bytearray] = {}  # by the tokens' text
+    in_bytes: dict[object, bytearray] = {}  # by their bytes (a token may be part of a character)
+    text: dict[object, str] = {}
+    where: dict[object, tuple[str, int | None]] = {}
+    for path, chunk_index, choice in _choices(exchange):
+        index = choice.get("index")
+        said = _text(choice)
+        logprobs = choice.get("logprobs")
+        content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        if (isinstance(said, str) and said) or content:  # the last place that said something
+            where[index] = (f"{path}.logprobs.content", chunk_index)
+        if isinstance(said, str):
+            text[index] = text.get(index, "") + said
+        for entry in content if isinstance(content, list) else []:
+            spelled.setdefault(index, bytearray()).extend(_token_bytes(entry, "token"))
+            in_bytes.setdefault(index, bytearray()).extend(_token_bytes(entry, "bytes"))
+    judged = [i for i in spelled if text.get(i)]
+    if not judged:
+        raise NotProvoked("no choice carried both content and logprobs")
+    for index in judged:
+        wanted = text[index].encode("utf-8", "surrogatepass")
+        if wanted not in (bytes(spelled[index]), bytes(in_bytes[index])):
+            shown = bytes(spelled[index]).decode("utf-8", "replace")
+            yield Finding(
+                title="the logprobs tokens do not spell the content",
+                json_path=where[index][0],
+                expected=text[index][:200],
+                actual=shown[:200],
+                schema_path="#/components/schemas/ChatCompletionLogprobs/properties/content",
+                chunk_index=where[index][1],
+            )
+
+
+def _token_bytes(entry: object, by: str) -> bytes:
+    """A logprobs entry's bytes ``by`` its ``bytes`` (when a list of byte values) or by its
+    token's UTF-8 (``logprobs_bytes`` judges whether the two agree)."""
+    if not isinstance(entry, dict):
+        return b""
+    raw = entry.get("bytes")
+    values: list[int] = raw if isinstance(raw, list) else []
+    if by == "bytes" and values and all(isinstance(b, int) and 0 <= b <= 255 for b in values):
+        return bytes(values)
+    token = entry.get("token")
+    return token.encode("utf-8", "surrogatepass") if isinstance(token, str) else b""

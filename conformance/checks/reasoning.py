@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from conformance.checks._answer import read_answer
 from conformance.checks._helpers import (
     clip,
     findings_from,
@@ -15,6 +16,7 @@ from conformance.checks._helpers import (
 )
 from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import _chat
+from conformance.checks._probes_again import ask_again
 from conformance.checks._registry import (
     CheckContext,
     NotApplicable,
@@ -37,6 +39,12 @@ from conformance.wire._exchange import Exchange
 DELTA = "#/components/schemas/ChatCompletionStreamResponseDelta"
 EFFORT = "#/components/schemas/ChatCompletionRequest/properties/reasoning_effort"
 MAX_TOKENS = 32  # room for a little thinking before the one-word answer
+# A cap that cuts the thinking short hides whether it ends (an unclosed <think> in content,
+# reasoning never followed by an answer): a cut answer is asked for again with this room.
+AGAIN_TOKENS = 96
+# The reasoning field's names: DeepSeek's (the document's) and vLLM's and OpenRouter's.
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+REPEATED_MIN = 4  # characters of reasoning at the start of content that show it repeated
 THINK_TAG = re.compile(r"</?think(?:ing)?>", re.IGNORECASE)
 
 
@@ -53,6 +61,23 @@ REASONING_STREAM = probe(
         'the same reasoning_effort: "low" chat, streamed',
         lambda model: _reasoning(model, stream=True),
     )
+)
+
+
+def cut_short(exchange: Exchange) -> bool:
+    """Whether a choice of the answer (streamed or not) was cut by the token cap."""
+    try:
+        return any(v.finish_reason == "length" for v in read_answer(exchange).choices.values())
+    except NotApplicable:
+        return False
+
+
+# The same requests with room to finish, sent only when the first answer was cut.
+[REASONING_AGAIN] = ask_again(
+    REASONING, times=1, unprovoked=cut_short, why="it was cut", max_tokens=AGAIN_TOKENS
+)
+[REASONING_STREAM_AGAIN] = ask_again(
+    REASONING_STREAM, times=1, unprovoked=cut_short, why="it was cut", max_tokens=AGAIN_TOKENS
 )
 
 
@@ -82,67 +107,117 @@ def reasoning_effort_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator
     area="reasoning",
     severity=Severity.MUST,
     spec=f"{DELTA}/properties/reasoning_content",
-    probes=[REASONING_STREAM.id],
+    probes=[REASONING_STREAM.id, REASONING_STREAM_AGAIN.id],
     fix=(
         "Stream reasoning_content as a string in every delta that carries it. Usual cause: "
         "reasoning sent as a list of parts or an object."
     ),
 )
 def reasoning_content_deltas(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
-    """Streamed reasoning_content is a string in every delta that carries it.
+    """Streamed reasoning is a string in every delta that carries it.
 
     The delta schema allows ``reasoning_content`` as a string or null; clients append it
-    to the reasoning shown apart from the answer. Judged where the endpoint streams any.
+    to the reasoning shown apart from the answer. vLLM and OpenRouter name the field
+    ``reasoning``: judged by the same rule. Judged where the endpoint streams any.
     """
     require_served(exchange, "reasoning_effort")
     require_event_stream(exchange)
-    carrying = [d for d in deltas(exchange) if d.delta.get("reasoning_content") is not None]
+    carrying = [(d, name, value) for d in deltas(exchange) for name, value in reasoning_of(d.delta)]
     if not carrying:
-        raise NotApplicable("the stream carried no reasoning_content")
+        raise NotApplicable(f"the stream carried no {' or '.join(REASONING_FIELDS)}")
     validator = ctx.contract.validator("ChatCompletionStreamResponseDelta")
-    for delta in carrying:
+    for delta, name, value in carrying:
         own = [
             v
-            for v in validator.validate(delta.delta)
+            for v in validator.validate({"reasoning_content": value})
             if v.json_path.startswith("$.reasoning_content")
         ]
         for finding in findings_from(own, chunk_index=delta.chunk_index):
-            yield _relocated(finding, delta.path)
+            yield _relocated(finding, delta.path, name)
 
 
-def _relocated(finding: Finding, prefix: str) -> Finding:
-    return replace(finding, json_path=prefix + finding.json_path[1:])
+def reasoning_of(holder: dict[str, Any]) -> list[tuple[str, object]]:
+    """The reasoning a message or delta carries, under either name: (field, value) for
+    each field present and not null. The one reader of reasoning."""
+    return [(n, holder[n]) for n in REASONING_FIELDS if holder.get(n) is not None]
+
+
+def _reasoning_text(holder: dict[str, Any]) -> str:
+    return "".join(v for _, v in reasoning_of(holder) if isinstance(v, str))
+
+
+def _relocated(finding: Finding, prefix: str, name: str) -> Finding:
+    path = f"{prefix}.{name}{finding.json_path[len('$.reasoning_content') :]}"
+    return replace(finding, json_path=path)
 
 
 @check(
     area="reasoning",
     severity=Severity.SHOULD,
     spec=f"{DELTA}/properties/reasoning_content",
-    probes=[REASONING.id, REASONING_STREAM.id],
+    probes=[REASONING.id, REASONING_STREAM.id, REASONING_AGAIN.id, REASONING_STREAM_AGAIN.id],
     fix=(
         "Send reasoning in reasoning_content (or leave it out), never as <think> tags in "
         "content. Usual cause: the reasoning parser not enabled for the model."
     ),
 )
 def reasoning_not_in_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
-    """Reasoning is not leaked into content as <think> tags.
+    """Reasoning is not leaked into content, as <think> tags or repeated.
 
-    A reasoning model's thoughts belong in ``reasoning_content`` (or nowhere); a client
-    shows ``content`` to the user as the answer. Provoked only when the answer shows
-    reasoning somewhere (``reasoning_content`` or tags): a model that does not reason
+    A reasoning model's thoughts belong in ``reasoning_content`` or ``reasoning`` (or
+    nowhere); a client shows ``content`` to the user as the answer. Content that opens
+    with the reasoning sent in its field shows it twice. Provoked only when the answer
+    shows reasoning somewhere (either field, or tags): a model that does not reason
     cannot misplace it.
     """
     require_success(exchange)
-    leaked = list(_leaks(exchange))
+    leaked = list(_leaks(exchange)) or list(_repeated(exchange))
     yield from leaked
-    if not leaked and not _reasons(exchange):
-        raise NotProvoked("the answer shows no reasoning at all (no reasoning_content)")
+    if not leaked and not any(_thoughts(exchange).values()):
+        raise NotProvoked(
+            f"the answer shows no reasoning at all (no {' or '.join(REASONING_FIELDS)})"
+        )
 
 
-def _reasons(exchange: Exchange) -> bool:
+def _thoughts(exchange: Exchange) -> dict[object, str]:
+    """Each choice's reasoning (either field), by choice index (a body: by position)."""
+    out: dict[object, str] = {}
     if exchange.streamed:
-        return any(d.delta.get("reasoning_content") for d in deltas(exchange))
-    return any(m.get("reasoning_content") for _, m in messages(answer(exchange)))
+        for delta in deltas(exchange):
+            text = _reasoning_text(delta.delta)
+            out[delta.choice_index] = out.get(delta.choice_index, "") + text
+        return out
+    return {position: _reasoning_text(m) for position, m in messages(answer(exchange))}
+
+
+def _repeated(exchange: Exchange) -> Iterator[Finding]:
+    """Content that opens with the choice's reasoning (at least ``REPEATED_MIN``
+    characters of it): the reasoning sent twice, once to the user."""
+    thoughts = _thoughts(exchange)
+    contents: dict[object, tuple[str, str, int | None]] = {}
+    if exchange.streamed:
+        for delta in deltas(exchange):
+            text = delta.delta.get("content")
+            if isinstance(text, str) and text:
+                path, said, first = contents.get(
+                    delta.choice_index, (delta.path, "", delta.chunk_index)
+                )
+                contents[delta.choice_index] = (path, said + text, first)
+    else:
+        for position, message in messages(answer(exchange)):
+            text = message.get("content")
+            if isinstance(text, str):
+                contents[position] = (f"$.choices[{position}].message", text, None)
+    for index, (path, content, chunk_index) in contents.items():
+        thought = thoughts.get(index, "").strip()
+        if len(thought) >= REPEATED_MIN and content.lstrip().startswith(thought):
+            yield Finding(
+                title="the reasoning is repeated in content",
+                json_path=f"{path}.content",
+                expected="content without the reasoning (sent apart from it)",
+                actual=clip(content, 120),
+                chunk_index=chunk_index,
+            )
 
 
 def _leaks(exchange: Exchange) -> Iterator[Finding]:

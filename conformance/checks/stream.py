@@ -15,11 +15,19 @@ from conformance.checks._helpers import (
 )
 from conformance.checks._model import Finding, Severity
 from conformance.checks._probes_sampling import ALL_STREAMS
-from conformance.checks._registry import CheckContext, check
+from conformance.checks._probes_stream import (
+    STOP_SEEDED,
+    STOP_STREAM,
+    UNICODE_STREAM,
+    UNICODE_STREAM_AGAIN,
+)
+from conformance.checks._registry import CheckContext, check, properties
+from conformance.checks._stream_text import after_error_event, judge_stream_stop, judge_text_intact
 from conformance.wire._exchange import DONE, Exchange
 from conformance.wire._sse import ServerSentEvent, SSEDecoder
 
 STREAM_PROPERTY = "#/components/schemas/ChatCompletionRequest/properties/stream"
+STOP = "#/components/schemas/ChatCompletionRequest/properties/stop"
 TERMINATOR = f"data: {DONE}"
 
 
@@ -69,14 +77,21 @@ def chunk_schema(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
         "streaming loop that closes the connection without the sentinel, or writes a usage "
         "chunk after it."
     ),
+    judges_error_events=True,
 )
 def stream_done_terminator(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The stream ends with data: [DONE] and nothing after it.
 
     The ``stream`` property promises a stream "terminated by a ``data: [DONE]``
-    message"; clients stop reading there, and wait forever without it.
+    message"; clients stop reading there, and wait forever without it. A stream that
+    carries an error event after the 200 (vLLM and OpenRouter do, when overloaded) is
+    inconclusive for the other checks; this one judges that nothing but ``[DONE]``
+    follows the error (``_stream_text.after_error_event``).
     """
     require_event_stream(exchange)
+    if exchange.error_event() is not None:
+        yield from after_error_event(exchange)
+        return
     events = exchange.events
     pending = _undispatched(exchange)
     done = next((e.index for e in events if e.data == DONE), None)
@@ -202,3 +217,53 @@ def stream_event_separation(exchange: Exchange, ctx: CheckContext) -> Iterator[F
                 + clip(event.raw.rstrip(chr(10))),
                 chunk_index=event.index,
             )
+
+
+# What a stream says, as a client reassembles it (issue 19): judged in _stream_text.py.
+@check(
+    area="stream",
+    severity=Severity.MUST,
+    spec=STOP,
+    probes=[STOP_STREAM.id, STOP_SEEDED.id],
+    fix=(
+        "Cut the streamed text before the stop string, hold back text that may begin it "
+        "until it cannot, and finish with finish_reason stop. Usual cause: the stop string "
+        "matched on whole tokens only, so a stop split across tokens leaks into the stream."
+    ),
+    covers=[*properties("ChatCompletionStreamResponseDelta", "content")],
+)
+def stream_stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """A streamed answer stops before a stop text of several tokens: none of it is sent.
+
+    The stop text is two words of the endpoint's own answer to the same request without
+    stop (``stop_seeded``, with ``seed`` and ``temperature: 0``). A server that matches
+    stop text only after sending the tokens it spans leaks it, or its start, at the end
+    of the stream (clients show it; a non-streamed answer is cut right). Judged when the
+    stream wrote what the answer without stop did, up to the stop text (or leaked it);
+    the choice then finishes with ``stop``.
+    """
+    yield from judge_stream_stop(exchange, ctx)
+
+
+@check(
+    area="stream",
+    severity=Severity.MUST,
+    spec=STREAM_PROPERTY,
+    probes=[UNICODE_STREAM.id, UNICODE_STREAM_AGAIN.id],
+    fix=(
+        "Send only whole UTF-8 characters in each event: hold back the bytes of a character "
+        "until it is complete. Usual cause: detokenizing byte-level tokens one at a time, "
+        "which splits multi-byte characters across events."
+    ),
+    any_exchange=True,
+)
+def stream_text_intact(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Text with accents, CJK and emoji arrives whole: every event is valid UTF-8.
+
+    A server that streams bytes as its tokenizer makes them splits a character of several
+    bytes across two events; clients decode each event on its own and show U+FFFD (or
+    fail to parse the chunk). The text reassembled from the deltas holds no U+FFFD and no
+    lone surrogate (``\\ud83c`` without its pair) either. Judged when the answer holds a
+    character beyond ASCII; a model that wrote none is "not provoked".
+    """
+    yield from judge_text_intact(exchange, ctx)

@@ -41,6 +41,13 @@ from conformance.run._settings import Settings
     is_flag=True,
     help="Gzip every answer to a client that accepts gzip (as a compressing proxy does).",
 )
+@click.option(
+    "--reasoning-field",
+    type=click.Choice(["reasoning_content", "reasoning"]),
+    default="reasoning_content",
+    show_default=True,
+    help="The name of the reasoning field: DeepSeek's (the document's) or vLLM's and OpenRouter's.",
+)
 def serve(
     host: str,
     port: int,
@@ -53,6 +60,7 @@ def serve(
     latency: str | None,
     chunk_delay: str | None,
     gzip: bool,
+    reasoning_field: str,
 ) -> None:
     """Serve the reference server: POST /v1/chat/completions, faithful to the contract.
 
@@ -72,6 +80,7 @@ def serve(
         seed=seed,
         defects=frozenset(defects),
         gzip=gzip,
+        reasoning_field=reasoning_field,
         **options,
     )
     try:

@@ -277,7 +277,7 @@ class Runner:
                 )
                 continue
             out.judged.append(exchange)
-            why = inconclusive(exchange)
+            why = inconclusive(exchange, judges_error_events=check.judges_error_events)
             if why is not None:
                 out.errors.append(f"{key}: {why}")
                 continue

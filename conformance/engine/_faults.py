@@ -45,19 +45,36 @@ class Fault:
         }
 
 
-def inconclusive(exchange: Exchange) -> str | None:
+def inconclusive(exchange: Exchange, *, judges_error_events: bool = False) -> str | None:
     """Why nothing can be concluded from ``exchange``, or None when it can be judged.
 
     The one rule of the run's checks and of exploration alike: a transport failure (or a
     request the budget did not send), and a 429, 502, 503 or 504 that the retries did not
     get past, are faults of the network or the endpoint's infrastructure, never a verdict
-    on the contract (ERROR, never FAIL).
+    on the contract (ERROR, never FAIL). So is an error sent after a 200 (an error object
+    as the body, or an error event mid-stream: what vLLM and OpenRouter send when
+    overloaded): the answer it cut short is not judged, and the error is named with its
+    message. Only a check that ``judges_error_events`` (what may follow one) judges it.
     """
     if exchange.error is not None:
         return exchange.error
     if exchange.status is not None and exchange.status in RETRY_STATUSES:
         return f"{_gave_up(exchange, exchange.status)}; nothing can be concluded"
+    if not judges_error_events:
+        return error_after_ok(exchange)
     return None
+
+
+def error_after_ok(exchange: Exchange) -> str | None:
+    """The error a 2xx answer carried, named with its message, or None."""
+    found = exchange.error_event()
+    if found is None:
+        return None
+    index, message = found
+    where = "as its body" if index is None else f"in event {index} of its stream"
+    return (
+        f"answered {exchange.status}, then an error {where}: {message!r}; nothing can be concluded"
+    )
 
 
 def _gave_up(exchange: Exchange, status: int) -> str:
@@ -86,6 +103,10 @@ def classify(exchange: Exchange) -> Fault | None:
             said += ": " + "; ".join(exchange.retries)
         kind = _status_kind(status, "html" in exchange.content_type)
         return Fault(exchange.id, kind, said, exchange.attempts, False)
+    after_ok = error_after_ok(exchange)
+    if after_ok is not None:
+        kind = "error-event" if exchange.streamed else "error-body"
+        return Fault(exchange.id, kind, after_ok, exchange.attempts, False)
     if exchange.retries:
         message = f"got through on attempt {exchange.attempts}: " + "; ".join(exchange.retries)
         # The first note says why attempt 1 was retried: "attempt 1: <status reason or error>; ..."

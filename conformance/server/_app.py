@@ -43,6 +43,7 @@ from conformance.server._model_generator import ModelSampler, sample
 from conformance.server._render import Envelope, chunk, chunks, response_body
 from conformance.server._sometimes_defects import SometimesDefects, StreamClock
 from conformance.server._stream_defects import StreamDefects
+from conformance.server._text_defects import TextDefects
 from conformance.server._tool_defects import ToolDefects
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
@@ -82,6 +83,7 @@ class _ReferenceServer:
         self.features = FeatureDefects(config, self.contract)
         self.streaming = StreamDefects(config)
         self.sometimes = SometimesDefects(config)
+        self.text = TextDefects(config)
         self.tool_defects = ToolDefects(config)
 
     async def chat_completions(self, request: Request) -> Response:
@@ -99,6 +101,8 @@ class _ReferenceServer:
         try:
             requested = read_params(body, seed=self.seed)
             params = self.streaming.adjust(self.features.adjust(body, requested))
+            streamed = self.streaming.streams(body)
+            params = self.text.adjust(params, streamed=streamed)
         except RequestProblem as exc:
             return bad_request(self.config, exc.message, exc.param)
         refused = self._combination_defects(body, params.n)
@@ -115,6 +119,7 @@ class _ReferenceServer:
             generated = sample(params, rng)
         generated = self.sometimes.completion(generated, requested.stop)
         completion = self.streaming.completion(self.features.completion(generated))
+        completion = self.text.completion(completion, requested.stop, streamed=streamed)
         clock = StreamClock.now()
         envelope = Envelope(
             id=f"chatcmpl-{uuid.uuid4().hex}",
@@ -123,18 +128,20 @@ class _ReferenceServer:
             system_fingerprint=self.fingerprint,
             service_tier=_SERVICE_TIERS.get(str(body.get("service_tier")), "default"),
         )
-        if not self.streaming.streams(body):
+        if not streamed:
             rendered = self.tool_defects.body(response_body(completion, envelope, self.config))
-            rendered = self.features.body(rendered)
+            rendered = self.text.body(self.features.body(rendered))
             return JSONResponse(self.sometimes.body(self.streaming.body(rendered), luck))
         options = body.get("stream_options")
         asked = isinstance(options, dict) and options.get("include_usage") is True
         include_usage = self.streaming.include_usage(asked)
         source = self.sometimes.chunks(
             self.streaming.chunks(
-                self.features.chunks(
-                    self.tool_defects.chunks(
-                        chunks(completion, envelope, self.config, include_usage=include_usage)
+                self.text.chunks(
+                    self.features.chunks(
+                        self.tool_defects.chunks(
+                            chunks(completion, envelope, self.config, include_usage=include_usage)
+                        )
                     )
                 )
             ),
@@ -215,8 +222,8 @@ class _ReferenceServer:
         self, source: Iterator[dict[str, Any]], envelope: Envelope
     ) -> AsyncIterator[bytes]:
         """The event stream, one chunk per event, produced as the client reads it."""
-        for item in source:
-            yield self.streaming.frame(_event(item))
+        for event in self.text.events(source, _event):
+            yield self.streaming.frame(event)
             # let the chunk go out before the next is built (and pace it, if told to)
             await asyncio.sleep(self.config.chunk_delay_s)
         glue = self.streaming.before_done()

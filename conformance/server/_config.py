@@ -103,6 +103,17 @@ DEFECTS: dict[str, str] = {
     "is answered as JSON mode (any JSON object, not the schema's)",
     "max-tokens-off-by-one": "max_tokens lets one token more through: only answers the cap "
     "cuts are one token too long",
+    # What a stream says (issue 19; see server/_text_defects.py).
+    "stream-stop-leak": "streams are written past a stop text and cut before its last "
+    "character: a streamed answer ends with the start of the stop text (not streamed: right)",
+    "split-multibyte-char": "streams split a character of 3 or 4 UTF-8 bytes (CJK, emoji) "
+    "across two events: neither event is valid UTF-8",
+    "logprobs-short": "an answer's last two tokens are sent as one, with the first one's "
+    "logprobs entry only: logprobs.content does not spell the end of the content",
+    "chunks-after-error-event": "streams send an error event after two chunks, then the "
+    "rest of the chunks",
+    "reasoning-in-content-too": "the reasoning is sent in its field and again at the start "
+    "of content",
     # Streamed tool calls and the identity fields of a delta (see server/_tool_defects.py).
     "tool-calls-one-index": "streamed parallel tool calls all carry `index` 0",
     "tool-call-ids-shared": "streamed parallel tool calls all carry the first call's `id` "
@@ -113,6 +124,8 @@ DEFECTS: dict[str, str] = {
     "their call's `id`, `type` and `function.name`",
     "empty-tool-calls": "messages and content deltas without a call carry `tool_calls: []`",
 }
+
+REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 # Each fault is what a real network or gateway does to a faithful server (see _faults.py).
 FAULTS: dict[str, str] = {
@@ -130,6 +143,9 @@ FAULTS: dict[str, str] = {
     "endless-stream": "streams never end: after two events a content chunk repeats, no [DONE]",
     "invalid-utf8": "bodies and stream chunks carry a byte that is not UTF-8 (0xFF) in content",
     "huge-body": "non-streamed answers are 12 MB (past the client's 4 MiB body cap)",
+    "error-event-mid-stream": "streams send an error event (overloaded) after two events, "
+    "then [DONE]; the status stays 200",
+    "error-body-200": "non-streamed answers are 200 with an error object for a body",
     "echo-auth": "every answer echoes the Authorization header it got: in a header, the "
     "content, error messages and a stream comment",
 }
@@ -149,6 +165,9 @@ class ServerConfig:
     latency_s: float = 0.0  # added before every answer
     chunk_delay_s: float = 0.0  # between the events of a stream
     gzip: bool = False  # gzip every answer to a client that accepts it
+    # The name of the reasoning field: "reasoning_content" (DeepSeek's, the document's) or
+    # "reasoning" (vLLM's and OpenRouter's).
+    reasoning_field: str = "reasoning_content"
 
     def __post_init__(self) -> None:
         # Accept any iterable for the collections, keep them immutable.
@@ -189,6 +208,11 @@ class ServerConfig:
             raise ValueError(
                 f"unknown fault {', '.join(repr(f) for f in unknown)}; "
                 f"known faults: {', '.join(sorted(FAULTS))}."
+            )
+        if self.reasoning_field not in REASONING_FIELDS:
+            raise ValueError(
+                f"reasoning_field {self.reasoning_field!r} is unknown; use "
+                f"{' or '.join(map(repr, REASONING_FIELDS))}."
             )
         for name in ("latency_s", "chunk_delay_s"):
             value = getattr(self, name)

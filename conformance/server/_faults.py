@@ -29,11 +29,14 @@ from conformance.server._errors import error_body
 _Answer = tuple[int, list[tuple[str, str]], bytes, str]  # status, headers, body, media type
 
 CHAT_PATH = "/v1/chat/completions"
-_STREAM_FAULTS = frozenset({"reset-mid-stream", "stall-mid-stream", "endless-stream"})
+_STREAM_FAULTS = frozenset(
+    {"reset-mid-stream", "stall-mid-stream", "endless-stream", "error-event-mid-stream"}
+)
 STREAM_EVENTS_BEFORE_FAULT = 2  # events a cut, stalled or endless stream sends first
 HUGE_BODY_BYTES = 12_000_000  # past the client's default 4 MiB cap
 STALL_LIMIT_S = 600.0  # a stalled stream waits at most this long for the client to go away
 ENDLESS_LIMIT_S = 600.0  # an endless stream gives up after this long, whatever the client does
+OVERLOADED = "The server is overloaded. Please try again later."
 SERVER_ERROR_ATTEMPTS = 2  # `server-errors`: attempts answered 503 before one is served
 
 GATEWAY_PAGE = (
@@ -102,6 +105,8 @@ class FaultInjector:
             return 503, [], overloaded, "application/json"
         if "gateway-html" in self.faults and streamed:
             return 502, [], GATEWAY_PAGE, "text/html"
+        if "error-body-200" in self.faults and not streamed:
+            return 200, [], _error(OVERLOADED, "overloaded", "server_error"), "application/json"
         return None
 
     def _rate_limited(self, attempt: int) -> _Answer | None:
@@ -190,6 +195,10 @@ class _Rewriter:
             raise DeliberateReset("reset-mid-stream: the connection is cut on purpose")
         if "stall-mid-stream" in taking:
             await _until_disconnect(self._receive, STALL_LIMIT_S)
+            return
+        if "error-event-mid-stream" in taking:  # as vLLM and OpenRouter do when overloaded
+            error = b"data: " + _error(OVERLOADED, "overloaded", "server_error") + b"\n\n"
+            await self._send_body(error + b"data: [DONE]\n\n", more=False)
             return
         await self._endless(chunk)
 

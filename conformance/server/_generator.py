@@ -75,6 +75,8 @@ class Params:
     response_format: str  # "text", "json_object" or "json_schema"
     json_schema: Mapping[str, Any] | None
     reasoning_effort: str | None = None  # "low", "medium" or "high": think that many words
+    seeded: bool = False  # the request has an integer ``seed``: the model-like mode answers
+    # the same request (its shaping fields aside) the same way, as vLLM does
     parallel_calls: bool = True  # parallel_tool_calls (OpenAI's) is not false: the model-like
     # mode may call several tools at once (the toy calls one)
     parallel_asked: bool = False  # parallel_tool_calls is true: the toy calls its tool twice,
@@ -178,6 +180,7 @@ def read_params(body: object, *, seed: int) -> Params:
         json_schema=schema,
         reasoning_effort=effort if isinstance(effort, str) and effort in REASONING_WORDS else None,
         parallel_calls=request.get("parallel_tool_calls") is not False,
+        seeded=_int_or_none(request.get("seed")) is not None,
         parallel_asked=request.get("parallel_tool_calls") is True,
     )
 

@@ -11,7 +11,10 @@ are grammar-constrained JSON (``_json_grammar``) written piece by piece, so a ca
 them. Its logprobs come from a distribution drawn at each position, of which the written
 token is a sample.
 
-Randomness comes from one ``random.Random`` per request (``ModelSampler.rng``): fresh for
+A request with its own ``seed`` is answered the same way whenever it is asked (``stream``,
+``stop``, the caps and the other shaping fields aside: a stop cuts the answer the request
+gets without it), as vLLM's per-request seed does. Otherwise randomness comes from one
+``random.Random`` per request (``ModelSampler.rng``): fresh for
 every request when the server has no seed; with a seed, derived from the seed, the request
 and how many times that request was asked before, so a seeded server answers the same
 sequence of requests the same way (concurrent different requests do not disturb each
@@ -67,6 +70,9 @@ class ModelSampler:
         self.asked: Counter[bytes] = Counter()
 
     def rng(self, params: Params) -> random.Random:
+        if params.seeded:  # the request's own seed: its answer depends on nothing else
+            digest = hashlib.sha256(b"request seed\0" + params.key).digest()
+            return random.Random(int.from_bytes(digest[:16], "big"))  # noqa: S311
         if self.seed is None:
             return random.Random(secrets.randbits(128))  # noqa: S311 - a model, not crypto
         request = hashlib.sha256(params.key).digest()  # kept per request: small, whatever it is
@@ -193,7 +199,7 @@ def _reasoning(params: Params, rng: random.Random, cap: int) -> tuple[str, ...]:
         return ()
     low, high = REASONING_PIECES[params.reasoning_effort]
     pieces = [rng.choices(_WORDS, _WEIGHTS)[0] for _ in range(rng.randint(low, high))]
-    pieces[0] = pieces[0].lstrip() or "Hmm"
+    pieces = ["Hmm,", *pieces]  # as thinking starts: never how an answer does
     return tuple(pieces[:cap])
 
 

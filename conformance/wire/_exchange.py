@@ -150,6 +150,22 @@ class Exchange:
             pass
         return None
 
+    def error_event(self) -> tuple[int | None, str] | None:
+        """The error a 2xx answer carried as its body or as an event of its stream
+        (``{"error": {...}}`` and no ``choices``: vLLM and OpenRouter send one mid-stream when
+        overloaded): (the event's index, None for a body; the error's message), or None."""
+        if not self.ok:
+            return None
+        if self.streamed:
+            found = ((e.index, p) for e, p, _ in self.event_payloads() if _is_error(p))
+            index, payload = next(found, (None, None))
+            return None if payload is None else (index, _error_message(payload))
+        try:
+            payload = self.json()
+        except ValueError:
+            return None
+        return (None, _error_message(payload)) if _is_error(payload) else None
+
     def data_events(self) -> list[ServerSentEvent]:
         """The events whose ``data`` is a chunk: everything up to (not including) ``[DONE]``."""
         out: list[ServerSentEvent] = []
@@ -265,6 +281,16 @@ def _evidence_events(events: list[ServerSentEvent], body_limit: int) -> dict[str
     if len(kept) < len(events):
         out["events_omitted"] = len(events) - len(kept)
     return out
+
+
+def _is_error(payload: object) -> bool:
+    return isinstance(payload, dict) and "error" in payload and "choices" not in payload
+
+
+def _error_message(payload: dict[str, Any]) -> str:
+    error = payload["error"]
+    message = error.get("message") if isinstance(error, dict) else error
+    return message if isinstance(message, str) else json.dumps(message)[:200]
 
 
 def token_count(value: object) -> int | None:

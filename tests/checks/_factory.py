@@ -120,6 +120,7 @@ PEERED = {
     "logprobs_absent_when_off",  # provoked only if logprobs come when asked
     "stop_honoured",  # provoked only if the answer without stop holds the stop text
     "tool_call_stream_matches",  # a stream against the non-streamed answer
+    "stream_stop_honoured",  # its stop text comes from the answer without stop
 }
 
 

@@ -101,7 +101,8 @@ LP = "$.choices[0].logprobs.content"
 
 
 def logprob_answer(entries):
-    return answer("ok café", logprobs={"content": entries})
+    """An answer whose content is what its entries' tokens spell."""
+    return answer("".join(e["token"] for e in entries), logprobs={"content": entries})
 
 
 def test_valid_logprobs_pass_every_check_of_the_probe():
@@ -121,7 +122,8 @@ LOGPROB_MUTATIONS = {
         {"logprobs_present": [("logprobs: true answered content without logprobs.content",
                                "$.choices[0].logprobs", None)],
          # no logprobs at all: their values, ranks and bytes were not provoked
-         "logprob_values": "n/a", "top_logprobs_ranked": "n/a", "logprobs_bytes": "n/a"},
+         "logprob_values": "n/a", "top_logprobs_ranked": "n/a", "logprobs_bytes": "n/a",
+         "logprobs_spell_content": "n/a"},
     ),
     "positive": (
         mutated(lambda e: e[1].update(logprob=0.5)),
@@ -344,7 +346,9 @@ def test_streamed_reasoning_content_must_be_a_string():
         )
     ]
     none = reasoning_stream({"content": "ok"})
-    assert str(judge("reasoning_content_deltas", none)) == "the stream carried no reasoning_content"
+    assert str(judge("reasoning_content_deltas", none)) == (
+        "the stream carried no reasoning_content or reasoning"
+    )
 
 
 @pytest.mark.parametrize("tag", ["<think>", "</think>", "<THINKING>"])
@@ -364,7 +368,9 @@ def test_think_tags_in_content_are_a_leak_streamed_or_not(tag):
     plain = exchange("reasoning_effort", body=answer("I think so"))
     result = judge("reasoning_not_in_content", plain)
     assert isinstance(result, NotProvoked)
-    assert str(result) == "the answer shows no reasoning at all (no reasoning_content)"
+    assert str(result) == (
+        "the answer shows no reasoning at all (no reasoning_content or reasoning)"
+    )
 
 
 def test_every_feature_probe_stays_cheap():

@@ -73,6 +73,10 @@ CATALOGUE = {
     "reasoning_effort_accepted": ("reasoning", Severity.MUST),
     "reasoning_content_deltas": ("reasoning", Severity.MUST),
     "reasoning_not_in_content": ("reasoning", Severity.SHOULD),
+    # Issue 19: what a stream says.
+    "stream_stop_honoured": ("stream", Severity.MUST),
+    "stream_text_intact": ("stream", Severity.MUST),
+    "logprobs_spell_content": ("logprobs", Severity.MUST),
 }
 
 

@@ -59,6 +59,8 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         # no stream read as one: the streamed side of these comparisons is not there
         "tool_call_stream_matches": Verdict.SKIP,
         "usage_stream_matches": Verdict.SKIP,
+        "stream_stop_honoured": Verdict.SKIP,
+        "stream_text_intact": Verdict.SKIP,
     },
     "wrong-object": {"response_schema": Verdict.FAIL},
     # Meant as combination-only defects (for exploration), but the sampling probes send
@@ -95,6 +97,7 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "logprob_values": Verdict.SKIP,
         "top_logprobs_ranked": Verdict.SKIP,
         "logprobs_bytes": Verdict.SKIP,
+        "logprobs_spell_content": Verdict.SKIP,
     },
     "logprobs-positive": {"logprob_values": Verdict.FAIL},
     "top-logprobs-unsorted": {"top_logprobs_ranked": Verdict.FAIL},
@@ -107,6 +110,7 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
     "reject-unknown-fields": {
         "unknown_fields_accepted": Verdict.WARN,
         "seed_accepted": Verdict.FAIL,
+        "stream_stop_honoured": Verdict.SKIP,  # its seeded twin is refused: no stop text
         # parallel_tool_calls is not in the document either: refused, "unsupported"
         "tool_call_stream_parallel": Verdict.SKIP,
     },
@@ -114,6 +118,7 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "unknown_fields_no_server_error": Verdict.FAIL,
         "unknown_fields_accepted": Verdict.SKIP,  # a 5xx is the other check's
         "seed_accepted": Verdict.FAIL,
+        "stream_stop_honoured": Verdict.SKIP,  # its seeded twin is refused: no stop text
         "tool_call_stream_parallel": Verdict.SKIP,  # parallel_tool_calls: a 500, not judged
     },
     "unknown-model-served": {"unknown_model_rejected": Verdict.FAIL},
@@ -143,6 +148,7 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "json_schema_content": Verdict.SKIP,
         "tool_choice_none_no_calls": Verdict.SKIP,  # "required" unread as JSON: not provoked
         "usage_stream_matches": Verdict.SKIP,  # the plain twin is a stream too
+        "stream_stop_honoured": Verdict.SKIP,  # so is the twin the stop text comes from
     },
     "unstable-chunk-id": {"chunk_envelope_stable": Verdict.FAIL},
     "wrong-chunk-object": {"chunk_schema": Verdict.FAIL},
@@ -160,18 +166,74 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
         "finish_reason_tool_calls": Verdict.FAIL,
         "finish_reason_tool_calls_forced": Verdict.WARN,
     },
-    "bad-finish-reason": {"response_schema": Verdict.FAIL},  # the enum is the schema's
+    "bad-finish-reason": {
+        "response_schema": Verdict.FAIL,  # the enum is the schema's
+        "stream_stop_honoured": Verdict.FAIL,  # a stream cut by its stop text says "eos"
+    },
     "ignore-max-tokens": {
         "max_tokens_honoured": Verdict.FAIL,
         "finish_reason_length": Verdict.FAIL,  # cut nowhere, so "stop" past the cap
     },
-    "ignore-stop": {"stop_honoured": Verdict.FAIL},
+    "ignore-stop": {"stop_honoured": Verdict.FAIL, "stream_stop_honoured": Verdict.FAIL},
     "n-ignored": {"n_choices": Verdict.FAIL},
-    "reject-seed": {"seed_accepted": Verdict.FAIL},
+    "reject-seed": {
+        "seed_accepted": Verdict.FAIL,
+        "stream_stop_honoured": Verdict.SKIP,  # its seeded twin is refused: no stop text
+    },
     "reject-top-p-zero": {"sampling_bounds_accepted": Verdict.FAIL},
     # Optional parameters and encodings.
     "ai-project-id-500": {"optional_parameters_accepted": Verdict.FAIL},
     "gzip-declared-plain": {"gzip_decoded": Verdict.FAIL},  # the plain bytes judge fine
+    # What a stream says (issue 19).
+    "stream-stop-leak": {"stream_stop_honoured": Verdict.FAIL},
+    "split-multibyte-char": {"stream_text_intact": Verdict.FAIL},
+    "logprobs-short": {"logprobs_spell_content": Verdict.FAIL},
+    "reasoning-in-content-too": {"reasoning_not_in_content": Verdict.WARN},
+    # An error event after the 200 makes every stream inconclusive (ERROR, the one rule for
+    # faults) for each check but the one that judges what follows the error.
+    "chunks-after-error-event": {
+        "stream_done_terminator": Verdict.FAIL,
+        **dict.fromkeys(
+            (
+                "success_status",
+                "stream_content_type",
+                "gzip_decoded",
+                "chunk_envelope_stable",
+                "stream_first_delta_role",
+                "stream_finish_once",
+                "chunk_schema",
+                "stream_framing",
+                "stream_event_separation",
+                "stream_stop_honoured",
+                "stream_text_intact",
+                "usage_arithmetic",
+                "usage_cached_tokens",
+                "stream_usage_chunk",
+                "stream_usage_unrequested",
+                "usage_stream_matches",
+                "finish_reason_length",
+                "finish_reason_tool_calls_forced",
+                "max_tokens_honoured",
+                "n_choices",
+                "tool_choice_required_calls",
+                "tool_call_arguments",
+                "tool_call_stream_deltas",
+                "tool_call_stream_matches",
+                "logprobs_present",
+                "logprob_values",
+                "top_logprobs_ranked",
+                "logprobs_bytes",
+                "logprobs_spell_content",
+                "reasoning_effort_accepted",
+                "reasoning_content_deltas",
+                "reasoning_not_in_content",
+                "stream_delta_identity_once",
+                "tool_calls_not_empty",
+                "tool_call_stream_parallel",
+            ),
+            Verdict.ERROR,
+        ),
+    },
     # Streamed tool calls and delta identity (issue 19). Under strict the reference server
     # sends each call whole in one delta and role on every delta (the document's demand):
     # repeated arguments and identity have nothing to show there; see
@@ -196,7 +258,7 @@ SOMETIMES: dict[str, tuple[dict[str, Verdict], dict[str, Verdict] | None]] = {
         # its named stream asks the time without naming get_time: no call to compare
         {"tool_choice_named_calls": Verdict.FAIL, "tool_call_stream_matches": Verdict.SKIP},
     ),
-    "stop-text-kept": ({"stop_honoured": Verdict.FAIL},) * 2,
+    "stop-text-kept": ({"stop_honoured": Verdict.FAIL, "stream_stop_honoured": Verdict.FAIL},) * 2,
     "created-per-chunk": ({"chunk_envelope_stable": Verdict.FAIL}, None),  # toy: no pacing
     "usage-total-sometimes-off": ({"usage_arithmetic": Verdict.FAIL}, None),
     "json-schema-sometimes-off": ({"json_schema_content": Verdict.FAIL},) * 2,
@@ -211,6 +273,8 @@ MODEL_MAY_ALSO: dict[str, dict[str, Verdict]] = {
     # two parallel calls streamed without an index cannot be told apart: a client joins
     # their arguments into one string that is not JSON
     "tool-stream-no-index": {"tool_call_arguments": Verdict.FAIL},
+    # the model-like server writes characters of three bytes ("—", "…") in other streams
+    "split-multibyte-char": {"stream_framing": Verdict.FAIL},
     # tools_required_stream makes two calls at times: its index rules then break too
     "tool-calls-one-index": {"tool_call_stream_deltas": Verdict.FAIL},
     "tool-call-ids-shared": {"tool_call_stream_deltas": Verdict.FAIL},

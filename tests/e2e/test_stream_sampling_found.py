@@ -128,7 +128,13 @@ FOUND = {
             each(FORCED, FINISH, "tools_named", "tools_required", "tools_required_stream"),
         ),
     },
-    "bad-finish-reason": {"response_schema": (Verdict.FAIL, each(ENUM, FINISH, "stop_list"))},
+    "bad-finish-reason": {
+        "response_schema": (Verdict.FAIL, each(ENUM, FINISH, "stop_list")),
+        "stream_stop_honoured": (
+            Verdict.FAIL,
+            [("a stream cut by its stop text does not finish with stop", FINISH, "stop_stream")],
+        ),
+    },
     "ignore-max-tokens": {
         "max_tokens_honoured": (
             Verdict.FAIL,
@@ -147,7 +153,11 @@ FOUND = {
                 "$.choices[0].message.content",
                 "stop_list",
             ),
-        )
+        ),
+        "stream_stop_honoured": (
+            Verdict.FAIL,
+            [("the stream sends its stop text", "$.choices[0].delta.content", "stop_stream")],
+        ),
     },
     "n-ignored": {
         "n_choices": (

@@ -30,6 +30,7 @@ def test_every_fault_switch_is_covered_here():
         "rate-limit", "rate-limit-date", "rate-limit-reset", "rate-limit-always",
         "server-errors", "gateway-html", "reset-mid-stream", "stall-mid-stream",
         "endless-stream", "invalid-utf8", "huge-body", "echo-auth",
+        "error-event-mid-stream", "error-body-200",
     }  # fmt: skip
     assert set(FAULTS) == tested
 
@@ -273,3 +274,31 @@ def test_rate_limit_spaces_requests_over_a_real_socket():
         # How long each request waited depends on when it reached the limiter, which a
         # loaded machine shifts; the spacing itself is pinned by the pure-function tests.
         assert limiter.waited_s > 0
+
+
+OVERLOADED = "'The server is overloaded. Please try again later.'; nothing can be concluded"
+
+
+def test_an_error_event_after_the_200_is_a_fault_named_with_its_message():
+    with runner("error-event-mid-stream") as run:
+        schema = run.evaluate(get_check("chunk_schema"))
+        assert schema.verdict is Verdict.ERROR  # not a chunk schema violation
+        assert schema.reason.startswith(
+            f"chat_stream: answered 200, then an error in event 2 of its stream: {OVERLOADED}"
+        )
+        # what follows the error is judged: [DONE] alone, as vLLM sends it
+        assert run.evaluate(get_check("stream_done_terminator")).verdict is Verdict.PASS
+        fault = faults_by_probe(run)["chat_stream"]
+        assert (fault.kind, fault.recovered) == ("error-event", False)
+        assert run.evaluate(get_check("response_schema")).verdict is Verdict.PASS
+
+
+def test_a_200_whose_body_is_an_error_is_a_fault_named_with_its_message():
+    with runner("error-body-200") as run:
+        result = run.evaluate(get_check("response_schema"))
+        assert result.verdict is Verdict.ERROR  # not a response schema violation
+        assert result.reason.startswith(
+            f"chat: answered 200, then an error as its body: {OVERLOADED};"
+        )
+        assert faults_by_probe(run)["chat"].kind == "error-body"
+        assert run.evaluate(get_check("chunk_schema")).verdict is Verdict.PASS

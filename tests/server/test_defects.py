@@ -19,6 +19,7 @@ from tests.server.helpers import (
 from tests.server.test_feature_defects import TESTED_HERE as FEATURE_DEFECTS_TESTED
 from tests.server.test_sometimes_defects import TESTED_HERE as SOMETIMES_DEFECTS_TESTED
 from tests.server.test_stream_defects import TESTED_HERE as STREAM_DEFECTS_TESTED
+from tests.server.test_text_defects import TESTED_HERE as TEXT_DEFECTS_TESTED
 from tests.server.test_tool_defects import TESTED_HERE as TOOL_DEFECTS_TESTED
 
 KEY = "sk-canary-0a1b2c3d"
@@ -191,6 +192,7 @@ def test_every_defect_is_tested_and_described():
         | FEATURE_DEFECTS_TESTED
         | STREAM_DEFECTS_TESTED
         | SOMETIMES_DEFECTS_TESTED
+        | TEXT_DEFECTS_TESTED
         | TOOL_DEFECTS_TESTED
     )
     assert all(d and "\n" not in d for d in DEFECTS.values())

@@ -303,6 +303,38 @@ WITNESSES: dict[str, Witness] = {
     "max-tokens-off-by-one": one(
         chat_body(max_tokens=4), lambda s: s.json()["usage"]["completion_tokens"] > 4, tries=SAMPLED
     ),
+    # What a stream says (issue 19; tests/server/test_text_defects.py for the toy).
+    "stream-stop-leak": Witness(
+        [_stream(stop=[" the"], max_tokens=40)],
+        lambda seen: (
+            seen[0].raw.count(b'"content":" the"') > 0
+            or "".join(d.get("content") or "" for d in seen[0].deltas()).endswith(" th")
+        ),
+        tries=8,
+    ),
+    "split-multibyte-char": one(
+        _stream(messages=[{"role": "user", "content": "東京 東京 東京 東京 東京"}], max_tokens=40),
+        lambda s: _not_utf8_events(s.raw),
+        tries=8,
+    ),
+    "logprobs-short": one(
+        chat_body(logprobs=True, max_tokens=8),
+        lambda s: (
+            "".join(e["token"] for e in s.choice()["logprobs"]["content"]) != s.message()["content"]
+        ),
+        tries=5,
+    ),
+    "chunks-after-error-event": one(
+        _stream(max_tokens=8),
+        lambda s: (
+            b'data: {"error"' in s.raw
+            and s.raw.index(b'data: {"error"') < s.raw.rindex(b'"chat.completion.chunk"')
+        ),
+    ),
+    "reasoning-in-content-too": one(
+        chat_body(reasoning_effort="low"),
+        lambda s: s.message()["content"].startswith(s.message()["reasoning_content"]),
+    ),
     # Streamed tool calls and delta identity (issue 19).
     "tool-calls-one-index": one(
         PARALLEL_STREAM,
@@ -370,6 +402,16 @@ def _shown(witness: Witness, defects: frozenset[str], seed: int) -> bool:
         return False
 
     return asyncio.run(go())
+
+
+def _not_utf8_events(raw: bytes) -> bool:
+    """Whether some event of a stream is not UTF-8 on its own."""
+    for event in raw.split(b"\n\n"):
+        try:
+            event.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+    return False
 
 
 def test_every_defect_has_a_witness():
