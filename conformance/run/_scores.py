@@ -34,18 +34,21 @@ class AreaScore:
 
     @property
     def score(self) -> float | None:
-        """The share of scored checks that passed, or None when none was scored."""
-        return None if self.judged == 0 else self.counts["PASS"] / self.judged
+        """The share of scored checks that passed, or None when none was scored or none
+        concluded (only ERROR: an inconclusive area has no score, not 0%)."""
+        if self.judged == 0 or self.counts["ERROR"] == self.judged:
+            return None
+        return self.counts["PASS"] / self.judged
 
     def label(self) -> str:
         """``83% (5 of 6)``, ``50% (1 of 2, 1 ERROR)``, ``inconclusive (3 ERROR)`` when no
         check concluded, or ``n/a`` when none was scored."""
+        errors = self.counts["ERROR"]
+        if self.judged and errors == self.judged:
+            return f"inconclusive ({errors} ERROR)"
         score = self.score
         if score is None:
             return "n/a"
-        errors = self.counts["ERROR"]
-        if errors == self.judged:
-            return f"inconclusive ({errors} ERROR)"
         note = f", {errors} ERROR" if errors else ""
         return f"{round(score * 100)}% ({self.counts['PASS']} of {self.judged}{note})"
 
