@@ -23,7 +23,7 @@ from conformance.checks._registry import (
     check,
     properties,
 )
-from conformance.wire._exchange import Exchange
+from conformance.wire._exchange import MAX_PLAUSIBLE_TOKENS, Exchange
 
 COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 USAGE = "#/components/schemas/Usage"
@@ -64,6 +64,12 @@ def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
         )
 
 
+def _digits(number: int) -> str:
+    """A huge count shown by its size, not its 30 digits (which mean nothing)."""
+    text = str(number)
+    return text if len(text) <= 12 else f"{text[:6]}... ({len(text)} digits)"
+
+
 def asked_for_usage(body: object) -> bool:
     options = body.get("stream_options") if isinstance(body, dict) else None
     return isinstance(options, dict) and options.get("include_usage") is True
@@ -88,6 +94,17 @@ def _arithmetic(usage: dict[str, Any], *, chunk_index: int | None) -> Iterator[F
         )
     if len(counts) < len(COUNTS):
         return
+    for name, number in counts.items():
+        if number > MAX_PLAUSIBLE_TOKENS:
+            yield Finding(
+                title=f"usage.{name} is more tokens than any model's context holds",
+                kind="an implausible token count",  # which count: the JSON path
+                json_path=f"$.usage.{name}",
+                expected=f"at most {MAX_PLAUSIBLE_TOKENS} (the largest context window)",
+                actual=_digits(number),
+                schema_path=f"#/components/schemas/Usage/properties/{name}",
+                chunk_index=chunk_index,
+            )
     expected = counts["prompt_tokens"] + counts["completion_tokens"]
     if counts["total_tokens"] != expected:
         yield Finding(
