@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from conformance.wire._client import USER_AGENT, Endpoint
-from conformance.wire._exchange import Exchange
+from conformance.wire._exchange import Exchange, NotUtf8
 from conformance.wire._redact import Redactor
 from conformance.wire._visible import visible
 
@@ -149,6 +149,8 @@ def _error_fields(exchange: Exchange) -> tuple[str, str | None, str | None]:
     when it is no such body)."""
     try:
         payload = exchange.json()
+    except NotUtf8 as exc:  # its text is no text: say which encoding it is in instead
+        return str(exc), None, None
     except (ValueError, RecursionError):
         return _error_text(exchange).strip(), None, None
     if not isinstance(payload, dict):
