@@ -149,10 +149,9 @@ def _error_fields(exchange: Exchange) -> tuple[str, str | None, str | None]:
     when it is no such body)."""
     try:
         payload = exchange.json()
-    except NotUtf8 as exc:  # its text is no text: say which encoding it is in instead
-        return str(exc), None, None
-    except (ValueError, RecursionError):
-        return _error_text(exchange).strip(), None, None
+    except (ValueError, RecursionError) as exc:
+        # a body in UTF-16 is no text to quote: say which encoding it is in instead
+        return str(exc) if isinstance(exc, NotUtf8) else _error_text(exchange).strip(), None, None
     if not isinstance(payload, dict):
         return _error_text(exchange).strip(), None, None
     error = payload.get("error")
