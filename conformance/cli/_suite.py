@@ -29,7 +29,7 @@ def interruptible_run(
 
     outputs = AtomicOutputs()
     try:
-        with interruptible(record):
+        with interruptible(record, once=True):
             code = run_suite(session, report_dir, select, progress, outputs)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED  # before pytest ran (the preflight), or while it wrote
@@ -49,13 +49,21 @@ def interruptible_run(
     return code
 
 
-def remove_stale_reports(report_dir: Path, keep: set[str] | frozenset[str] = frozenset()) -> None:
+def remove_stale_reports(
+    report_dir: Path,
+    keep: set[str] | frozenset[str] = frozenset(),
+    names: tuple[str, ...] = REPORTS,
+) -> list[str]:
     """The previous run's report.html and junit.xml (but those in ``keep``, this run's):
-    they would sit beside the new results.json and say something else."""
-    for name in REPORTS:
+    they would sit beside the new results.json and say something else. Returns the names
+    of the files removed."""
+    removed = []
+    for name in names:
         if name not in keep:
             with contextlib.suppress(FileNotFoundError):
                 (report_dir / name).unlink()
+                removed.append(name)
+    return removed
 
 
 def _output_args(progress: Progress) -> list[str]:
