@@ -1,0 +1,73 @@
+"""Hostile input files: a results.json, an endpoints file or a request body built to break
+the command reading it. Each is one line naming the file and what is wrong, exit 2; never a
+traceback, never exit 1 (which says "nonconformant")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conformance.cli import main
+from conformance.run._load import MAX_RESULTS_BYTES
+
+DEEP = "[" * 100_000 + "]" * 100_000
+GOOD: dict = {"schema_version": 1, "checks": []}
+CHECK = {"id": "usage_arithmetic", "verdict": "FAIL", "findings": []}
+DAMAGED = {
+    "deep": (DEEP, "is JSON nested too deeply to be a results.json of `conformance run`; "
+             "the file is damaged."),
+    "endpoint": ({**GOOD, "endpoint": "x"}, "`endpoint` is a string, not an object"),
+    "latency": ({**GOOD, "latency": "fast"}, "`latency` is a string, not an object or null"),
+    "totals": ({**GOOD, "totals": None}, "`totals` is null, not an object"),
+    "id": ({**GOOD, "checks": [{**CHECK, "id": ["a"]}]},
+           "`checks[0].id` is an array, not a string"),
+    "count": ({**GOOD, "checks": [{**CHECK, "findings": [{"title": "t", "count": "2"}]}]},
+              "`checks[0].findings[0].count` is a string, not an integer"),
+    "tokens": ({**GOOD, "tokens": {"total": "3"}},
+               "`tokens.total` is a string, not an integer or null"),
+    "flag": ({**GOOD, "endpoint": {"base_url": "u", "embedded": 1}},
+             "`endpoint.embedded` is an integer, not true or false"),
+}  # fmt: skip
+
+
+def command(name: str, path: Path, tmp_path: Path) -> list[str]:
+    return {
+        "compare": ["compare", str(path), "-o", str(tmp_path / "c.html")],
+        "history": ["history", str(path), "-o", str(tmp_path / "h.html")],
+        "baseline write": ["baseline", "write", str(path), "-o", str(tmp_path / "b.yaml")],
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["compare", "history", "baseline write"])
+@pytest.mark.parametrize("case", sorted(DAMAGED))
+def test_a_damaged_results_json_is_one_line_naming_the_file_and_field(tmp_path, name, case):
+    content, said = DAMAGED[case]
+    path = tmp_path / "results.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    result = CliRunner().invoke(main, command(name, path, tmp_path))
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    if case == "deep":
+        expected = f"conformance: error: {name} '{path}' {said}\n"
+    else:
+        expected = (
+            f"conformance: error: {name} '{path}': {said}; the file is damaged. Pass the "
+            "results.json that `conformance run` wrote.\n"
+        )
+    assert result.output == expected
+
+
+@pytest.mark.parametrize("name", ["compare", "history", "baseline write"])
+def test_a_results_json_larger_than_any_run_writes_is_not_read(tmp_path, name):
+    path = tmp_path / "results.json"
+    with path.open("wb") as f:  # sparse: nothing is written but its size
+        f.truncate(MAX_RESULTS_BYTES + 1)
+    result = CliRunner().invoke(main, command(name, path, tmp_path))
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"conformance: error: {name} '{path}' holds {MAX_RESULTS_BYTES + 1} bytes, more than "
+        "the 64 MiB a results.json of `conformance run` can be; it was not read.\n"
+    )
