@@ -71,3 +71,33 @@ def test_a_results_json_larger_than_any_run_writes_is_not_read(tmp_path, name):
         f"conformance: error: {name} '{path}' holds {MAX_RESULTS_BYTES + 1} bytes, more than "
         "the 64 MiB a results.json of `conformance run` can be; it was not read.\n"
     )
+
+
+HOSTILE_ID = "x`</code><img src=x onerror=alert(1)>`|\x1b[2J\x07"
+
+
+def test_compare_markdown_shows_hostile_ids_and_words_literally(tmp_path):
+    """A backtick in a check id closed its code span and raw HTML followed; ESC and BEL from a
+    results.json reached the terminal."""
+    finding = {"title": "bad\x1b]0;owned\x07 `x`", "kind": "k", "count": 1, "exchange": "chat"}
+    runs = []
+    for name, verdict in (("a\x1b[31m", "FAIL"), ("b", "PASS")):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        found = [finding] if verdict == "FAIL" else []
+        check = {"id": HOSTILE_ID, "verdict": verdict, "area": "us\x07age", "title": "t\x1b",
+                 "reason": "why\x1b[1m", "findings": found}  # fmt: skip
+        data = {**GOOD, "endpoint": {"base_url": "http://h/v1\x1b", "embedded": False},
+                "model": "m\x07", "checks": [check]}  # fmt: skip
+        (run_dir / "results.json").write_text(json.dumps(data))
+        runs.append(str(run_dir / "results.json"))
+    result = CliRunner().invoke(main, ["compare", *runs, "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert not [c for c in text if ord(c) < 32 and c != "\n"]
+    assert "<img" not in text.replace("\\<img", "")  # only as escaped, literal text
+    assert "</code>" not in text.replace("\\</code\\>", "")
+    row = next(line for line in text.splitlines() if "onerror" in line and line.startswith("|"))
+    assert row.count(" | ") == 3  # area | check | a | b: the id's | does not split the cell
+    # each character taken literally: controls as escapes (their backslash escaped too)
+    assert "x\\`\\</code\\>\\<img src=x onerror=alert(1)\\>\\`\\|\\\\x1b\\[2J\\\\x07" in row
