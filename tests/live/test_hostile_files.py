@@ -101,3 +101,21 @@ def test_compare_markdown_shows_hostile_ids_and_words_literally(tmp_path):
     assert row.count(" | ") == 3  # area | check | a | b: the id's | does not split the cell
     # each character taken literally: controls as escapes (their backslash escaped too)
     assert "x\\`\\</code\\>\\<img src=x onerror=alert(1)\\>\\`\\|\\\\x1b\\[2J\\\\x07" in row
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("endpoints:\n  a: " + "[" * 100_000 + "]" * 100_000, "is nested too deeply to read."),
+        ("a: &x [1]\nendpoints: {b: *x}\n", "uses a YAML alias (*x) at line 2; aliases are "
+         "refused (they can expand a small file without bound): write the value out in full."),
+        ("#" * (1024 * 1024 + 1), "is larger than 1 MiB; that is no endpoints file."),
+    ],
+    ids=["deep", "alias", "big"],
+)  # fmt: skip
+def test_a_hostile_endpoints_file_for_matrix_is_one_line_exit_2(tmp_path, content, said):
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(content)
+    result = CliRunner().invoke(main, ["matrix", str(path), "--report-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert result.output == f"conformance: error: {path} {said}\n"
