@@ -44,10 +44,11 @@ USAGE_STREAMS = (CHAT_STREAM_USAGE.id, *MORE_STREAMS)
 def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Usage adds up: total_tokens = prompt_tokens + completion_tokens.
 
-    All three are non-negative integers. A stream is judged on the last chunk that
-    carries usage (``stream_usage_chunk`` judges where and how often it comes). Judged
-    on every answer of the run that reports usage, each trial of the sampled ones too: a
-    server that miscounts now and then is caught.
+    All three are non-negative integers, none beyond the largest context window offered
+    (10 million tokens: a bigger count is no count, and is never billed as reported). A
+    stream is judged on the last chunk that carries usage (``stream_usage_chunk`` judges
+    where and how often it comes). Judged on every answer of the run that reports usage,
+    each trial of the sampled ones too: a server that miscounts now and then is caught.
     """
     require_success(exchange)
     reported = exchange.reported_usage()

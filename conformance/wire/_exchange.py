@@ -58,10 +58,10 @@ def json_text(body: bytes) -> str:
         ) from None
 
 
-def parse_json(text: str | bytes) -> Any:
+def parse_json(text: str | bytes, parse_constant: Callable[[str], Any] | None = None) -> Any:
     """``json.loads`` that never raises ``RecursionError``: JSON nested deeper than
     ``MAX_JSON_DEPTH`` raises :class:`TooDeep`, at any stack depth of the caller. Bytes
-    must be UTF-8 (:func:`json_text`)."""
+    must be UTF-8 (:func:`json_text`). ``parse_constant``: as ``json.loads``'s."""
     if isinstance(text, bytes):
         text = json_text(text)
     members = 0
@@ -74,7 +74,7 @@ def parse_json(text: str | bytes) -> Any:
         return dict(pairs)
 
     try:
-        value = json.loads(text, object_pairs_hook=counted)
+        value = json.loads(text, object_pairs_hook=counted, parse_constant=parse_constant)
     except RecursionError:
         raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     depth, level = 0, [value]

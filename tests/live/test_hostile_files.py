@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from conformance.cli import main
 from conformance.run._load import MAX_RESULTS_BYTES
+from conformance.server import DEFAULT_MODEL, ServerConfig
 
 DEEP = "[" * 100_000 + "]" * 100_000
 GOOD: dict = {"schema_version": 1, "checks": []}
@@ -119,3 +120,18 @@ def test_a_hostile_endpoints_file_for_matrix_is_one_line_exit_2(tmp_path, conten
     result = CliRunner().invoke(main, ["matrix", str(path), "--report-dir", str(tmp_path / "r")])
     assert result.exit_code == 2, result.output
     assert result.output == f"conformance: error: {path} {said}\n"
+
+
+@pytest.mark.parametrize("depth", [150, 900, 100_000])
+@pytest.mark.parametrize("fault", [None, "reset-mid-stream"])
+def test_conformance_serve_refuses_deeply_nested_json_with_a_4xx_json_error(depth, fault):
+    """``conformance serve`` answered 500 (a RecursionError logged) where its contract says
+    4xx with a JSON error; at 900 levels the request validator was what recursed."""
+    from tests.server.helpers import request
+
+    config = ServerConfig(faults=frozenset({fault} if fault else set()))
+    nested = "[" * depth + "]" * depth
+    body = f'{{"model": "{DEFAULT_MODEL}", "messages": {nested}, "stream": true}}'
+    response = request(config, content=body.encode(), headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert "nested deeper than 100 levels" in response.json()["detail"][0]["msg"]
