@@ -19,10 +19,12 @@ from typing import ClassVar
 import pytest
 
 from tests.e2e.conftest import clean_env, load_results
+from tests.live.canary import assert_no_key
 from tests.live.helpers import handled_by
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
+INTERRUPT_KEY = "sk-Interrupt-Canary-5e8d"
 GONE_WITHIN_S = 30  # generous for a loaded machine; the held request waits 120 s
 ANSWER = {
     "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
@@ -101,7 +103,7 @@ def run_until(tmp_path, phase, signum, again_after=None):
         proc = subprocess.Popen(
             [sys.executable, "-m", "conformance", "run", "--base-url", url, "--model", "m",
              "--report-dir", str(out), "--retries", "0", *args],
-            env=clean_env(CONFORMANCE_API_KEY="sk-interrupt-test"),
+            env=clean_env(CONFORMANCE_API_KEY=INTERRUPT_KEY),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )  # fmt: skip
         try:
@@ -190,6 +192,8 @@ def test_two_ctrl_c_in_quick_succession_still_write_every_file_marked_partial(tm
     report = (out / "report.html").read_text()
     assert "exit code 130" in report
     assert "exit code 3<" not in report  # what the card said: inconclusive, not interrupted
+    outputs = [p.read_bytes() for p in out.iterdir()]
+    assert_no_key(stdout, stderr, *outputs, key=INTERRUPT_KEY)
 
 
 def test_ctrl_c_while_starting_leaves_no_previous_run_looking_current(tmp_path, monkeypatch):
