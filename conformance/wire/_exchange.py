@@ -74,7 +74,12 @@ def parse_json(text: str | bytes, parse_constant: Callable[[str], Any] | None = 
         return dict(pairs)
 
     try:
-        value = json.loads(text, object_pairs_hook=counted, parse_constant=parse_constant)
+        if parse_constant is None and text.count(":") <= MAX_JSON_MEMBERS:
+            # no more members than colons: json's shared decoder, not a new one (with its
+            # reference cycles) per call, as any keyword argument makes
+            value = json.loads(text)
+        else:
+            value = json.loads(text, object_pairs_hook=counted, parse_constant=parse_constant)
     except RecursionError:
         raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     depth, level = 0, [value]
@@ -150,9 +155,10 @@ class Exchange:
 
     def forget(self) -> None:
         """Drop the parses :meth:`memo` keeps (made again if asked for); small results
-        derived from them (its token cost, why the body is no JSON) are kept."""
+        derived from them (its token cost, why the body is too costly to judge) are kept
+        (a ``JSONDecodeError`` is not: it holds the whole document)."""
         self._memo = {
-            k: v for k, v in self._memo.items() if k in SMALL_MEMOS or isinstance(v, ValueError)
+            k: v for k, v in self._memo.items() if k in SMALL_MEMOS or isinstance(v, NotJudged)
         }
 
     def shed(self) -> None:
