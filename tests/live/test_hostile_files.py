@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from conformance.cli import main
 from conformance.run._load import MAX_RESULTS_BYTES
 from conformance.server import DEFAULT_MODEL, ServerConfig
+from tests.live.hostile import KEY
 
 DEEP = "[" * 100_000 + "]" * 100_000
 GOOD: dict = {"schema_version": 1, "checks": []}
@@ -135,3 +136,18 @@ def test_conformance_serve_refuses_deeply_nested_json_with_a_4xx_json_error(dept
     response = request(config, content=body.encode(), headers={"content-type": "application/json"})
     assert 400 <= response.status_code < 500, response.text[:300]
     assert "nested deeper than 100 levels" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32-le"])
+def test_a_model_listing_is_read_only_in_utf8(encoding):
+    """GET /models in UTF-16 was decoded silently (httpx's json()); JSON over HTTP is UTF-8."""
+    import httpx
+
+    from conformance.run._preflight import listed_models
+    from conformance.wire._client import Endpoint
+
+    listing = json.dumps({"data": [{"id": "m-1"}, {"id": f"key {KEY}"}]}).encode(encoding)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=listing))
+    endpoint = Endpoint(base_url="http://127.0.0.1:9/v1", api_key=KEY)
+    expected = ["m-1", "key [REDACTED]"] if encoding == "utf-8" else None
+    assert listed_models(endpoint, transport) == expected
