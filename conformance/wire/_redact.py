@@ -108,14 +108,19 @@ class Redactor:
 
 
 def _forms(char: str) -> set[str]:
-    """``char`` as written, JSON-escaped or percent-encoded (lower case: matched in any)."""
-    forms = {char, json.dumps(char)[1:-1], quote(char, safe="")}
-    if char == "/":
-        forms.add("\\/")  # JSON may escape a solidus
-    if ord(char) < 0x10000:
-        forms.add(f"\\u{ord(char):04x}")
-    if ord(char) < 0x80:
-        forms.add(f"%{ord(char):02x}")
+    """``char`` in either letter case, as written, JSON-escaped or percent-encoded (the
+    hex digits of an escape are matched in any case; the letter it stands for is not)."""
+    forms: set[str] = set()
+    for one in {char, char.lower(), char.upper()}:
+        if len(one) != 1:
+            continue  # "ß".upper() is "SS": not one character
+        forms |= {one, json.dumps(one)[1:-1], quote(one, safe="")}
+        if one == "/":
+            forms.add("\\/")  # JSON may escape a solidus
+        if ord(one) < 0x10000:
+            forms.add(f"\\u{ord(one):04x}")
+        if ord(one) < 0x80:
+            forms.add(f"%{ord(one):02x}")
     return forms
 
 
