@@ -66,10 +66,9 @@ def main() -> None:
                 f"{name:<14}{rss:>9.0f} MB{took:>9.1f}s{cpu:>8.1f}s{code:>6}{size / 1024:>12.0f} KB"
             )
     print(f"worst peak RSS {worst:.0f} MB (target < {TARGET_MB} MB)")
-    print(f"slowest run {slowest:.1f} s wall (target < {TARGET_S} s; CPU: on a shared machine")
-    print(
-        f"the wall time is the load's, the CPU time the run's own); load {os.getloadavg()[0]:.1f}"
-    )
+    load = os.getloadavg()[0]
+    print(f"slowest run {slowest:.1f} s wall (target < {TARGET_S} s), load average {load:.1f}")
+    print("(on a shared machine the wall time is the load's; the CPU time is the run's own)")
     _ = resource  # the child measures itself with it
 
 
