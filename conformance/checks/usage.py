@@ -23,7 +23,7 @@ from conformance.checks._registry import (
     check,
     properties,
 )
-from conformance.wire._exchange import Exchange
+from conformance.wire._exchange import MAX_PLAUSIBLE_TOKENS, Exchange
 
 COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 USAGE = "#/components/schemas/Usage"
@@ -48,10 +48,11 @@ USAGE_STREAMS = (CHAT_STREAM_USAGE.id, *MORE_STREAMS)
 def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Usage adds up: total_tokens = prompt_tokens + completion_tokens.
 
-    All three are non-negative integers. A stream is judged on the last chunk that
-    carries usage (``stream_usage_chunk`` judges where and how often it comes). Judged
-    on every answer of the run that reports usage, each trial of the sampled ones too: a
-    server that miscounts now and then is caught.
+    All three are non-negative integers, none beyond the largest context window offered
+    (10 million tokens: a bigger count is no count, and is never billed as reported). A
+    stream is judged on the last chunk that carries usage (``stream_usage_chunk`` judges
+    where and how often it comes). Judged on every answer of the run that reports usage,
+    each trial of the sampled ones too: a server that miscounts now and then is caught.
     """
     require_success(exchange)
     reported = exchange.reported_usage()
@@ -66,6 +67,12 @@ def usage_arithmetic(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]
             if why is None
             else "the response body is not JSON; see response_schema"
         )
+
+
+def _digits(number: int) -> str:
+    """A huge count shown by its size, not its 30 digits (which mean nothing)."""
+    text = str(number)
+    return text if len(text) <= 12 else f"{text[:6]}... ({len(text)} digits)"
 
 
 def asked_for_usage(body: object) -> bool:
@@ -92,6 +99,17 @@ def _arithmetic(usage: dict[str, Any], *, chunk_index: int | None) -> Iterator[F
         )
     if len(counts) < len(COUNTS):
         return
+    for name, number in counts.items():
+        if number > MAX_PLAUSIBLE_TOKENS:
+            yield Finding(
+                title=f"usage.{name} is more tokens than any model's context holds",
+                kind="an implausible token count",  # which count: the JSON path
+                json_path=f"$.usage.{name}",
+                expected=f"at most {MAX_PLAUSIBLE_TOKENS} (the largest context window)",
+                actual=_digits(number),
+                schema_path=f"#/components/schemas/Usage/properties/{name}",
+                chunk_index=chunk_index,
+            )
     expected = counts["prompt_tokens"] + counts["completion_tokens"]
     if counts["total_tokens"] != expected:
         yield Finding(

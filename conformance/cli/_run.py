@@ -20,7 +20,7 @@ from conformance.cli._common import (
 )
 from conformance.cli._runio import interruptible
 from conformance.cli._select import select_problem
-from conformance.cli._suite import interruptible_run
+from conformance.cli._suite import interruptible_run, remove_stale_reports
 from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
 from conformance.report._progress import Progress, choose_mode
 from conformance.run._baseline import FAIL_ON, Baseline, Gate
@@ -223,7 +223,7 @@ def run(
         # Start-up and teardown (the embedded server's) are interruptible too: a signal there
         # is exit 130 with one line, never click's "Aborted!" and exit 1.
         with (
-            interruptible(signals.append),
+            interruptible(signals.append, once=True),
             progress,
             Session(
                 settings,
@@ -240,8 +240,16 @@ def run(
         fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         name = signals[-1] if signals else "SIGINT"
-        when = "while starting" if code is None else "while stopping"
-        click.echo(f"conformance: interrupted by {name} {when}.", err=True)
+        if code is None:
+            # Nothing of this run was written: the previous run's files must not look current.
+            removed = remove_stale_reports(report_dir, names=OUTPUTS)
+            gone = f"; the previous run's {', '.join(removed)} removed" if removed else ""
+            click.echo(
+                f"conformance: interrupted by {name} while starting: nothing was run{gone}.",
+                err=True,
+            )
+        else:
+            click.echo(f"conformance: interrupted by {name} while stopping.", err=True)
         code = EXIT_INTERRUPTED
     sys.exit(code)
 

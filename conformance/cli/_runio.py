@@ -25,43 +25,68 @@ from conformance.run._results import EXIT_INTERRUPTED
 __all__ = ["EXIT_INTERRUPTED", "AtomicOutputs", "interruptible"]
 
 
+class _Stopping:
+    """Whether a signal has already stopped the run (shared by nested ``interruptible``
+    blocks): a second Ctrl-C while the first is handled must not cut the writing short."""
+
+    depth = 0
+    signalled = False
+
+
 @contextlib.contextmanager
-def interruptible(record: Callable[[str], None]) -> Iterator[None]:
+def interruptible(record: Callable[[str], None], *, once: bool = False) -> Iterator[None]:
     """Within the block, SIGTERM stops the run as Ctrl-C does; ``record`` gets the signal's
-    name first. Outside the main thread (signals cannot be caught there) nothing changes."""
+    name first. ``once``: SIGINT is handled here too, and only the first SIGINT or SIGTERM
+    stops the run; those that follow (a second Ctrl-C 0.1 s later) are ignored until the
+    outermost such block ends, so what was gathered is written whole and marked. Outside
+    the main thread (signals cannot be caught there) nothing changes."""
     try:
         previous = signal.getsignal(signal.SIGTERM)
+        previous_int = signal.getsignal(signal.SIGINT)
     except ValueError:  # pragma: no cover - not the main interpreter
         yield
         return
 
     def on_term(signum: int, frame: FrameType | None) -> None:
+        if _Stopping.signalled and once:
+            return  # already stopping: the files are being written
+        _Stopping.signalled = once
         record(signal.Signals(signum).name)
         # The SIGINT handler of the moment: asyncio's while a batch of requests is in
         # flight (it cancels them cleanly), else Python's default (KeyboardInterrupt).
         # A background job of a script may have SIGINT ignored: stop all the same.
-        if callable(signal.getsignal(signal.SIGINT)):
+        if not once and callable(signal.getsignal(signal.SIGINT)):
             signal.raise_signal(signal.SIGINT)
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             raise KeyboardInterrupt from None
-        # Inside the event loop (asyncio installed no SIGINT handler, SIGINT being ignored),
-        # raising here would end whichever task runs with KeyboardInterrupt ("Task exception
-        # was never retrieved", a traceback on stderr): raise it from the loop itself, which
-        # then cancels every task cleanly, as asyncio's own handler does.
+        # Inside the event loop, raising here would end whichever task runs with
+        # KeyboardInterrupt ("Task exception was never retrieved", a traceback on stderr):
+        # raise it from the loop itself, which then cancels every task cleanly, as
+        # asyncio's own handler does.
         loop.call_soon_threadsafe(_interrupt)
 
     try:
         signal.signal(signal.SIGTERM, on_term)
+        if once:  # asyncio.run installs its own SIGINT handler only over Python's default
+            signal.signal(signal.SIGINT, on_term)
     except ValueError:  # not the main thread
         yield
         return
+    if once:
+        _Stopping.depth += 1
+        if _Stopping.depth == 1:
+            _Stopping.signalled = False
     try:
         yield
     finally:
+        if once:
+            _Stopping.depth -= 1
         signal.signal(signal.SIGTERM, previous)
+        if once:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def _interrupt() -> None:

@@ -33,7 +33,7 @@ def interruptible_run(
 
     outputs = junit_outputs(session)
     try:
-        with interruptible(record):
+        with interruptible(record, once=True):
             code = run_suite(session, report_dir, select, progress, outputs)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED  # before pytest ran (the preflight), or while it wrote
@@ -61,13 +61,21 @@ def junit_outputs(session: Session) -> AtomicOutputs:
     return AtomicOutputs({"junit.xml": lambda: junit_xml(session.results_data())})
 
 
-def remove_stale_reports(report_dir: Path, keep: set[str] | frozenset[str] = frozenset()) -> None:
+def remove_stale_reports(
+    report_dir: Path,
+    keep: set[str] | frozenset[str] = frozenset(),
+    names: tuple[str, ...] = REPORTS,
+) -> list[str]:
     """The previous run's report.html and junit.xml (but those in ``keep``, this run's):
-    they would sit beside the new results.json and say something else."""
-    for name in REPORTS:
+    they would sit beside the new results.json and say something else. Returns the names
+    of the files removed."""
+    removed = []
+    for name in names:
         if name not in keep:
             with contextlib.suppress(FileNotFoundError):
                 (report_dir / name).unlink()
+                removed.append(name)
+    return removed
 
 
 def _output_args(progress: Progress) -> list[str]:
@@ -97,8 +105,8 @@ def run_suite(
         session.preflight_exit = stop.exit_code
         remove_stale_reports(report_dir)
         session.write_results(results_path)
+        # one line: what stopped the run says what to fix (results.json has the evidence)
         click.echo(f"conformance: {visible(stop.message, one_line=True)}", err=True)
-        click.echo(f"conformance: no checks were run; see {results_path}", err=True)
         publish(session.results_data())
         return stop.exit_code
     progress.begin()

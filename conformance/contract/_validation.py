@@ -7,6 +7,7 @@ with its JSON path and its location in the OpenAPI document.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -66,6 +67,11 @@ def _types(value: Any) -> str:
     return str(value)
 
 
+# Violations collected from one instance: an array of a million wrong items is a million
+# errors, each with its evidence; the first ones say what is wrong.
+MAX_VIOLATIONS = 200
+
+
 class SchemaValidator:
     """A compiled validator for one component schema of the contract. Build once, reuse."""
 
@@ -84,11 +90,12 @@ class SchemaValidator:
             return bool(self._detail.is_valid(instance))
 
     def validate(self, instance: Any) -> list[Violation]:
-        """Every violation of the schema by ``instance``; an empty list when it is valid."""
+        """Every violation of the schema by ``instance`` (the first ``MAX_VIOLATIONS``);
+        an empty list when it is valid."""
         if self.is_valid(instance):
             return []
         violations: list[Violation] = []
-        for error in self._detail.iter_errors(instance):
+        for error in itertools.islice(self._detail.iter_errors(instance), MAX_VIOLATIONS):
             violations.extend(self._explain(error))
         return _without_echoes(violations)
 

@@ -36,18 +36,17 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def read_regular(path: Path, limit: int = MAX_YAML_BYTES) -> bytes:
-    """The bytes of ``path``; ``UnsafeYaml`` unless it is a regular file under ``limit``.
-    ``OSError`` (no such file, no permission) is left to the caller to word."""
+def read_regular(path: Path, limit: int = MAX_YAML_BYTES, what: str = "spec or baseline") -> bytes:
+    """The bytes of ``path``; ``UnsafeYaml`` unless it is a regular file under ``limit``
+    (``what``: the kind of file, for the message). ``OSError`` (no such file, no
+    permission) is left to the caller to word."""
     info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
         raise UnsafeYaml("is not a regular file (a device, a pipe or a directory?)")
     with open(path, "rb") as handle:
         raw = handle.read(limit + 1)  # the file may grow after the stat
     if len(raw) > limit:
-        raise UnsafeYaml(
-            f"is larger than {limit // (1024 * 1024)} MiB; that is no spec or baseline"
-        )
+        raise UnsafeYaml(f"is larger than {limit // (1024 * 1024)} MiB; that is no {what}")
     return raw
 
 

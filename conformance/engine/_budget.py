@@ -66,11 +66,12 @@ def _cost(exchange: Exchange) -> tuple[int, int, bool] | None:
 
 
 def _count(exchange: Exchange) -> tuple[int, int, bool] | None:
-    """(prompt, completion, estimated) tokens: a 2xx answer's reported usage, else an
-    estimate. Any other status (a 3xx redirect, a 4xx or 5xx refusal) is charged only the
-    usage it reports itself: no model ran to answer it, so nothing is estimated. No answer
-    at all costs nothing. Every request sent still counts against ``--max-requests``."""
-    if exchange.status is None:
+    """(prompt, completion, estimated) tokens: a 2xx answer's reported usage, else (none,
+    or an implausible count: ``Exchange.usage``) an estimate. A 3xx redirect costs nothing,
+    whatever its body says: it is not followed, no model answered. A 4xx or 5xx refusal is
+    charged only the usage it reports itself: nothing is estimated. No answer at all costs
+    nothing. Every request sent still counts against ``--max-requests``."""
+    if exchange.status is None or 300 <= exchange.status < 400:
         return None
     usage = exchange.usage()
     if usage is not None:

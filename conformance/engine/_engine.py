@@ -329,10 +329,12 @@ class Runner:
         ]
 
     def _forget_huge(self, exchanges: Iterable[Exchange]) -> None:
-        """Drop the parses of bodies over ``KEEP_PARSED_BELOW`` bytes once judged."""
+        """Drop the parses of bodies over ``KEEP_PARSED_BELOW`` bytes once judged, and all
+        but the evidence of a body too costly to judge (``Exchange.shed``)."""
         for exchange in exchanges:
             if len(exchange.body) >= KEEP_PARSED_BELOW:
                 exchange.forget()
+                exchange.shed()
 
     def usage(self) -> Usage:
         """Tokens spent so far: reported usage, estimated where an exchange had none."""

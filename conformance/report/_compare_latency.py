@@ -6,6 +6,7 @@ from html import escape
 
 from conformance.report._compare import Matrix
 from conformance.wire._latency import FIGURES, figure_text
+from conformance.wire._visible import markdown_text
 
 
 def _samples(matrix: Matrix) -> list[str]:
@@ -42,7 +43,7 @@ def latency_markdown(matrix: Matrix) -> list[str]:
     """The same table in Markdown lines, or [] when no run has figures."""
     if not any(c.latency.get("streamed_exchanges") for c in matrix.columns):
         return []
-    names = [c.label.replace("|", "\\|") for c in matrix.columns]
+    names = [markdown_text(c.label) for c in matrix.columns]
     out = ["### Latency (p50 / p95 over streamed probes; figures, not verdicts)", ""]
     out.append("| figure | " + " | ".join(names) + " |")
     out.append("| --- |" + " --- |" * len(names))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -254,6 +255,15 @@ def _md(text: str) -> str:
     return markdown_text(" ".join(text.split("\n"))).strip()
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.:/#-]+")
+
+
+def _md_id(check_id: str) -> str:
+    """A check id as a code span when it is a plain name; else as literal text (a backtick
+    in it would close the span, and HTML or a table cell break would follow)."""
+    return f"`{check_id}`" if _PLAIN_ID.fullmatch(check_id) else _md(check_id)
+
+
 def render_markdown(matrix: Matrix) -> str:
     """A Markdown table for an issue or a pull request; findings as numbered notes."""
     names = [c.label for c in matrix.columns]
@@ -274,17 +284,17 @@ def render_markdown(matrix: Matrix) -> str:
         out.append("")
     out.append("| area | check | " + " | ".join(_md(n) for n in names) + " |")
     out.append("| --- | --- |" + " --- |" * len(names))
-    notes: list[str] = []
+    notes: list[tuple[str, str]] = []  # (the column and check, escaped; the note)
     for row in matrix.rows:
         cells = []
         for column, cell in zip(matrix.columns, row.cells, strict=True):
             text = f"{MARKS[cell.status]} {_md(cell.label)}"
             if cell.note:
-                notes.append(f"{_md(column.label)} / `{row.check_id}`: {cell.note}")
+                notes.append((f"{_md(column.label)} / {_md_id(row.check_id)}", cell.note))
                 text += f" [{len(notes)}]"
             cells.append(text)
         tag = " **differs**" if row.differs else " *inconclusive*" if row.uncertain else ""
-        check = f"`{row.check_id}`{tag}"
+        check = _md_id(row.check_id) + tag
         out.append(f"| {_md(row.area)} | {check} | " + " | ".join(cells) + " |")
     out.append("")
     out.append("### Scores per area")
@@ -302,10 +312,9 @@ def render_markdown(matrix: Matrix) -> str:
         out.append("")
         out.append("### Findings")
         out.append("")
-        for number, note in enumerate(notes, start=1):
+        for number, (head, note) in enumerate(notes, start=1):
             first, *rest = note.split("\n")
-            head, _, text = first.partition(": ")  # the column (escaped) and the check id
-            out.append(f"{number}. {head}: {_md(text)}")
+            out.append(f"{number}. {head}: {_md(first)}")
             out.extend(f"   - {_md(line)}" for line in rest)
     out.append("")
     out.append(

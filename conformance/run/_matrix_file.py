@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from conformance._errors import ConfigError, ConformanceError
+from conformance.contract._yamlfile import UnsafeYaml, load, read_regular
 from conformance.run._settings import resolve_settings
 
 ENDPOINT_KEYS = {
@@ -58,6 +59,9 @@ class Pair:
     label: str  # its report directory's name, unique in the matrix
 
 
+MAX_ENDPOINTS_BYTES = 1024 * 1024  # a list of endpoints; a thousand of them take ~200 KB
+
+
 class EndpointsFileError(ConformanceError):
     """The endpoints file is wrong; ``problems`` holds one line per problem."""
 
@@ -69,14 +73,19 @@ class EndpointsFileError(ConformanceError):
 def load_endpoints(path: Path) -> list[MatrixEndpoint]:
     """The endpoints of ``path``; an ``EndpointsFileError`` listing every problem."""
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # as --spec and --baseline are read: a regular file, no aliases, not too deep
+        raw = read_regular(path, limit=MAX_ENDPOINTS_BYTES, what="endpoints file")
+        data = load(raw.decode("utf-8"))
     except OSError as exc:
         raise EndpointsFileError(
             [f"{where}: cannot be read ({exc.strerror or exc}); pass the endpoints YAML file."]
         ) from None
-    try:
-        data = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise EndpointsFileError(
+            [f"{where}: not UTF-8 text; pass the endpoints YAML file."]
+        ) from None
+    except UnsafeYaml as exc:
+        raise EndpointsFileError([f"{where} {exc}."]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from conformance.wire._client import USER_AGENT, Endpoint
-from conformance.wire._exchange import Exchange
+from conformance.wire._exchange import Exchange, NotUtf8, parse_json
 from conformance.wire._redact import Redactor
 from conformance.wire._visible import visible
 
@@ -125,7 +125,7 @@ async def _list(endpoint: Endpoint, transport: httpx.AsyncBaseTransport | None) 
         response = await client.get(endpoint.base_url.rstrip("/") + "/models", headers=headers)
         if response.status_code != 200 or len(response.content) > 1_000_000:
             return None
-        payload = response.json()
+        payload = parse_json(response.content)  # UTF-8 only, never silently UTF-16
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list):
         return None
@@ -149,8 +149,9 @@ def _error_fields(exchange: Exchange) -> tuple[str, str | None, str | None]:
     when it is no such body)."""
     try:
         payload = exchange.json()
-    except (ValueError, RecursionError):
-        return _error_text(exchange).strip(), None, None
+    except (ValueError, RecursionError) as exc:
+        # a body in UTF-16 is no text to quote: say which encoding it is in instead
+        return str(exc) if isinstance(exc, NotUtf8) else _error_text(exchange).strip(), None, None
     if not isinstance(payload, dict):
         return _error_text(exchange).strip(), None, None
     error = payload.get("error")

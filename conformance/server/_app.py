@@ -45,6 +45,7 @@ from conformance.server._sometimes_defects import SometimesDefects, StreamClock
 from conformance.server._stream_defects import StreamDefects
 from conformance.server._text_defects import TextDefects
 from conformance.server._tool_defects import ToolDefects
+from conformance.wire._exchange import parse_json
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # room for the document's largest image URL (~14 MB)
 MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z: a fixed date keeps /v1/models stable
@@ -307,12 +308,12 @@ def _parse_json(content_type: str | None, raw: bytes) -> tuple[Any, dict[str, An
             "type": "content_type",
         }
     try:  # JSON exchanged between systems is UTF-8 (RFC 8259, section 8.1)
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant), None
+        return parse_json(raw.decode("utf-8"), parse_constant=_reject_constant), None
     except UnicodeDecodeError as exc:
         reason = f"the body is not UTF-8 ({exc.reason} at byte {exc.start})"
     except json.JSONDecodeError as exc:
         reason = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
-    except ValueError as exc:  # NaN, Infinity
+    except ValueError as exc:  # NaN, Infinity; nested too deep to validate (TooDeep)
         reason = str(exc)
     return None, {"loc": ["body"], "msg": f"JSON decode error: {reason}.", "type": "json_invalid"}
 

@@ -268,7 +268,7 @@ def _echo_in_json(body: bytes, auth: str) -> bytes:
     """Put the Authorization header into an error's message or a reply's content."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         error = data["error"]
@@ -298,7 +298,7 @@ def _break_utf8(body: bytes) -> tuple[bytes, bool]:
 def _wants_stream(body: bytes) -> bool:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a request nested too deep: not a stream request
         return False
     return isinstance(data, dict) and data.get("stream") is True
 

@@ -14,20 +14,72 @@ DONE = "[DONE]"
 EVIDENCE_BODY_LIMIT = 64 * 1024  # bytes of a body kept for the report; the rest is marked cut
 EVIDENCE_EVENTS_LIMIT = 200  # events of a stream kept for the report; the rest are counted
 MAX_JSON_DEPTH = 100  # deeper JSON is not judged: a hostile body, and it would exhaust the stack
+# Object members in one body or event: logprobs of 1,500 tokens with 20 alternatives each are
+# ~96,000; a parse of 220,000 keys holds ~130 MB and takes a second, on every answer.
+MAX_JSON_MEMBERS = 100_000
 
 
 SMALL_MEMOS = frozenset({"cost"})  # memo keys whose values are a few numbers: never forgotten
 
 
-class TooDeep(ValueError):
-    """JSON nested deeper than :data:`MAX_JSON_DEPTH` (a ``ValueError``, as "not JSON" is)."""
+class NotJudged(ValueError):
+    """JSON too costly to judge (a ``ValueError``, as "not JSON" is): its checks are ERROR."""
 
 
-def parse_json(text: str | bytes) -> Any:
-    """``json.loads`` that never raises ``RecursionError``: JSON nested deeper than
-    ``MAX_JSON_DEPTH`` raises :class:`TooDeep`, at any stack depth of the caller."""
+class TooDeep(NotJudged):
+    """JSON nested deeper than :data:`MAX_JSON_DEPTH`."""
+
+
+class TooManyMembers(NotJudged):
+    """JSON whose objects hold more than :data:`MAX_JSON_MEMBERS` members in all."""
+
+
+class NotUtf8(ValueError):
+    """Bytes of JSON in another encoding than UTF-8 (RFC 8259, section 8.1): never decoded."""
+
+
+def json_text(body: bytes) -> str:
+    """``body`` as the text of a JSON document: UTF-8, a leading byte order mark ignored
+    (RFC 8259, section 8.1, allows that). Raises :class:`NotUtf8` for any other encoding,
+    which ``json.loads`` would otherwise detect and decode silently."""
+    encoding = json.detect_encoding(body)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        name = encoding.upper().replace("-LE", "LE").replace("-BE", "BE")
+        raise NotUtf8(
+            f"the body is {name}, not UTF-8: JSON over HTTP must be UTF-8 (RFC 8259, "
+            "section 8.1); not decoded"
+        )
     try:
-        value = json.loads(text)
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8(
+            f"the body is not UTF-8 (byte 0x{body[exc.start]:02x} at offset {exc.start}): JSON "
+            "over HTTP must be UTF-8 (RFC 8259, section 8.1); not decoded"
+        ) from None
+
+
+def parse_json(text: str | bytes, parse_constant: Callable[[str], Any] | None = None) -> Any:
+    """``json.loads`` that never raises ``RecursionError``: JSON nested deeper than
+    ``MAX_JSON_DEPTH`` raises :class:`TooDeep`, at any stack depth of the caller. Bytes
+    must be UTF-8 (:func:`json_text`). ``parse_constant``: as ``json.loads``'s."""
+    if isinstance(text, bytes):
+        text = json_text(text)
+    members = 0
+
+    def counted(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal members
+        members += len(pairs)
+        if members > MAX_JSON_MEMBERS:
+            raise TooManyMembers(f"JSON with more than {MAX_JSON_MEMBERS} object members")
+        return dict(pairs)
+
+    try:
+        if parse_constant is None and text.count(":") <= MAX_JSON_MEMBERS:
+            # no more members than colons: json's shared decoder, not a new one (with its
+            # reference cycles) per call, as any keyword argument makes
+            value = json.loads(text)
+        else:
+            value = json.loads(text, object_pairs_hook=counted, parse_constant=parse_constant)
     except RecursionError:
         raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     depth, level = 0, [value]
@@ -103,8 +155,20 @@ class Exchange:
 
     def forget(self) -> None:
         """Drop the parses :meth:`memo` keeps (made again if asked for); small results
-        derived from them (its token cost) are kept."""
-        self._memo = {k: v for k, v in self._memo.items() if k in SMALL_MEMOS}
+        derived from them (its token cost, why the body is too costly to judge) are kept
+        (a ``JSONDecodeError`` is not: it holds the whole document)."""
+        self._memo = {
+            k: v for k, v in self._memo.items() if k in SMALL_MEMOS or isinstance(v, NotJudged)
+        }
+
+    def shed(self) -> None:
+        """Keep only the evidence part of a body too costly to judge (:class:`NotJudged`:
+        its parse is remembered as that error): a hostile endpoint answering every request
+        with 4 MiB must not make the run hold all of them."""
+        if self.streamed or len(self.body) <= EVIDENCE_BODY_LIMIT:
+            return
+        if isinstance(self._memo.get("json"), NotJudged):
+            self.body, self.body_truncated = self.body[:EVIDENCE_BODY_LIMIT], True
 
     def json(self) -> Any:
         """The body parsed as JSON (once); raises ``ValueError`` when it is not JSON,
@@ -136,15 +200,16 @@ class Exchange:
         return payloads
 
     def too_deep(self) -> str | None:
-        """Why the body or an event is too deeply nested to judge, or None."""
+        """Why the body or an event is too costly to judge (nested too deep, too many
+        members: :class:`NotJudged`), or None."""
         if self.streamed:
             for event, _, error in self.event_payloads():
-                if isinstance(error, TooDeep):
+                if isinstance(error, NotJudged):
                     return f"event {event.index} is {error}; not judged"
             return None
         try:
             self.json()
-        except TooDeep as exc:
+        except NotJudged as exc:
             return f"the body is {exc}; not judged"
         except ValueError:
             pass
@@ -197,13 +262,14 @@ class Exchange:
         return found
 
     def usage(self) -> tuple[int, int] | None:
-        """(prompt_tokens, completion_tokens) as the endpoint reported them, or None."""
+        """(prompt_tokens, completion_tokens) as the endpoint reported them, or None (also
+        when they add up to more than :data:`MAX_PLAUSIBLE_TOKENS`: no count, a finding)."""
         reported = self.reported_usage()
         if reported is None:
             return None
         prompt = token_count(reported[0].get("prompt_tokens"))
         completion = token_count(reported[0].get("completion_tokens"))
-        if prompt is None or completion is None:
+        if prompt is None or completion is None or prompt + completion > MAX_PLAUSIBLE_TOKENS:
             return None
         return prompt, completion
 
@@ -298,6 +364,11 @@ def token_count(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return None
+
+
+# Tokens one request can use, prompt and completion together: the largest context window
+# offered is 10 million tokens. A count above it is no count (a finding; the budget estimates).
+MAX_PLAUSIBLE_TOKENS = 10_000_000
 
 
 def _payloads(data: str) -> list[Any]:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conformance.wire._exchange import MAX_PLAUSIBLE_TOKENS
 from tests.checks._factory import SSE, exchange, judge, sse
 
 BASE = {
@@ -59,13 +60,53 @@ def test_usage_is_judged_by_its_arithmetic_alone(prompt, completion, total):
     ]
     if negative:
         assert found == negative
-    elif total == prompt + completion:
-        assert found == []
+        return
+    counts = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+    huge = [implausible(n, v) for n, v in counts.items() if v > MAX_PLAUSIBLE_TOKENS]
+    if total == prompt + completion:
+        assert found == huge
     else:
-        assert found == [(TOTAL, "$.usage.total_tokens", prompt + completion, total)]
+        assert found == [*huge, (TOTAL, "$.usage.total_tokens", prompt + completion, total)]
 
 
-@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(1, 10**9))
+def implausible(name, value):
+    digits = (
+        str(value) if len(str(value)) <= 12 else f"{str(value)[:6]}... ({len(str(value))} digits)"
+    )
+    return (
+        f"usage.{name} is more tokens than any model's context holds",
+        f"$.usage.{name}",
+        "at most 10000000 (the largest context window)",
+        digits,
+    )
+
+
+def test_a_count_beyond_any_context_window_is_a_finding_and_never_billed():
+    """10^30 prompt tokens (a hostile endpoint's count) is named by its size; the budget
+    charges an estimate instead (Exchange.usage has no count to give)."""
+    usage = usage_of(10**30, 5, 10**30 + 5)
+    assert arithmetic(usage) == [
+        (
+            "usage.prompt_tokens is more tokens than any model's context holds",
+            "$.usage.prompt_tokens",
+            "at most 10000000 (the largest context window)",
+            "100000... (31 digits)",
+        ),
+        (
+            "usage.total_tokens is more tokens than any model's context holds",
+            "$.usage.total_tokens",
+            "at most 10000000 (the largest context window)",
+            "100000... (31 digits)",
+        ),
+    ]
+    assert exchange("chat", body={**BASE, "usage": usage}).usage() is None
+    assert exchange("chat", body={**BASE, "usage": usage_of(10**7, 0, 10**7)}).usage() == (
+        10**7,
+        0,
+    )
+
+
+@given(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(1, 10**6))
 def test_a_total_that_is_off_by_anything_is_one_finding(prompt, completion, off):
     total = prompt + completion
     assert arithmetic(usage_of(prompt, completion, total)) == []

@@ -8,7 +8,15 @@ import json
 import pytest
 
 from conformance.checks._helpers import chunks, parse_body
-from conformance.wire._exchange import Exchange, RecordedRequest, TooDeep, parse_json
+from conformance.wire._exchange import (
+    EVIDENCE_BODY_LIMIT,
+    Exchange,
+    NotUtf8,
+    RecordedRequest,
+    TooDeep,
+    TooManyMembers,
+    parse_json,
+)
 from conformance.wire._sse import ServerSentEvent
 
 
@@ -68,3 +76,34 @@ def test_a_too_deep_body_or_event_is_named_and_not_judged():
         "event 1 is JSON nested deeper than 100 levels; not judged"
     )
     assert exchange(b"not json").too_deep() is None
+
+
+def test_more_than_100000_members_are_not_judged_and_the_body_is_shed_to_its_evidence():
+    many = json.dumps({f"k{i}": i for i in range(100_001)}).encode()
+    with pytest.raises(TooManyMembers):
+        parse_json(many)
+    # spread over nested objects, counted in all; colons inside strings do not count
+    assert parse_json(json.dumps({"s": ":" * 200_000, "a": [{"b": 1}] * 50_000}))["a"][0]
+    with pytest.raises(TooManyMembers):
+        parse_json(json.dumps([{"a": 1, "b": 2}] * 50_001))
+    seen = exchange(many)
+    assert seen.too_deep() == "the body is JSON with more than 100000 object members; not judged"
+    seen.forget()
+    seen.shed()
+    assert (len(seen.body), seen.body_truncated) == (EVIDENCE_BODY_LIMIT, True)
+    assert seen.too_deep() is not None  # remembered: not parsed again from the cut body
+
+
+@pytest.mark.parametrize(
+    ("encoding", "name"),
+    [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16LE"), ("utf-16-be", "UTF-16BE"),
+     ("utf-32", "UTF-32"), ("utf-32-le", "UTF-32LE"), ("utf-32-be", "UTF-32BE")],
+)  # fmt: skip
+def test_json_in_another_encoding_than_utf8_is_never_decoded(encoding, name):
+    with pytest.raises(NotUtf8) as caught:
+        parse_json('{"a": "b"}'.encode(encoding))
+    assert str(caught.value) == (
+        f"the body is {name}, not UTF-8: JSON over HTTP must be UTF-8 (RFC 8259, section "
+        "8.1); not decoded"
+    )
+    assert parse_json(b'\xef\xbb\xbf{"a": "b"}') == {"a": "b"}  # a UTF-8 BOM may be ignored

@@ -109,3 +109,27 @@ def test_no_piece_of_four_or_more_key_characters_survives_a_cut(prefix, suffix, 
     assert len(out) <= cut  # this key is longer than "[REDACTED]"
     assert KEY.encode() not in out
     assert not any(out.endswith(KEY[:n].encode()) for n in range(4, len(KEY)))
+
+
+ENCODINGS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+@given(
+    st.sampled_from(ENCODINGS),
+    st.text(max_size=20),
+    st.text(max_size=20),
+    st.sampled_from([str.lower, str.upper, lambda s: s]),
+    st.booleans(),
+)
+def test_the_key_in_utf16_or_utf32_is_redacted_in_that_encoding(
+    encoding, before, after, case, escape
+):
+    """A body in UTF-16/32 is never decoded as JSON, but it is kept as evidence: the key in
+    it, as written or JSON-escaped, in any case, becomes [REDACTED] in the same encoding."""
+    key = case(KEY)
+    spelled = "".join(f"\\u{ord(c):04x}" for c in key) if escape else key
+    body = (before + spelled + after).encode(encoding, errors="surrogatepass")
+    out = Redactor([KEY]).bytes(body)
+    text = out.decode(encoding, errors="surrogatepass").lower()
+    assert KEY.lower() not in text
+    assert "[redacted]" in text

@@ -71,6 +71,7 @@ class Hostile:
     def __init__(self) -> None:
         self._bomb: bytes | None = None
         self._big: bytes | None = None
+        self._keys: bytes | None = None
 
     async def escaped_key(self, body: dict[str, Any], send: Send) -> None:
         """The key echoed with JSON escapes, in the content, an error and a header name."""
@@ -126,6 +127,42 @@ class Hostile:
             self._big = json.dumps(completion("hello", x_extra=extra)).encode()
         await respond(send, 200, self._big)
 
+    async def many_keys(self, body: dict[str, Any], send: Send) -> None:
+        """A valid 3.5 MB completion with 220,000 extra keys at its top level, every answer
+        (streamed or not): small enough to pass the 4 MiB cap, costly to parse and judge."""
+        if self._keys is None:
+            extra = {f"k{i:06d}": i for i in range(220_000)}
+            self._keys = json.dumps(completion("hello", **extra), separators=(",", ":")).encode()
+        await respond(send, 200, self._keys)
+
+    async def utf16_key(self, body: dict[str, Any], send: Send) -> None:
+        """Completions in UTF-16LE (no BOM) quoting the key: JSON over HTTP is UTF-8."""
+        text = json.dumps(completion(f"the key is {KEY}", error={"message": KEY}))
+        await respond(send, 200, text.encode("utf-16-le"), [(b"x-note", b"utf-16")])
+
+    async def utf16_missing(self, body: dict[str, Any], send: Send) -> None:
+        """A 404 in UTF-16 (with its BOM) whose error names the model and quotes the key."""
+        await respond(send, 404, _missing().encode("utf-16"))
+
+    async def utf32_missing(self, body: dict[str, Any], send: Send) -> None:
+        """A 404 in UTF-32BE (no BOM) whose error names the model and quotes the key."""
+        await respond(send, 404, _missing().encode("utf-32-be"))
+
+    async def redirect_billed(self, body: dict[str, Any], send: Send) -> None:
+        """A 307 that reports 10^6 + 10^6 tokens of usage, to every stream or tools request;
+        a plain completion to the others (the preflight among them)."""
+        if not (body.get("stream") or body.get("tools")):
+            await respond(send, 200, json.dumps(completion("hello")).encode())
+            return
+        usage = {"prompt_tokens": 10**6, "completion_tokens": 10**6, "total_tokens": 2 * 10**6}
+        headers = [(b"location", b"http://127.0.0.1:9/v1/chat/completions")]
+        await respond(send, 307, json.dumps(completion("moved", usage=usage)).encode(), headers)
+
+    async def huge_usage(self, body: dict[str, Any], send: Send) -> None:
+        """Completions that report 10^30 prompt tokens."""
+        usage = {"prompt_tokens": 10**30, "completion_tokens": 5, "total_tokens": 10**30 + 5}
+        await respond(send, 200, json.dumps(completion("hello", usage=usage)).encode())
+
     async def redirect(self, body: dict[str, Any], send: Send) -> None:
         """A 302 to nowhere, with a JSON body that reports no usage."""
         headers = [(b"location", b"http://127.0.0.1:9/v1/chat/completions")]
@@ -148,8 +185,15 @@ class Hostile:
 
 
 HOSTILE = ("escaped-key", "split-key", "deep-json", "many-events", "gzip-bomb", "big-body",
-           "redirect")  # fmt: skip
-EXHAUSTING = ("deep-json", "many-events", "gzip-bomb", "big-body")
+           "redirect", "many-keys", "utf16-key", "utf16-missing", "utf32-missing",
+           "redirect-billed", "huge-usage")  # fmt: skip
+EXHAUSTING = ("deep-json", "many-events", "gzip-bomb", "big-body", "many-keys", "utf16-key")
+
+
+def _missing() -> str:
+    message = f"The model `{MODEL}` does not exist or key {KEY} has no access to it."
+    return json.dumps({"error": {"message": message, "type": "invalid_request_error",
+                                 "param": "model", "code": "model_not_found"}})  # fmt: skip
 
 
 async def start(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:

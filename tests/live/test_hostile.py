@@ -4,19 +4,19 @@ message and the run goes on."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
+from tests.live.canary import assert_no_key
 from tests.live.hostile import KEY, MODEL, hostile_server
 
 MEMORY_LIMIT = 1024 * 1024 * 1024  # address space of a run: the unbounded reads took 1-3 GB
@@ -28,20 +28,19 @@ def hostile() -> Iterator[str]:
         yield url
 
 
-def decoded(text: str) -> Iterator[str]:
-    """``text`` and what it says once JSON escapes, HTML entities and percent-encoding are
-    undone (repeatedly: results.json holds bodies that are JSON themselves)."""
-    yield text
-    for _ in range(3):
-        text = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
-        text = unquote(html.unescape(text))
-        yield text
-
-
-def assert_no_key(*texts: str) -> None:
-    for text in texts:
-        for form in decoded(text):
-            assert KEY.lower() not in form.lower()
+def test_the_scanner_finds_the_key_in_every_spelling():
+    """What assert_no_key is trusted with: each of these outputs holds the key."""
+    leaks = [
+        KEY.upper(), KEY.encode("utf-16-le"), b"x" + KEY.encode("utf-32-be"),
+        "".join(f"\\u{ord(c):04x}" for c in KEY), html.escape(KEY).replace("-", "&#45;"),
+        "".join(f"%{ord(c):02X}" for c in KEY), base64.b64encode(b"ab" + KEY.encode()),
+        base64.urlsafe_b64encode(KEY.encode("utf-16-le")),
+        json.dumps({"body": KEY.encode("utf-16-le").decode("utf-8")}),
+    ]  # fmt: skip
+    for leak in leaks:
+        with pytest.raises(AssertionError):
+            assert_no_key(leak)
+    assert_no_key("sk-Hostile-Canary-[REDACTED]", base64.b64encode(b"nothing to see here"))
 
 
 def limited() -> None:
@@ -70,7 +69,7 @@ def run(
     assert "MemoryError" not in proc.stdout + proc.stderr
     files = sorted(p for p in out.rglob("*") if p.is_file())
     assert {p.name for p in files} >= outputs
-    assert_no_key(proc.stdout, proc.stderr, *(p.read_text(errors="replace") for p in files))
+    assert_no_key(proc.stdout, proc.stderr, *(p.read_bytes() for p in files))
     return proc, out
 
 
@@ -172,3 +171,94 @@ def test_report_dir_problems_are_found_before_any_request(tmp_path, hostile):
         "the run writes that file. Remove it or pass another --report-dir.\n"
     )
     assert sorted(p.name for p in taken.iterdir()) == ["report.html"]
+
+
+NOT_UTF8 = "not decoded"  # how every "the body is UTF-16..." reason ends (RFC 8259, 8.1)
+
+
+def test_a_utf16_body_quoting_the_key_is_a_finding_and_never_decoded(tmp_path, hostile):
+    # json.loads(bytes) reads UTF-16 silently: the run was conformant and the key, NUL
+    # interleaved, reached results.json and report.html.
+    proc, out = run(tmp_path, hostile, "utf16-key", "-q", "-k", "response_schema", "--trials", "1")
+    assert proc.returncode == 1, proc.stderr
+    [check] = results(out)["checks"]
+    assert check["verdict"] == "FAIL"
+    assert check["findings"]
+    for finding in check["findings"]:  # one per probe
+        assert (finding["title"], finding["kind"]) == ("the response body is not JSON", "not JSON")
+        assert finding["actual"].startswith(
+            "the body is UTF-16LE, not UTF-8: JSON over HTTP must be UTF-8 (RFC 8259, section "
+            "8.1); not decoded: "
+        )
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "encoding"), [("utf16-missing", "UTF-16"), ("utf32-missing", "UTF-32BE")]
+)
+def test_a_404_in_utf16_or_utf32_quoting_the_key_stops_the_run_in_one_line(
+    tmp_path, hostile, behaviour, encoding
+):
+    proc, out = run(tmp_path, hostile, behaviour, "-q", outputs=frozenset({"results.json"}))
+    assert proc.returncode == 3, proc.stderr
+    url = f"{hostile}/{behaviour}/v1/chat/completions"
+    line = (
+        f"the endpoint at {url} answered 404 Not Found (the body is {encoding}, not UTF-8: "
+        "JSON over HTTP must be UTF-8 (RFC 8259, section 8.1); not decoded): either no chat "
+        "completions API is at this address (check --base-url; it usually ends in /v1) or "
+        f"model '{MODEL}' is not served there (check --model)."
+    )
+    assert proc.stderr == f"conformance: {line}\n"  # one line (a second one said "see ...")
+    assert results(out)["notes"] == [line]
+
+
+def test_220000_keys_on_every_answer_are_not_judged_and_memory_stays_bounded(tmp_path, hostile):
+    # A valid 3.5 MB body: parsed and judged on every check, it took 4 GB and 5 minutes, or
+    # a MemoryError inside json.loads. Now each answer is parsed once, stopped at 100,000
+    # object members, and kept as its evidence only (under the 1 GiB address-space limit).
+    proc, out = run(
+        tmp_path, hostile, "many-keys", "-q", "-k", "response_schema or usage", "--trials", "2"
+    )
+    assert proc.returncode == 3, proc.stderr
+    data = results(out)
+    by_id = {c["id"]: c for c in data["checks"]}
+    assert by_id["response_schema"]["verdict"] == "ERROR"
+    assert by_id["response_schema"]["reason"].startswith(
+        "chat: the body is JSON with more than 100000 object members; not judged; "
+    )
+    assert {c["verdict"] for c in data["checks"]} <= {"ERROR", "SKIP"}
+    kept = [e["response"] for e in data["exchanges"] if e["response"]]
+    assert all(r["body_truncated"] and len(r["body"]) == 64 * 1024 for r in kept[1:])
+
+
+def test_a_redirect_reporting_a_million_tokens_is_never_billed(tmp_path, hostile):
+    # Every stream or tools request is answered 307 with usage of 10^6 + 10^6 tokens: it was
+    # charged, and --max-tokens 5000 stopped the run after 9 requests.
+    proc, out = run(
+        tmp_path, hostile, "redirect-billed", "-q", "--max-tokens", "5000", "--trials", "2",
+        "-k", "usage_arithmetic or tool_call_arguments",
+    )  # fmt: skip
+    data = results(out)
+    statuses = [e["response"]["status"] for e in data["exchanges"] if e["response"]]
+    assert statuses.count(307) > 5, statuses
+    assert data["tokens"]["total"] < 1000, data["tokens"]
+    assert "budget" not in json.dumps(data["notes"]) + proc.stderr
+    assert data["requests"] == len(data["exchanges"])
+
+
+def test_a_count_of_10_to_the_30_tokens_is_a_finding_and_billed_as_an_estimate(tmp_path, hostile):
+    proc, out = run(
+        tmp_path, hostile, "huge-usage", "-q", "--max-tokens", "5000", "-k", "usage_arithmetic"
+    )
+    assert proc.returncode == 1, proc.stderr
+    data = results(out)
+    [check] = data["checks"]
+    kinds = {(f["json_path"], f["kind"]) for f in check["findings"]}
+    assert kinds == {
+        ("$.usage.prompt_tokens", "an implausible token count"),
+        ("$.usage.total_tokens", "an implausible token count"),
+    }
+    tokens = data["tokens"]
+    assert tokens["total"] < 5000
+    assert tokens["unreported_exchanges"] == data["requests"]
+    assert "budget" not in json.dumps(data["notes"]) + proc.stderr
+    assert len(proc.stdout.splitlines()[0]) < 200  # no 34-digit total

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
@@ -18,10 +19,12 @@ from typing import ClassVar
 import pytest
 
 from tests.e2e.conftest import clean_env, load_results
+from tests.live.canary import assert_no_key
 from tests.live.helpers import handled_by
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
+INTERRUPT_KEY = "sk-Interrupt-Canary-5e8d"
 GONE_WITHIN_S = 30  # generous for a loaded machine; the held request waits 120 s
 ANSWER = {
     "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
@@ -86,7 +89,9 @@ PHASES = {
 }
 
 
-def run_until(tmp_path, phase, signum):
+def run_until(tmp_path, phase, signum, again_after=None):
+    """Run until ``phase``, then send ``signum`` (and once more ``again_after`` seconds
+    later: a second Ctrl-C while the first is handled)."""
     args, hold = PHASES[phase]
     Holding.hold, Holding.count = staticmethod(hold), 0
     Holding.arrived, Holding.release = threading.Event(), threading.Event()
@@ -98,12 +103,15 @@ def run_until(tmp_path, phase, signum):
         proc = subprocess.Popen(
             [sys.executable, "-m", "conformance", "run", "--base-url", url, "--model", "m",
              "--report-dir", str(out), "--retries", "0", *args],
-            env=clean_env(CONFORMANCE_API_KEY="sk-interrupt-test"),
+            env=clean_env(CONFORMANCE_API_KEY=INTERRUPT_KEY),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )  # fmt: skip
         try:
             assert Holding.arrived.wait(120), proc.communicate(timeout=5)
             proc.send_signal(signum)
+            if again_after is not None:
+                time.sleep(again_after)  # the scenario's own gap, not a wait for an event
+                proc.send_signal(signum)
             stdout, stderr = proc.communicate(timeout=GONE_WITHIN_S)
         finally:
             Holding.release.set()
@@ -163,3 +171,57 @@ def test_a_signal_while_the_reports_are_written_leaves_none_of_the_previous_run(
     assert "report.html" not in left or "the previous run" not in (out / "report.html").read_text()
     assert not [n for n in left if n.endswith(".partial")]
     assert "junit.xml" not in left or "the previous run" not in (out / "junit.xml").read_text()
+
+
+@pytest.mark.parametrize("gap_s", [0.0, 0.1])
+def test_two_ctrl_c_in_quick_succession_still_write_every_file_marked_partial(tmp_path, gap_s):
+    """The second Ctrl-C came while the first was being handled: junit.xml said
+    ``tests="0"`` with no partial mark (green in CI) and the card "no checks ran; exit code
+    3". The second is now ignored while what was gathered is written."""
+    code, stdout, stderr, out = run_until(tmp_path, "probes", signal.SIGINT, again_after=gap_s)
+    assert code == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    data = load_results(out)
+    assert (data["partial"], data["network"]["interrupted"], data["exit_code"]) == (
+        True, "SIGINT", 130,
+    )  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["junit.xml", "report.html", "results.json"]
+    junit = (out / "junit.xml").read_text()
+    assert '<property name="conformance_partial" value="true"' in junit
+    assert '<property name="conformance_interrupted" value="SIGINT"' in junit
+    report = (out / "report.html").read_text()
+    assert "exit code 130" in report
+    assert "exit code 3<" not in report  # what the card said: inconclusive, not interrupted
+    outputs = [p.read_bytes() for p in out.iterdir()]
+    assert_no_key(stdout, stderr, *outputs, key=INTERRUPT_KEY)
+
+
+def test_ctrl_c_while_starting_leaves_no_previous_run_looking_current(tmp_path, monkeypatch):
+    """Ctrl-C before the session has started (here: as it starts) wrote nothing and left the
+    previous run's three files in place, as if they were this run's."""
+    from click.testing import CliRunner
+
+    from conformance.cli import _run, main
+
+    class Interrupted:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            raise KeyboardInterrupt
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(_run, "Session", Interrupted)
+    out = tmp_path / "reports"
+    out.mkdir()
+    for name in ("report.html", "junit.xml", "results.json"):
+        (out / name).write_text("the previous run")
+    result = CliRunner().invoke(main, ["run", "--report-dir", str(out), "-q"])
+    assert result.exit_code == 130, result.output
+    assert result.output == (
+        "conformance: interrupted by SIGINT while starting: nothing was run; the previous "
+        "run's report.html, results.json, junit.xml removed.\n"
+    )
+    assert list(out.iterdir()) == []
