@@ -56,6 +56,7 @@ class _State:
             profile=opt("conformance_profile"),
             concurrency=opt("conformance_concurrency"),
             trials=opt("conformance_trials"),
+            expect_auth=opt("conformance_expect_auth"),
         )
 
     def explore_options(self) -> ExploreOptions:
@@ -122,6 +123,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=DEFAULT_TRIALS,
         help=f"Sends of each probe whose answer depends on sampling (default {DEFAULT_TRIALS}).",
+    )
+    group.addoption(
+        "--conformance-expect-auth",
+        dest="conformance_expect_auth",
+        action="store_true",
+        default=False,
+        help="The endpoint must require an API key (else an open endpoint's auth checks SKIP).",
     )
     group.addoption(
         "--conformance-phase",

@@ -64,6 +64,14 @@ class Finding:
     # finding was seen ("3 of 5"). Not part of its identity: the same problem at any rate.
     seen: int = 1
     trials: int = 1
+    # A leniency clients survive, found by a MUST check (a coercible value accepted, a
+    # profile's relaxation): weighed as a SHOULD, so it warns. Set by the check.
+    should: bool = field(default=False, compare=False)
+
+    def weighed(self, check_severity: Severity) -> Severity:
+        """This finding's severity under a check of ``check_severity``: a SHOULD when the
+        check marked it ``should``, else the check's."""
+        return Severity.SHOULD if self.should else check_severity
 
     @property
     def failure(self) -> str:

@@ -76,6 +76,13 @@ from conformance.run._settings import DEFAULT_TRIALS, MAX_TRIALS, resolve_settin
     "many trials it was seen. Deterministic probes are sent once.",
 )
 @click.option(
+    "--expect-auth",
+    is_flag=True,
+    help="The endpoint must require an API key: one that serves a request without a key "
+    "or with a made-up one FAILs the auth checks (without this flag such an endpoint is "
+    "reported as open: SKIP).",
+)
+@click.option(
     "--max-requests",
     type=click.IntRange(min=1),
     default=None,

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx
 
@@ -57,6 +58,7 @@ class Runner:
         limiter: RateLimiter | None = None,
         observer: Observer | None = None,
         trials: int = 1,
+        expect_auth: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.contract = contract
@@ -66,6 +68,7 @@ class Runner:
         self.limiter = limiter
         self.observer = observer if observer is not None else Observer()
         self.trials = max(1, trials)  # sends of each sampled probe
+        self.expect_auth = expect_auth  # an open endpoint FAILs the auth checks
         self._transport = transport
         self._redact = Redactor([endpoint.api_key])
         self._exchanges: dict[str, Exchange] = {}  # by exchange id (probe id, trial mark)
@@ -169,6 +172,7 @@ class Runner:
                         self._unneeded[key] = "not needed: the earlier answer settled it"
                         return
                     body = built
+                body = self._declared(probe, body)
                 probe_id = key
                 async with gate:
                     exchange = await client.chat(
@@ -195,6 +199,14 @@ class Runner:
                 await asyncio.gather(*(one(p) for p in probe_ids))
             finally:
                 self.requests_sent += client.requests_sent
+
+    def _declared(self, probe: Probe, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` without the probe's ``if_declared`` fields the request schema in force
+        does not declare."""
+        if not probe.if_declared:
+            return body
+        declared = self.contract.schema("ChatCompletionRequest").get("properties", {})
+        return {k: v for k, v in body.items() if k not in probe.if_declared or k in declared}
 
     def evaluate(self, check: Check) -> CheckResult:
         """Judge ``check`` on the exchanges of its probes, fetching any not sent yet.
@@ -283,6 +295,7 @@ class Runner:
                 contract=self.contract,
                 model=self.endpoint.model,
                 api_key_configured=bool(self.endpoint.api_key),
+                expect_auth=self.expect_auth,
                 probe=probe,
                 peers=peers,
             )
@@ -292,7 +305,7 @@ class Runner:
                         replace(
                             finding,
                             check_id=check.id,
-                            severity=check.severity,
+                            severity=finding.weighed(check.severity),
                             exchange=exchange,
                         )
                     )
@@ -413,8 +426,8 @@ def _verdict(
     all_skipped: bool,
 ) -> tuple[Verdict, str]:
     if findings:
-        verdict = Verdict.FAIL if check.severity is Severity.MUST else Verdict.WARN
-        return verdict, "; ".join(errors)
+        must = any(f.severity is Severity.MUST for f in findings)
+        return (Verdict.FAIL if must else Verdict.WARN), "; ".join(errors)
     if errors:
         return Verdict.ERROR, "; ".join(errors)
     if all_skipped:

@@ -59,7 +59,12 @@ class Judge:
         except NotApplicable:
             return
         for finding in found:
-            yield replace(finding, check_id=check.id, severity=check.severity, exchange=exchange)
+            yield replace(
+                finding,
+                check_id=check.id,
+                severity=finding.weighed(check.severity),
+                exchange=exchange,
+            )
 
     def valid(self, exchange: Exchange) -> list[Judged]:
         """A schema-valid request: 5xx is a failure, 4xx a warning, 2xx judged in full."""

@@ -134,6 +134,7 @@ class Session:
             else None,
             observer=self.observer,
             trials=self.settings.trials,
+            expect_auth=self.settings.expect_auth,
         )
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self

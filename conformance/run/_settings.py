@@ -45,6 +45,7 @@ class Settings:
     insecure: bool = False  # TLS certificates are not verified (--insecure)
     allow_insecure_http: bool = False  # a key may go over plain http to a remote host
     headers: tuple[tuple[str, str], ...] = ()  # extra request headers (--header)
+    expect_auth: bool = False  # an endpoint that accepts any key FAILs the auth checks
 
     @property
     def embedded(self) -> bool:
@@ -78,6 +79,7 @@ def resolve_settings(
     insecure: bool = False,
     allow_insecure_http: bool = False,
     headers: tuple[str, ...] = (),
+    expect_auth: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Fill gaps from the environment and check every value; raise ``ConfigError`` if wrong."""
@@ -132,6 +134,7 @@ def resolve_settings(
         insecure=insecure,
         allow_insecure_http=allow_insecure_http,
         headers=parse_headers(headers),
+        expect_auth=expect_auth,
     )
 
 

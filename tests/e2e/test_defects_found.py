@@ -17,9 +17,10 @@ KEY = "sk-test-defects-0001"
 
 # defect -> the checks that must not PASS, with their verdicts. Every defect is listed.
 EXPECTED: dict[str, dict[str, Verdict]] = {
+    # an endpoint that serves any key is open: SKIP unless --expect-auth (pinned below)
     "accept-any-key": {
-        "auth_invalid_key_rejected": Verdict.FAIL,
-        "auth_missing_key_rejected": Verdict.FAIL,
+        "auth_invalid_key_rejected": Verdict.SKIP,
+        "auth_missing_key_rejected": Verdict.SKIP,
     },
     "bad-usage-total": {"usage_arithmetic": Verdict.FAIL},
     "data-after-done": {"stream_done_terminator": Verdict.FAIL},
@@ -257,3 +258,34 @@ def test_each_defect_is_found_on_the_model_like_server_by_exactly_its_checks(def
 def test_each_defect_is_found_by_exactly_its_checks(defect):
     verdicts = run_catalogue(defect)
     assert {k: v for k, v in verdicts.items() if v is not Verdict.PASS} == EXPECTED[defect]
+
+
+AUTH_CHECKS = ("auth_missing_key_rejected", "auth_invalid_key_rejected")
+
+
+def auth_results(*, server_key: str | None, expect_auth: bool, mode: str = "toy") -> dict:
+    config = ServerConfig(api_key=server_key, mode=mode, seed=1)
+    runner = Runner(
+        Endpoint("http://127.0.0.1/v1", api_key=KEY, model=config.models[0]),
+        contract("strict"),
+        transport=httpx.ASGITransport(create_app(config)),
+        expect_auth=expect_auth,
+    )
+    checks = [c for c in registered_checks() if c.id in AUTH_CHECKS]
+    return {c.id: runner.evaluate(c) for c in checks}
+
+
+@pytest.mark.parametrize("mode", ["toy", "model"])
+def test_an_open_endpoint_skips_the_auth_checks_as_open_unless_auth_is_expected(mode):
+    """Issue 19, item 11: a server with no key configured serves any key."""
+    results = auth_results(server_key=None, expect_auth=False, mode=mode)
+    assert {k: r.verdict for k, r in results.items()} == dict.fromkeys(AUTH_CHECKS, Verdict.SKIP)
+    assert results["auth_invalid_key_rejected"].reason == (
+        "wrong_key: endpoint is open: request with an invalid key was served, so no key is "
+        "required; pass --expect-auth if this endpoint must require one"
+    )
+    expected = auth_results(server_key=None, expect_auth=True, mode=mode)
+    assert {k: r.verdict for k, r in expected.items()} == dict.fromkeys(AUTH_CHECKS, Verdict.FAIL)
+    # an endpoint that requires its key passes, whether auth is expected or not
+    closed = auth_results(server_key=KEY, expect_auth=False, mode=mode)
+    assert {k: r.verdict for k, r in closed.items()} == dict.fromkeys(AUTH_CHECKS, Verdict.PASS)
