@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import httpx
 
@@ -31,6 +30,7 @@ from conformance.contract._spec import Contract
 from conformance.engine._budget import Budget, exchange_tokens
 from conformance.engine._faults import Fault, classify, inconclusive
 from conformance.engine._result import CheckResult, Observer, Usage
+from conformance.engine._shaping import Shaper
 from conformance.wire._client import ChatClient, Endpoint
 from conformance.wire._exchange import Exchange
 from conformance.wire._ratelimit import RateLimiter
@@ -71,6 +71,7 @@ class Runner:
         self.expect_auth = expect_auth  # an open endpoint FAILs the auth checks
         self._transport = transport
         self._redact = Redactor([endpoint.api_key])
+        self._shaper = Shaper(contract)  # bodies as sent: declared fields, the token cap
         self._exchanges: dict[str, Exchange] = {}  # by exchange id (probe id, trial mark)
         self._unneeded: dict[str, str] = {}  # follow-ups not sent: exchange id -> why
         self.requests_sent = 0
@@ -172,7 +173,7 @@ class Runner:
                         self._unneeded[key] = "not needed: the earlier answer settled it"
                         return
                     body = built
-                body = self._declared(probe, body)
+                body = self._shaper.shape(probe, body)
                 probe_id = key
                 async with gate:
                     exchange = await client.chat(
@@ -183,6 +184,16 @@ class Runner:
                         headers=probe.headers,
                         params=probe.query,
                     )
+                    again = self._shaper.resend(probe, body, exchange)
+                    if again is not None and probe.content is None:  # once, learned for good
+                        self.budget.charge(exchange)
+                        exchange = await client.chat(
+                            probe_id,
+                            again,
+                            auth=probe.auth,
+                            headers=probe.headers,
+                            params=probe.query,
+                        )
                     if exchange.attempts:
                         self.budget.charge(exchange)  # parses the body for its usage
                     self._exchanges[probe_id] = exchange
@@ -199,14 +210,6 @@ class Runner:
                 await asyncio.gather(*(one(p) for p in probe_ids))
             finally:
                 self.requests_sent += client.requests_sent
-
-    def _declared(self, probe: Probe, body: dict[str, Any]) -> dict[str, Any]:
-        """``body`` without the probe's ``if_declared`` fields the request schema in force
-        does not declare."""
-        if not probe.if_declared:
-            return body
-        declared = self.contract.schema("ChatCompletionRequest").get("properties", {})
-        return {k: v for k, v in body.items() if k not in probe.if_declared or k in declared}
 
     def evaluate(self, check: Check) -> CheckResult:
         """Judge ``check`` on the exchanges of its probes, fetching any not sent yet.

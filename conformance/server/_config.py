@@ -103,6 +103,15 @@ DEFECTS: dict[str, str] = {
     "is answered as JSON mode (any JSON object, not the schema's)",
     "max-tokens-off-by-one": "max_tokens lets one token more through: only answers the cap "
     "cuts are one token too long",
+    # Issue 19: lenient or particular servers, as real ones are (see server/_lenient.py).
+    "lenient-coercion": 'a pydantic-style server: "8" is read as 8 for integer fields and '
+    "an unknown message role as user, so those invalid requests are served",
+    "tool-arguments-loose": "tool-call arguments follow a function's parameters only under "
+    "strict: true; otherwise they miss the required properties",
+    "reasoning-model": "answers as OpenAI's reasoning models do: max_tokens, a temperature "
+    "other than 1, stop and logprobs are refused with 400 unsupported_parameter/value",
+    "tool-finish-sometimes-stop": "on about one request in four, a choice that calls a tool "
+    'finishes with "stop", not "tool_calls"',
 }
 
 # Each fault is what a real network or gateway does to a faithful server (see _faults.py).
