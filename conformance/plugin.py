@@ -78,6 +78,7 @@ class _State:
             self.fetched = True
             probes = [p for cid in self.selected for p in get_check(cid).probes]
             self.session.runner.fetch(probes)
+            self.session.runner.gather_evidence([get_check(cid) for cid in self.selected])
         return self.session
 
 

@@ -135,6 +135,7 @@ class Session:
             observer=self.observer,
             trials=self.settings.trials,
             expect_auth=self.settings.expect_auth,
+            evidence_tokens=self.settings.evidence_tokens,
         )
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self
