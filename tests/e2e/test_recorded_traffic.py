@@ -35,6 +35,7 @@ SHAPE_CHECKS = (
     "message_role_assistant",
     "chunk_schema",
     "chunk_envelope_stable",
+    "chunk_created_stable",
     "stream_first_delta_role",
     "stream_finish_once",
     "stream_done_terminator",
@@ -96,9 +97,9 @@ def test_recorded_answers_of_openai_deepseek_and_groq_break_no_must_under_openai
 def test_groq_quirks_still_fail_under_strict():
     """The relaxations are the overlay's: the strict profile still reports them."""
     strict = must_failures(judged("groq--groq-text", "strict"))
-    assert "$.created: changes between chunks" in strict["chunk_envelope_stable"]
+    assert "$.created: changes between chunks" in strict["chunk_created_stable"]
     assert "$.service_tier: value not allowed" in " ".join(strict["response_schema"])
-    relaxed = judged("groq--groq-text")["chunk_envelope_stable"]
+    relaxed = judged("groq--groq-text")["chunk_created_stable"]
     assert relaxed.verdict is Verdict.WARN  # a SHOULD under openai
 
 
