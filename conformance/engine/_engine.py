@@ -452,7 +452,8 @@ class Runner:
         for check in checks:
             row = out.setdefault(check.area, {"checks": 0, "requests": 0, "tokens": 0})
             row["checks"] += 1
-            for key in [k for p in check.probes for k in self.keys(p)]:
+            probes = set(check.probes)  # every trial sent, those past --trials included
+            for key in [k for k in self._exchanges if probe_of(k) in probes]:
                 exchange = self._exchanges.get(key)
                 if exchange is None or key in counted:
                     continue

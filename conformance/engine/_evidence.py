@@ -47,11 +47,20 @@ def statement(samples: int) -> str:
 
 
 def worst_case_tokens(body: dict[str, Any]) -> int:
-    """The most a real model could bill for ``body``: the prompt at one token per three
-    characters of what is sent (messages, tools, response_format) plus a template, and
-    the output cap (max_tokens or max_completion_tokens) times n (at most 2 here)."""
+    """The most a real model could bill for ``body``: ``worst_case_prompt`` plus
+    ``worst_case_output``."""
+    return worst_case_prompt(body) + worst_case_output(body)
+
+
+def worst_case_prompt(body: dict[str, Any]) -> int:
+    """The prompt at one token per three characters of what is sent (messages, tools,
+    response_format), plus a chat template."""
     sent = {k: v for k, v in body.items() if k in ("messages", "tools", "response_format")}
-    prompt = len(json.dumps(sent)) // CHARS_PER_TOKEN + TEMPLATE_TOKENS
+    return len(json.dumps(sent)) // CHARS_PER_TOKEN + TEMPLATE_TOKENS
+
+
+def worst_case_output(body: dict[str, Any]) -> int:
+    """The output cap (max_tokens or max_completion_tokens) times n (at most 2 here)."""
     cap = body.get("max_completion_tokens") or body.get("max_tokens") or 0
     n = body.get("n")
     choices = n if isinstance(n, int) and not isinstance(n, bool) else 1
@@ -59,4 +68,4 @@ def worst_case_tokens(body: dict[str, Any]) -> int:
         output = int(cap)
     except (TypeError, ValueError):
         output = 0
-    return prompt + output * max(1, min(choices, 2))
+    return output * max(1, min(choices, 2))
