@@ -119,6 +119,6 @@ def test_conformance_run_reports_a_feature_defect_with_its_evidence(tmp_path):
     assert failing["verdict"] == "FAIL"
     assert {(f["json_path"], f["exchange"], f["title"]) for f in failing["findings"]} == {
         (f"{CALL}.function.arguments", probe, "tool-call arguments are not a string")
-        for probe in ("tools_required", "tools_named")
+        for probe in ("tools_required", "tools_named", "tools_named_weather", "tools_strict")
     }
     assert checks["tool_choice_required_calls"]["verdict"] == "PASS"
