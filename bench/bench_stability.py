@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 
 from conformance.checks._model import Verdict
 from conformance.contract._spec import Contract
+from conformance.engine._evidence import DEFAULT_EVIDENCE_TOKENS
 from conformance.run._settings import DEFAULT_TRIALS
 from conformance.server import DEFECTS, ServerConfig, create_app
 from tests.e2e._inprocess import KEY, run_app
 
 FOUND = {Verdict.FAIL, Verdict.WARN}
+EVIDENCE = DEFAULT_EVIDENCE_TOKENS  # --evidence-tokens of a run (--evidence-tokens here)
 
 
 def naming_checks(profile: str = "strict") -> dict[str, set[str]]:
@@ -63,7 +65,9 @@ def one_run(contract: Contract, defects: frozenset[str], trials: int) -> Run:
         api_key=KEY, mode="model", defects=defects, profile=contract.profile
     )
     started = time.perf_counter()
-    runner, results = run_app(create_app(config), trials=trials, contract=contract)
+    runner, results = run_app(
+        create_app(config), trials=trials, contract=contract, evidence_tokens=EVIDENCE
+    )
     return Run(
         verdicts={r.check.id: r.verdict for r in results},
         requests=runner.requests_sent,

@@ -79,6 +79,7 @@ class _State:
             profile=opt("conformance_profile"),
             concurrency=opt("conformance_concurrency"),
             trials=opt("conformance_trials"),
+            expect_auth=opt("conformance_expect_auth"),
         )
 
     def explore_options(self) -> ExploreOptions:
@@ -106,6 +107,7 @@ class _State:
             self.fetched = True
             probes = [p for cid in self.selected for p in get_check(cid).probes]
             self.session.runner.fetch(probes)
+            self.session.runner.gather_evidence([get_check(cid) for cid in self.selected])
         return self.session
 
 
@@ -151,6 +153,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=DEFAULT_TRIALS,
         help=f"Sends of each probe whose answer depends on sampling (default {DEFAULT_TRIALS}).",
+    )
+    group.addoption(
+        "--conformance-expect-auth",
+        dest="conformance_expect_auth",
+        action="store_true",
+        default=False,
+        help="The endpoint must require an API key (else an open endpoint's auth checks SKIP).",
     )
     group.addoption(
         "--conformance-phase",

@@ -15,7 +15,12 @@ from conformance.checks._helpers import chunks, request_body, require_success
 from conformance.checks._model import Finding
 from conformance.checks._probes import CHAT, STREAMS
 from conformance.checks._registry import CheckContext, NotApplicable
-from conformance.checks._support import answer, refusal_finding, unsupported_if_declined
+from conformance.checks._support import (
+    answer,
+    refusal_finding,
+    unsupported_if_declined,
+    unsupported_parameter,
+)
 from conformance.checks._toolcalls import reassemble
 from conformance.wire._exchange import Exchange, token_count
 
@@ -176,7 +181,9 @@ def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bo
             f"the request breaks {invalid[0].json_path}: {invalid[0].summary} in this contract, "
             f"so how it is refused ({status}) is {verdict}"
         )
-    if unsupported:  # a proper 4xx JSON error declares the feature unsupported
+    # a proper 4xx JSON error declares the feature unsupported; so does, for any parameter,
+    # a 400 whose code says this model does not support it (a reasoning model's stop)
+    if unsupported or unsupported_parameter(exchange) is not None:
         unsupported_if_declined(exchange, what)
     kind = "server-error" if status >= 500 else "refused"
     return refusal_finding(

@@ -97,6 +97,14 @@ class Finding:
     # The probe families (:func:`probe_family`) whose exchanges showed it, first first: one
     # finding per identity, shown by any number of probes. Not part of its identity.
     probes: tuple[str, ...] = field(default=(), compare=False)
+    # A leniency clients survive, found by a MUST check (a coercible value accepted, a
+    # profile's relaxation): weighed as a SHOULD, so it warns. Set by the check.
+    should: bool = field(default=False, compare=False)
+
+    def weighed(self, check_severity: Severity) -> Severity:
+        """This finding's severity under a check of ``check_severity``: a SHOULD when the
+        check marked it ``should``, else the check's."""
+        return Severity.SHOULD if self.should else check_severity
 
     @property
     def failure(self) -> str:

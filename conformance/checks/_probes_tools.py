@@ -203,3 +203,21 @@ TOOLS_PARALLEL_STREAM = probe(
         sampled=True,
     )
 )
+
+
+def _strict(model: str) -> dict[str, Any]:
+    """The required request with get_weather marked ``strict: true``: its arguments are
+    then guaranteed to follow the parameters (without it, only a SHOULD)."""
+    strict = {**WEATHER, "function": {**WEATHER["function"], "strict": True}}
+    body = _tools(model, ASK_WEATHER, tool_choice=_naming("get_weather"))
+    return {**body, "tools": [strict, CLOCK]}
+
+
+TOOLS_STRICT = probe(
+    Probe(
+        "tools_strict",
+        "tool_choice naming get_weather, declared with strict: true (its arguments must "
+        "follow its parameters)",
+        _strict,
+    )
+)

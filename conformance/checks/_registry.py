@@ -46,6 +46,8 @@ class CheckContext:
     # The exchanges of the check's other probes, by probe id (those sent), so that a check
     # can compare two answers (e.g. streamed and not); only probes the check names.
     peers: Mapping[str, Exchange] = field(default_factory=dict)
+    # --expect-auth: the endpoint must require a key (else one that serves any key is open)
+    expect_auth: bool = False
 
     def peer(self, probe_id: str) -> Exchange:
         """The exchange of ``probe_id`` (one of the check's probes), or ``NotApplicable``."""
@@ -92,6 +94,9 @@ class Probe:
     sampled: bool = False
     alone: bool = False
     build: Builder | None = field(default=None, compare=False)
+    # Body fields sent only when the document in force declares them in the request schema
+    # (an SDK argument a profile says is not a wire field, e.g. extra_body under openai).
+    if_declared: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

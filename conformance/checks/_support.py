@@ -37,6 +37,24 @@ def error_message(exchange: Exchange) -> str | None:
     return None
 
 
+# The error codes with which an endpoint says "this parameter (or value) is not supported by
+# this model" (OpenAI's reasoning models refuse max_tokens, temperature, stop, logprobs so).
+UNSUPPORTED_CODES = ("unsupported_parameter", "unsupported_value")
+
+
+def unsupported_parameter(exchange: Exchange) -> str | None:
+    """The parameter a 400 declares unsupported (``error.code`` one of
+    ``UNSUPPORTED_CODES``; ``error.param``, else "" when it names none), or None."""
+    if exchange.status != 400:
+        return None
+    payload, why = parse_body(exchange)
+    error = payload.get("error") if why is None and isinstance(payload, dict) else None
+    if not isinstance(error, dict) or error.get("code") not in UNSUPPORTED_CODES:
+        return None
+    param = error.get("param")
+    return param if isinstance(param, str) else ""
+
+
 def declined(exchange: Exchange) -> str | None:
     """Why the endpoint refused the request with a proper 4xx JSON error, or None.
 

@@ -301,3 +301,15 @@ def declared_tools(body: object) -> dict[str, object]:
         if isinstance(function, dict) and isinstance(function.get("name"), str):
             out[function["name"]] = function.get("parameters")
     return out
+
+
+def strict_tools(body: object) -> set[str]:
+    """The names of the request's functions declared ``strict: true``: only their
+    arguments are guaranteed to follow their parameters."""
+    tools = body.get("tools") if isinstance(body, dict) else None
+    out: set[str] = set()
+    for tool in tools if isinstance(tools, list) else []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and function.get("strict") is True:
+            out.add(str(function.get("name")))
+    return out

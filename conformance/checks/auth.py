@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from conformance.checks._model import Finding, Severity
 from conformance.checks._probes import NO_KEY, WRONG_KEY
-from conformance.checks._registry import CheckContext, check
+from conformance.checks._registry import CheckContext, NotApplicable, check
 from conformance.wire._exchange import Exchange
 
 HTTP_BEARER = "#/components/securitySchemes/HTTPBearer"
@@ -15,10 +15,15 @@ REJECTED = (401, 403)
 EXPECTED = "401 (403 accepted)"
 
 
-def _judge(exchange: Exchange, request: str) -> Iterator[Finding]:
+def _judge(exchange: Exchange, ctx: CheckContext, request: str) -> Iterator[Finding]:
     status = exchange.status
     if status in REJECTED:
         return
+    if status is not None and 200 <= status < 300 and not ctx.expect_auth:
+        raise NotApplicable(
+            f"endpoint is open: {request} was served, so no key is required; pass "
+            "--expect-auth if this endpoint must require one"
+        )
     if status is not None and 200 <= status < 300:
         title, kind = f"{request} was accepted", "accepted"
     else:
@@ -40,9 +45,11 @@ def auth_missing_key_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator
     """A request without an API key is rejected with 401.
 
     The operation's security requirement is HTTPBearer; sent only when a key is configured,
-    since an open endpoint has nothing to refuse.
+    since an open endpoint has nothing to refuse. An endpoint that serves the request needs
+    no key (a local server without one): SKIP "endpoint is open", unless ``--expect-auth``
+    says it must require one.
     """
-    yield from _judge(exchange, "request without a key")
+    yield from _judge(exchange, ctx, "request without a key")
 
 
 @check(
@@ -59,6 +66,7 @@ def auth_missing_key_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator
 def auth_invalid_key_rejected(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """A request with an invalid API key is rejected with 401.
 
-    The key sent is made up, so an endpoint that checks keys cannot know it.
+    The key sent is made up, so an endpoint that checks keys cannot know it. Served: SKIP
+    "endpoint is open", unless ``--expect-auth``.
     """
-    yield from _judge(exchange, "request with an invalid key")
+    yield from _judge(exchange, ctx, "request with an invalid key")

@@ -19,7 +19,7 @@ from conformance.checks._helpers import (
     require_success,
 )
 from conformance.checks._model import Finding, Severity
-from conformance.checks._probes import CHAT
+from conformance.checks._probes import CHAT, _chat
 from conformance.checks._probes_sampling import ALL_STREAMS, MORE_RESPONSES
 from conformance.checks._probes_tools import (
     TOOLS_NAMED_STREAM,
@@ -31,7 +31,9 @@ from conformance.checks._registry import (
     CheckContext,
     NotApplicable,
     NotProvoked,
+    Probe,
     check,
+    probe,
     properties,
 )
 from conformance.checks._support import Delta, answer, deltas, messages
@@ -42,6 +44,25 @@ CHUNK = "#/components/schemas/ChatCompletionChunk"
 STREAM_CHOICE = "#/components/schemas/ChatCompletionStreamChoice"
 STABLE: dict[str, type] = {"id": str, "created": int, "model": str}
 ASSISTANT = "assistant"
+CREATED_MAY_CHANGE = "chunk-created-may-change"  # a relaxation of the openai profile
+PROVOKING_SPAN_S = 1.0  # a stream this long crosses a second: created may change in it
+LONG_PROMPT = "Count from one to one hundred in words, separated by commas."
+
+
+def _long_stream(model: str) -> dict[str, Any]:
+    return _chat(
+        model, messages=[{"role": "user", "content": LONG_PROMPT}], max_tokens=64, stream=True
+    )
+
+
+STREAM_LONG = probe(
+    Probe(
+        "chat_stream_long",
+        "a streamed chat asking for a long answer (up to 64 tokens): a stream that may span "
+        "a second, in which a server stamping each chunk changes created",
+        _long_stream,
+    )
+)
 
 
 @check(
@@ -125,25 +146,67 @@ def message_role_assistant(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     ),
 )
 def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
-    """Every chunk of a stream has the same id, created and model.
+    """Every chunk of a stream has the same id and model.
 
-    The document says each chunk has the same ID and the same timestamp; clients key the
-    assembled message on the id and show the model of the first chunk. A missing field
-    is ``chunk_schema``'s; here each chunk that differs from the first is one finding.
+    The document says each chunk has the same ID; clients key the assembled message on
+    the id and show the model of the first chunk. A missing field is ``chunk_schema``'s;
+    here each chunk that differs from the first is one finding. ``created`` is
+    ``chunk_created_stable``'s: it can change only in a stream that spans a second.
     """
     require_event_stream(exchange)
+    yield from _changes(exchange, ctx, ("id", "model"))
+
+
+@check(
+    area="envelope",
+    severity=Severity.MUST,
+    spec=f"{CHUNK}/properties/created",
+    probes=[*ALL_STREAMS, STREAM_LONG.id],
+    any_exchange=True,
+)
+def chunk_created_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
+    """Every chunk of a stream has the same created.
+
+    The document says each chunk has the same timestamp. A server that stamps each chunk
+    with the second it is sent changes ``created`` only in a stream that crosses a second:
+    a stream whose events spanned less than a second and kept ``created`` did not provoke
+    it ("not provoked"), so ``chat_stream_long`` asks for a longer one. Under ``--profile
+    openai`` a change weighs as a SHOULD (errata: chunk-created-changes).
+    """
+    require_event_stream(exchange)
+    found = list(_changes(exchange, ctx, ("created",)))
+    yield from found
+    span = _span(exchange)
+    if not found and span < PROVOKING_SPAN_S:
+        raise NotProvoked(
+            f"the stream's events spanned {span:.2f} s: created can change only in a stream "
+            f"that spans {PROVOKING_SPAN_S:.0f} s or more"
+        )
+
+
+def _span(exchange: Exchange) -> float:
+    """Seconds between the stream's first and last event, as received."""
+    times = exchange.timing.event_s
+    return times[-1] - times[0] if len(times) > 1 else 0.0
+
+
+def _changes(exchange: Exchange, ctx: CheckContext, names: tuple[str, ...]) -> Iterator[Finding]:
+    """One finding per chunk whose field of ``names`` differs from the first chunk's."""
     first: dict[str, object] = {}
     for chunk in chunks(exchange):
         if not isinstance(chunk.payload, dict):
             continue
-        for name, kind in STABLE.items():
+        for name in names:
+            kind = STABLE[name]
             value = chunk.payload.get(name)
             if not isinstance(value, kind) or isinstance(value, bool):
                 continue  # missing or of the wrong type: chunk_schema's to report
             if name not in first:
                 first[name] = value
             elif value != first[name]:
+                may_change = name == "created" and ctx.contract.relaxes(CREATED_MAY_CHANGE)
                 yield Finding(
+                    should=may_change,
                     title=f"{name} changes between chunks",
                     kind="changes between chunks",  # which field: the JSON path
                     json_path=f"$.{name}",

@@ -39,6 +39,7 @@ OPTIONAL_PARAMETERS = probe(
         "values that change nothing, sent with the query parameter ai_project_id",
         _optional,
         query=QUERY,
+        if_declared=("extra_body",),  # an SDK argument under the openai profile (errata)
     )
 )
 

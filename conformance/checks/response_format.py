@@ -227,10 +227,12 @@ def json_schema_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     """json_schema content parses and validates against the given schema.
 
     Judged with ``strict`` true and false: the request's own schema (data, not the
-    contract) is what the content must validate against.
+    contract) is what the content must validate against. Only ``strict: true`` guarantees
+    it: without it, content that parses but breaks the schema weighs as a SHOULD.
     """
     body = request_body(exchange, ctx)
     schema = _requested_schema(body)
+    strict = _strict(body)
     for path, content in _contents(exchange, "json_schema", "response_format json_schema"):
         parsed, problem = _parse(path, content, "json_schema")
         if problem is not None:
@@ -239,12 +241,19 @@ def json_schema_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
         validator = jsonschema.Draft202012Validator(schema)
         for error in sorted(validator.iter_errors(parsed), key=lambda e: list(e.path)):
             yield Finding(
+                should=not strict,
                 title=f"json_schema content breaks the requested schema (`{error.validator}`)",
                 kind="content breaks the requested schema",
                 json_path=path,
                 expected=f"valid against {json.dumps(error.schema)[:120]}",
                 actual=f"{error.message} in {clip(str(content), 120)!r}",
             )
+
+
+def _strict(body: object) -> bool:
+    fmt = body.get("response_format") if isinstance(body, dict) else None
+    spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+    return isinstance(spec, dict) and spec.get("strict") is True
 
 
 def _requested_schema(body: object) -> dict[str, Any]:

@@ -24,11 +24,12 @@ from conformance.checks._probes_stream import (
 from conformance.checks._registry import CheckContext, check, properties
 from conformance.checks._stream_text import after_error_event, judge_stream_stop, judge_text_intact
 from conformance.wire._exchange import DONE, Exchange
-from conformance.wire._sse import ServerSentEvent, SSEDecoder
+from conformance.wire._sse import UNKNOWN_FIELD, ServerSentEvent, SSEDecoder
 
 STREAM_PROPERTY = "#/components/schemas/ChatCompletionRequest/properties/stream"
 STOP = "#/components/schemas/ChatCompletionRequest/properties/stop"
 TERMINATOR = f"data: {DONE}"
+UNKNOWN_FIELDS_IGNORED = "sse-unknown-fields-ignored"  # a relaxation of the openai profile
 
 
 @check(
@@ -173,10 +174,14 @@ def stream_framing(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """The stream is well-formed text/event-stream.
 
     Every problem the event-stream decoder recorded (invalid UTF-8, unknown fields, an
-    event cut off at the end, ...) is one finding.
+    event cut off at the end, ...) is one finding. Under ``--profile openai`` an unknown
+    field is ignored, as the SSE standard says (errata: sse-unknown-fields).
     """
     require_event_stream(exchange)
+    ignored = ctx.contract.relaxes(UNKNOWN_FIELDS_IGNORED)
     for problem in exchange.framing:
+        if ignored and problem.title == UNKNOWN_FIELD:
+            continue
         yield Finding(
             title=problem.title,
             kind=problem.title,  # the parser's fixed name of the problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jsonschema
@@ -25,6 +25,7 @@ from conformance.checks._probes_tools import (
     TOOLS_PARALLEL_STREAM,
     TOOLS_REQUIRED,
     TOOLS_REQUIRED_STREAM,
+    TOOLS_STRICT,
 )
 from conformance.checks._registry import (
     CheckContext,
@@ -40,7 +41,13 @@ from conformance.checks._support import (
     refused,
     require_served,
 )
-from conformance.checks._toolcalls import Call, declared_tools, message_calls, reassemble
+from conformance.checks._toolcalls import (
+    Call,
+    declared_tools,
+    message_calls,
+    reassemble,
+    strict_tools,
+)
 from conformance.contract._validation import type_name
 from conformance.wire._exchange import Exchange, parse_json
 
@@ -48,6 +55,7 @@ TOOL_CHOICE = "#/components/schemas/ChatCompletionRequest/properties/tool_choice
 TOOL_CALL = "#/components/schemas/ToolCall"
 FUNCTION_CALL = "#/components/schemas/FunctionCall"
 PARAMETERS = "#/components/schemas/FunctionObject/properties/parameters"
+OFF_PARAMETERS = "tool-call arguments break the function's parameters"
 
 
 def _calls(exchange: Exchange, ctx: CheckContext) -> list[Call]:
@@ -248,7 +256,7 @@ def tool_call_shape(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     area="tools",
     severity=Severity.MUST,
     spec=FUNCTION_CALL,
-    probes=[*CALLING, TOOLS_PARALLEL_STREAM.id],
+    probes=[*CALLING, TOOLS_PARALLEL_STREAM.id, TOOLS_NAMED_WEATHER.id, TOOLS_STRICT.id],
     fix=(
         'Send arguments as a JSON string ("{}" when there are none) that validates against '
         "the function's parameters. Usual cause: arguments sent as an object, or an empty "
@@ -262,12 +270,19 @@ def tool_call_arguments(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     validates against the declared ``parameters``; a function without parameters gets
     ``"{}"``. In a stream, the concatenated fragments of each call are judged (parallel
     calls too); two calls sent on one index are the stream checks', not judged here.
+    Following the parameters is guaranteed only for a function declared ``strict: true``
+    (the ``tools_strict`` probe): for any other, a mismatch weighs as a SHOULD.
     """
     require_served(exchange, "tools")
-    declared = declared_tools(request_body(exchange, ctx))
+    body = request_body(exchange, ctx)
+    declared = declared_tools(body)
+    strict = strict_tools(body)
     for call in _calls_made(exchange, ctx):
-        if not call.merged:
-            yield from _judge_arguments(call, declared)
+        if call.merged:
+            continue
+        for finding in _judge_arguments(call, declared):
+            loose = finding.failure == OFF_PARAMETERS and call.name not in strict
+            yield replace(finding, should=loose) if loose else finding
 
 
 @dataclass(frozen=True)
@@ -334,7 +349,7 @@ def _validate(parsed: Any, parameters: object, where: _Where) -> Iterator[Findin
         inner = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
         yield Finding(
             title=f"tool-call arguments break the function's parameters (`{error.validator}`)",
-            kind="tool-call arguments break the function's parameters",
+            kind=OFF_PARAMETERS,
             expected=f"arguments{inner or ''} valid against {json.dumps(error.schema)[:120]}",
             actual=error.message,
             schema_path=PARAMETERS,

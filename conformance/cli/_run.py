@@ -21,6 +21,7 @@ from conformance.cli._common import (
 from conformance.cli._runio import interruptible
 from conformance.cli._select import select_problem
 from conformance.cli._suite import interruptible_run, remove_stale_reports
+from conformance.engine._evidence import DEFAULT_EVIDENCE_TOKENS
 from conformance.explore import DEFAULT_EXAMPLES, ExploreOptions
 from conformance.report._progress import Progress, choose_mode
 from conformance.run._baseline import FAIL_ON, Baseline, Gate
@@ -75,6 +76,22 @@ from conformance.run._settings import DEFAULT_TRIALS, MAX_TRIALS, resolve_settin
     help="Sends of each probe whose answer depends on what the model samples (stop, caps, "
     "tools, JSON formats); a MUST broken in any trial fails, and each finding says in how "
     "many trials it was seen. Deterministic probes are sent once.",
+)
+@click.option(
+    "--evidence-tokens",
+    type=click.IntRange(min=0),
+    default=DEFAULT_EVIDENCE_TOKENS,
+    show_default=True,
+    help="Tokens a run may spend on trials past --trials: a sampled check that saw no "
+    "violation is sampled again until it can state '0 of N samples: rate below 10% at "
+    "95%' or this budget is spent (0: exactly --trials).",
+)
+@click.option(
+    "--expect-auth",
+    is_flag=True,
+    help="The endpoint must require an API key: one that serves a request without a key "
+    "or with a made-up one FAILs the auth checks (without this flag such an endpoint is "
+    "reported as open: SKIP).",
 )
 @click.option(
     "--max-requests",

@@ -48,6 +48,16 @@ def unknown_profile(profile: str, *, name: str = "profile") -> str | None:
     )
 
 
+# Judging rules a profile may relax (``Contract.relaxes``), each named by an overlay action on
+# ``$.info`` (with the erratum that says why) and read by the check it weakens.
+RELAXES = "x-conformance-relaxes"
+RELAXATIONS: dict[str, str] = {
+    "chunk-created-may-change": "`created` changing between the chunks of a stream is a SHOULD",
+    "sse-unknown-fields-ignored": "an event-stream field the SSE standard does not know is "
+    "ignored, as the standard says, not a finding",
+}
+
+
 class Contract:
     """The loaded contract: the document, its hash, the profile in force, and validators."""
 
@@ -76,6 +86,14 @@ class Contract:
     @property
     def version(self) -> str:
         return str(self.document["info"].get("version", ""))
+
+    def relaxes(self, name: str) -> bool:
+        """Whether the profile in force relaxes the named judging rule (``RELAXATIONS``):
+        the overlay lists it in the document's ``info.x-conformance-relaxes``, one action per
+        rule, each naming its erratum. A rule no schema can express (a field that may change
+        between chunks, an event-stream field to ignore) is relaxed this way, as data."""
+        listed = self.document["info"].get(RELAXES, [])
+        return isinstance(listed, list) and name in listed
 
     @property
     def schema_names(self) -> list[str]:

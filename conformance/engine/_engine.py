@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx
 
@@ -34,8 +35,16 @@ from conformance.checks._model import (
 )
 from conformance.contract._spec import Contract
 from conformance.engine._budget import Budget, exchange_tokens
+from conformance.engine._evidence import (
+    MAX_EXTRA_TRIALS,
+    TARGET_RATE,
+    rate_bound,
+    statement,
+    worst_case_tokens,
+)
 from conformance.engine._faults import Fault, classify, inconclusive
 from conformance.engine._result import CheckResult, Observer, Usage
+from conformance.engine._shaping import Shaper
 from conformance.wire._client import ChatClient, Endpoint
 from conformance.wire._exchange import Exchange
 from conformance.wire._ratelimit import RateLimiter
@@ -63,6 +72,8 @@ class Runner:
         limiter: RateLimiter | None = None,
         observer: Observer | None = None,
         trials: int = 1,
+        expect_auth: bool = False,
+        evidence_tokens: int = 0,
     ) -> None:
         self.endpoint = endpoint
         self.contract = contract
@@ -72,8 +83,14 @@ class Runner:
         self.limiter = limiter
         self.observer = observer if observer is not None else Observer()
         self.trials = max(1, trials)  # sends of each sampled probe
+        self.expect_auth = expect_auth  # an open endpoint FAILs the auth checks
+        # tokens left for trials past --trials (engine/_evidence; 0: none). The run's default
+        # is DEFAULT_EVIDENCE_TOKENS; a Runner built by hand samples only --trials.
+        self.evidence_tokens = max(0, evidence_tokens)
+        self._evidence_trials: dict[str, int] = {}  # check id -> trials judged (past the floor)
         self._transport = transport
         self._redact = Redactor([endpoint.api_key])
+        self._shaper = Shaper(contract)  # bodies as sent: declared fields, the token cap
         self._exchanges: dict[str, Exchange] = {}  # by exchange id (probe id, trial mark)
         self._unneeded: dict[str, str] = {}  # follow-ups not sent: exchange id -> why
         self.requests_sent = 0
@@ -175,6 +192,7 @@ class Runner:
                         self._unneeded[key] = "not needed: the earlier answer settled it"
                         return
                     body = built
+                body = self._shaper.shape(probe, body)
                 probe_id = key
                 async with gate:
                     exchange = await client.chat(
@@ -185,6 +203,16 @@ class Runner:
                         headers=probe.headers,
                         params=probe.query,
                     )
+                    again = self._shaper.resend(probe, body, exchange)
+                    if again is not None and probe.content is None:  # once, learned for good
+                        self.budget.charge(exchange)
+                        exchange = await client.chat(
+                            probe_id,
+                            again,
+                            auth=probe.auth,
+                            headers=probe.headers,
+                            params=probe.query,
+                        )
                     if exchange.attempts:
                         self.budget.charge(exchange)  # parses the body for its usage
                     self._exchanges[probe_id] = exchange
@@ -207,52 +235,111 @@ class Runner:
 
         With sampled probes the check is judged once per trial, each time on that trial's
         exchanges (a deterministic probe is judged in the first trial only); a finding seen
-        in any trial counts, and says in how many of its trials it was seen.
+        in any trial counts, and says in how many of its trials it was seen. A sampled check
+        that saw no violation may have had more trials (``gather_evidence``), and states the
+        bound its samples support.
         """
         started = time.perf_counter()
         self.fetch(check.probes)
         trials = max((self.trials_of(p) for p in check.probes), default=1)
-        per_trial: list[list[Finding]] = []
-        judged: list[Exchange] = []
-        errors: list[str] = []
-        skipped_any: list[str] = []
-        unsupported = False
-        provoked = 0
-        all_skipped = True
-        not_provoked = False
+        tally = _Tally()
         for trial in range(1, trials + 1):
-            outcome = self._judge_trial(check, trial)
-            per_trial.append(outcome.findings)
-            judged += outcome.judged
-            errors += outcome.errors
-            unsupported = unsupported or outcome.unsupported
-            if trial == 1 or not skipped_any:
-                skipped_any = outcome.skipped
-            if outcome.observed:
-                provoked += 1
-            if not (outcome.skipped and len(outcome.skipped) >= outcome.probes):
-                all_skipped = False
-            not_provoked = not_provoked or outcome.not_provoked
+            tally.add(self._judge_trial(check, trial), first=trial == 1)
+        for trial in range(trials + 1, self._evidence_trials.get(check.id, 0) + 1):
+            tally.add(self._judge_trial(check, trial), first=False)
+            trials = trial
+        sampled = any(get_probe(p).sampled for p in check.probes)
         # Redacted here, once, for every renderer: what a check quotes was decoded.
-        grouped = [f.redacted(self._redact) for f in self._merge(per_trial)]
-        skipped = skipped_any if all_skipped else []
-        verdict, reason = _verdict(check, grouped, judged, skipped, errors, all_skipped=all_skipped)
-        if verdict is Verdict.SKIP and not_provoked and not unsupported:
+        grouped = [f.redacted(self._redact) for f in self._merge(tally.per_trial, trials)]
+        skipped = tally.skipped_any if tally.all_skipped else []
+        verdict, reason = _verdict(
+            check, grouped, tally.judged, skipped, tally.errors, all_skipped=tally.all_skipped
+        )
+        if verdict is Verdict.SKIP and tally.not_provoked and not tally.unsupported:
             times = f" in any of {trials} trials" if trials > 1 else ""
             reason = f"not provoked{times}: {reason}"
+        bound = statement(tally.samples) if sampled and tally.samples and not grouped else ""
+        if verdict is Verdict.PASS and bound:
+            reason = f"{bound}; {reason}" if reason else bound
         result = CheckResult(
             check=check,
             verdict=verdict,
             findings=grouped,
-            exchanges=judged,
+            exchanges=tally.judged,
             reason=self._redact.text(reason),
             duration_s=time.perf_counter() - started,
-            unsupported=unsupported and verdict is Verdict.SKIP,
+            unsupported=tally.unsupported and verdict is Verdict.SKIP,
             trials=trials,
-            provoked=provoked,
+            provoked=tally.provoked,
+            samples=tally.samples,
+            bound=bound,
         )
         self.observer.check_done(result)
         return result
+
+    def gather_evidence(self, checks: Iterable[Check]) -> None:
+        """Trials past ``--trials`` for the sampled checks that saw no violation, while the
+        evidence budget lasts (``engine/_evidence``): each round sends one more trial of the
+        clean check whose samples are fewest (its bound the loosest) and whose next trial's
+        worst case fits in what is left, until every bound is at most ``TARGET_RATE``.
+        Order-independent: the checks' order does not decide which one gets the budget.
+        ``evaluate`` then judges every trial sent."""
+        if self.evidence_tokens <= 0:
+            return
+        tallies: dict[str, tuple[Check, _Tally, int]] = {}
+        for check in checks:
+            if not any(get_probe(p).sampled for p in check.probes) or check.id in tallies:
+                continue
+            self.fetch(check.probes)
+            trials = max(self.trials_of(p) for p in check.probes)
+            tally = _Tally()
+            for trial in range(1, trials + 1):
+                tally.add(self._judge_trial(check, trial), first=trial == 1)
+            tallies[check.id] = (check, tally, trials)
+        blocked: set[str] = set()
+        while True:
+            open_ = [
+                (tally.samples, check.id)
+                for check, tally, trials in tallies.values()
+                if check.id not in blocked
+                and tally.clean
+                and rate_bound(tally.samples) > TARGET_RATE
+                and trials < MAX_EXTRA_TRIALS
+            ]
+            if not open_ or self.stopped_by is not None:
+                return
+            _, chosen = min(open_)
+            check, tally, trials = tallies[chosen]
+            if not self._one_more_trial(check, trials + 1):
+                blocked.add(chosen)
+                continue
+            tally.add(self._judge_trial(check, trials + 1), first=False)
+            tallies[chosen] = (check, tally, trials + 1)
+            self._evidence_trials[chosen] = trials + 1
+
+    def _one_more_trial(self, check: Check, trial: int) -> bool:
+        """Send ``trial`` of the check's sampled probes (those not sent yet) when its worst
+        case fits in the evidence budget; whether it was sent."""
+        keys = [
+            trial_key(p, trial)
+            for p in _with_prerequisites(check.probes)
+            if get_probe(p).sampled and trial_key(p, trial) not in self._exchanges
+        ]
+        cost = sum(
+            worst_case_tokens(self._shaper.shape(get_probe(probe_of(k)), self._body(k)))
+            for k in keys
+        )
+        if cost > self.evidence_tokens:
+            return False
+        if keys:
+            asyncio.run(self._fetch(keys))
+        self.evidence_tokens -= sum(
+            exchange_tokens(self._exchanges[k]) for k in keys if k in self._exchanges
+        )
+        return self.stopped_by is None
+
+    def _body(self, key: str) -> dict[str, Any]:
+        return get_probe(probe_of(key)).body(self.endpoint.model)
 
     def _judge_trial(self, check: Check, trial: int) -> _Trial:
         """Judge ``check`` on the exchanges of one trial (sampled probes only after the first)."""
@@ -289,6 +376,7 @@ class Runner:
                 contract=self.contract,
                 model=self.endpoint.model,
                 api_key_configured=bool(self.endpoint.api_key),
+                expect_auth=self.expect_auth,
                 probe=probe,
                 peers=peers,
             )
@@ -298,11 +386,12 @@ class Runner:
                         replace(
                             finding,
                             check_id=check.id,
-                            severity=check.severity,
+                            severity=finding.weighed(check.severity),
                             exchange=exchange,
                         )
                     )
                 out.observed = True
+                out.samples += probe.sampled
             except NotProvoked as why:
                 out.not_provoked = True
                 out.skipped.append(f"{probe_id}: {why}")
@@ -320,11 +409,12 @@ class Runner:
             out.observed = True
         return out
 
-    def _merge(self, per_trial: list[list[Finding]]) -> list[Finding]:
+    def _merge(self, per_trial: list[list[Finding]], trials: int) -> list[Finding]:
         """One finding per identity across probes and trials (``merge_trials``), with
-        ``trials`` the most any probe that showed it was judged in."""
+        ``trials`` the check's trials (the extra ones of ``gather_evidence`` included) when a
+        probe that showed it is sampled, else 1."""
         return [
-            replace(f, trials=max((self.trials_of(p) for p in f.probes), default=1))
+            replace(f, trials=trials if any(_sampled(p) for p in f.probes) else 1)
             for f in merge_trials(per_trial)
         ]
 
@@ -357,7 +447,8 @@ class Runner:
         for check in checks:
             row = out.setdefault(check.area, {"checks": 0, "requests": 0, "tokens": 0})
             row["checks"] += 1
-            for key in [k for p in check.probes for k in self.keys(p)]:
+            probes = set(check.probes)  # every trial sent, those past --trials included
+            for key in [k for k in self._exchanges if probe_of(k) in probes]:
                 exchange = self._exchanges.get(key)
                 if exchange is None or key in counted:
                     continue
@@ -379,6 +470,45 @@ class _Trial:
     unsupported: bool = False
     not_provoked: bool = False
     observed: bool = False  # some exchange was judged without being skipped
+    samples: int = 0  # exchanges of sampled probes judged without being skipped
+
+
+@dataclass
+class _Tally:
+    """What the trials of one check came to, so far."""
+
+    per_trial: list[list[Finding]] = field(default_factory=list)
+    judged: list[Exchange] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped_any: list[str] = field(default_factory=list)
+    unsupported: bool = False
+    provoked: int = 0
+    all_skipped: bool = True
+    not_provoked: bool = False
+    samples: int = 0
+
+    @property
+    def clean(self) -> bool:
+        """No violation and no error yet, and something was judged."""
+        return not any(self.per_trial) and not self.errors and self.samples > 0
+
+    def add(self, outcome: _Trial, *, first: bool) -> None:
+        self.per_trial.append(outcome.findings)
+        self.judged += outcome.judged
+        self.errors += outcome.errors
+        self.unsupported = self.unsupported or outcome.unsupported
+        if first or not self.skipped_any:
+            self.skipped_any = outcome.skipped
+        if outcome.observed:
+            self.provoked += 1
+        if not (outcome.skipped and len(outcome.skipped) >= outcome.probes):
+            self.all_skipped = False
+        self.not_provoked = self.not_provoked or outcome.not_provoked
+        self.samples += outcome.samples
+
+
+def _sampled(exchange_id: str) -> bool:
+    return get_probe(probe_of(exchange_id)).sampled
 
 
 def _with_prerequisites(probe_ids: Iterable[str]) -> list[str]:
@@ -407,8 +537,8 @@ def _verdict(
     all_skipped: bool,
 ) -> tuple[Verdict, str]:
     if findings:
-        verdict = Verdict.FAIL if check.severity is Severity.MUST else Verdict.WARN
-        return verdict, "; ".join(errors)
+        must = any(f.severity is Severity.MUST for f in findings)
+        return (Verdict.FAIL if must else Verdict.WARN), "; ".join(errors)
     if errors:
         return Verdict.ERROR, "; ".join(errors)
     if all_skipped:

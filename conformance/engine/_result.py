@@ -40,6 +40,8 @@ class CheckResult:
     unsupported: bool = False  # SKIP because the endpoint declared the feature unsupported
     trials: int = 1  # how many times its sampled probes were sent (1: none is sampled)
     provoked: int = 0  # trials in which some exchange exercised the behaviour judged
+    samples: int = 0  # exchanges of sampled probes judged without a skip
+    bound: str = ""  # "0 of N samples: rate below X% at 95%" when no violation was seen
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,8 @@ class CheckResult:
             "unsupported": self.unsupported,
             "trials": self.trials,
             "provoked": self.provoked,
+            "samples": self.samples,
+            "bound": self.bound,
             "duration_s": round(self.duration_s, 4),
             "findings": [f.to_dict() for f in self.findings],
             "exchanges": [e.id for e in self.exchanges],

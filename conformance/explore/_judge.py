@@ -73,7 +73,12 @@ class Judge:
         except NotApplicable as why:
             return why.with_traceback(None)
         return [
-            replace(finding, check_id=check.id, severity=check.severity, exchange=exchange)
+            replace(
+                finding,
+                check_id=check.id,
+                severity=finding.weighed(check.severity),
+                exchange=exchange,
+            )
             for finding in found
         ]
 

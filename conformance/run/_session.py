@@ -134,6 +134,8 @@ class Session:
             else None,
             observer=self.observer,
             trials=self.settings.trials,
+            expect_auth=self.settings.expect_auth,
+            evidence_tokens=self.settings.evidence_tokens,
         )
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from conformance._errors import ConfigError
 from conformance.contract._spec import unknown_profile
+from conformance.engine._evidence import DEFAULT_EVIDENCE_TOKENS
 from conformance.wire._client import Timeouts, check_base_url
 from conformance.wire._ratelimit import RateLimiter
 from conformance.wire._retry import RetryPolicy
@@ -45,6 +46,8 @@ class Settings:
     insecure: bool = False  # TLS certificates are not verified (--insecure)
     allow_insecure_http: bool = False  # a key may go over plain http to a remote host
     headers: tuple[tuple[str, str], ...] = ()  # extra request headers (--header)
+    expect_auth: bool = False  # an endpoint that accepts any key FAILs the auth checks
+    evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS  # tokens for trials past --trials
 
     @property
     def embedded(self) -> bool:
@@ -78,6 +81,8 @@ def resolve_settings(
     insecure: bool = False,
     allow_insecure_http: bool = False,
     headers: tuple[str, ...] = (),
+    expect_auth: bool = False,
+    evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Fill gaps from the environment and check every value; raise ``ConfigError`` if wrong."""
@@ -101,6 +106,11 @@ def resolve_settings(
         raise ConfigError(
             f"--trials {trials} is out of range: pass 1 to {MAX_TRIALS} (each trial sends "
             "every sampled probe once more; 1 sends each probe once)."
+        )
+    if evidence_tokens < 0:
+        raise ConfigError(
+            f"--evidence-tokens {evidence_tokens} must be at least 0 (0 sends each sampled "
+            "probe --trials times and no more)."
         )
     for name, ceiling in (("--max-requests", max_requests), ("--max-tokens", max_tokens)):
         if ceiling is not None and ceiling < 1:
@@ -132,6 +142,8 @@ def resolve_settings(
         insecure=insecure,
         allow_insecure_http=allow_insecure_http,
         headers=parse_headers(headers),
+        expect_auth=expect_auth,
+        evidence_tokens=evidence_tokens,
     )
 
 

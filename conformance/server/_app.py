@@ -39,6 +39,7 @@ from conformance.server._errors import (
 from conformance.server._faults import FaultInjector
 from conformance.server._feature_defects import FeatureDefects
 from conformance.server._generator import RequestProblem, generate, read_params
+from conformance.server._lenient import Lenient
 from conformance.server._model_generator import ModelSampler, sample
 from conformance.server._render import Envelope, chunk, chunks, response_body
 from conformance.server._sometimes_defects import SometimesDefects, StreamClock
@@ -86,6 +87,7 @@ class _ReferenceServer:
         self.sometimes = SometimesDefects(config)
         self.text = TextDefects(config)
         self.tool_defects = ToolDefects(config)
+        self.lenient = Lenient(config)
 
     async def chat_completions(self, request: Request) -> Response:
         admitted = await self._admit(request)
@@ -96,11 +98,12 @@ class _ReferenceServer:
             self._query_defects(request)
             or self.features.refuse(body)
             or self.streaming.refuse(body)
+            or self.lenient.refuse(body)
         )
         if refused_here is not None:
             return refused_here
         try:
-            requested = read_params(body, seed=self.seed)
+            requested = read_params(self.lenient.loosen(body), seed=self.seed)
             params = self.streaming.adjust(self.features.adjust(body, requested))
             streamed = self.streaming.streams(body)
             params = self.text.adjust(params, streamed=streamed)
@@ -118,7 +121,7 @@ class _ReferenceServer:
             luck = rng.random()
             params = self.sometimes.adjust(params, luck)
             generated = sample(params, rng)
-        generated = self.sometimes.completion(generated, requested.stop)
+        generated = self.sometimes.completion(generated, requested.stop, luck)
         completion = self.streaming.completion(self.features.completion(generated))
         completion = self.text.completion(completion, requested.stop, streamed=streamed)
         clock = StreamClock.now()
@@ -199,6 +202,7 @@ class _ReferenceServer:
         body, problem = _parse_json(request.headers.get("content-type"), raw)
         if problem is not None:
             return not_json_response(self.config, problem)
+        body = self.lenient.coerce(body)
         violations = self.request_validator.validate(body)
         if violations:
             self.features.note_invalid()

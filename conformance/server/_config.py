@@ -123,6 +123,15 @@ DEFECTS: dict[str, str] = {
     "repeat-delta-identity": "later deltas repeat `role`, and later tool-call fragments "
     "their call's `id`, `type` and `function.name`",
     "empty-tool-calls": "messages and content deltas without a call carry `tool_calls: []`",
+    # Issue 19: lenient or particular servers, as real ones are (see server/_lenient.py).
+    "lenient-coercion": 'a pydantic-style server: "8" is read as 8 for integer fields and '
+    "an unknown message role as user, so those invalid requests are served",
+    "tool-arguments-loose": "tool-call arguments follow a function's parameters only under "
+    "strict: true; otherwise they miss the required properties",
+    "reasoning-model": "answers as OpenAI's reasoning models do: max_tokens, a temperature "
+    "other than 1, stop and logprobs are refused with 400 unsupported_parameter/value",
+    "tool-finish-sometimes-stop": "on about one request in four, a choice that calls a tool "
+    'finishes with "stop", not "tool_calls"',
 }
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")

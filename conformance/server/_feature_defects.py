@@ -172,4 +172,7 @@ class FeatureDefects:
         elif (
             isinstance(arguments, str) and not streamed and self.config.has("tool-arguments-object")
         ):
-            function["arguments"] = json.loads(arguments)
+            try:
+                function["arguments"] = json.loads(arguments)
+            except ValueError:  # arguments the cap cut: sent as an object of what was written
+                function["arguments"] = {"partial": arguments}

@@ -23,6 +23,7 @@ from conformance.server._model_generator import recut
 
 USAGE_OFF_SHARE = 0.35  # usage-total-sometimes-off: the share of requests it hits
 SCHEMA_OFF_SHARE = 0.4  # json-schema-sometimes-off: the share of requests it hits
+TOOL_STOP_SHARE = 0.25  # tool-finish-sometimes-stop: the share of requests it hits
 TOKEN_SECONDS = 0.01  # the model-like stream clock: 100 tokens a second
 BOUNDARY_MARGIN = 0.045  # the model-like stream clock starts this long before a whole second
 
@@ -71,8 +72,19 @@ class SometimesDefects:
             params = replace(params, limit=params.limit + 1)
         return params
 
-    def completion(self, completion: Completion, stops: tuple[str, ...]) -> Completion:
-        """stop-text-kept: each choice that wrote a stop text ends just after it."""
+    def completion(
+        self, completion: Completion, stops: tuple[str, ...], luck: float = 0.0
+    ) -> Completion:
+        """stop-text-kept: each choice that wrote a stop text ends just after it;
+        tool-finish-sometimes-stop: on a share of requests, a tool call finishes "stop"."""
+        if luck < TOOL_STOP_SHARE and self.config.has("tool-finish-sometimes-stop"):
+            completion = replace(
+                completion,
+                choices=tuple(
+                    replace(c, finish_reason="stop") if c.tool_calls else c
+                    for c in completion.choices
+                ),
+            )
         if not stops or not self.config.has("stop-text-kept"):
             return completion
         choices = tuple(_kept(choice, stops) for choice in completion.choices)

@@ -61,10 +61,11 @@ def test_a_coherent_stream_passes_and_each_envelope_mutation_is_its_finding(word
     broken = [dict(c) for c in chunks]
     broken[k][field] = value
     recorded = n_stream(broken)
+    owner = "chunk_created_stable" if field == "created" else "chunk_envelope_stable"
     assert outcomes(recorded) == expect(
-        recorded, chunk_envelope_stable=[(f"{field} changes between chunks", f"$.{field}", k)]
+        recorded, **{owner: [(f"{field} changes between chunks", f"$.{field}", k)]}
     )
-    [finding] = judge("chunk_envelope_stable", recorded)
+    [finding] = judge(owner, recorded)
     assert (finding.expected, finding.actual) == (chunks[0][field], value)
 
     # the finish_reason of choice i sent twice: the second is named, at its event

@@ -20,6 +20,7 @@ CATALOGUE = {
     "response_schema": ("envelope", Severity.MUST),
     "message_role_assistant": ("envelope", Severity.MUST),
     "chunk_envelope_stable": ("envelope", Severity.MUST),
+    "chunk_created_stable": ("envelope", Severity.MUST),
     "stream_first_delta_role": ("envelope", Severity.MUST),
     "stream_finish_once": ("envelope", Severity.MUST),
     "stream_delta_identity_once": ("envelope", Severity.MUST),

@@ -223,6 +223,7 @@ def test_stream_checks_leave_an_error_status_to_success_status():
         "stream_framing": "n/a",
         "stream_event_separation": "n/a",
         "chunk_envelope_stable": "n/a",
+        "chunk_created_stable": "n/a",
         "stream_first_delta_role": "n/a",
         "stream_finish_once": "n/a",
         "stream_delta_identity_once": "n/a",

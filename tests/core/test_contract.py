@@ -174,13 +174,25 @@ def test_openai_profile_applies_every_action_and_leaves_the_file_alone():
     ]
     assert schemas["ChatCompletionStreamResponseDelta"]["required"] == []
     assert schemas["ChatCompletionChoice"]["required"] == ["index", "message", "finish_reason"]
-    assert schemas["ChatCompletionStreamChoice"]["required"] == ["index", "delta", "finish_reason"]
+    # issue 19: finish_reason may be left out of a streamed choice until its last chunk
+    assert schemas["ChatCompletionStreamChoice"]["required"] == ["index", "delta"]
     assert schemas["FunctionCall"]["required"] == []
     assert schemas["ToolCall"]["required"] == []
     assert schemas["ChatCompletionResponse"]["properties"]["service_tier"] == {
-        "anyOf": [{"$ref": "#/components/schemas/ServiceTier"}, {"type": "null"}],
+        "anyOf": [
+            {"$ref": "#/components/schemas/ServiceTier"},
+            {"type": "null"},
+            {"type": "string"},  # issue 19: a provider's own tier (Groq's on_demand)
+        ],
         "description": "The service tier used for the request.",
     }
+    assert "extra_body" not in schemas["ChatCompletionRequest"]["properties"]
+    assert openai.document["info"]["x-conformance-relaxes"] == [
+        "chunk-created-may-change",
+        "sse-unknown-fields-ignored",
+    ]
+    assert openai.relaxes("chunk-created-may-change")
+    assert not Contract.load().relaxes("chunk-created-may-change")
     assert schemas["ChatCompletionChunk"]["properties"]["system_fingerprint"]["type"] == [
         "string",
         "null",
@@ -198,12 +210,18 @@ def test_openai_profile_applies_every_action_and_leaves_the_file_alone():
     rs["ChatCompletionChunk"]["required"].append("usage")
     rs["ChatCompletionStreamResponseDelta"]["required"] = ["role"]
     rs["ChatCompletionChoice"]["required"].append("logprobs")
+    rs["ChatCompletionStreamChoice"]["required"][2:2] = ["finish_reason"]
     rs["ChatCompletionStreamChoice"]["required"].append("logprobs")
     rs["FunctionCall"]["required"] = ["name", "arguments"]
     rs["ToolCall"]["required"] = ["function"]
     rs["ChatCompletionRequest"]["properties"]["stop"]["anyOf"].pop()
     tier = rs["ChatCompletionResponse"]["properties"]["service_tier"]
     tier["allOf"] = tier.pop("anyOf")[:1]
+    strict_request = Contract.load().document["components"]["schemas"]["ChatCompletionRequest"]
+    rs["ChatCompletionRequest"]["properties"]["extra_body"] = strict_request["properties"][
+        "extra_body"
+    ]
+    del restored["info"]["x-conformance-relaxes"]
     rs["ChatCompletionChunk"]["properties"]["system_fingerprint"]["type"] = "string"
     assert restored == Contract.load().document
 
@@ -247,8 +265,14 @@ def test_null_service_tier_and_system_fingerprint_pass_only_under_the_openai_pro
     ):
         assert openai.validator(name).validate(instance) == [], name
         assert {v.json_path for v in strict.validator(name).validate(instance)} == {path}
-    wrong = openai.validator("ChatCompletionResponse").validate({**response, "service_tier": "x"})
-    assert {v.json_path for v in wrong} == {"$.service_tier"}  # a tier still has to be one
+    # issue 19: a provider's own tier name is any string under openai; strict still refuses
+    own = {**response, "service_tier": "on_demand"}
+    assert openai.validator("ChatCompletionResponse").validate(own) == []
+    assert {v.json_path for v in strict.validator("ChatCompletionResponse").validate(own)} == {
+        "$.service_tier"
+    }
+    wrong = openai.validator("ChatCompletionResponse").validate({**response, "service_tier": 7})
+    assert {v.json_path for v in wrong} == {"$.service_tier"}  # a tier is still a string
 
 
 def _errata_entries() -> dict[str, str]:
@@ -280,6 +304,12 @@ def test_errata_md_and_the_overlay_list_the_same_relaxations():
         "streamed-tool-call-fragments",
         "stop-as-string",
         "service-tier-and-system-fingerprint-null",
+        # issue 19: harmless quirks of real providers
+        "service-tier-values",
+        "stream-choice-finish-reason-required",
+        "extra-body-is-an-sdk-argument",
+        "chunk-created-changes",
+        "sse-unknown-fields",
     }
     # the ones the issue names, and the ones carried over from the old errata.yaml
     assert {

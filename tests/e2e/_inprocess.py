@@ -20,18 +20,25 @@ KEY = "sk-in-process"
 
 
 def run_app(
-    app: Any, *, trials: int = DEFAULT_TRIALS, contract: Contract | None = None
+    app: Any,
+    *,
+    trials: int = DEFAULT_TRIALS,
+    contract: Contract | None = None,
+    evidence_tokens: int = 0,
 ) -> tuple[Runner, list[CheckResult]]:
-    """Every registered check judged against ``app``, and the runner that sent the probes."""
+    """Every registered check judged against ``app``, and the runner that sent the probes
+    (``evidence_tokens``: as ``--evidence-tokens``; 0, exactly ``trials``, keeps tests fast)."""
     endpoint = Endpoint(base_url="http://in-process.invalid/v1", api_key=KEY, model=DEFAULT_MODEL)
     runner = Runner(
         endpoint,
         contract or Contract.load(None, profile="strict"),
         transport=httpx.ASGITransport(app),
         trials=trials,
+        evidence_tokens=evidence_tokens,
     )
     checks = registered_checks()
     runner.fetch([p for c in checks for p in c.probes])  # all at once, as a run sends them
+    runner.gather_evidence(checks)
     return runner, [runner.evaluate(c) for c in checks]
 
 

@@ -39,7 +39,9 @@ def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path)
         ]
     )
     verdicts = {c["id"]: c["verdict"] for c in data["checks"]}
-    assert set(verdicts.values()) == {"PASS"}, verdicts
+    # the local server's streams span no second: created is not provoked (issue 19)
+    assert {k for k, v in verdicts.items() if v != "PASS"} == {"chunk_created_stable"}, verdicts
+    assert verdicts["chunk_created_stable"] == "SKIP"
     assert {
         "response_schema",
         "chunk_schema",
@@ -57,7 +59,7 @@ def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path)
     assert junit.findall(".//error") == []
     html = (out / "report.html").read_text()
     assert f"<dd>{data['endpoint']['base_url']} (embedded reference server)</dd>" in html
-    assert html.count(' class="cf-row cf-row-PASS">') == len(verdicts)
+    assert html.count(' class="cf-row cf-row-PASS">') == len(verdicts) - 1  # created: SKIP
     assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-PASS">' in html
     assert "conformance: conformant:" in proc.stdout
     assert "conformance: checks:" not in proc.stdout  # one phase: the line above says it all
@@ -108,7 +110,7 @@ def test_another_server_on_loopback_works_with_no_code_change_and_the_key_never_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = load_results(out)
     assert data["endpoint"] == {"base_url": served, "embedded": False}
-    assert {c["verdict"] for c in data["checks"]} == {"PASS"}
+    assert {c["id"] for c in data["checks"] if c["verdict"] != "PASS"} <= {"chunk_created_stable"}
     for path in out.rglob("*"):
         assert CANARY not in path.read_text(errors="replace"), path
     assert CANARY not in proc.stdout + proc.stderr

@@ -122,5 +122,10 @@ def test_conformance_run_reports_a_feature_defect_with_its_evidence(tmp_path):
         f"{CALL}.function.arguments",
         "tool-call arguments are not a string",
     )
-    assert finding["probes"] == ["tools_required", "tools_named"]
+    assert finding["probes"] == [
+        "tools_required",
+        "tools_named",
+        "tools_named_weather",
+        "tools_strict",
+    ]
     assert checks["tool_choice_required_calls"]["verdict"] == "PASS"

@@ -66,7 +66,10 @@ def test_gzip_labelled_plain_bytes_fail_gzip_decoded_on_every_probe():
 def test_a_server_that_gzips_right_passes_every_check():
     runner = runner_for(create_app(ServerConfig(api_key=KEY, gzip=True)))
     verdicts = {c.id: runner.evaluate(c).verdict for c in registered_checks()}
-    assert {k: v for k, v in verdicts.items() if v is not Verdict.PASS} == {}
+    # no in-process stream spans a second: created is not provoked (issue 19)
+    assert {k: v for k, v in verdicts.items() if v is not Verdict.PASS} == {
+        "chunk_created_stable": Verdict.SKIP
+    }
     assert runner.exchange("chat").headers["content-encoding"] == "gzip"
     assert runner.exchange("chat_stream").headers["content-encoding"] == "gzip"
 
@@ -87,7 +90,10 @@ def test_conformance_run_reports_gzip_labelled_plain_bytes(tmp_path):
     proc = run_cli("run", "--report-dir", str(out), "--defect", "gzip-declared-plain")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     checks = {c["id"]: c for c in load_results(out)["checks"]}
-    assert {k for k, c in checks.items() if c["verdict"] != "PASS"} == {"gzip_decoded"}
+    assert {k for k, c in checks.items() if c["verdict"] not in ("PASS", "SKIP")} == {
+        "gzip_decoded"
+    }
+    assert {k for k, c in checks.items() if c["verdict"] == "SKIP"} <= {"chunk_created_stable"}
     [finding] = checks["gzip_decoded"]["findings"]
     assert (finding["json_path"], finding["title"]) == (
         "$",
@@ -111,7 +117,8 @@ def test_a_gzip_serving_endpoint_passes_over_a_real_socket(tmp_path, served_gzip
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = load_results(out)
-    assert {c["verdict"] for c in data["checks"]} == {"PASS"}
+    # a stream of the local server spans no second: created is not provoked (issue 19)
+    assert {c["id"] for c in data["checks"] if c["verdict"] != "PASS"} <= {"chunk_created_stable"}
     chat = next(e for e in data["exchanges"] if e["id"] == "chat")
     assert chat["request"]["headers"]["accept-encoding"] == "gzip, deflate"
     assert chat["response"]["headers"]["content-encoding"] == "gzip"

@@ -55,7 +55,8 @@ def test_the_suite_runs_from_pytest_with_pyargs_and_writes_results(pytester, mon
         "no:cacheprovider",
     )
     data = json.loads(results.read_text())
-    result.assert_outcomes(passed=len(data["checks"]))
+    # chunk_created_stable: no stream of the local server spans a second (issue 19)
+    result.assert_outcomes(passed=len(data["checks"]) - 1, skipped=1)
     assert data["verdict"] == "conformant"
     assert data["endpoint"]["embedded"] is True
 

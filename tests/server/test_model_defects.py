@@ -119,6 +119,7 @@ def _json_object(content: str) -> bool:
 LOGPROBS = chat_body(logprobs=True, top_logprobs=5)
 REQUIRED = _tools("required")
 PARALLEL_STREAM = _tools("required", parallel_tool_calls=True, stream=True)
+NAMED_WEATHER = {"type": "function", "function": {"name": "get_weather"}}
 INCLUDE_USAGE = {"include_usage": True}
 STOPS = ["e", "\n"]
 SAMPLED = 20  # tries for defects that show only on what the model happens to write
@@ -368,6 +369,19 @@ WITNESSES: dict[str, Witness] = {
         profile="openai",
     ),
     "empty-tool-calls": one(chat_body(), lambda s: s.message().get("tool_calls") == []),
+    # issue 19: lenient and particular servers (server/_lenient.py)
+    "lenient-coercion": one(chat_body(max_tokens="8"), lambda s: s.status == 200),
+    "tool-arguments-loose": one(
+        _tools(NAMED_WEATHER),
+        lambda s: "city" not in json.loads(s.calls()[0]["function"]["arguments"]),
+    ),
+    "reasoning-model": one(
+        chat_body(max_tokens=8),
+        lambda s: s.status == 400 and s.json()["error"]["param"] == "max_tokens",
+    ),
+    "tool-finish-sometimes-stop": one(
+        REQUIRED, lambda s: s.choice()["finish_reason"] == "stop", tries=SAMPLED
+    ),
 }
 
 
