@@ -162,6 +162,11 @@ def chunk_envelope_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Fin
     severity=Severity.MUST,
     spec=f"{CHUNK}/properties/created",
     probes=[*ALL_STREAMS, STREAM_LONG.id],
+    fix=(
+        "Stamp created once per completion and repeat that value in every chunk. Usual "
+        "cause: created taken from the clock as each chunk is written, so it changes when a "
+        "stream crosses a second."
+    ),
     any_exchange=True,
 )
 def chunk_created_stable(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
