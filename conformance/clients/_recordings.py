@@ -1,0 +1,55 @@
+"""Recorded provider answers (``*.chunks.txt``: one chunk's JSON per line, without ``data:``
+or ``[DONE]``; ``*.json``: a body) as :class:`Exchange` s, to replay and to judge.
+
+The SSE bytes of a chunks file are rebuilt as a provider sends them (``data: ...`` events and
+the ``[DONE]`` terminator) and read by the suite's own SSE decoder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conformance.wire._exchange import Exchange, RecordedRequest
+from conformance.wire._sse import SSEDecoder
+
+EVENT_STREAM = "text/event-stream"
+JSON = "application/json"
+
+
+def sse_bytes(lines: list[str]) -> bytes:
+    """The event stream a provider sent for these chunk lines."""
+    return b"".join(f"data: {line}\n\n".encode() for line in lines) + b"data: [DONE]\n\n"
+
+
+def recorded_exchange(path: Path) -> Exchange:
+    """The exchange of one recording, named after its file (the request was not recorded:
+    a plain one is assumed, streamed when the recording is a stream)."""
+    text = path.read_text(encoding="utf-8")
+    streamed = path.name.endswith(".chunks.txt")
+    name = path.name.removesuffix(".chunks.txt").removesuffix(".json")
+    request = {
+        "model": "recorded",
+        "messages": [{"role": "user", "content": "hi"}],
+        **({"stream": True} if streamed else {}),
+    }
+    exchange = Exchange(
+        id=f"{name}{'.stream' if streamed else ''}",
+        request=RecordedRequest("POST", "recorded", {}, request),
+        status=200,
+        headers={"content-type": EVENT_STREAM if streamed else JSON},
+        streamed=streamed,
+    )
+    if not streamed:
+        exchange.body = text.encode()
+        return exchange
+    exchange.body = sse_bytes([line for line in text.splitlines() if line.strip()])
+    decoder = SSEDecoder()
+    exchange.events = decoder.feed(exchange.body) + decoder.close()
+    exchange.framing = list(decoder.problems)
+    return exchange
+
+
+def recordings(directory: Path) -> list[Exchange]:
+    """Every recording in ``directory``, in name order."""
+    files = sorted(directory.glob("*.chunks.txt")) + sorted(directory.glob("*.json"))
+    return [recorded_exchange(p) for p in sorted(files)]

@@ -1,0 +1,243 @@
+"""Replay recorded exchanges through every tested client and compare what each one read.
+
+Nothing is sent over the network: each client's transport hook returns the recorded bytes.
+The Python clients run in this process; the Node clients (openai-node, the Vercel AI SDK) run
+in one ``node`` process per replay (``_node``). A client that is not installed is skipped
+with the reason and the line that installs it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.clients import _node, _python
+from conformance.clients._compare import Difference, compare
+from conformance.clients._reading import Reading, suite_reading
+from conformance.wire._exchange import Exchange
+
+DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+CLIENTS = (_python.OPENAI_PYTHON, _python.LANGCHAIN, _node.OPENAI_NODE, _node.AI_SDK)
+
+
+@dataclass
+class ClientRun:
+    """One client reading one exchange in one mode."""
+
+    exchange: str
+    client: str
+    version: str
+    mode: str
+    error: dict[str, str] | None = None  # {"type", "message"} of what the client raised
+    differences: list[Difference] = field(default_factory=list)
+    chunk_index: int | None = None  # the event after which the client raised, when located
+
+    @property
+    def broken(self) -> bool:
+        return self.error is not None or bool(self.differences)
+
+    @property
+    def topics(self) -> set[str]:
+        """What it got wrong: the fields' names ("role", "tool_calls"), or "exception"."""
+        return {d.topic for d in self.differences} | ({"exception"} if self.error else set())
+
+    @property
+    def events(self) -> set[int]:
+        found = {d.chunk_index for d in self.differences if d.chunk_index is not None}
+        return found | ({self.chunk_index} if self.chunk_index is not None else set())
+
+    def what(self) -> str:
+        """What went wrong, in one line: "role 'assistantassistant' (should be 'assistant')"."""
+        if self.error is not None:
+            at = f" at event {self.chunk_index}" if self.chunk_index is not None else ""
+            return f"{self.error['type']}{at}: {self.error['message'][:160]}"
+        return "; ".join(d.describe() for d in self.differences[:3])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "client": self.client,
+            "version": self.version,
+            "mode": self.mode,
+            "ok": not self.broken,
+            "error": self.error,
+            "chunk_index": self.chunk_index,
+            "differences": [d.to_dict() for d in self.differences],
+            "what": self.what() if self.broken else None,
+        }
+
+
+@dataclass
+class ClientStatus:
+    """A tested client: its version, or why it was not run (and how to install it)."""
+
+    name: str
+    version: str | None = None
+    skipped: str | None = None
+    error: str | None = None  # the runner itself broke (Node): the replay is inconclusive
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "skipped": self.skipped,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Replay:
+    """Every client's reading of every replayed exchange."""
+
+    clients: list[ClientStatus]
+    runs: list[ClientRun]
+    exchanges: list[str]  # the ids replayed
+    duration_s: float = 0.0
+
+    def breaks(self) -> list[ClientRun]:
+        return [r for r in self.runs if r.broken]
+
+    def tested(self) -> list[str]:
+        return [c.name for c in self.clients if c.skipped is None and c.error is None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clients": [c.to_dict() for c in self.clients],
+            "exchanges": list(self.exchanges),
+            "runs": [r.to_dict() for r in self.runs],
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def replayable(exchange: Exchange) -> bool:
+    """A whole 2xx chat-completions answer the suite can read (a refusal is not a reading)."""
+    return (
+        exchange.ok
+        and not exchange.body_truncated
+        and exchange.decoding is None
+        and isinstance(exchange.request.body, dict)
+        and "messages" in exchange.request.body
+        and suite_reading(exchange) is not None
+    )
+
+
+def recorded(exchange: Exchange, body: bytes | None = None) -> _python.Recorded:
+    """What a client's transport returns for ``exchange`` (``body`` replaces its bytes)."""
+    headers = [(k, v) for k, v in exchange.headers.items() if k.lower() not in DROPPED_HEADERS]
+    request = exchange.request.body if isinstance(exchange.request.body, dict) else None
+    return _python.Recorded(
+        exchange.status or 200,
+        headers,
+        exchange.body if body is None else body,
+        exchange.streamed,
+        request,
+    )
+
+
+def replay(
+    exchanges: Iterable[Exchange],
+    *,
+    node_dir: Path | None = None,
+    clients: Sequence[str] = CLIENTS,
+) -> Replay:
+    """Feed every replayable exchange to every tested client; compare each reading."""
+    started = time.perf_counter()
+    chosen = [e for e in exchanges if replayable(e)]
+    statuses: list[ClientStatus] = []
+    runs: list[ClientRun] = []
+    for name in (c for c in clients if c in _python.PINS):
+        version = _python.version(name)
+        if version is None:
+            why = f"{name} is not installed; install it with: pip install {_python.PINS[name]}"
+            statuses.append(ClientStatus(name, skipped=why))
+            continue
+        statuses.append(ClientStatus(name, version))
+        for exchange in chosen:
+            runs.extend(_python_runs(name, version, exchange))
+    node_clients = [c for c in clients if c in (_node.OPENAI_NODE, _node.AI_SDK)]
+    if node_clients:
+        node = _node.run(chosen, node_dir or _node.DEFAULT_DIR, recorded)
+        for name in node_clients:
+            statuses.append(
+                ClientStatus(
+                    name,
+                    node.versions.get(name),
+                    skipped=node.skipped,
+                    error=node.error,
+                )
+            )
+        wanted = {e.id: e for e in chosen}
+        for line in node.lines:
+            if line.client in node_clients and line.exchange in wanted:
+                runs.append(_judged_node(line, wanted[line.exchange]))
+    return Replay(statuses, runs, [e.id for e in chosen], time.perf_counter() - started)
+
+
+def _python_runs(name: str, version: str, exchange: Exchange) -> list[ClientRun]:
+    body = exchange.request.body if isinstance(exchange.request.body, dict) else {}
+    n = body.get("n")
+    if name == _python.LANGCHAIN and isinstance(n, int) and n > 1:
+        return []  # ChatOpenAI reads one choice per request: n > 1 is not its to read
+    want = suite_reading(exchange)
+    assert want is not None  # noqa: S101 - replayable() read it
+    out = []
+    for mode, read in _python.modes(name, exchange.streamed).items():
+        run = ClientRun(exchange.id, name, version, mode)
+        try:
+            run.differences = compare(want, _quietly(read, recorded(exchange)))
+        except Exception as exc:  # noqa: BLE001 - whatever a client raises is its finding
+            run.error = {"type": type(exc).__name__, "message": str(exc)}
+            if exchange.streamed:
+                run.chunk_index = _locate(exchange, read, type(exc).__name__)
+        out.append(run)
+    return out
+
+
+def _quietly(read: _python.Mode, answer: _python.Recorded) -> Reading:
+    """``read(answer)`` with the client's own warnings (pydantic's, on a list where its type
+    says str) kept out of the run's: what it read is compared instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read(answer)
+
+
+def _locate(exchange: Exchange, read: _python.Mode, error: str) -> int | None:
+    """The first event after which the client raises ``error`` (bisecting the stream)."""
+    events = exchange.data_events()
+
+    def raises(count: int) -> bool:
+        body = b"".join(f"data: {e.data}\n\n".encode() for e in events[:count])
+        try:
+            _quietly(read, recorded(exchange, body + b"data: [DONE]\n\n"))
+        except Exception as exc:  # noqa: BLE001 - the same failure, earlier or not
+            return type(exc).__name__ == error
+        return False
+
+    if not events or not raises(len(events)):
+        return None
+    low, high = 0, len(events)  # raises(high); not known for low
+    while high - low > 1:
+        middle = (low + high) // 2
+        if raises(middle):
+            high = middle
+        else:
+            low = middle
+    return events[high - 1].index
+
+
+def _judged_node(line: _node.Line, exchange: Exchange) -> ClientRun:
+    run = ClientRun(exchange.id, line.client, line.version, line.mode, error=line.error)
+    if line.error is None:
+        want = suite_reading(exchange)
+        if want is not None and line.reading is not None:
+            run.differences = compare(want, line.reading)
+        elif line.reading is None:
+            run.error = {"type": "NoReading", "message": "the runner returned no reading"}
+    return run
+
+
+__all__ = ["ClientRun", "ClientStatus", "Reading", "Replay", "recorded", "replay", "replayable"]
