@@ -1,1 +1,49 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
 pytest_plugins = ["pytester"]
+
+NODE_CLIENTS = Path(__file__).resolve().parent.parent / "conformance" / "clients" / "node"
+NPM_TIMEOUT_S = 600  # npm ci of four pinned packages on a fresh machine
+
+
+def _install_node_clients() -> str | None:
+    """``npm ci`` the pinned Node clients when missing and possible; why not, when not."""
+    if (NODE_CLIENTS / "node_modules").is_dir():
+        return None
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return (
+            "Node.js and npm are not installed: the openai-node and AI SDK replays need them "
+            f"(then: npm ci --prefix {NODE_CLIENTS})"
+        )
+    env = {**os.environ, "npm_config_audit": "false", "npm_config_fund": "false"}
+    try:
+        proc = subprocess.run(
+            [npm, "ci", "--prefix", str(NODE_CLIENTS)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"npm ci --prefix {NODE_CLIENTS} took longer than {NPM_TIMEOUT_S} s"
+    if proc.returncode != 0:
+        return f"npm ci --prefix {NODE_CLIENTS} failed ({proc.returncode}): {proc.stderr[-500:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def node_clients() -> Path:
+    """The pinned Node clients (openai-node, the AI SDK), installed on first use."""
+    why = _install_node_clients()
+    if why is not None:
+        pytest.skip(why)
+    return NODE_CLIENTS
