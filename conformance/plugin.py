@@ -282,7 +282,7 @@ def conformance_session(request: pytest.FixtureRequest) -> Session:
 @pytest.fixture
 def conformance_check(request: pytest.FixtureRequest, conformance_session: Session) -> CheckResult:
     """Judge the check named by the test's parameter; ERROR raises ``Inconclusive``."""
-    result = conformance_session.runner.evaluate(get_check(str(request.param)))
+    result = conformance_session.evaluate(get_check(str(request.param)))
     return _judged(request, conformance_session, result)
 
 

@@ -22,10 +22,12 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "contract": (),
     "checks": ("wire", "contract"),
     "server": ("wire", "contract"),
-    "engine": ("wire", "contract", "checks"),
+    # Client replay: recorded exchanges fed to real client libraries, never the network.
+    "clients": ("wire", "contract", "checks"),
+    "engine": ("wire", "contract", "checks", "clients"),
     "explore": ("wire", "contract", "checks", "engine"),
-    "run": ("wire", "contract", "checks", "server", "engine", "explore"),
-    "report": ("wire", "contract", "checks", "engine", "explore", "run"),
+    "run": ("wire", "contract", "checks", "clients", "server", "engine", "explore"),
+    "report": ("wire", "contract", "checks", "clients", "engine", "explore", "run"),
     # Extensions for other tools (schemathesis): they reuse the checks and exploration's
     # judge, and know nothing of our run, report, server, plugin or CLI.
     "contrib": ("wire", "contract", "checks", "engine", "explore"),
@@ -37,6 +39,7 @@ NEVER: dict[str, tuple[str, ...]] = {
     "contract": ("pytest", "pytest_html", "click", "rich", "httpx", "starlette", "uvicorn"),
     "checks": ("pytest", "pytest_html", "click", "rich", "httpx", "starlette", "uvicorn"),
     "server": ("pytest", "pytest_html", "click", "rich"),
+    "clients": ("pytest", "pytest_html", "click", "rich", "starlette", "uvicorn"),
     "engine": ("pytest", "pytest_html", "click", "rich"),
     "explore": ("pytest", "pytest_html", "click", "rich"),
     "run": ("pytest", "pytest_html", "click", "rich"),

@@ -52,34 +52,67 @@ def install_line(node_dir: Path) -> str:
     return f"npm ci --prefix {node_dir}"
 
 
+class Runner:
+    """The Node runner, started early (its clients load while the run goes on) and fed the
+    exchanges once; ``outcome`` is set instead when it cannot run."""
+
+    def __init__(self, node_dir: Path) -> None:
+        self.node_dir = node_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.outcome: NodeOutcome | None = None
+        node = shutil.which("node")
+        if node is None:
+            why = f"node is not on PATH; install Node.js, then {install_line(node_dir)}"
+            self.outcome = NodeOutcome(skipped=why)
+        elif not (node_dir / "node_modules").is_dir() or not (node_dir / RUNNER).is_file():
+            why = f"the Node clients are not installed; install them with: {install_line(node_dir)}"
+            self.outcome = NodeOutcome(skipped=why)
+        else:
+            self.process = subprocess.Popen(  # noqa: S603 - our own runner, no shell
+                [node, str(node_dir / RUNNER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=node_dir,
+            )
+
+    def finish(
+        self, exchanges: Sequence[Exchange], recorded: Callable[[Exchange], Any]
+    ) -> NodeOutcome:
+        """Every exchange read by the Node clients (once; the process then ends)."""
+        if self.outcome is not None:
+            return self.outcome
+        assert self.process is not None  # noqa: S101 - set when no outcome is
+        stdin = "".join(json.dumps(_line(e, recorded(e))) + "\n" for e in exchanges)
+        try:
+            out, err = self.process.communicate(stdin.encode(), timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            self.outcome = NodeOutcome(error=f"the Node runner did not finish in {TIMEOUT_S:.0f} s")
+            return self.outcome
+        if self.process.returncode != 0:
+            lines = err.decode(errors="replace").strip().splitlines()
+            last = lines[-1] if lines else "(no output on stderr)"
+            code = self.process.returncode
+            self.outcome = NodeOutcome(error=f"the Node runner exited with {code}: {last}")
+        else:
+            self.outcome = _parse(out.decode(errors="replace"))
+        return self.outcome
+
+    def close(self) -> None:
+        """End the process if it was never fed (a run stopped before the replay)."""
+        if self.process is not None and self.process.poll() is None and self.outcome is None:
+            self.process.kill()
+            self.process.communicate()
+            self.outcome = NodeOutcome(error="the replay did not run")
+
+
 def run(
     exchanges: Sequence[Exchange], node_dir: Path, recorded: Callable[[Exchange], Any]
 ) -> NodeOutcome:
     """Every exchange through the Node runner in ``node_dir``, in one process."""
-    node = shutil.which("node")
-    if node is None:
-        return NodeOutcome(skipped=f"node is not on PATH; install Node.js, then {install_line(node_dir)}")
-    if not (node_dir / "node_modules").is_dir() or not (node_dir / RUNNER).is_file():
-        return NodeOutcome(
-            skipped=f"the Node clients are not installed; install them with: {install_line(node_dir)}"
-        )
-    stdin = "".join(json.dumps(_line(e, recorded(e))) + "\n" for e in exchanges)
-    try:
-        done = subprocess.run(  # noqa: S603 - our own runner, no shell, no user input in argv
-            [node, str(node_dir / RUNNER)],
-            input=stdin.encode(),
-            capture_output=True,
-            timeout=TIMEOUT_S,
-            check=False,
-            cwd=node_dir,
-        )
-    except subprocess.TimeoutExpired:
-        return NodeOutcome(error=f"the Node runner did not finish in {TIMEOUT_S:.0f} s")
-    if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        last = lines[-1] if lines else "(no output on stderr)"
-        return NodeOutcome(error=f"the Node runner exited with {done.returncode}: {last}")
-    return _parse(done.stdout.decode(errors="replace"))
+    return Runner(node_dir).finish(exchanges, recorded)
 
 
 def _line(exchange: Exchange, recorded: Any) -> dict[str, Any]:

@@ -9,10 +9,10 @@ returns a :class:`Reading` in the protocol's shape, or raises what the client ra
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -36,14 +36,32 @@ class Recorded:
     stream: bool
     request: dict[str, Any] | None = None
 
-    def transport(self) -> httpx.MockTransport:
-        def answer(_: httpx.Request) -> httpx.Response:
-            return httpx.Response(self.status, headers=self.headers, content=self.body)
-
-        return httpx.MockTransport(answer)
+    def response(self) -> httpx.Response:
+        return httpx.Response(self.status, headers=self.headers, content=self.body)
 
 
 Mode = Callable[[Recorded], Reading]
+
+
+class Clients:
+    """The client objects of one replay, built once (a ChatOpenAI takes milliseconds to
+    build): each answers every request with the answer being replayed (``current``)."""
+
+    def __init__(self) -> None:
+        self.current: Recorded | None = None
+        self._built: dict[str, Any] = {}
+
+    def answer(self, _: httpx.Request) -> httpx.Response:
+        assert self.current is not None  # noqa: S101 - set by every mode before it reads
+        return self.current.response()
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.answer))
+
+    def get(self, name: str, build: Callable[[Clients], Any]) -> Any:
+        if name not in self._built:
+            self._built[name] = build(self)
+        return self._built[name]
 
 
 def version(client: str) -> str | None:
@@ -54,15 +72,39 @@ def version(client: str) -> str | None:
         return None
 
 
-def modes(client: str, stream: bool) -> dict[str, Mode]:
+def preload(clients: Sequence[str]) -> None:
+    """Import the installed Python clients now (a second or two), so the replay need not."""
+    for client in clients:
+        if client in PINS and version(client) is not None:
+            try:
+                if client == OPENAI_PYTHON:
+                    import openai.lib.streaming.chat  # noqa: F401
+                else:
+                    import langchain_openai  # noqa: F401
+            except Exception:  # noqa: S110 - the replay reports it when it runs
+                pass
+
+
+def modes(client: str, stream: bool, clients: Clients) -> dict[str, Mode]:
     """The ways ``client`` reads a streamed (or a plain) answer, by mode name."""
     if client == OPENAI_PYTHON:
         if stream:
-            return {"create(stream=True)": _openai_create_stream, ".stream()": _openai_helper}
-        return {"create": _openai_create}
-    if stream:
-        return {"stream": _langchain_stream}
-    return {"invoke": _langchain_invoke}
+            found = {"create(stream=True)": _openai_create_stream, ".stream()": _openai_helper}
+        else:
+            found = {"create": _openai_create}
+    elif stream:
+        found = {"stream": _langchain_stream}
+    else:
+        found = {"invoke": _langchain_invoke}
+    return {name: _bound(read, clients) for name, read in found.items()}
+
+
+def _bound(read: Callable[[Recorded, Clients], Reading], clients: Clients) -> Mode:
+    def mode(recorded: Recorded) -> Reading:
+        clients.current = recorded
+        return read(recorded, clients)
+
+    return mode
 
 
 def _messages(recorded: Recorded) -> list[dict[str, Any]]:
@@ -78,29 +120,29 @@ def _model(recorded: Recorded) -> str:
     return model if isinstance(model, str) and model else "model"
 
 
-def _openai(recorded: Recorded) -> Any:
-    import openai
+def _openai(clients: Clients) -> Any:
+    def build(clients: Clients) -> Any:
+        import openai
 
-    return openai.OpenAI(
-        api_key=KEY,
-        base_url=BASE_URL,
-        max_retries=0,
-        http_client=httpx.Client(transport=recorded.transport()),
-    )
+        return openai.OpenAI(
+            api_key=KEY, base_url=BASE_URL, max_retries=0, http_client=cast(Any, clients.http())
+        )
+
+    return clients.get(OPENAI_PYTHON, build)
 
 
-def _openai_create(recorded: Recorded) -> Reading:
-    client = _openai(recorded)
+def _openai_create(recorded: Recorded, clients: Clients) -> Reading:
+    client = _openai(clients)
     completion = client.chat.completions.create(
         model=_model(recorded), messages=_messages(recorded)
     )
     return _from_completion(completion)
 
 
-def _openai_create_stream(recorded: Recorded) -> Reading:
+def _openai_create_stream(recorded: Recorded, clients: Clients) -> Reading:
     from openai.lib.streaming.chat import ChatCompletionStreamState
 
-    client = _openai(recorded)
+    client = _openai(clients)
     state: Any = ChatCompletionStreamState()
     stream = client.chat.completions.create(
         model=_model(recorded), messages=_messages(recorded), stream=True
@@ -110,10 +152,10 @@ def _openai_create_stream(recorded: Recorded) -> Reading:
     return _from_completion(state.current_completion_snapshot)
 
 
-def _openai_helper(recorded: Recorded) -> Reading:
+def _openai_helper(recorded: Recorded, clients: Clients) -> Reading:
     import openai
 
-    client = _openai(recorded)
+    client = _openai(clients)
     with client.chat.completions.stream(
         model=_model(recorded), messages=_messages(recorded)
     ) as stream:
@@ -160,18 +202,21 @@ def _from_completion(completion: Any) -> Reading:
     )
 
 
-def _langchain(recorded: Recorded, *, streaming: bool) -> Any:
-    from langchain_openai import ChatOpenAI
+def _langchain(clients: Clients, *, streaming: bool) -> Any:
+    def build(clients: Clients) -> Any:
+        from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(
-        model=_model(recorded),
-        api_key=KEY,
-        base_url=BASE_URL,
-        max_retries=0,
-        streaming=streaming,
-        stream_usage=True,
-        http_client=httpx.Client(transport=recorded.transport()),
-    )
+        return ChatOpenAI(
+            model="model",
+            api_key=cast(Any, KEY),
+            base_url=BASE_URL,
+            max_retries=0,
+            streaming=streaming,
+            stream_usage=True,
+            http_client=clients.http(),
+        )
+
+    return clients.get(f"{LANGCHAIN} {streaming}", build)
 
 
 def _langchain_input(recorded: Recorded) -> list[tuple[str, str]]:
@@ -184,13 +229,14 @@ def _langchain_input(recorded: Recorded) -> list[tuple[str, str]]:
     return out or [("user", "hi")]
 
 
-def _langchain_invoke(recorded: Recorded) -> Reading:
-    return _from_langchain(_langchain(recorded, streaming=False).invoke(_langchain_input(recorded)))
+def _langchain_invoke(recorded: Recorded, clients: Clients) -> Reading:
+    model = _langchain(clients, streaming=False)
+    return _from_langchain(model.invoke(_langchain_input(recorded)))
 
 
-def _langchain_stream(recorded: Recorded) -> Reading:
+def _langchain_stream(recorded: Recorded, clients: Clients) -> Reading:
     merged: Any = None
-    for chunk in _langchain(recorded, streaming=True).stream(_langchain_input(recorded)):
+    for chunk in _langchain(clients, streaming=True).stream(_langchain_input(recorded)):
         merged = chunk if merged is None else merged + chunk  # AIMessageChunk addition
     if merged is None:
         return Reading([])
@@ -203,12 +249,22 @@ def _from_langchain(message: Any, *, streamed: bool = False) -> Reading:
     calls: list[dict[str, str | None]] = []
     if streamed:
         for chunk in message.tool_call_chunks or []:
-            calls.append({"id": chunk.get("id"), "name": chunk.get("name"), "arguments": chunk.get("args")})
+            calls.append(
+                {"id": chunk.get("id"), "name": chunk.get("name"), "arguments": chunk.get("args")}
+            )
     else:
         for call in message.tool_calls or []:
-            calls.append({"id": call.get("id"), "name": call.get("name"), "arguments": json.dumps(call.get("args"))})
+            calls.append(
+                {
+                    "id": call.get("id"),
+                    "name": call.get("name"),
+                    "arguments": json.dumps(call.get("args")),
+                }
+            )
         for call in message.invalid_tool_calls or []:
-            calls.append({"id": call.get("id"), "name": call.get("name"), "arguments": call.get("args")})
+            calls.append(
+                {"id": call.get("id"), "name": call.get("name"), "arguments": call.get("args")}
+            )
     logprobs = meta.get("logprobs")
     content = message.content
     usage = message.usage_metadata

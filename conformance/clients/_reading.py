@@ -97,9 +97,7 @@ class Reading:
         usage = data.get("usage")
         return cls(
             choices,
-            None
-            if not isinstance(usage, dict)
-            else {k: _int(usage.get(k)) for k in USAGE_FIELDS},
+            None if not isinstance(usage, dict) else {k: _int(usage.get(k)) for k in USAGE_FIELDS},
         )
 
 
@@ -117,7 +115,8 @@ def suite_reading(exchange: Exchange) -> Reading | None:
         answer = read_answer(exchange)
     except NotApplicable:
         return None
-    return exchange.memo("suite_reading", lambda: _reading(exchange, answer))
+    reading: Reading = exchange.memo("suite_reading", lambda: _reading(exchange, answer))
+    return reading
 
 
 def _reading(exchange: Exchange, answer: Answer) -> Reading:
@@ -134,16 +133,13 @@ def _reading(exchange: Exchange, answer: Answer) -> Reading:
         _from_body(exchange, out)
         calls = message_calls(exchange)
     for call in calls:
-        choice = out.get(call.choice) if isinstance(call.choice, int) else None
-        if choice is not None and choice.tool_calls is not None:
-            choice.tool_calls.append(
-                {
-                    "id": _str(call.id),
-                    "name": _str(call.name),
-                    "arguments": _str(call.arguments),
-                }
+        owner = out.get(call.choice) if isinstance(call.choice, int) else None
+        listed = owner.tool_calls if owner is not None else None
+        if owner is not None and listed is not None:
+            listed.append(
+                {"id": _str(call.id), "name": _str(call.name), "arguments": _str(call.arguments)}
             )
-            choice.events.setdefault(f"tool_calls[{len(choice.tool_calls) - 1}]", call.chunk_index)
+            owner.events.setdefault(f"tool_calls[{len(listed) - 1}]", call.chunk_index)
     usage = None
     if answer.usage is not None:
         usage = {k: _int(answer.usage.get(k)) for k in USAGE_FIELDS}
@@ -155,7 +151,8 @@ def _from_body(exchange: Exchange, out: dict[int, ChoiceReading]) -> None:
     choices = as_list(payload.get("choices")) if isinstance(payload, dict) else []
     for position, message in messages(payload if isinstance(payload, dict) else {}):
         raw = choices[position]
-        choice = out.get(raw.get("index")) if isinstance(raw, dict) else None
+        index = raw.get("index") if isinstance(raw, dict) else None
+        choice = out.get(index) if isinstance(index, int) else None
         if choice is None:
             continue
         choice.role = _str(message.get("role"))

@@ -8,6 +8,7 @@ with the reason and the line that installs it.
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -138,15 +139,65 @@ def recorded(exchange: Exchange, body: bytes | None = None) -> _python.Recorded:
     )
 
 
+class Warm:
+    """What a replay needs, started before the run's checks end: the Node process (its
+    clients load meanwhile, on another core) and the Python clients' imports (in a thread:
+    the run mostly waits on the network). ``replay(..., warm=)`` uses it; ``close`` ends it."""
+
+    def __init__(self, node_dir: Path | None = None, clients: Sequence[str] = CLIENTS) -> None:
+        self.clients = tuple(clients)
+        self.node = (
+            _node.Runner(node_dir or _node.DEFAULT_DIR)
+            if any(c in NODE_CLIENTS for c in clients)
+            else None
+        )
+        self._imports = threading.Thread(target=_python.preload, args=(clients,), daemon=True)
+        self._imports.start()
+
+    def wait(self) -> None:
+        self._imports.join()
+
+    def close(self) -> None:
+        if self.node is not None:
+            self.node.close()
+
+
+NODE_CLIENTS = (_node.OPENAI_NODE, _node.AI_SDK)
+# Clients that read one choice per request (they cannot ask for more): an answer to n > 1
+# is not theirs to read (both merge the choices of a stream into one message).
+ONE_CHOICE = (_python.LANGCHAIN, _node.AI_SDK)
+
+
+def several_choices(exchange: Exchange) -> bool:
+    body = exchange.request.body if isinstance(exchange.request.body, dict) else {}
+    n = body.get("n")
+    return isinstance(n, int) and not isinstance(n, bool) and n > 1
+
+
 def replay(
     exchanges: Iterable[Exchange],
     *,
     node_dir: Path | None = None,
     clients: Sequence[str] = CLIENTS,
+    warm: Warm | None = None,
 ) -> Replay:
-    """Feed every replayable exchange to every tested client; compare each reading."""
+    """Feed every replayable exchange to every tested client; compare each reading.
+    The Node clients read in their own process while the Python clients read here."""
     started = time.perf_counter()
     chosen = [e for e in exchanges if replayable(e)]
+    if warm is None:
+        warm = Warm(node_dir, clients)
+    clients = warm.clients
+    node_clients = [c for c in clients if c in NODE_CLIENTS]
+    node_result: list[_node.NodeOutcome] = []
+    feeder = None
+    if warm.node is not None:
+        runner = warm.node
+        feeder = threading.Thread(
+            target=lambda: node_result.append(runner.finish(chosen, recorded)), daemon=True
+        )
+        feeder.start()
+    warm.wait()
     statuses: list[ClientStatus] = []
     runs: list[ClientRun] = []
     for name in (c for c in clients if c in _python.PINS):
@@ -156,11 +207,12 @@ def replay(
             statuses.append(ClientStatus(name, skipped=why))
             continue
         statuses.append(ClientStatus(name, version))
+        built = _python.Clients()
         for exchange in chosen:
-            runs.extend(_python_runs(name, version, exchange))
-    node_clients = [c for c in clients if c in (_node.OPENAI_NODE, _node.AI_SDK)]
-    if node_clients:
-        node = _node.run(chosen, node_dir or _node.DEFAULT_DIR, recorded)
+            runs.extend(_python_runs(name, version, exchange, built))
+    if feeder is not None:
+        feeder.join()
+        node = node_result[0] if node_result else _node.NodeOutcome(error="the runner broke")
         for name in node_clients:
             statuses.append(
                 ClientStatus(
@@ -173,23 +225,25 @@ def replay(
         wanted = {e.id: e for e in chosen}
         for line in node.lines:
             if line.client in node_clients and line.exchange in wanted:
+                if line.client in ONE_CHOICE and several_choices(wanted[line.exchange]):
+                    continue
                 runs.append(_judged_node(line, wanted[line.exchange]))
     return Replay(statuses, runs, [e.id for e in chosen], time.perf_counter() - started)
 
 
-def _python_runs(name: str, version: str, exchange: Exchange) -> list[ClientRun]:
-    body = exchange.request.body if isinstance(exchange.request.body, dict) else {}
-    n = body.get("n")
-    if name == _python.LANGCHAIN and isinstance(n, int) and n > 1:
-        return []  # ChatOpenAI reads one choice per request: n > 1 is not its to read
+def _python_runs(
+    name: str, version: str, exchange: Exchange, built: _python.Clients
+) -> list[ClientRun]:
+    if name in ONE_CHOICE and several_choices(exchange):
+        return []
     want = suite_reading(exchange)
     assert want is not None  # noqa: S101 - replayable() read it
     out = []
-    for mode, read in _python.modes(name, exchange.streamed).items():
+    for mode, read in _python.modes(name, exchange.streamed, built).items():
         run = ClientRun(exchange.id, name, version, mode)
         try:
             run.differences = compare(want, _quietly(read, recorded(exchange)))
-        except Exception as exc:  # noqa: BLE001 - whatever a client raises is its finding
+        except Exception as exc:
             run.error = {"type": type(exc).__name__, "message": str(exc)}
             if exchange.streamed:
                 run.chunk_index = _locate(exchange, read, type(exc).__name__)
@@ -213,7 +267,7 @@ def _locate(exchange: Exchange, read: _python.Mode, error: str) -> int | None:
         body = b"".join(f"data: {e.data}\n\n".encode() for e in events[:count])
         try:
             _quietly(read, recorded(exchange, body + b"data: [DONE]\n\n"))
-        except Exception as exc:  # noqa: BLE001 - the same failure, earlier or not
+        except Exception as exc:
             return type(exc).__name__ == error
         return False
 

@@ -45,6 +45,7 @@ class Settings:
     insecure: bool = False  # TLS certificates are not verified (--insecure)
     allow_insecure_http: bool = False  # a key may go over plain http to a remote host
     headers: tuple[tuple[str, str], ...] = ()  # extra request headers (--header)
+    clients: bool = True  # replay every answer through the tested clients (--no-clients)
 
     @property
     def embedded(self) -> bool:
@@ -79,6 +80,7 @@ def resolve_settings(
     allow_insecure_http: bool = False,
     headers: tuple[str, ...] = (),
     env: Mapping[str, str] | None = None,
+    clients: bool = True,
 ) -> Settings:
     """Fill gaps from the environment and check every value; raise ``ConfigError`` if wrong."""
     env = os.environ if env is None else env
@@ -132,6 +134,7 @@ def resolve_settings(
         insecure=insecure,
         allow_insecure_http=allow_insecure_http,
         headers=parse_headers(headers),
+        clients=clients,
     )
 
 

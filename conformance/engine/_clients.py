@@ -1,0 +1,61 @@
+"""The verdict of ``client_reads_exchange``: the client replay's breaks that no other
+finding names, judged after every other check (``clients._impact``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from conformance.checks import Check
+from conformance.checks._model import Finding, Verdict, group_findings
+from conformance.clients import Replay
+from conformance.clients._impact import break_finding, unnamed
+from conformance.engine._result import CheckResult
+from conformance.wire._exchange import Exchange
+from conformance.wire._redact import Redactor
+
+
+def client_result(
+    check: Check,
+    replay: Replay | None,
+    judged: Sequence[CheckResult],
+    exchanges: Sequence[Exchange],
+    redactor: Redactor,
+) -> CheckResult:
+    """``check`` (client_reads_exchange) judged on ``replay``, given the other results."""
+    started = time.perf_counter()
+    if replay is None:
+        reason = "the client replay is off (--no-clients)"
+        return CheckResult(check=check, verdict=Verdict.SKIP, reason=reason)
+    by_id = {e.id: e for e in exchanges}
+    others = [f for r in judged if r.check.id != check.id for f in r.findings]
+    findings: list[Finding] = []
+    for run in unnamed(replay, others):
+        finding = break_finding(run, by_id.get(run.exchange))
+        own = replace(finding, check_id=check.id, severity=check.severity)
+        findings.append(own.redacted(redactor))
+    findings = group_findings(findings)
+    replayed = [by_id[i] for i in replay.exchanges if i in by_id]
+    problems = [f"{c.name}: {c.error}" for c in replay.clients if c.error is not None]
+    tested = replay.tested()
+    if findings:
+        verdict, reason = Verdict.WARN, "; ".join(problems)
+    elif problems:
+        verdict, reason = Verdict.ERROR, "; ".join(problems)
+    elif not tested:
+        reasons = [c.skipped or "" for c in replay.clients]
+        verdict, reason = Verdict.SKIP, "no client installed: " + "; ".join(reasons)
+    elif not replayed:
+        verdict, reason = Verdict.SKIP, "not provoked: no 2xx answer to replay"
+    else:
+        verdict = Verdict.PASS
+        reason = f"{len(replayed)} answers read right by {', '.join(tested)}"
+    return CheckResult(
+        check=check,
+        verdict=verdict,
+        findings=findings,
+        exchanges=replayed,
+        reason=redactor.text(reason),
+        duration_s=time.perf_counter() - started + replay.duration_s,
+    )
