@@ -3,8 +3,9 @@ client breaks no finding names (they become findings of ``client_reads_exchange`
 readiness line per client (READY, LIMITED with the features, NOT READY).
 
 A break is linked to the findings on the same exchange that name what broke: first those
-whose JSON path names the field the client got wrong (role, tool_calls, ...), else those on
-the event the client failed at, else (an exception nobody located) every finding there.
+whose JSON path names the field the client got wrong (role, tool_calls, ...; for an
+exception, the fields its message names), else those about the choices on the event the
+client failed at, else (an exception nobody located) every finding about the choices there.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ def linked(run: ClientRun, findings: Iterable[Finding]) -> list[Finding]:
     by_field = [f for f in here if any(_names(f.json_path, t) for t in topics)]
     if by_field:
         return by_field
+    # Else what the choices carried where the client failed (or anywhere, when nobody
+    # located it): a finding about the envelope or usage is not what an accumulator trips on.
+    in_choices = [f for f in here if f.json_path.startswith("$.choices")]
     events = run.events
-    by_event = [f for f in here if f.chunk_index is not None and f.chunk_index in events]
-    if by_event:
-        return by_event
-    return here if not events and not topics else []
+    if events:
+        return [f for f in in_choices if f.chunk_index in events]
+    return in_choices if not topics else []
 
 
 def _names(json_path: str, topic: str) -> bool:

@@ -21,6 +21,16 @@ from conformance.clients._compare import Difference, compare
 from conformance.clients._reading import Reading, suite_reading
 from conformance.wire._exchange import Exchange
 
+# Words of a client's error message and the field they name (its own words, not a guess at
+# its code): "missing role for choice 0" is about role.
+ERROR_WORDS = (
+    ("role", "role"),
+    ("tool_call", "tool_calls"),
+    ("tool call", "tool_calls"),
+    ("finish_reason", "finish_reason"),
+    ("logprobs", "logprobs"),
+    ("usage", "usage"),
+)
 DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 CLIENTS = (_python.OPENAI_PYTHON, _python.LANGCHAIN, _node.OPENAI_NODE, _node.AI_SDK)
 
@@ -43,8 +53,13 @@ class ClientRun:
 
     @property
     def topics(self) -> set[str]:
-        """What it got wrong: the fields' names ("role", "tool_calls"), or "exception"."""
-        return {d.topic for d in self.differences} | ({"exception"} if self.error else set())
+        """What it got wrong: the fields' names ("role", "tool_calls"), and for an exception
+        "exception" plus the fields its message names ("missing role for choice 0")."""
+        found = {d.topic for d in self.differences}
+        if self.error is not None:
+            message = self.error.get("message", "").lower()
+            found |= {"exception"} | {t for w, t in ERROR_WORDS if w in message}
+        return found
 
     @property
     def events(self) -> set[int]:
