@@ -227,6 +227,14 @@ def _mark_junit(config: pytest.Config, run: Session) -> None:
     if xml is None:
         return
     info = run.info()
+    from conformance.report._clients import junit_properties
+    from conformance.run._results import clients_record
+
+    replayed = run.client_replay() if run.results else None
+    if replayed is not None:
+        data = {"clients": clients_record(replayed, run.runner.exchanges)}
+        for name, value in junit_properties(data):
+            xml.add_global_property(name, value)
     if info.partial:
         xml.add_global_property("conformance_partial", "true")
     if run.interrupted is not None:

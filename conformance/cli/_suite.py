@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from conformance.cli._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
+from conformance.report._clients import readiness_lines
 from conformance.report._progress import Progress
 from conformance.run._baseline import gate_summary
 from conformance.run._results import EXIT_USAGE
@@ -152,6 +153,8 @@ def run_suite(
             f" {len(explored['findings'])} distinct findings"
             + (f"; stopped early: {explored['stopped_by']}" if explored["stopped_by"] else "")
         )
+    for line in readiness_lines(data):
+        click.echo(f"conformance: client {line}")
     for line in gate_summary(data["gate"]):
         click.echo(f"conformance: {line}")
     click.echo(

@@ -11,6 +11,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.report._clients import readiness_of
 from conformance.report._text import clipped, trial_rate
 from conformance.run._baseline import MATCHED, finding_identity
 from conformance.run._scores import AreaScore, all_checks, area_order, area_scores
@@ -45,6 +46,8 @@ class Column:
     embedded: bool = False
     outcome: str = ""  # why the run did not conclude (unreachable, interrupted...); "" if it did
     latency: dict[str, Any] = field(default_factory=dict)  # results.json's latency figures
+    # Client name -> readiness entry (results.json's clients.readiness): READY, LIMITED...
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,6 +164,7 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Matrix:
             embedded=bool(data.get("endpoint", {}).get("embedded")),
             outcome=run_outcome(data),
             latency=dict(data.get("latency") or {}),
+            clients=readiness_of(data),
         )
         for name, (path, data) in zip(names, runs, strict=True)
     ]

@@ -26,7 +26,9 @@ from conformance.run._results import EXIT_INCONCLUSIVE, EXIT_NONCONFORMANT, EXIT
 from conformance.run._scores import CONCLUDED, EXPLORATION, all_checks
 
 BASELINE_VERSION = 1
-FAIL_ON = ("fail", "warn")
+# fail: broken MUSTs; warn: broken SHOULDs too; client: only findings that break a tested
+# client (their ``impact``, measured by the client replay), whatever their severity.
+FAIL_ON = ("fail", "warn", "client")
 FIELDS = ("check", "exchange", "json_path", "kind", "title")
 MATCHED = ("check", "exchange", "json_path", "kind")  # what identifies a finding
 
@@ -257,7 +259,9 @@ class Gate:
 
     def __post_init__(self) -> None:
         if self.fail_on not in FAIL_ON:
-            raise ConfigError(f"--fail-on {self.fail_on!r} is unknown; use 'fail' or 'warn'.")
+            raise ConfigError(
+                f"--fail-on {self.fail_on!r} is unknown; use 'fail', 'warn' or 'client'."
+            )
 
     def apply(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Results data (a stored results.json) judged again by this policy: a copy with its
@@ -280,6 +284,9 @@ class Gate:
                 seen = {"seen": rate(finding)} if rate(finding) else {}
                 if hits:
                     known.append({**ident, **seen})
+                elif self.fail_on == "client":
+                    if check.get("verdict") in ("FAIL", "WARN") and breaks_a_client(finding):
+                        new.append({**ident, **seen})
                 elif check.get("verdict") in failing:
                     new.append({**ident, **seen})
         verdicts = {str(c.get("id")): c.get("verdict") for c in checks}
@@ -307,6 +314,12 @@ class Gate:
             "unverified": unverified,
         }
         return gate, exit_code
+
+
+def breaks_a_client(finding: Mapping[str, Any]) -> bool:
+    """True when the client replay linked a client break to this finding (results.json)."""
+    impact = finding.get("impact")
+    return isinstance(impact, Mapping) and bool(impact.get("breaks"))
 
 
 def gate_summary(gate: Mapping[str, Any]) -> list[str]:

@@ -42,9 +42,7 @@ class Judged:
             "breaks": sorted({f"{r.client} ({r.mode}): {r.what()}" for r in self.breaks}),
             "must": sorted({_named(f) for f in self.findings if f.severity is Severity.MUST}),
             "should": sorted({_named(f) for f in self.findings if f.severity is Severity.SHOULD}),
-            "breaking": sorted(
-                {_named(f) for f in self.findings if impact(f, replayed).breaks}
-            ),
+            "breaking": sorted({_named(f) for f in self.findings if impact(f, replayed).breaks}),
         }
 
 
