@@ -24,8 +24,9 @@ def sse_bytes(lines: list[str]) -> bytes:
 
 
 def recorded_exchange(path: Path) -> Exchange:
-    """The exchange of one recording, named after its file (the request was not recorded:
-    a plain one is assumed, streamed when the recording is a stream)."""
+    """The exchange of one recording, named after its file. The request was not recorded: a
+    plain one is assumed, with what the answer shows it asked for (streamed, the tools it
+    calls, ``include_usage`` when chunks carry usage)."""
     text = path.read_text(encoding="utf-8")
     streamed = path.name.endswith(".chunks.txt")
     name = path.name.removesuffix(".chunks.txt").removesuffix(".json")
@@ -36,6 +37,7 @@ def recorded_exchange(path: Path) -> Exchange:
         "messages": [{"role": "user", "content": "hi"}],
         **({"stream": True} if streamed else {}),
         **({"tools": tools} if tools else {}),
+        **({"stream_options": {"include_usage": True}} if streamed and _usage(lines) else {}),
     }
     exchange = Exchange(
         id=f"{name}{'.stream' if streamed else ''}",
@@ -82,3 +84,15 @@ def _called(lines: list[str]) -> list[dict[str, Any]]:
         {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
         for n in names
     ]
+
+
+def _usage(lines: list[str]) -> bool:
+    """True when a chunk carries usage: the request asked for it (``include_usage``)."""
+    for line in lines:
+        try:
+            payload = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
+            return True
+    return False

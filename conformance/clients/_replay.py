@@ -70,7 +70,7 @@ class ClientRun:
         """What went wrong, in one line: "role 'assistantassistant' (should be 'assistant')"."""
         if self.error is not None:
             at = f" at event {self.chunk_index}" if self.chunk_index is not None else ""
-            return f"{self.error['type']}{at}: {self.error['message'][:160]}"
+            return f"{self.error['type']}{at}: {self.error['message'][:100]}"
         return "; ".join(d.describe() for d in self.differences[:3])
 
     def to_dict(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     model: str | None = None
     spec: Path | None = None
-    profile: str = "strict"
+    profile: str = "openai"  # the clients judge impact; strict is the document verbatim
     concurrency: int = 8
     trials: int = DEFAULT_TRIALS  # sends of each probe whose answer depends on sampling
     max_requests: int | None = None  # hard ceilings for the whole run; None: no ceiling
@@ -67,7 +67,7 @@ def resolve_settings(
     api_key: str | None = None,
     model: str | None = None,
     spec: str | Path | None = None,
-    profile: str = "strict",
+    profile: str = "openai",
     concurrency: int = 8,
     trials: int = DEFAULT_TRIALS,
     max_requests: int | None = None,

@@ -44,5 +44,6 @@ def run_server(
     contract: Contract | None = None,
 ) -> list[CheckResult]:
     """Every check's result against the reference server (model-like mode by default)."""
-    config = ServerConfig(api_key=KEY, mode=mode, seed=seed, defects=defects)
+    profile = contract.profile if contract is not None else "strict"
+    config = ServerConfig(api_key=KEY, mode=mode, seed=seed, defects=defects, profile=profile)
     return run_app(create_app(config), trials=trials, contract=contract)[1]
