@@ -48,9 +48,9 @@ def test_the_default_server_is_read_right_by_every_client(mode, clients):
     assert [r.what() for r in done.breaks()] == []
     tested = {c.name for c in done.clients if c.skipped is None}
     assert tested == ({*PYTHON, "openai-node", "ai-sdk"} if clients is None else set(PYTHON))
-    assert {name: e["status"] for name, e in readiness(done, sent).items() if name in tested} == {
-        name: "READY" for name in tested
-    }
+    assert {
+        name: e["status"] for name, e in readiness(done, sent).items() if name in tested
+    } == dict.fromkeys(tested, "READY")
 
 
 def test_the_strict_server_breaks_openai_python_on_streams_only(clients):

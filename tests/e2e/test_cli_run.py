@@ -60,6 +60,13 @@ def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path)
     assert html.count(' class="cf-row cf-row-PASS">') == len(verdicts)
     assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-PASS">' in html
     assert "conformance: conformant:" in proc.stdout
+    # The default server's answers are read right by every tested client (the replay).
+    readiness = data["clients"]["readiness"]
+    assert readiness["openai-python"]["status"] == "READY"
+    assert {r["status"] for r in readiness.values()} <= {"READY", "SKIP"}, readiness
+    properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert properties["conformance_client_openai-python"] == "READY"
+    assert "conformance: client openai-python 3.63.0: READY" in proc.stdout
 
 
 def test_a_defect_is_found_with_its_evidence(tmp_path):
