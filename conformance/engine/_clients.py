@@ -9,8 +9,9 @@ from dataclasses import replace
 
 from conformance.checks import Check
 from conformance.checks._model import Finding, Verdict, group_findings
-from conformance.clients import Replay
-from conformance.clients._impact import break_finding, unnamed
+from conformance.clients import Replay, replay
+from conformance.clients._impact import CLIENT_CHECK, break_finding, unnamed
+from conformance.engine._engine import Runner
 from conformance.engine._result import CheckResult
 from conformance.wire._exchange import Exchange
 from conformance.wire._redact import Redactor
@@ -59,3 +60,18 @@ def client_result(
         reason=redactor.text(reason),
         duration_s=time.perf_counter() - started + replay.duration_s,
     )
+
+
+def judge_catalogue(
+    runner: Runner, checks: Sequence[Check], *, clients: bool = True
+) -> list[CheckResult]:
+    """Every check in ``checks`` judged on ``runner``'s exchanges, as a run judges them:
+    ``client_reads_exchange`` last, on the replay of every exchange (left out when
+    ``clients`` is False: the tests that walk the catalogue per defect, where it costs a
+    replay each and another check names the defect)."""
+    results = [runner.evaluate(c) for c in checks if c.id != CLIENT_CHECK]
+    own = [c for c in checks if c.id == CLIENT_CHECK]
+    if clients and own:
+        replayed = replay(runner.exchanges)
+        results.append(client_result(own[0], replayed, results, runner.exchanges, Redactor([])))
+    return results
