@@ -56,6 +56,7 @@ class _State:
             profile=opt("conformance_profile"),
             concurrency=opt("conformance_concurrency"),
             trials=opt("conformance_trials"),
+            clients=not opt("conformance_no_clients"),
         )
 
     def explore_options(self) -> ExploreOptions:
@@ -123,6 +124,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=DEFAULT_TRIALS,
         help=f"Sends of each probe whose answer depends on sampling (default {DEFAULT_TRIALS}).",
+    )
+    group.addoption(
+        "--conformance-no-clients",
+        dest="conformance_no_clients",
+        action="store_true",
+        default=False,
+        help="Skip the client replay (the answers read by openai-python, langchain-openai, "
+        "openai-node and the AI SDK after the checks).",
     )
     group.addoption(
         "--conformance-phase",

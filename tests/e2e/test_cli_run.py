@@ -89,7 +89,18 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
     html = (out / "report.html").read_text()
     assert html.count(' class="cf-row cf-row-FAIL">') == 1
     assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-FAIL">' in html
-    assert html.count("<td><code>$.usage.total_tokens</code></td>") == len(findings)
+    # The client replay: the AI SDK computes total_tokens itself, so the wrong total breaks it
+    # (measured); where usage_arithmetic does not judge the exchange, client_reads_exchange
+    # names the break (a WARN). Without Node, the AI SDK is SKIP and nothing breaks.
+    clients = {c["id"]: c for c in data["checks"]}["client_reads_exchange"]
+    unnamed = [f for f in clients["findings"] if f["json_path"] == "$.usage.total_tokens"]
+    assert html.count("<td><code>$.usage.total_tokens</code></td>") == len(findings) + len(
+        unnamed
+    )
+    if data["clients"]["readiness"]["ai-sdk"]["status"] != "SKIP":
+        assert clients["verdict"] == "WARN"
+        assert {b["client"] for f in findings for b in f["impact"]["breaks"]} == {"ai-sdk"}
+        assert data["clients"]["readiness"]["ai-sdk"]["features"] == ["usage"]
     assert "Authorization: Bearer $CONFORMANCE_API_KEY" in html  # the curl reproduction
 
 
