@@ -78,7 +78,9 @@ class Reading:
                 ChoiceReading(
                     index=int(item.get("index") or 0),
                     role=_str(item.get("role")),
-                    content=_str(item.get("content")),
+                    content=item.get("content")
+                    if isinstance(item.get("content"), str | list)
+                    else None,
                     refusal=_str(item.get("refusal")),
                     reasoning=_str(item.get("reasoning")),
                     tool_calls=None

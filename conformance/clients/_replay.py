@@ -8,9 +8,9 @@ with the reason and the line that installs it.
 
 from __future__ import annotations
 
-import threading
+import json
+import sys
 import time
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 
 from conformance.clients import _node, _python
 from conformance.clients._compare import Difference, compare
+from conformance.clients._process import Worker
 from conformance.clients._reading import Reading, suite_reading
 from conformance.wire._exchange import Exchange
 
@@ -131,6 +132,13 @@ class Replay:
 
 def replayable(exchange: Exchange) -> bool:
     """A whole 2xx chat-completions answer the suite can read (a refusal is not a reading)."""
+    try:
+        return _replayable(exchange)
+    except ValueError:  # JSON too deep to judge: the checks say so; nothing to replay
+        return False
+
+
+def _replayable(exchange: Exchange) -> bool:
     return (
         exchange.ok
         and not exchange.body_truncated
@@ -154,30 +162,8 @@ def recorded(exchange: Exchange, body: bytes | None = None) -> _python.Recorded:
     )
 
 
-class Warm:
-    """What a replay needs, started before the run's checks end: the Node process (its
-    clients load meanwhile, on another core) and the Python clients' imports (in a thread:
-    the run mostly waits on the network). ``replay(..., warm=)`` uses it; ``close`` ends it."""
-
-    def __init__(self, node_dir: Path | None = None, clients: Sequence[str] = CLIENTS) -> None:
-        self.clients = tuple(clients)
-        self.node = (
-            _node.Runner(node_dir or _node.DEFAULT_DIR)
-            if any(c in NODE_CLIENTS for c in clients)
-            else None
-        )
-        self._imports = threading.Thread(target=_python.preload, args=(clients,), daemon=True)
-        self._imports.start()
-
-    def wait(self) -> None:
-        self._imports.join()
-
-    def close(self) -> None:
-        if self.node is not None:
-            self.node.close()
-
-
 NODE_CLIENTS = (_node.OPENAI_NODE, _node.AI_SDK)
+PYTHON_CLIENTS = (_python.OPENAI_PYTHON, _python.LANGCHAIN)
 # Clients that read one choice per request (they cannot ask for more): an answer to n > 1
 # is not theirs to read (both merge the choices of a stream into one message).
 ONE_CHOICE = (_python.LANGCHAIN, _node.AI_SDK)
@@ -189,6 +175,93 @@ def several_choices(exchange: Exchange) -> bool:
     return isinstance(n, int) and not isinstance(n, bool) and n > 1
 
 
+class Warm:
+    """The client runners of one replay, started before the run's checks end (their clients
+    load meanwhile) and fed each answer as it is recorded (``feed``): two processes, the
+    Python clients' (``_worker``) and the Node clients' (``node/replay.mjs``), on other cores
+    than the run. ``replay(..., warm=)`` finishes them; ``close`` ends them if it never does."""
+
+    def __init__(
+        self,
+        node_dir: Path | None = None,
+        clients: Sequence[str] = CLIENTS,
+        *,
+        in_process: bool = False,
+    ) -> None:
+        """``in_process``: the Python clients read here, when ``finish`` is called (a replay
+        of answers already recorded: no process to start, imports made once per process)."""
+        self.clients = tuple(clients)
+        self.statuses: dict[str, ClientStatus] = {}
+        self.workers: dict[str, Worker] = {}  # "python" / "node"
+        self.fed: set[str] = set()
+        self.in_process: list[dict[str, Any]] | None = [] if in_process else None
+        installed = []
+        for name in (c for c in clients if c in PYTHON_CLIENTS):
+            found = _python.version(name)
+            if found is None:
+                why = f"{name} is not installed; install it with: pip install {_python.PINS[name]}"
+                self.statuses[name] = ClientStatus(name, skipped=why)
+            else:
+                installed.append(name)
+                self.statuses[name] = ClientStatus(name, found)
+        self.installed = installed
+        if installed and self.in_process is None:
+            command = [sys.executable, "-m", "conformance.clients._worker", *installed]
+            self.workers["python"] = Worker(command)
+        node = [c for c in clients if c in NODE_CLIENTS]
+        if node:
+            command_line, cannot = _node.command(node_dir or _node.DEFAULT_DIR)
+            for name in node:
+                self.statuses[name] = ClientStatus(name, skipped=cannot)
+            if command_line is not None:
+                self.workers["node"] = Worker(command_line, cwd=node_dir or _node.DEFAULT_DIR)
+
+    def feed(self, exchange: Exchange) -> None:
+        """Hand ``exchange`` to the runners now, if it is a readable answer not fed yet."""
+        if exchange.id in self.fed or not replayable(exchange):
+            return
+        self.fed.add(exchange.id)
+        line = _node.protocol_line(exchange, recorded(exchange))
+        for worker in self.workers.values():
+            worker.send(line)
+        if self.in_process is not None:
+            self.in_process.append(line)
+
+    def finish(self) -> list[_node.Line]:
+        """Every reading the runners made; a runner that broke marks its clients ERROR."""
+        lines: list[_node.Line] = []
+        if self.in_process:
+            from conformance.clients._worker import read_line
+
+            clients = [(name, self.statuses[name].version or "") for name in self.installed]
+            built = {name: _python.Clients() for name in self.installed}
+            said = [
+                json.dumps(reading, default=str)
+                for line in self.in_process
+                for name, version in clients
+                for reading in read_line(line, [(name, version)], built[name])
+            ]
+            lines += _node.parse(said).lines
+        for kind, worker in self.workers.items():
+            said, error = worker.finish("Node" if kind == "node" else "Python clients'")
+            outcome = _node.parse(said)
+            error = error or outcome.error
+            for name, status in self.statuses.items():
+                if (name in NODE_CLIENTS) != (kind == "node"):
+                    continue
+                if error is not None:
+                    status.error = error
+                elif kind == "node":
+                    status.version = outcome.versions.get(name)
+            if error is None:
+                lines += outcome.lines
+        return lines
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+
+
 def replay(
     exchanges: Iterable[Exchange],
     *,
@@ -196,110 +269,30 @@ def replay(
     clients: Sequence[str] = CLIENTS,
     warm: Warm | None = None,
 ) -> Replay:
-    """Feed every replayable exchange to every tested client; compare each reading.
-    The Node clients read in their own process while the Python clients read here."""
+    """Every replayable exchange read by every tested client, each reading compared with
+    the suite's. ``warm``: runners started earlier and fed during the run."""
     started = time.perf_counter()
     chosen = [e for e in exchanges if replayable(e)]
     if warm is None:
-        warm = Warm(node_dir, clients)
-    clients = warm.clients
-    node_clients = [c for c in clients if c in NODE_CLIENTS]
-    node_result: list[_node.NodeOutcome] = []
-    feeder = None
-    if warm.node is not None:
-        runner = warm.node
-        feeder = threading.Thread(
-            target=lambda: node_result.append(runner.finish(chosen, recorded)), daemon=True
-        )
-        feeder.start()
-    warm.wait()
-    statuses: list[ClientStatus] = []
-    runs: list[ClientRun] = []
-    for name in (c for c in clients if c in _python.PINS):
-        version = _python.version(name)
-        if version is None:
-            why = f"{name} is not installed; install it with: pip install {_python.PINS[name]}"
-            statuses.append(ClientStatus(name, skipped=why))
+        warm = Warm(node_dir, clients, in_process=True)
+    for exchange in chosen:
+        warm.feed(exchange)
+    wanted = {e.id: e for e in chosen}
+    runs = []
+    for line in warm.finish():
+        read = wanted.get(line.exchange)
+        if read is None or line.client not in warm.clients:
             continue
-        statuses.append(ClientStatus(name, version))
-        built = _python.Clients()
-        for exchange in chosen:
-            runs.extend(_python_runs(name, version, exchange, built))
-    if feeder is not None:
-        feeder.join()
-        node = node_result[0] if node_result else _node.NodeOutcome(error="the runner broke")
-        for name in node_clients:
-            statuses.append(
-                ClientStatus(
-                    name,
-                    node.versions.get(name),
-                    skipped=node.skipped,
-                    error=node.error,
-                )
-            )
-        wanted = {e.id: e for e in chosen}
-        for line in node.lines:
-            if line.client in node_clients and line.exchange in wanted:
-                if line.client in ONE_CHOICE and several_choices(wanted[line.exchange]):
-                    continue
-                runs.append(_judged_node(line, wanted[line.exchange]))
+        if line.client in ONE_CHOICE and several_choices(read):
+            continue
+        runs.append(_judged(line, read))
+    statuses = [warm.statuses[c] for c in warm.clients if c in warm.statuses]
     return Replay(statuses, runs, [e.id for e in chosen], time.perf_counter() - started)
 
 
-def _python_runs(
-    name: str, version: str, exchange: Exchange, built: _python.Clients
-) -> list[ClientRun]:
-    if name in ONE_CHOICE and several_choices(exchange):
-        return []
-    want = suite_reading(exchange)
-    assert want is not None  # noqa: S101 - replayable() read it
-    out = []
-    for mode, read in _python.modes(name, exchange.streamed, built).items():
-        run = ClientRun(exchange.id, name, version, mode)
-        try:
-            run.differences = compare(want, _quietly(read, recorded(exchange)))
-        except Exception as exc:
-            run.error = {"type": type(exc).__name__, "message": str(exc)}
-            if exchange.streamed:
-                run.chunk_index = _locate(exchange, read, type(exc).__name__)
-        out.append(run)
-    return out
-
-
-def _quietly(read: _python.Mode, answer: _python.Recorded) -> Reading:
-    """``read(answer)`` with the client's own warnings (pydantic's, on a list where its type
-    says str) kept out of the run's: what it read is compared instead."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return read(answer)
-
-
-def _locate(exchange: Exchange, read: _python.Mode, error: str) -> int | None:
-    """The first event after which the client raises ``error`` (bisecting the stream)."""
-    events = exchange.data_events()
-
-    def raises(count: int) -> bool:
-        body = b"".join(f"data: {e.data}\n\n".encode() for e in events[:count])
-        try:
-            _quietly(read, recorded(exchange, body + b"data: [DONE]\n\n"))
-        except Exception as exc:
-            return type(exc).__name__ == error
-        return False
-
-    if not events or not raises(len(events)):
-        return None
-    low, high = 0, len(events)  # raises(high); not known for low
-    while high - low > 1:
-        middle = (low + high) // 2
-        if raises(middle):
-            high = middle
-        else:
-            low = middle
-    return events[high - 1].index
-
-
-def _judged_node(line: _node.Line, exchange: Exchange) -> ClientRun:
+def _judged(line: _node.Line, exchange: Exchange) -> ClientRun:
     run = ClientRun(exchange.id, line.client, line.version, line.mode, error=line.error)
+    run.chunk_index = line.chunk_index
     if line.error is None:
         want = suite_reading(exchange)
         if want is not None and line.reading is not None:

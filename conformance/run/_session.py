@@ -63,6 +63,27 @@ class PreflightStop:
     exit_code: int
 
 
+class _Feeding(Observer):
+    """The run's observer, and each exchange handed to the client runners when recorded."""
+
+    def __init__(self, inner: Observer | None, warm: Warm) -> None:
+        self.inner = inner if inner is not None else Observer()
+        self.warm = warm
+
+    def checks_planned(self, count: int) -> None:
+        self.inner.checks_planned(count)
+
+    def requests_planned(self, count: int) -> None:
+        self.inner.requests_planned(count)
+
+    def request_done(self, exchange: Exchange, tokens: int) -> None:
+        self.inner.request_done(exchange, tokens)
+        self.warm.feed(exchange)
+
+    def check_done(self, result: CheckResult) -> None:
+        self.inner.check_done(result)
+
+
 class Session:
     """Use as a context manager: entering loads the contract and starts what is needed."""
 
@@ -130,6 +151,11 @@ class Session:
                 verify_tls=not self.settings.insecure,
                 headers=self.settings.headers,
             )
+        observer = self.observer
+        if self.settings.clients:  # the client runners start now and read as answers come
+            self._warm = Warm()
+            self._stack.callback(self._warm.close)
+            observer = _Feeding(self.observer, self._warm)
         self.runner = Runner(
             self.endpoint,
             self.contract,
@@ -140,13 +166,10 @@ class Session:
             limiter=RateLimiter.parse(self.settings.rate_limit)
             if self.settings.rate_limit
             else None,
-            observer=self.observer,
+            observer=observer,
             trials=self.settings.trials,
         )
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        if self.settings.clients:  # the clients load while the checks run
-            self._warm = Warm()
-            self._stack.callback(self._warm.close)
         return self
 
     def __exit__(
