@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from conformance.checks import Check
+from conformance.checks import Check, probe_of
 from conformance.checks._model import Finding, Verdict, group_findings
 from conformance.clients import Replay, replay
 from conformance.clients._impact import CLIENT_CHECK, break_finding, unnamed
@@ -36,8 +36,8 @@ def client_result(
         finding = break_finding(run, by_id.get(run.exchange))
         own = replace(finding, check_id=check.id, severity=check.severity)
         findings.append(own.redacted(redactor))
-    findings = group_findings(findings)
     replayed = [by_id[i] for i in replay.exchanges if i in by_id]
+    findings = _over_trials(group_findings(findings), replayed)
     problems = [f"{c.name}: {c.error}" for c in replay.clients if c.error is not None]
     tested = replay.tested()
     if findings:
@@ -60,6 +60,24 @@ def client_result(
         reason=redactor.text(reason),
         duration_s=time.perf_counter() - started + replay.duration_s,
     )
+
+
+def _over_trials(findings: list[Finding], replayed: Sequence[Exchange]) -> list[Finding]:
+    """One finding per probe for the same break in several trials of it (``probe#2``...),
+    saying in how many of the probe's replayed trials it was seen, as the engine's are."""
+    trials: dict[str, int] = {}
+    for exchange in replayed:
+        trials[probe_of(exchange.id)] = trials.get(probe_of(exchange.id), 0) + 1
+    merged: dict[tuple[str, str, str], Finding] = {}
+    for finding in findings:
+        probe = probe_of(finding.exchange.id) if finding.exchange is not None else ""
+        key = (probe, finding.json_path, finding.failure)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = replace(finding, seen=1, trials=trials.get(probe, 1))
+        else:
+            merged[key] = replace(seen, count=seen.count + finding.count, seen=seen.seen + 1)
+    return list(merged.values())
 
 
 def judge_catalogue(
