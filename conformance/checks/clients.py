@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conformance.checks._model import Finding, Severity
-from conformance.checks._probes import CHAT, STREAMS
 from conformance.checks._registry import CheckContext, NotApplicable, check
 from conformance.wire._exchange import Exchange
 
 RESPONSE = "#/components/schemas/ChatCompletionResponse"
 
 
-@check(area="clients", severity=Severity.SHOULD, spec=RESPONSE, probes=[CHAT.id, *STREAMS])
+# No probes of its own: it reads every answer of the run, after the other checks.
+@check(area="clients", severity=Severity.SHOULD, spec=RESPONSE, probes=[])
 def client_reads_exchange(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """Every tested client reads each answer as its bytes say (a break no other check names).
 

@@ -60,7 +60,8 @@ def break_finding(run: ClientRun, exchange: Exchange | None) -> Finding:
     path = "$" if first is None else f"$.{first.field}"
     return Finding(
         title=f"{run.client} {run.version} ({run.mode}) {what} {topic}: {run.what()}",
-        kind=f"{run.client} {run.mode} {what} {topic}",
+        # Stable: the client, its mode and the field, never a value from the answer.
+        kind=" ".join((run.client, run.mode, what, topic)),
         json_path=path,
         expected="what the bytes say" if first is None else first.want,
         actual=run.error if first is None else first.got,
