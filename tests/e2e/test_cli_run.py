@@ -94,9 +94,7 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
     # names the break (a WARN). Without Node, the AI SDK is SKIP and nothing breaks.
     clients = {c["id"]: c for c in data["checks"]}["client_reads_exchange"]
     unnamed = [f for f in clients["findings"] if f["json_path"] == "$.usage.total_tokens"]
-    assert html.count("<td><code>$.usage.total_tokens</code></td>") == len(findings) + len(
-        unnamed
-    )
+    assert html.count("<td><code>$.usage.total_tokens</code></td>") == len(findings) + len(unnamed)
     if data["clients"]["readiness"]["ai-sdk"]["status"] != "SKIP":
         assert clients["verdict"] == "WARN"
         assert {b["client"] for f in findings for b in f["impact"]["breaks"]} == {"ai-sdk"}

@@ -120,7 +120,10 @@ def test_a_broken_or_missing_baseline_is_a_usage_error_before_any_request(tmp_pa
     assert proc.stderr.startswith(f"conformance: error: --baseline '{broken}' is not valid YAML")
     proc = run(tmp_path / "r", "--fail-on", "error")
     assert proc.returncode == 2
-    assert "Invalid value for '--fail-on': 'error' is not one of 'fail', 'warn', 'client'." in proc.stderr
+    assert (
+        "Invalid value for '--fail-on': 'error' is not one of 'fail', 'warn', 'client'."
+        in proc.stderr
+    )
     proc = run(tmp_path / "r", "--strict-baseline")
     assert proc.returncode == 2
     assert proc.stderr == (
