@@ -143,6 +143,7 @@ def _replayable(exchange: Exchange) -> bool:
         exchange.ok
         and not exchange.body_truncated
         and exchange.decoding is None
+        and exchange.too_deep() is None  # not judged by the checks: nothing to compare with
         and isinstance(exchange.request.body, dict)
         and "messages" in exchange.request.body
         and suite_reading(exchange) is not None
