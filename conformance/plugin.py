@@ -80,6 +80,7 @@ class _State:
             concurrency=opt("conformance_concurrency"),
             trials=opt("conformance_trials"),
             expect_auth=opt("conformance_expect_auth"),
+            clients=not opt("conformance_no_clients"),
         )
 
     def explore_options(self) -> ExploreOptions:
@@ -136,9 +137,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--conformance-profile",
         dest="conformance_profile",
-        default="strict",
+        default="openai",
         choices=list(PROFILES),
-        help="strict: the document as written; openai: with schemas/openai.overlay.yaml.",
+        help="openai (default): the document with schemas/openai.overlay.yaml; strict: the "
+        "document as written.",
     )
     group.addoption(
         "--conformance-concurrency",
@@ -160,6 +162,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="The endpoint must require an API key (else an open endpoint's auth checks SKIP).",
+    )
+    group.addoption(
+        "--conformance-no-clients",
+        dest="conformance_no_clients",
+        action="store_true",
+        default=False,
+        help="Skip the client replay (the answers read by openai-python, langchain-openai, "
+        "openai-node and the AI SDK after the checks).",
     )
     group.addoption(
         "--conformance-phase",
@@ -265,6 +275,14 @@ def _mark_junit(config: pytest.Config, run: Session) -> None:
     if xml is None:
         return
     info = run.info()
+    from conformance.report._clients import junit_properties
+    from conformance.run._results import clients_record
+
+    replayed = run.client_replay() if run.results else None
+    if replayed is not None:
+        data = {"clients": clients_record(replayed, run.runner.exchanges)}
+        for name, value in junit_properties(data):
+            xml.add_global_property(name, value)
     if info.partial:
         xml.add_global_property("conformance_partial", "true")
     if run.interrupted is not None:
@@ -323,7 +341,7 @@ def conformance_session(request: pytest.FixtureRequest) -> Session:
 @pytest.fixture
 def conformance_check(request: pytest.FixtureRequest, conformance_session: Session) -> CheckResult:
     """Judge the check named by the test's parameter; ERROR raises ``Inconclusive``."""
-    result = conformance_session.runner.evaluate(get_check(str(request.param)))
+    result = conformance_session.evaluate(get_check(str(request.param)))
     return _judged(request, conformance_session, result)
 
 

@@ -22,13 +22,15 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "contract": (),
     "checks": ("wire", "contract"),
     "server": ("wire", "contract"),
-    "engine": ("wire", "contract", "checks"),
+    # Client replay: recorded exchanges fed to real client libraries, never the network.
+    "clients": ("wire", "contract", "checks"),
+    "engine": ("wire", "contract", "checks", "clients"),
     "explore": ("wire", "contract", "checks", "engine"),
-    "run": ("wire", "contract", "checks", "server", "engine", "explore"),
+    "run": ("wire", "contract", "checks", "clients", "server", "engine", "explore"),
     # Observed traffic (conformance proxy, conformance judge): at the run's level, on the
     # checks through exploration's judge and the run's results builder; never the server.
-    "proxy": ("wire", "contract", "checks", "engine", "explore", "run"),
-    "report": ("wire", "contract", "checks", "engine", "explore", "run"),
+    "proxy": ("wire", "contract", "checks", "clients", "engine", "explore", "run"),
+    "report": ("wire", "contract", "checks", "clients", "engine", "explore", "run"),
     # Extensions for other tools (schemathesis): they reuse the checks and exploration's
     # judge, and know nothing of our run, report, server, plugin or CLI.
     "contrib": ("wire", "contract", "checks", "engine", "explore"),
@@ -40,6 +42,7 @@ NEVER: dict[str, tuple[str, ...]] = {
     "contract": ("pytest", "pytest_html", "click", "rich", "httpx", "starlette", "uvicorn"),
     "checks": ("pytest", "pytest_html", "click", "rich", "httpx", "starlette", "uvicorn"),
     "server": ("pytest", "pytest_html", "click", "rich"),
+    "clients": ("pytest", "pytest_html", "click", "rich", "starlette", "uvicorn"),
     "engine": ("pytest", "pytest_html", "click", "rich"),
     "explore": ("pytest", "pytest_html", "click", "rich"),
     "run": ("pytest", "pytest_html", "click", "rich"),

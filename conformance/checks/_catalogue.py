@@ -12,6 +12,7 @@ AREAS = (
     *("http", "envelope", "stream", "usage", "finish", "sampling", "parameters"),
     *("auth", "errors"),
     *("tools", "response_format", "logprobs", "messages", "reasoning"),
+    "clients",  # last: the client replay reads every exchange after the other checks
 )
 
 for _area in AREAS:

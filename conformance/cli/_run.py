@@ -141,7 +141,16 @@ from conformance.run._settings import DEFAULT_TRIALS, MAX_TRIALS, resolve_settin
     type=click.Choice(FAIL_ON),
     default="fail",
     show_default=True,
-    help="What fails the run (exit 1): fail = broken MUSTs; warn = broken SHOULDs too.",
+    help="What fails the run (exit 1): fail = broken MUSTs; warn = broken SHOULDs too; "
+    "client = only findings that break a tested client (measured by the client replay).",
+)
+@click.option(
+    "--clients/--no-clients",
+    default=True,
+    show_default=True,
+    help="Replay every answer through openai-python, langchain-openai, openai-node and the "
+    "Vercel AI SDK after the checks (never over the network) and say which clients each "
+    "finding breaks. A client not installed is SKIP with its install line.",
 )
 @click.option(
     "--baseline",
@@ -231,6 +240,12 @@ def run(
     unselected = select_problem(select, phase)
     if unselected is not None:
         fail(unselected, EXIT_USAGE)
+    if fail_on == "client" and not settings.clients:
+        fail(
+            "--fail-on client needs the client replay, which --no-clients turns off; "
+            "drop one of them.",
+            EXIT_USAGE,
+        )
     progress = Progress(choose_mode(sys.stderr, quiet=quiet), verbose=verbose)
     gate = _gate(fail_on, baseline, strict_baseline)
     _check_report_dir(report_dir)  # created now (and last): every other refusal leaves none

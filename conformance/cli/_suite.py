@@ -13,6 +13,7 @@ import click
 from conformance.cli._actions import publish
 from conformance.cli._runio import EXIT_INTERRUPTED, AtomicOutputs, interruptible
 from conformance.report._causes import plural
+from conformance.report._clients import readiness_lines
 from conformance.report._progress import Progress
 from conformance.report._text import outcome_lines
 from conformance.run._baseline import gate_summary, warn_gate_line
@@ -186,6 +187,8 @@ def _print_summary(data: dict[str, Any], checks: int, report_dir: Path) -> None:
             f" {len(explored['findings'])} distinct findings"
             + (f"; stopped early: {explored['stopped_by']}" if explored["stopped_by"] else "")
         )
+    for line in readiness_lines(data):
+        click.echo(f"conformance: client {line}")
     for line in gate_summary(data["gate"]):
         click.echo(f"conformance: {line}")
     warned = warn_gate_line(data)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance.report._causes import root_causes
+from conformance.report._clients import readiness_of
 from conformance.report._text import clipped, trial_rate
 from conformance.run._baseline import MATCHED, finding_identity
 from conformance.run._scores import AreaScore, all_checks, area_order, area_scores
@@ -50,8 +51,9 @@ class Column:
     latency: dict[str, Any] = field(default_factory=dict)  # results.json's latency figures
     why: str = ""  # a run that ran no check: its notes, in full (key variable unset, model 404)
     report: str = ""  # the run's report.html relative to the page ("" when there is none)
-    clients: Any = None  # results.json's client readiness record, whatever its shape
     causes: list[str] = field(default_factory=list)  # root causes of its ERRORs, one line each
+    # Client name -> readiness entry (results.json's clients.readiness): READY, LIMITED...
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -206,8 +208,8 @@ def build_matrix(runs: Sequence[tuple[str, Mapping[str, Any]]], page: Path | Non
             latency=dict(data.get("latency") or {}),
             why="" if data.get("checks") else "; ".join(str(n) for n in data.get("notes") or []),
             report=report_link(path, page),
-            clients=data.get("clients"),
             causes=[cause.line() for cause in root_causes(data)],
+            clients=readiness_of(data),
         )
         for name, (path, data) in zip(names, runs, strict=True)
     ]

@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from conformance._version import __version__
+from conformance.report._clients import short
 from conformance.report._compare import STATUSES, Column, Matrix, Row
 from conformance.report._compare_latency import latency_html, latency_markdown
 from conformance.report._html_evidence import anchor
@@ -121,24 +122,10 @@ def _matrix_rows(matrix: Matrix) -> list[str]:
     return body
 
 
-def clients_text(clients: Any) -> str:
-    """A run's client readiness in a few words ("openai-python READY, langchain LIMITED"),
-    from whatever shape results.json gives it: a mapping or a list of records."""
-    if isinstance(clients, Mapping):
-        items = list(clients.items())
-    elif isinstance(clients, list):
-        items = [
-            (c.get("client") or c.get("name") or "?", c) for c in clients if isinstance(c, Mapping)
-        ]
-    else:
-        return ""
-    words = []
-    for name, value in items:
-        status = value
-        if isinstance(value, Mapping):
-            status = next((value[k] for k in ("readiness", "status", "verdict") if k in value), "")
-        words.append(f"{name} {status}".strip())
-    return ", ".join(words)
+def clients_text(clients: Mapping[str, Mapping[str, Any]]) -> str:
+    """A run's client readiness in a few words ("openai-python READY, langchain LIMITED
+    (streaming)"): the summary row's cell; the readiness table has the evidence."""
+    return ", ".join(f"{name} {short(entry)}" for name, entry in clients.items())
 
 
 def _summary_row(column: Column) -> str:
@@ -243,11 +230,54 @@ def render_html(matrix: Matrix) -> str:
         '<p class="muted">score = PASS / (PASS + WARN + FAIL + ERROR); SKIP is counted '
         "but not scored; an area with ERRORs is never 100%.</p>"
         f"{latency_html(matrix)}"
+        f"{clients_html(matrix)}"
         '<h2>Endpoints</h2><table id="endpoints"><thead><tr><th></th><th>endpoint</th>'
         "<th>model</th><th>profile</th><th>verdict</th><th>started</th><th>results</th></tr>"
         f"</thead><tbody>{endpoints}</tbody></table>"
         f'<p class="muted">conformance {escape(__version__)}</p></body></html>\n'
     )
+
+
+def client_names(matrix: Matrix) -> list[str]:
+    """Every client any run tested, in first-seen order."""
+    return list(dict.fromkeys(name for c in matrix.columns for name in c.clients))
+
+
+def clients_html(matrix: Matrix) -> str:
+    """Client readiness per endpoint: READY, LIMITED (features), NOT READY (the replay)."""
+    names = client_names(matrix)
+    if not names:
+        return ""
+    heads = "".join(f"<th>{_head(c)}</th>" for c in matrix.columns)
+    rows = "".join(
+        f"<tr><th>{escape(name)}</th>"
+        + "".join(
+            f"<td>{escape(short(c.clients[name])) if name in c.clients else 'not run'}</td>"
+            for c in matrix.columns
+        )
+        + "</tr>"
+        for name in names
+    )
+    return (
+        '<h2>Client readiness</h2><table id="clients"><thead><tr><th>client</th>'
+        f"{heads}</tr></thead><tbody>{rows}</tbody></table>"
+        '<p class="muted">Every answer replayed through the client (never the network) and '
+        "compared with the suite's reading: READY reads all; LIMITED breaks only on the "
+        "features named; NOT READY breaks on a plain answer.</p>"
+    )
+
+
+def clients_markdown(matrix: Matrix) -> list[str]:
+    names = client_names(matrix)
+    if not names:
+        return []
+    out = ["", "### Client readiness", ""]
+    out.append("| client | " + " | ".join(_md(c.label) for c in matrix.columns) + " |")
+    out.append("| --- |" + " --- |" * len(matrix.columns))
+    for name in names:
+        cells = [short(c.clients[name]) if name in c.clients else "not run" for c in matrix.columns]
+        out.append(f"| {_md(name)} | " + " | ".join(_md(x) for x in cells) + " |")
+    return out
 
 
 def _md(text: str) -> str:
@@ -308,6 +338,7 @@ def render_markdown(matrix: Matrix) -> str:
     if causes:  # each once: the cells they left inconclusive do not repeat them
         out += ["", "### Causes of inconclusive checks", ""]
         out += [f"- {_md(label)}: {_md(line)}" for label, line in causes]
+    out.extend(clients_markdown(matrix))
     if notes:
         out.append("")
         out.append("### Findings")

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from conformance.report._causes import root_causes
+from conformance.report._clients import readiness_html
 from conformance.report._html_evidence import anchor, as_text
 from conformance.run._scores import VERDICTS, all_checks, area_scores
 from conformance.wire._latency import latency_line
@@ -95,6 +96,9 @@ def header_card(data: Mapping[str, Any]) -> str:
                 + ' (<a href="#cf-faults">details</a>)',
             )
         )
+    clients = readiness_html(data)
+    if clients:
+        rows.append(("clients", clients))
     rows.extend(_network_rows(data))
     if data.get("partial"):
         rows.append(("partial", '<b class="cf-verdict-WARN">the run stopped early</b>'))

@@ -59,6 +59,7 @@ def findings_table(findings: list[Mapping[str, Any]], known: set[int] | None = N
             f'<tr class="cf-finding"><td>{escape(str(f.get("title", "")))}'
             + (f" (seen {f['count']} times)" if f.get("count", 1) > 1 else "")
             + trial_rate(f.get("seen", 1), f.get("trials", 1))
+            + _impact_html(f.get("impact"))
             + f"</td><td><code>{escape(str(f.get('json_path', '')))}</code></td>"
             f"<td><code>{escape(str(f.get('schema_path') or ''))}</code></td>"
             f"<td><pre>{cut(as_text(f.get('expected')), VALUE_LIMIT)}</pre></td>"
@@ -70,6 +71,17 @@ def findings_table(findings: list[Mapping[str, Any]], known: set[int] | None = N
         '<table class="cf-findings"><thead><tr><th>finding</th><th>JSON path</th>'
         "<th>schema path</th><th>expected</th><th>actual</th><th>exchange</th>"
         f"{baseline_head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _impact_html(impact: Any) -> str:
+    """Which tested clients the finding breaks (the client replay's measure), or nothing."""
+    if not isinstance(impact, Mapping) or not impact.get("summary"):
+        return ""
+    tone = "FAIL" if impact.get("breaks") else "PASS"
+    return (
+        f'<br><span class="cf-impact cf-verdict-{tone}">clients: '
+        f"{escape(str(impact['summary']))}</span>"
     )
 
 

@@ -30,7 +30,9 @@ from conformance.run._results import EXIT_INCONCLUSIVE, EXIT_NONCONFORMANT, EXIT
 from conformance.run._scores import CONCLUDED, EXPLORATION, all_checks
 
 BASELINE_VERSION = 1
-FAIL_ON = ("fail", "warn")
+# fail: broken MUSTs; warn: broken SHOULDs too; client: only findings that break a tested
+# client (their ``impact``, measured by the client replay), whatever their severity.
+FAIL_ON = ("fail", "warn", "client")
 FIELDS = ("check", "exchange", "json_path", "kind", "title")  # the text fields of an entry
 MATCHED = ("check", "json_path", "kind")  # what identifies a finding (model.finding_key)
 
@@ -294,7 +296,9 @@ class Gate:
 
     def __post_init__(self) -> None:
         if self.fail_on not in FAIL_ON:
-            raise ConfigError(f"--fail-on {self.fail_on!r} is unknown; use 'fail' or 'warn'.")
+            raise ConfigError(
+                f"--fail-on {self.fail_on!r} is unknown; use 'fail', 'warn' or 'client'."
+            )
 
     def apply(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Results data (a stored results.json) judged again by this policy: a copy with its
@@ -317,6 +321,9 @@ class Gate:
                 used.update(hits)
                 if hits:
                     _note(known, ident, finding)
+                elif self.fail_on == "client":
+                    if check.get("verdict") in ("FAIL", "WARN") and breaks_a_client(finding):
+                        _note(new, ident, finding)
                 elif check.get("verdict") in failing:
                     _note(new, ident, finding)
         verdicts = {str(c.get("id")): c.get("verdict") for c in checks}
@@ -379,6 +386,12 @@ def warn_gate_line(data: Mapping[str, Any]) -> str | None:
         f"the gate failed the run: --fail-on warn, and {n} WARN{'s' if n > 1 else ''} "
         f"(a broken SHOULD) {'are' if n > 1 else 'is'} not in a baseline: {', '.join(warned)}"
     )
+
+
+def breaks_a_client(finding: Mapping[str, Any]) -> bool:
+    """True when the client replay linked a client break to this finding (results.json)."""
+    impact = finding.get("impact")
+    return isinstance(impact, Mapping) and bool(impact.get("breaks"))
 
 
 def gate_summary(gate: Mapping[str, Any]) -> list[str]:

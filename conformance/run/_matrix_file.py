@@ -44,7 +44,7 @@ class MatrixEndpoint:
     base_url: str
     models: tuple[str, ...]
     api_key_env: str | None = None
-    profile: str = "strict"
+    profile: str = "openai"
     rate_limit: str | None = None
     concurrency: int = 8
     headers: tuple[tuple[str, str], ...] = ()
@@ -155,7 +155,7 @@ def _endpoint(at: str, name: str, entry: Any) -> tuple[MatrixEndpoint | None, li
     if isinstance(concurrency, bool) or not isinstance(concurrency, int):
         problems.append(f"{at}.concurrency: {concurrency!r} is not a whole number; e.g. 4.")
         concurrency = 8
-    profile = entry.get("profile", "strict")
+    profile = entry.get("profile", "openai")
     rate_limit = entry.get("rate_limit")
     if rate_limit is not None:
         rate_limit = str(rate_limit)

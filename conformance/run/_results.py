@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from conformance._version import __version__
 from conformance.checks._model import Verdict
+from conformance.clients import Replay
+from conformance.clients._impact import impact, readiness
 from conformance.engine._result import CheckResult, Usage
 from conformance.wire._exchange import Exchange
 from conformance.wire._latency import figures as latency_figures
@@ -108,6 +110,7 @@ def build(
     gate: Gating | None = None,
     stopped_exit: int | None = None,
     observed: Mapping[str, Any] | None = None,
+    replay: Replay | None = None,
 ) -> dict[str, Any]:
     """The whole of results.json, assembled here and only here: nothing is patched after.
 
@@ -120,7 +123,7 @@ def build(
     """
     verdict, exit_code = outcome(results)
     totals = Counter(r.verdict.value for r in results)
-    checks = [r.to_dict() for r in results]
+    checks = [_with_impact(r, replay) for r in results]
     gated = None
     if gate is not None:
         gated, exit_code = gate.decide(checks)
@@ -170,12 +173,33 @@ def build(
         "exchanges": recorded,
         "phases": phases,
         "explore": explored.to_dict() if explored else None,
+        "clients": clients_record(replay, exchanges),
     }
     if gated is not None:
         data["gate"] = gated
     if observed is not None:
         data["observed"] = dict(observed)
     return data
+
+
+def _with_impact(result: CheckResult, replay: Replay | None) -> dict[str, Any]:
+    """The check's record, each finding with which tested clients it breaks."""
+    record = result.to_dict()
+    if replay is not None:
+        for finding, entry in zip(result.findings, record["findings"], strict=True):
+            entry["impact"] = impact(finding, replay).to_dict()
+    return record
+
+
+def clients_record(replay: Replay | None, exchanges: Sequence[Exchange]) -> dict[str, Any]:
+    """results.json's ``clients``: each tested client's readiness and every reading."""
+    if replay is None:
+        return {"replayed": False, "readiness": {}, "replay": None}
+    return {
+        "replayed": True,
+        "readiness": readiness(replay, exchanges),
+        "replay": replay.to_dict(),
+    }
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

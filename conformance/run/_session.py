@@ -18,8 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from conformance.checks import Check
+from conformance.clients import Replay, replay
+from conformance.clients._impact import CLIENT_CHECK
+from conformance.clients._replay import Warm
 from conformance.contract._spec import Contract
 from conformance.engine._budget import Budget
+from conformance.engine._clients import client_result
 from conformance.engine._engine import Runner
 from conformance.engine._result import CheckResult, Observer
 from conformance.explore import ExploreOptions
@@ -43,6 +48,7 @@ from conformance.run._settings import Settings
 from conformance.wire._client import Endpoint
 from conformance.wire._exchange import Exchange
 from conformance.wire._ratelimit import RateLimiter
+from conformance.wire._redact import Redactor
 from conformance.wire._retry import RETRY_STATUSES, RetryPolicy, not_retried, status_reason
 
 if TYPE_CHECKING:
@@ -55,6 +61,27 @@ class PreflightStop:
 
     message: str
     exit_code: int
+
+
+class _Feeding(Observer):
+    """The run's observer, and each exchange handed to the client runners when recorded."""
+
+    def __init__(self, inner: Observer | None, warm: Warm) -> None:
+        self.inner = inner if inner is not None else Observer()
+        self.warm = warm
+
+    def checks_planned(self, count: int) -> None:
+        self.inner.checks_planned(count)
+
+    def requests_planned(self, count: int) -> None:
+        self.inner.requests_planned(count)
+
+    def request_done(self, exchange: Exchange, tokens: int) -> None:
+        self.inner.request_done(exchange, tokens)
+        self.warm.feed(exchange)
+
+    def check_done(self, result: CheckResult) -> None:
+        self.inner.check_done(result)
 
 
 class Session:
@@ -87,6 +114,8 @@ class Session:
         self.gate = Gate()  # what fails the run: --fail-on, --baseline (set by the CLI)
         self.explore_options = explore if explore is not None else ExploreOptions()
         self.exploration: Exploration | None = None  # set once exploration has run
+        self._replay: Replay | None = None  # the client replay, once the checks are judged
+        self._warm: Warm | None = None
         self.phase = "checks"  # what the suite runs: "checks", "explore" or "all" (CLI)
         self.contract: Contract
         self.endpoint: Endpoint
@@ -122,6 +151,11 @@ class Session:
                 verify_tls=not self.settings.insecure,
                 headers=self.settings.headers,
             )
+        observer = self.observer
+        if self.settings.clients:  # the client runners start now and read as answers come
+            self._warm = Warm()
+            self._stack.callback(self._warm.close)
+            observer = _Feeding(self.observer, self._warm)
         self.runner = Runner(
             self.endpoint,
             self.contract,
@@ -132,7 +166,7 @@ class Session:
             limiter=RateLimiter.parse(self.settings.rate_limit)
             if self.settings.rate_limit
             else None,
-            observer=self.observer,
+            observer=observer,
             trials=self.settings.trials,
             expect_auth=self.settings.expect_auth,
             evidence_tokens=self.settings.evidence_tokens,
@@ -245,6 +279,32 @@ class Session:
             return EXIT_INTERRUPTED
         return self.preflight_exit
 
+    def evaluate(self, check: Check) -> CheckResult:
+        """Judge ``check``: by the runner, or (``client_reads_exchange``, judged after the
+        others) on the client replay of every exchange recorded so far."""
+        if check.id != CLIENT_CHECK:
+            return self.runner.evaluate(check)
+        self.runner.fetch(check.probes)
+        result = client_result(
+            check,
+            self.client_replay(),
+            self.results,
+            self.runner.exchanges,
+            Redactor([self.endpoint.api_key]),
+        )
+        if self.observer is not None:
+            self.observer.check_done(result)
+        return result
+
+    def client_replay(self) -> Replay | None:
+        """Every recorded exchange read by the tested clients (once, after the checks);
+        None when the settings turn the replay off (``--no-clients``)."""
+        if not self.settings.clients:
+            return None
+        if self._replay is None:
+            self._replay = replay(self.runner.exchanges, warm=self._warm)
+        return self._replay
+
     def results_data(self) -> dict[str, Any]:
         """results.json, built in one place (``_results.build``)."""
         return build(
@@ -259,6 +319,7 @@ class Session:
             explored=self.exploration,
             gate=self.gate,
             stopped_exit=self.stopped_exit(),
+            replay=self.client_replay() if self.results else None,
         )
 
     def explore(self) -> Exploration:

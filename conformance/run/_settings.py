@@ -34,7 +34,7 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     model: str | None = None
     spec: Path | None = None
-    profile: str = "strict"
+    profile: str = "openai"  # the clients judge impact; strict is the document verbatim
     concurrency: int = 8
     trials: int = DEFAULT_TRIALS  # sends of each probe whose answer depends on sampling
     max_requests: int | None = None  # hard ceilings for the whole run; None: no ceiling
@@ -48,6 +48,7 @@ class Settings:
     headers: tuple[tuple[str, str], ...] = ()  # extra request headers (--header)
     expect_auth: bool = False  # an endpoint that accepts any key FAILs the auth checks
     evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS  # tokens for trials past --trials
+    clients: bool = True  # replay every answer through the tested clients (--no-clients)
 
     @property
     def embedded(self) -> bool:
@@ -69,7 +70,7 @@ def resolve_settings(
     api_key: str | None = None,
     model: str | None = None,
     spec: str | Path | None = None,
-    profile: str = "strict",
+    profile: str = "openai",
     concurrency: int = 8,
     trials: int = DEFAULT_TRIALS,
     max_requests: int | None = None,
@@ -84,6 +85,7 @@ def resolve_settings(
     expect_auth: bool = False,
     evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
     env: Mapping[str, str] | None = None,
+    clients: bool = True,
 ) -> Settings:
     """Fill gaps from the environment and check every value; raise ``ConfigError`` if wrong."""
     env = os.environ if env is None else env
@@ -144,6 +146,7 @@ def resolve_settings(
         headers=parse_headers(headers),
         expect_auth=expect_auth,
         evidence_tokens=evidence_tokens,
+        clients=clients,
     )
 
 

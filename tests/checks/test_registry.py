@@ -78,6 +78,7 @@ CATALOGUE = {
     "stream_stop_honoured": ("stream", Severity.MUST),
     "stream_text_intact": ("stream", Severity.MUST),
     "logprobs_spell_content": ("logprobs", Severity.MUST),
+    "client_reads_exchange": ("clients", Severity.SHOULD),
 }
 
 
@@ -108,7 +109,8 @@ def test_every_check_is_complete(check):
     assert check.title
     assert check.title == inspect.getdoc(check.func).splitlines()[0].rstrip(".")
     assert len(check.description.splitlines()) > 2, "a docstring body says why the rule holds"
-    assert check.probes
+    # client_reads_exchange has no probe of its own: it reads every answer of the run.
+    assert check.probes or check.id == "client_reads_exchange"
     assert set(check.probes) <= {p.id for p in registered_probes()}
     assert inspect.getmodule(check.func).__name__ == f"conformance.checks.{check.area}"
 

@@ -12,7 +12,7 @@ def test_nothing_given_means_the_embedded_server():
     settings = resolve_settings(env={})
     assert settings.embedded
     assert settings.api_key is None
-    assert settings.profile == "strict"
+    assert settings.profile == "openai"  # the clients judge impact (README)
 
 
 def test_options_win_over_the_environment():

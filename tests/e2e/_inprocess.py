@@ -10,6 +10,7 @@ import httpx
 
 from conformance.checks import registered_checks
 from conformance.contract._spec import Contract
+from conformance.engine._clients import judge_catalogue
 from conformance.engine._engine import Runner
 from conformance.engine._result import CheckResult
 from conformance.run._settings import DEFAULT_TRIALS
@@ -39,7 +40,9 @@ def run_app(
     checks = registered_checks()
     runner.fetch([p for c in checks for p in c.probes])  # all at once, as a run sends them
     runner.gather_evidence(checks)
-    return runner, [runner.evaluate(c) for c in checks]
+    # client_reads_exchange left out: a replay per run; tests/clients and the clean-server
+    # tests of tests/e2e/test_defects_found.py judge it.
+    return runner, judge_catalogue(runner, checks, clients=False)
 
 
 def run_server(
@@ -51,5 +54,6 @@ def run_server(
     contract: Contract | None = None,
 ) -> list[CheckResult]:
     """Every check's result against the reference server (model-like mode by default)."""
-    config = ServerConfig(api_key=KEY, mode=mode, seed=seed, defects=defects)
+    profile = contract.profile if contract is not None else "strict"
+    config = ServerConfig(api_key=KEY, mode=mode, seed=seed, defects=defects, profile=profile)
     return run_app(create_app(config), trials=trials, contract=contract)[1]

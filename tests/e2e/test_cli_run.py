@@ -63,6 +63,13 @@ def test_run_against_the_embedded_server_passes_and_writes_three_files(tmp_path)
     assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-PASS">' in html
     assert "conformance: conformant:" in proc.stdout
     assert "conformance: checks:" not in proc.stdout  # one phase: the line above says it all
+    # The default server's answers are read right by every tested client (the replay).
+    readiness = data["clients"]["readiness"]
+    assert readiness["openai-python"]["status"] == "READY"
+    assert {r["status"] for r in readiness.values()} <= {"READY", "SKIP"}, readiness
+    properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert properties["conformance_client_openai-python"] == "READY"
+    assert "conformance: client openai-python 3.63.0: READY" in proc.stdout
 
 
 def test_a_defect_is_found_with_its_evidence(tmp_path):
@@ -89,7 +96,16 @@ def test_a_defect_is_found_with_its_evidence(tmp_path):
     html = (out / "report.html").read_text()
     assert html.count(' class="cf-row cf-row-FAIL">') == 1
     assert '<tr id="cf-check-usage_arithmetic" class="cf-row cf-row-FAIL">' in html
-    assert html.count("<td><code>$.usage.total_tokens</code></td>") == len(findings)
+    # The client replay: the AI SDK computes total_tokens itself, so the wrong total breaks it
+    # (measured); where usage_arithmetic does not judge the exchange, client_reads_exchange
+    # names the break (a WARN). Without Node, the AI SDK is SKIP and nothing breaks.
+    clients = {c["id"]: c for c in data["checks"]}["client_reads_exchange"]
+    unnamed = [f for f in clients["findings"] if f["json_path"] == "$.usage.total_tokens"]
+    assert html.count("<td><code>$.usage.total_tokens</code></td>") == len(findings) + len(unnamed)
+    if data["clients"]["readiness"]["ai-sdk"]["status"] != "SKIP":
+        assert clients["verdict"] == "WARN"
+        assert {b["client"] for f in findings for b in f["impact"]["breaks"]} == {"ai-sdk"}
+        assert data["clients"]["readiness"]["ai-sdk"]["features"] == ["usage"]
     assert "Authorization: Bearer $CONFORMANCE_API_KEY" in html  # the curl reproduction
 
 

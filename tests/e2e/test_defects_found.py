@@ -10,6 +10,7 @@ import pytest
 
 from conformance import Contract, Endpoint, Runner, Verdict
 from conformance.checks import registered_checks
+from conformance.engine._clients import judge_catalogue
 from conformance.server import DEFECTS, ServerConfig, create_app
 from tests.e2e._inprocess import run_server
 
@@ -316,14 +317,18 @@ def contract(profile: str) -> Contract:
     return Contract.load(profile=profile)
 
 
-def run_catalogue(*defects: str, profile: str = "strict") -> dict[str, Verdict]:
+def run_catalogue(
+    *defects: str, profile: str = "strict", clients: bool = False
+) -> dict[str, Verdict]:
+    """Every check's verdict; ``client_reads_exchange`` only with ``clients`` (a replay)."""
     config = ServerConfig(api_key=KEY, profile=profile, defects=frozenset(defects))
     runner = Runner(
         Endpoint("http://127.0.0.1/v1", api_key=KEY, model=config.models[0]),
         contract(profile),
         transport=httpx.ASGITransport(create_app(config)),
     )
-    return {c.id: runner.evaluate(c).verdict for c in registered_checks()}
+    results = judge_catalogue(runner, registered_checks(), clients=clients)
+    return {r.check.id: r.verdict for r in results}
 
 
 # No stream of the in-process server spans a second: `created` is never provoked here
@@ -335,6 +340,21 @@ UNPROVOKED_IN_PROCESS = {"chunk_created_stable": Verdict.SKIP}
 def test_the_clean_reference_server_passes_every_check(profile):
     verdicts = run_catalogue(profile=profile)
     assert {k: v for k, v in verdicts.items() if v is not Verdict.PASS} == UNPROVOKED_IN_PROCESS
+
+
+def test_the_clean_reference_server_passes_every_check_and_every_client_reads_it():
+    verdicts = run_catalogue(profile="openai", clients=True)
+    assert verdicts["client_reads_exchange"] is Verdict.PASS
+    assert {k: v for k, v in verdicts.items() if v is not Verdict.PASS} == UNPROVOKED_IN_PROCESS
+
+
+def test_the_strict_server_keeps_the_document_and_breaks_openai_pythons_stream_reading():
+    # Role in every delta, as the document demands: openai-python reads "assistantassistant"
+    # (schemas/ERRATA.md delta-role-required); only the client replay names it.
+    verdicts = run_catalogue(profile="strict", clients=True)
+    assert {k: v for k, v in verdicts.items() if v is not Verdict.PASS} == {
+        "client_reads_exchange": Verdict.WARN
+    }
 
 
 def test_every_defect_has_an_expectation():

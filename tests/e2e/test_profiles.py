@@ -20,8 +20,9 @@ def test_a_server_streaming_as_openai_does_passes_under_openai_and_not_under_str
             "--report-dir", str(tmp_path / "openai"),
         )  # fmt: skip
         strict = run_cli(
-            "run", "--base-url", url, "--model", MODEL, "--report-dir", str(tmp_path / "strict")
-        )
+            "run", "--base-url", url, "--model", MODEL, "--profile", "strict",
+            "--report-dir", str(tmp_path / "strict"),
+        )  # fmt: skip
     assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
     data = load_results(tmp_path / "openai")
     assert data["profile"] == "openai"

@@ -180,4 +180,5 @@ def test_a_lazy_model_that_ignores_every_parameter_passes_no_check_of_a_paramete
         "stream_usage_chunk",
     ):
         assert verdicts[check_id].verdict is Verdict.FAIL, check_id
-    assert {c.id for c in registered_checks()} == set(verdicts)
+    # Every check judged (client_reads_exchange, a replay per run, is left out of run_app).
+    assert {c.id for c in registered_checks()} - {"client_reads_exchange"} == set(verdicts)

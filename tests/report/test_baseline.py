@@ -165,7 +165,7 @@ def test_inconclusive_runs_still_exit_3_when_nothing_new_fails():
 def test_an_unknown_fail_on_is_refused():
     with pytest.raises(ConfigError) as caught:
         Gate(fail_on="error")
-    assert str(caught.value) == "--fail-on 'error' is unknown; use 'fail' or 'warn'."
+    assert str(caught.value) == "--fail-on 'error' is unknown; use 'fail', 'warn' or 'client'."
 
 
 @pytest.mark.parametrize(

@@ -233,7 +233,12 @@ def test_each_endpoint_has_a_summary_row_and_cells_link_to_its_report(tmp_path):
     a.mkdir()
     (a / "report.html").write_text("<html></html>")
     runs = two_runs()
-    runs[0][1]["clients"] = {"openai-python": {"readiness": "READY"}, "langchain": "LIMITED"}
+    runs[0][1]["clients"] = {
+        "readiness": {
+            "openai-python": {"status": "READY"},
+            "langchain": {"status": "LIMITED", "features": ["streaming"]},
+        }
+    }
     runs[0][1]["latency"] = {"headers_s": {"p50": 0.1, "p95": 0.2}}
     stub = results(notes=["not run: the environment variable B_KEY is not set"])
     runs = [(str(a / "results.json"), runs[0][1]), ("c/results.json", stub)]
@@ -242,7 +247,7 @@ def test_each_endpoint_has_a_summary_row_and_cells_link_to_its_report(tmp_path):
     summary = summary[: summary.index("</table>")]
     rows = re.findall(r"<tr>(.*?)</tr>", summary)
     assert [re.sub("(<[^>]+>)+", "|", r) for r in rows[1:]] == [
-        "|a|nonconformant|4 PASS|openai-python READY, langchain LIMITED|"
+        "|a|nonconformant|4 PASS|openai-python READY, langchain LIMITED (streaming)|"
         "headers p50 100 ms, p95 200 ms|-|",
         "|c|nonconformant|no checks ran|-|-|not run: the environment variable B_KEY is not set|",
     ]

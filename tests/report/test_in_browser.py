@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conformance.run._scores import area_scores
+from conformance.run._scores import VERDICTS, area_scores
 from tests.e2e.conftest import run_cli
 from tests.live.helpers import handled_by
 from tests.report.conftest import keep_screenshot, run_against, visit
@@ -42,13 +42,13 @@ def test_the_report_shows_the_header_card_first_and_the_failing_row(runs, browse
             f"Conformance: {data['endpoint']['base_url']}"
         )
         totals = data["totals"]
-        counts = ", ".join(f"{totals[v]} {v}" for v in totals if totals[v])
+        counts = ", ".join(f"{totals[v]} {v}" for v in VERDICTS if totals.get(v))
         tokens = data["tokens"]
         fields = card_fields(page)
         assert fields["verdict"] == f"nonconformant ({counts}); exit code 1"
         assert fields["endpoint"] == data["endpoint"]["base_url"]
         assert fields["model"] == "conformance/reference-1"
-        assert fields["profile"] == "strict"
+        assert fields["profile"] == "openai"  # the default (README)
         assert fields["tool"] == f"conformance {data['tool']['version']}"
         assert fields["requests"] == str(data["requests"])
         assert fields["tokens"].startswith(
@@ -86,12 +86,16 @@ def test_the_report_shows_the_header_card_first_and_the_failing_row(runs, browse
         assert findings.count() == len(judged["findings"]) == 1
         assert len(judged["findings"][0]["probes"]) > 2
         first = findings.first.locator("td").all_inner_texts()
-        assert first[:3] == [
+        # The finding's title, then which tested clients it breaks (the client replay's).
+        title, _, clients = first[0].partition("\n")
+        assert [title, *first[1:3]] == [
             "usage.total_tokens is not prompt_tokens + completion_tokens (seen 25 times) "
             "(in 4 of 4 trials)",
             "$.usage.total_tokens",
             "#/components/schemas/Usage/properties/total_tokens",
         ]
+        impact = judged["findings"][0]["impact"]["summary"]
+        assert clients == f"clients: {impact}"
         assert int(first[4]) == int(first[3]) + 1  # actual is expected + 1
         assert first[5] == "chat"
         assert seen.console_errors == []

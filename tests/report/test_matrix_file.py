@@ -49,7 +49,7 @@ def test_a_good_file_gives_every_endpoint_x_model_one_directory_each(tmp_path):
         headers=(("OpenAI-Organization", "org-123"),),
     )
     assert endpoints[1].api_key_env is None
-    assert endpoints[1].profile == "strict"
+    assert endpoints[1].profile == "openai"  # the default profile, as `conformance run`'s
     labels = [p.label for p in pairs_of(endpoints)]
     assert labels == ["openai--gpt-4o-mini", "openai--gpt-4.1-nano", "local"]
     assert [p.label for p in pairs_of(endpoints, ("local",))] == ["local"]

@@ -52,11 +52,11 @@ BODIES = [
 
 
 def test_serve_mode_model_samples_and_a_seed_makes_it_reproducible():
-    with serving("--mode", "model", "--seed", "5") as base_url:
+    with serving("--mode", "model", "--seed", "5", "--profile", "strict") as base_url:
         seeded = _session(base_url, BODIES)
-    with serving("--mode", "model", "--seed", "5") as base_url:
+    with serving("--mode", "model", "--seed", "5", "--profile", "strict") as base_url:
         assert _session(base_url, BODIES) == seeded
-    with serving("--mode", "model") as base_url:
+    with serving("--mode", "model", "--profile", "strict") as base_url:
         fresh = [_session(base_url, BODIES), _session(base_url, BODIES)]
     assert fresh[0] != fresh[1]
     assert "one two three" not in seeded[0]  # a model that does not follow instructions
