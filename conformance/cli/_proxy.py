@@ -23,7 +23,7 @@ from conformance.contract._spec import Contract
 from conformance.proxy._app import Proxy
 from conformance.proxy._judging import BATCH, Judging
 from conformance.proxy._recorded import Unreadable, read
-from conformance.proxy._tally import Tally, new_tally
+from conformance.proxy._tally import Tally, new_tally, no_replay, replay_clients
 from conformance.report._observed import observed_junit, observed_page
 from conformance.run._results import (
     EXIT_INCONCLUSIVE,
@@ -70,6 +70,13 @@ report_dir_option = click.option(
     show_default=True,
     help="Where report.html, results.json and junit.xml are written.",
 )
+clients_option = click.option(
+    "--clients/--no-clients",
+    default=True,
+    show_default=True,
+    help="Replay each exchange through the tested clients (openai-python, langchain-openai, "
+    "openai-node, the AI SDK): what breaks one is a finding of client_reads_exchange.",
+)
 keep_bodies_option = click.option(
     "--keep-bodies",
     is_flag=True,
@@ -98,6 +105,7 @@ keep_bodies_option = click.option(
     help="Append each exchange to this JSONL file (judge it later with `conformance judge`).",
 )
 @keep_bodies_option
+@clients_option
 @profile_option
 def proxy(
     upstream: str,
@@ -107,6 +115,7 @@ def proxy(
     every: int,
     record: Path | None,
     keep_bodies: bool,
+    clients: bool,
     profile: str,
 ) -> None:
     """Forward an application's chat completions to UPSTREAM unchanged and judge each one.
@@ -129,7 +138,9 @@ def proxy(
         sock = bind_socket(host, port)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
-    make_tally = functools.partial(new_tally, profile, public_url(target), "proxy", keep_bodies)
+    make_tally = functools.partial(
+        new_tally, profile, public_url(target), "proxy", keep_bodies, clients
+    )
     judging = Judging(make_tally, Publisher(report_dir), every=every, record=record, process=True)
     app = Proxy(target, judging.submit, other=judging.other)
     config = uvicorn.Config(
@@ -207,8 +218,11 @@ def _Server(config: Any) -> Any:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @report_dir_option
 @keep_bodies_option
+@clients_option
 @profile_option
-def judge(files: tuple[Path, ...], report_dir: Path, keep_bodies: bool, profile: str) -> None:
+def judge(
+    files: tuple[Path, ...], report_dir: Path, keep_bodies: bool, clients: bool, profile: str
+) -> None:
     """Judge recorded traffic: HAR files, `conformance proxy --record` JSONL, SSE transcripts,
     chunk transcripts (one chunk's JSON per line) and response bodies.
 
@@ -218,7 +232,11 @@ def judge(files: tuple[Path, ...], report_dir: Path, keep_bodies: bool, profile:
     contract = Contract.load(None, profile=profile)
     names = ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
     tally = Tally(
-        contract, upstream=f"recorded: {names}", source="recording", keep_bodies=keep_bodies
+        contract,
+        upstream=f"recorded: {names}",
+        source="recording",
+        keep_bodies=keep_bodies,
+        replay=replay_clients if clients else no_replay,
     )
     for path in files:
         batch: list[tuple[Exchange, Redactor]] = []  # the client replay gets them in batches

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conformance.checks import Check, NotApplicable, NotProvoked, Unsupported
-from conformance.checks._model import Finding, Severity, Verdict
+from conformance.checks._model import Finding, Severity, Verdict, group_findings
 from conformance.contract._spec import Contract
 from conformance.engine._faults import inconclusive
 from conformance.engine._result import CheckResult, Usage
@@ -39,12 +39,41 @@ EVIDENCE_EXCHANGES = 64  # exchanges kept as examples of findings; later ones ar
 ERROR_CHECKS = ("error_body_shape",)  # what judges a valid request's 4xx (as schemathesis's)
 
 
-def replay_clients(exchanges: Sequence[Exchange]) -> list[CheckResult]:
-    """The client replay (issue 18) on exchanges just judged: what each real client does with
-    these bytes. The one call site for it: ``Tally.add_batch`` calls it with every batch of
-    judged exchanges and adds what it returns to the results. Nothing to replay yet."""
+def no_replay(exchanges: Sequence[Exchange]) -> list[CheckResult]:
+    """No client replay (``--no-clients``, and the tests that judge checks only)."""
     del exchanges
     return []
+
+
+def replay_clients(exchanges: Sequence[Exchange]) -> list[CheckResult]:
+    """The client replay (issue 18) on exchanges just judged: every tested client reads
+    these bytes (``clients.replay``), and what breaks one is ``client_reads_exchange``'s
+    finding (``engine/_clients.client_result``, as a run judges it). The one call site:
+    ``Tally.add_batch`` calls it with every batch of judged exchanges; a tally merges the
+    batches' results (``_merge_replayed``). Every break is named here (the traffic's other
+    findings are kept per check, not per exchange, so none is linked to it)."""
+    from conformance.checks import get_check
+    from conformance.clients import replay
+    from conformance.clients._impact import CLIENT_CHECK
+    from conformance.engine._clients import client_result
+
+    check = get_check(CLIENT_CHECK)
+    return [client_result(check, replay(exchanges), [], exchanges, Redactor([]))]
+
+
+def _merge_replayed(earlier: CheckResult | None, later: CheckResult) -> CheckResult:
+    """One result of ``client_reads_exchange`` over every batch replayed so far: its
+    findings grouped (each kept once, counted), the worst verdict of the batches."""
+    if earlier is None:
+        return later
+    worst = max((earlier, later), key=lambda r: _REPLAY_ORDER.index(r.verdict))
+    findings = group_findings([*earlier.findings, *later.findings])
+    exchanges = [*earlier.exchanges, *later.exchanges][:EVIDENCE_EXCHANGES]
+    return replace(worst, findings=findings, exchanges=exchanges)
+
+
+# which batch's verdict the merged result takes: a break anywhere (WARN) first
+_REPLAY_ORDER = (Verdict.SKIP, Verdict.PASS, Verdict.ERROR, Verdict.WARN)
 
 
 @dataclass
@@ -94,7 +123,7 @@ class Tally:
         upstream: str,
         source: str,
         keep_bodies: bool = False,
-        replay: Callable[[Sequence[Exchange]], list[CheckResult]] = replay_clients,
+        replay: Callable[[Sequence[Exchange]], list[CheckResult]] = no_replay,
     ) -> None:
         self.contract = contract
         self.upstream = upstream
@@ -126,7 +155,8 @@ class Tally:
         if judged:
             for result in self._replay(judged):
                 with self._lock:
-                    self._replayed[result.check.id] = result
+                    earlier = self._replayed.get(result.check.id)
+                    self._replayed[result.check.id] = _merge_replayed(earlier, result)
 
     def add(self, exchange: Exchange, redact: Redactor | None = None) -> bool:
         """Judge one exchange (``redact``: its key, for what the checks quote, as the engine
@@ -287,14 +317,18 @@ class Tally:
         )
 
 
-def new_tally(profile: str, upstream: str, source: str, keep_bodies: bool) -> Tally:
+def new_tally(
+    profile: str, upstream: str, source: str, keep_bodies: bool, clients: bool = True
+) -> Tally:
     """A tally under ``profile``'s contract (a module-level factory: a judging process
-    builds its own, see ``_judging.Judging``)."""
+    builds its own, see ``_judging.Judging``), with the client replay unless ``clients`` is
+    false."""
     return Tally(
         Contract.load(None, profile=profile),
         upstream=upstream,
         source=source,
         keep_bodies=keep_bodies,
+        replay=replay_clients if clients else no_replay,
     )
 
 

@@ -202,3 +202,45 @@ def test_judge_with_nothing_readable_is_inconclusive(tmp_path):
     assert result.stderr == (
         f"conformance: unreadable: {empty}: line 1: neither a recorded exchange nor a chunk\n"
     )
+
+
+def _role_in_every_delta(tmp_path: Path) -> Path:
+    def chunk(delta: dict[str, object], finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        body = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+        return json.dumps({**body, "choices": [choice]}) + "\n"
+
+    path = tmp_path / "role-every-delta.chunks.txt"
+    path.write_text(
+        chunk({"role": "assistant", "content": "Hel"})
+        + chunk({"role": "assistant", "content": "lo"})
+        + chunk({"role": "assistant"}, "stop")
+    )
+    return path
+
+
+def test_judge_replays_the_traffic_through_the_clients_and_names_what_breaks_one(tmp_path):
+    recording = _role_in_every_delta(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["judge", str(recording), "--report-dir", str(out)])
+    assert result.exit_code == 1, result.output
+    checks = {c["id"]: c for c in json.loads((out / "results.json").read_text())["checks"]}
+    client = checks["client_reads_exchange"]
+    assert client["verdict"] == "WARN"
+    assert sorted(f["title"] for f in client["findings"]) == [
+        "openai-python 3.63.0 (.stream()) misreads role: choices[0].role "
+        "'assistantassistantassistant' (should be 'assistant')",
+        "openai-python 3.63.0 (create(stream=True)) misreads role: choices[0].role "
+        "'assistantassistantassistant' (should be 'assistant')",
+    ]
+    assert checks["stream_delta_identity_once"]["verdict"] == "FAIL"  # openai profile
+
+
+def test_judge_without_clients_has_no_client_verdict(tmp_path):
+    recording = _role_in_every_delta(tmp_path)
+    out = tmp_path / "out"
+    args = ["judge", str(recording), "--report-dir", str(out), "--no-clients"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    ids = {c["id"] for c in json.loads((out / "results.json").read_text())["checks"]}
+    assert "client_reads_exchange" not in ids
