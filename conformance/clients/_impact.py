@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.checks._model import Finding
+from conformance.checks._model import Finding, probe_family
 from conformance.clients._replay import ClientRun, Replay
 from conformance.wire._exchange import Exchange
 
@@ -25,11 +25,7 @@ FEATURES = ("streaming", "tools", "streamed tools", "usage", "logprobs", "reason
 
 def linked(run: ClientRun, findings: Iterable[Finding]) -> list[Finding]:
     """The findings that name what broke ``run`` (empty: nothing names it)."""
-    here = [
-        f
-        for f in findings
-        if f.exchange is not None and f.exchange.id == run.exchange and f.check_id != CLIENT_CHECK
-    ]
+    here = [f for f in findings if _covers(f, run.exchange)]
     topics = run.topics - {"exception"}
     by_field = [f for f in here if any(_names(f.json_path, t) for t in topics)]
     if by_field:
@@ -38,9 +34,21 @@ def linked(run: ClientRun, findings: Iterable[Finding]) -> list[Finding]:
     # located it): a finding about the envelope or usage is not what an accumulator trips on.
     in_choices = [f for f in here if f.json_path.startswith("$.choices")]
     events = run.events
-    if events:
-        return [f for f in in_choices if f.chunk_index in events]
+    if events:  # an event is located on the finding's own example only
+        return [f for f in in_choices if f.chunk_index in events or not _example(f, run.exchange)]
     return in_choices if not topics else []
+
+
+def _example(finding: Finding, exchange: str) -> bool:
+    return finding.exchange is not None and finding.exchange.id == exchange
+
+
+def _covers(finding: Finding, exchange: str) -> bool:
+    """``finding`` was shown by ``exchange``: its example, or a probe (family) it lists (one
+    finding stands for every probe and trial that showed the same problem)."""
+    if finding.check_id == CLIENT_CHECK:
+        return False
+    return _example(finding, exchange) or probe_family(exchange) in finding.shown_by
 
 
 def _names(json_path: str, topic: str) -> bool:
@@ -103,14 +111,18 @@ class Impact:
 
 def impact(finding: Finding, replay: Replay) -> Impact:
     """What ``finding`` does to the tested clients, measured on its exchange."""
-    exchange = finding.exchange.id if finding.exchange is not None else None
-    if exchange not in replay.exchanges:
+    shown = {e for e in replay.exchanges if _example(finding, e) or _shown_by(finding, e)}
+    if not shown:
         return Impact([], [], replayed=False)
-    runs = [r for r in replay.runs if r.exchange == exchange]
+    runs = [r for r in replay.runs if r.exchange in shown]
     breaks = [r for r in runs if r.broken and (finding in linked(r, [finding]) or _own(finding, r))]
     broken = {r.client for r in breaks}
     reads = sorted({r.client for r in runs} - broken - {r.client for r in runs if r.broken})
     return Impact(breaks, reads, replayed=True)
+
+
+def _shown_by(finding: Finding, exchange: str) -> bool:
+    return probe_family(exchange) in finding.shown_by
 
 
 def _own(finding: Finding, run: ClientRun) -> bool:

@@ -100,11 +100,15 @@ class Progress(Observer):
 
     def requests_planned(self, count: int) -> None:
         with self.lock:
+            first = self.requests_total == 0
             if self.requests_done >= self.requests_total:  # idle: a new stretch of work
                 self._phase_started = time.monotonic()
                 self._done_before = self.requests_done
             self.requests_total += count
-        if count:
+        # The first plan says the run started; later ones (follow-ups, evidence trials, one
+        # request at a time) wait for the interval: a pipe gets a line per interval, not per
+        # request.
+        if count and first:
             self._plain(force=True)
 
     def request_done(self, exchange: Exchange, tokens: int) -> None:
@@ -115,8 +119,7 @@ class Progress(Observer):
             self.area = self._area_of(exchange.id) or self.area
         if self.verbose:
             self._line(_describe(exchange))
-        all_done = self.requests_done >= self.requests_total
-        self._plain(force=all_done)
+        self._plain()
 
     def check_done(self, result: CheckResult) -> None:
         with self.lock:
