@@ -20,10 +20,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
+from conformance.report._clients import readiness_of, short
 from conformance.run._scores import all_checks
 from conformance.wire._visible import visible
-
-CLIENT_KEYS = ("clients", "client_readiness")  # the readiness record, when the run has one
 
 
 def _text(value: Any) -> str:
@@ -58,31 +57,9 @@ def _finding_lines(check: Mapping[str, Any], data: Mapping[str, Any]) -> list[st
 
 
 def _readiness(data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(client, readiness) pairs of the run's client-readiness record, whatever its shape
-    (a mapping of client to a status or a record, or a list of records)."""
-    for name in CLIENT_KEYS:
-        record = data.get(name)
-        if isinstance(record, Mapping):
-            items = list(record.items())
-        elif isinstance(record, list):
-            items = [
-                (r.get("client") or r.get("name") or str(i), r)
-                for i, r in enumerate(record)
-                if isinstance(r, Mapping)
-            ]
-        else:
-            continue
-        out = []
-        for client, value in items:
-            shown = value
-            if isinstance(value, Mapping):
-                shown = next(
-                    (value[k] for k in ("status", "verdict", "ready", "outcome") if k in value),
-                    value,
-                )
-            out.append((str(client), str(shown)))
-        return out
-    return []
+    """(client, readiness) pairs of the run's client replay (``clients.readiness``):
+    ``LIMITED (streaming)`` as the terminal and ``compare`` say it."""
+    return [(name, short(entry)) for name, entry in readiness_of(data).items()]
 
 
 def junit_xml(data: Mapping[str, Any]) -> str:

@@ -64,6 +64,7 @@ class Progress(Observer):
         self._live: Any = None
         self._areas: dict[str, str] = {}
         self.shown = False  # nothing is printed before begin()
+        self._announced = False  # the first plan after begin() was shown
 
     # -- context ---------------------------------------------------------------------
     def __enter__(self) -> Progress:
@@ -100,7 +101,8 @@ class Progress(Observer):
 
     def requests_planned(self, count: int) -> None:
         with self.lock:
-            first = self.requests_total == 0
+            first = self.shown and not self._announced
+            self._announced = self._announced or first
             if self.requests_done >= self.requests_total:  # idle: a new stretch of work
                 self._phase_started = time.monotonic()
                 self._done_before = self.requests_done

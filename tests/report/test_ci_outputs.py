@@ -34,7 +34,16 @@ def a_run(**fields):
 
 
 def test_junit_is_named_after_the_endpoint_and_model_and_carries_each_verdict():
-    data = a_run(clients={"openai-python": {"status": "ready"}, "langchain": "broken"})
+    data = a_run(
+        clients={
+            "replayed": True,
+            "readiness": {
+                "openai-python": {"status": "READY", "features": []},
+                "langchain-openai": {"status": "LIMITED", "features": ["streaming"]},
+            },
+            "replay": None,
+        }
+    )
     root = ET.fromstring(junit_xml(data))
     assert (root.tag, root.get("tests"), root.get("failures")) == ("testsuites", "6", "2")
     assert (root.get("errors"), root.get("skipped")) == ("1", "1")
@@ -42,8 +51,8 @@ def test_junit_is_named_after_the_endpoint_and_model_and_carries_each_verdict():
     assert suite.get("name") == "https://api.example.com/v1 (m-1)"
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
     assert props["conformance_verdict"] == data["verdict"]
-    assert props["conformance_client_openai-python"] == "ready"
-    assert props["conformance_client_langchain"] == "broken"
+    assert props["conformance_client_openai-python"] == "READY"
+    assert props["conformance_client_langchain-openai"] == "LIMITED (streaming)"
     cases = {c.get("name"): c for c in suite.findall("testcase")}
     assert [(c.get("classname"), n) for n, c in cases.items()] == [
         ("usage", "usage_arithmetic"),

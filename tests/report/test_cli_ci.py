@@ -234,7 +234,7 @@ def test_fail_on_warn_says_that_the_warn_failed_the_gate(tmp_path):
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("conformance: conformant: 1 checks (1 WARN); ")
+    assert lines[0].startswith("conformance: conformant: 1 check (1 WARN); ")
     assert (
         "conformance: the gate failed the run: --fail-on warn, and 1 WARN (a broken SHOULD) is "
         "not in a baseline: stream_usage_unrequested"
