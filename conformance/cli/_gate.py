@@ -62,6 +62,16 @@ def baseline_write(results: Path, output: Path, fail_only: bool) -> None:
     )
 
 
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "markdown", "json"]),
+    default=None,
+    help="html (default; markdown when --output ends in .md, json when it ends in .json): "
+    "markdown is for an issue or a pull request, json for bots.",
+)
+
+
 def format_of(output: Path | None) -> str:
     """The format an ``--output`` name implies: .md markdown, .json json, else html."""
     suffix = output.suffix.lower() if output is not None else ""
@@ -78,14 +88,7 @@ def format_of(output: Path | None) -> str:
     help="Where to write the comparison. Default: compare.html for html, standard output "
     "for markdown and json.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["html", "markdown", "json"]),
-    default=None,
-    help="html (default; markdown when --output ends in .md, json when it ends in .json): "
-    "markdown is for an issue or a pull request, json for bots.",
-)
+@format_option
 def compare(results: tuple[Path, ...], output: Path | None, fmt: str | None) -> None:
     """Compare endpoints: RESULTS are results.json files of `conformance run`, one each.
 

@@ -9,6 +9,7 @@ import click
 
 from conformance._errors import ConformanceError
 from conformance.cli._common import fail
+from conformance.cli._gate import format_of, format_option
 from conformance.run._results import EXIT_NONCONFORMANT, EXIT_USAGE
 
 
@@ -22,14 +23,7 @@ from conformance.run._results import EXIT_NONCONFORMANT, EXIT_USAGE
     help="Where to write it. Default: history.html for html, standard output for markdown "
     "and json.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["html", "markdown", "json"]),
-    default=None,
-    help="html (default; markdown when --output ends in .md, json when it ends in .json): "
-    "markdown is for an issue or a pull request, json for bots.",
-)
+@format_option
 def history(paths: tuple[Path, ...], output: Path | None, fmt: str | None) -> None:
     """One page of how endpoints changed: PATHS are results.json files of `conformance run`,
     or directories searched for them (e.g. the downloaded artifacts of a scheduled job).
@@ -39,7 +33,6 @@ def history(paths: tuple[Path, ...], output: Path | None, fmt: str | None) -> No
     verdict change, newest first; then latency and token trends and the runs themselves.
     Exit 1 while a regression stands (a gate for a scheduled job), else 0.
     """
-    from conformance.cli._gate import format_of
     from conformance.report._history import load_history
     from conformance.report._history_render import render_history
     from conformance.report._machine import history_json, history_markdown
