@@ -2,7 +2,7 @@
 
     python3 -m bench.bench_replay                 # 3 default runs with and 3 without clients
     python3 -m bench.bench_replay --runs 5
-    python3 -m bench.bench_replay --recorded /work/shared/recorded   # the README's table
+    python3 -m bench.bench_replay --recorded ../shared/recorded   # the README's table
 
 Cost: `conformance run` (the default run on the embedded server, as a user types it) in a
 child process, alternately with the client replay (the default) and with `--no-clients`;

@@ -9,7 +9,13 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-NODE_CLIENTS = Path(__file__).resolve().parent.parent / "conformance" / "clients" / "node"
+REPO = Path(__file__).resolve().parent.parent
+NODE_CLIENTS = REPO / "conformance" / "clients" / "node"
+# Real providers' recorded answers: shared/ beside the checkout (as CI lays it), else the
+# workplace's copy. A regression corpus for the tests, never special-cased in the code.
+RECORDED = REPO.parent / "shared" / "recorded"
+if not RECORDED.is_dir():
+    RECORDED = Path("/work/shared/recorded")
 NPM_TIMEOUT_S = 600  # npm ci of four pinned packages on a fresh machine
 
 

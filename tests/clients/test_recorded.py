@@ -6,14 +6,12 @@ break named by a finding; no finding on an answer every client reads said to bre
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from conformance.clients._impact import CLIENT_CHECK, impact, linked
 from conformance.run._recorded import Judged, judge_recordings
+from tests.conftest import RECORDED
 
-RECORDED = Path("/work/shared/recorded")
 PYTHON = ("openai-python", "langchain-openai")
 
 pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason=f"{RECORDED} is not here")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,10 +20,7 @@ from conformance.checks import registered_checks
 from conformance.checks._model import Severity
 from conformance.engine._result import CheckResult
 from conformance.server._replay import Recording, recordings, replay_app
-
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "recorded"
-if not RECORDED.is_dir():
-    RECORDED = Path("/work/shared/recorded")
+from tests.conftest import RECORDED
 
 # The checks of a chunk, a body or the framing: what the recording alone decides, whatever
 # request it answered (tool_choice, include_usage and the like need the request it had).

@@ -24,10 +24,8 @@ from conformance.engine._engine import Runner
 from conformance.proxy._recorded import Unreadable, read
 from conformance.proxy._tally import Tally
 from conformance.wire._client import Endpoint
+from tests.conftest import RECORDED
 
-RECORDED = Path(__file__).resolve().parents[2].parent.parent / "shared" / "recorded"
-if not RECORDED.is_dir():
-    RECORDED = Path("/work/shared/recorded")
 CONTRACT = Contract.load(None, profile="strict")
 FILES = sorted(p for p in RECORDED.glob("*") if p.name.endswith((".json", ".chunks.txt")))
 
