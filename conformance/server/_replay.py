@@ -1,7 +1,7 @@
 """A replay server: answers every chat request with a recorded answer, byte for byte.
 
-A recording is a pair of files as ``../shared/recorded/`` (beside the checkout) keeps them (see its README): a
-``*.chunks.txt`` holds one streamed chunk's JSON per line (the ``data: `` prefix and the
+A recording is a pair of files as ``../shared/recorded/`` (beside the checkout) keeps them
+(see its README): a ``*.chunks.txt`` holds one streamed chunk's JSON per line (the ``data: `` prefix and the
 ``[DONE]`` terminator were not kept), a ``*.json`` a non-streamed body. A request with
 ``stream: true`` is answered with the chunks as server-sent events (each line as one
 ``data:`` event, then ``data: [DONE]``); any other request with the JSON body. A missing half
