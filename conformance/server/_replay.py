@@ -1,8 +1,8 @@
 """A replay server: answers every chat request with a recorded answer, byte for byte.
 
 A recording is a pair of files as ``../shared/recorded/`` (beside the checkout) keeps them
-(see its README): a ``*.chunks.txt`` holds one streamed chunk's JSON per line (the ``data: `` prefix and the
-``[DONE]`` terminator were not kept), a ``*.json`` a non-streamed body. A request with
+(see its README): a ``*.chunks.txt`` holds one streamed chunk's JSON per line (the
+``data: `` prefix and the ``[DONE]`` terminator were not kept), a ``*.json`` a non-streamed body. A request with
 ``stream: true`` is answered with the chunks as server-sent events (each line as one
 ``data:`` event, then ``data: [DONE]``); any other request with the JSON body. A missing half
 is answered 404 with an OpenAI error envelope, so a check judging it says so.
