@@ -1,11 +1,11 @@
 """A replay server: answers every chat request with a recorded answer, byte for byte.
 
 A recording is a pair of files as ``../shared/recorded/`` (beside the checkout) keeps them
-(see its README): a ``*.chunks.txt`` holds one streamed chunk's JSON per line (the
-``data: `` prefix and the ``[DONE]`` terminator were not kept), a ``*.json`` a non-streamed body. A request with
-``stream: true`` is answered with the chunks as server-sent events (each line as one
-``data:`` event, then ``data: [DONE]``); any other request with the JSON body. A missing half
-is answered 404 with an OpenAI error envelope, so a check judging it says so.
+(see its README): a ``*.chunks.txt`` holds one streamed chunk's JSON per line (the ``data:
+`` prefix and the ``[DONE]`` terminator were not kept), a ``*.json`` a non-streamed body. A
+request with ``stream: true`` is answered with the chunks as server-sent events (each line
+as one ``data:`` event, then ``data: [DONE]``); any other request with the JSON body. A
+missing half is answered 404 with an OpenAI error envelope, so a check judging it says so.
 
 What is replayed is never edited: the point is to judge a provider's real answer. Used by
 the tests that run the checks over recorded provider traffic, and reusable by any test that
