@@ -125,6 +125,22 @@ TOOL_STREAM_NO_INDEX = sse(
     ),
     chunk({}, "tool_calls"),
 )
+CUT_TOOL_STREAM = sse(  # max_tokens cut the arguments: finish_reason "length"
+    chunk(
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "index": 0,
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Par'},
+                }
+            ],
+        }
+    ),
+    chunk({}, "length"),
+)
 PLAIN_BODY = json.dumps(
     {
         "id": "chatcmpl-1",
@@ -152,6 +168,7 @@ def readings(node_clients: Path) -> dict[tuple[str, str], Any]:
         exchange("role-every-delta", ROLE_EVERY_DELTA, stream=True),
         exchange("tools", TOOL_STREAM, stream=True, tools=True),
         exchange("tools-no-index", TOOL_STREAM_NO_INDEX, stream=True, tools=True),
+        exchange("tools-cut", CUT_TOOL_STREAM, stream=True, tools=True),
         exchange("body", PLAIN_BODY, stream=False),
         exchange("refused", b'{"error": {"message": "no", "type": "x"}}', stream=False, status=400),
     )
@@ -211,3 +228,14 @@ def test_a_refusal_is_an_error_of_the_client_not_a_crash_of_the_runner(readings)
         assert line["ok"] is False
         assert line["reading"] is None
         assert line["error"]["message"]
+
+
+def test_arguments_cut_by_the_cap_are_read_as_sent_by_both_clients(readings):
+    # The AI SDK cannot parse them (an invalid call, and a tool-error part): the runner reports
+    # the call with its raw input, as the bytes hold it, not as a failure of the client.
+    for client in ("openai-node", "ai-sdk"):
+        read = choice(readings["tools-cut", client])
+        assert read["finish_reason"] == "length"
+        assert [(c["name"], c["arguments"]) for c in read["tool_calls"]] == [
+            ("get_weather", '{"city": "Par')
+        ]
