@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.clients._build import chunk
+
 TOOLS = [
     {
         "type": "function",
@@ -29,17 +31,6 @@ TOOLS = [
         },
     }
 ]
-
-
-def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        **extra,
-    }
 
 
 def sse(*chunks: dict[str, Any]) -> bytes:

@@ -29,20 +29,10 @@ from conformance.clients._reading import Reading, suite_reading
 from conformance.clients._replay import Replay
 from conformance.wire._exchange import Exchange, RecordedRequest
 from conformance.wire._sse import SSEDecoder
+from tests.clients._build import chunk
 
 PYTHON = ("openai-python", "langchain-openai")
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
-
-
-def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        **extra,
-    }
 
 
 def streamed(*chunks: dict[str, Any], name: str = "s", tools: bool = False) -> Exchange:
