@@ -122,6 +122,16 @@ class Session:
         self.runner: Runner
 
     def __enter__(self) -> Session:
+        try:
+            return self._enter()
+        except BaseException:  # a broken spec, a port in use: end what was started
+            self._stack.close()
+            raise
+
+    def _enter(self) -> Session:
+        if self.settings.clients:  # the client runners start first: their clients load
+            self._warm = Warm()  # while the contract loads and the checks are sent
+            self._stack.callback(self._warm.close)
         self.contract = Contract.load(self.settings.spec, profile=self.settings.profile)
         if self.settings.embedded:
             from conformance.server import ServerConfig, serve_in_thread
@@ -152,9 +162,7 @@ class Session:
                 headers=self.settings.headers,
             )
         observer = self.observer
-        if self.settings.clients:  # the client runners start now and read as answers come
-            self._warm = Warm()
-            self._stack.callback(self._warm.close)
+        if self._warm is not None:  # and read each answer as it comes
             observer = _Feeding(self.observer, self._warm)
         self.runner = Runner(
             self.endpoint,
