@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import jiter
 import jsonschema
 
 from conformance.checks._helpers import clip, request_body
@@ -26,8 +28,8 @@ from conformance.contract._validation import type_name
 from conformance.wire._exchange import Exchange, parse_json
 
 RESPONSE_FORMAT = "#/components/schemas/app__models__chat_completion__ResponseFormat"
-MAX_TOKENS = 48  # {"ok": true} is about 5 tokens; room for a model that pads it
-AGAIN_TOKENS = 128  # asked again with this cap when the first answer was cut
+MAX_TOKENS = 32  # {"ok": true} is about 5 tokens; room for a model that fences or pads it
+AGAIN_TOKENS = 96  # asked again with this cap when the first answer was cut (3x the room)
 # The prompt says "JSON": OpenAI refuses JSON mode when no message mentions it.
 PROMPT = 'Reply with a JSON object whose key "ok" holds true'
 # A schema whose every valid instance is a few tokens: a model constrained to it cannot
@@ -126,11 +128,11 @@ JSON_SCHEMA_ENUM_AGAIN = _again(JSON_SCHEMA_ENUM)
 
 
 def _contents(exchange: Exchange, mode: str, feature: str) -> Iterator[tuple[str, object]]:
-    """(JSON path, content) of every choice of a served answer not cut by max_tokens.
+    """(JSON path, content) of every choice of a served answer; a cut one's as ``Cut``.
 
     A cut answer is judged only for how it begins: constrained to a JSON object it starts
-    with "{"; one that starts otherwise is a finding, one that does is "not provoked" (it
-    may be partial JSON; the probe asked again with more room judges it)."""
+    with "{"; one that starts otherwise is a finding, one that does is ``Cut`` (it may be
+    partial JSON: ``cut_violations`` judges what no ending could mend)."""
     require_served(exchange, feature)
     payload = answer(exchange)
     choices = payload.get("choices")
@@ -143,8 +145,42 @@ def _contents(exchange: Exchange, mode: str, feature: str) -> Iterator[tuple[str
             if begun and not begun.startswith("{"):
                 yield path, content  # judged as it is: it is no JSON object, cut or not
                 continue
-            raise NotProvoked("the answer was cut by max_tokens, so it may be partial JSON")
+            yield path, Cut(begun)
+            continue
         yield path, content
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The content of an answer cut by max_tokens, which begins a JSON object."""
+
+    text: str
+
+
+# What a cut JSON prefix breaks whatever follows: a key the schema forbids (keys parsed are
+# whole), a value of the wrong type, a whole string or boolean outside an enum or const. A
+# missing required key, a short array or a number that may have more digits may yet mend.
+MENDLESS = frozenset({"additionalProperties", "type", "enum", "const"})
+
+
+def cut_violations(schema: dict[str, Any], cut: Cut) -> list[jsonschema.ValidationError]:
+    """The schema violations of a cut answer that no ending could mend (its complete parts
+    parsed with jiter's partial mode), or [] when it cannot be judged."""
+    try:
+        parsed = jiter.from_json(cut.text.encode(), partial_mode=True)
+    except ValueError:
+        return []  # not even a JSON prefix: said of the answer asked again, if it is
+    validator = jsonschema.Draft202012Validator(schema)
+    return [
+        error
+        for error in validator.iter_errors(parsed)
+        if error.validator in MENDLESS
+        and not (
+            error.validator in ("enum", "const")
+            and isinstance(error.instance, int | float)
+            and not isinstance(error.instance, bool)
+        )
+    ]
 
 
 def _parse(path: str, content: object, mode: str) -> tuple[Any, Finding | None]:
@@ -192,6 +228,8 @@ def json_object_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     not even begin a JSON object.
     """
     for path, content in _contents(exchange, "JSON mode", "response_format json_object"):
+        if isinstance(content, Cut):
+            raise NotProvoked("the answer was cut by max_tokens, so it may be partial JSON")
         parsed, problem = _parse(path, content, "JSON mode")
         if problem is not None:
             yield problem
@@ -228,25 +266,34 @@ def json_schema_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
 
     Judged with ``strict`` true and false: the request's own schema (data, not the
     contract) is what the content must validate against. Only ``strict: true`` guarantees
-    it: without it, content that parses but breaks the schema weighs as a SHOULD.
+    it: without it, content that parses but breaks the schema weighs as a SHOULD. An
+    answer cut by the cap is judged for what no ending could mend (a key the schema
+    forbids, a whole value of the wrong type or outside an enum), else "not provoked".
     """
     body = request_body(exchange, ctx)
     schema = _requested_schema(body)
     strict = _strict(body)
     for path, content in _contents(exchange, "json_schema", "response_format json_schema"):
-        parsed, problem = _parse(path, content, "json_schema")
-        if problem is not None:
-            yield problem
-            continue
-        validator = jsonschema.Draft202012Validator(schema)
-        for error in sorted(validator.iter_errors(parsed), key=lambda e: list(e.path)):
+        shown = content
+        if isinstance(content, Cut):
+            errors = cut_violations(schema, content)
+            if not errors:
+                raise NotProvoked("the answer was cut by max_tokens, so it may be partial JSON")
+            shown = content.text
+        else:
+            parsed, problem = _parse(path, content, "json_schema")
+            if problem is not None:
+                yield problem
+                continue
+            errors = list(jsonschema.Draft202012Validator(schema).iter_errors(parsed))
+        for error in sorted(errors, key=lambda e: list(e.path)):
             yield Finding(
                 should=not strict,
                 title=f"json_schema content breaks the requested schema (`{error.validator}`)",
                 kind="content breaks the requested schema",
                 json_path=path,
                 expected=f"valid against {json.dumps(error.schema)[:120]}",
-                actual=f"{error.message} in {clip(str(content), 120)!r}",
+                actual=f"{error.message} in {clip(str(shown), 120)!r}",
             )
 
 

@@ -271,18 +271,25 @@ def tool_call_arguments(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
     ``"{}"``. In a stream, the concatenated fragments of each call are judged (parallel
     calls too); two calls sent on one index are the stream checks', not judged here.
     Following the parameters is guaranteed only for a function declared ``strict: true``
-    (the ``tools_strict`` probe): for any other, a mismatch weighs as a SHOULD.
+    (the ``tools_strict`` probe): for any other, a mismatch weighs as a SHOULD. The calls of
+    a choice cut by ``max_tokens`` (``finish_reason: "length"``) are not judged: their
+    arguments may end mid-string, as OpenAI's do.
     """
     require_served(exchange, "tools")
     body = request_body(exchange, ctx)
     declared = declared_tools(body)
     strict = strict_tools(body)
+    cut = {i for i, c in read_answer(exchange).choices.items() if c.finish_reason == "length"}
+    judged = 0
     for call in _calls_made(exchange, ctx):
-        if call.merged:
+        if call.merged or call.choice in cut:
             continue
+        judged += 1
         for finding in _judge_arguments(call, declared):
             loose = finding.failure == OFF_PARAMETERS and call.name not in strict
             yield replace(finding, should=loose) if loose else finding
+    if not judged and cut:
+        raise NotProvoked("every call was cut by max_tokens: its arguments may be partial")
 
 
 @dataclass(frozen=True)

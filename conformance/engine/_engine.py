@@ -38,6 +38,7 @@ from conformance.engine._budget import Budget, exchange_tokens
 from conformance.engine._evidence import (
     MAX_EXTRA_TRIALS,
     TARGET_RATE,
+    UNPROVOKED_TRIALS,
     rate_bound,
     statement,
     worst_case_tokens,
@@ -281,12 +282,15 @@ class Runner:
         """Trials past ``--trials`` for the sampled checks that saw no violation, while the
         evidence budget lasts (``engine/_evidence``): each round sends one more trial of the
         clean check whose samples are fewest (its bound the loosest) and whose next trial's
-        worst case fits in what is left, until every bound is at most ``TARGET_RATE``.
-        Order-independent: the checks' order does not decide which one gets the budget.
-        ``evaluate`` then judges every trial sent."""
+        worst case fits in what is left, until every bound is at most ``TARGET_RATE``. A
+        check that no trial provoked (a model that called no tool under "auto") comes first,
+        for at most ``UNPROVOKED_TRIALS`` more: provoking a behaviour once is worth more than
+        tightening a bound. Order-independent: the checks' order does not decide which one
+        gets the budget. ``evaluate`` then judges every trial sent."""
         if self.evidence_tokens <= 0:
             return
         tallies: dict[str, tuple[Check, _Tally, int]] = {}
+        floors: dict[str, int] = {}
         for check in checks:
             if not any(get_probe(p).sampled for p in check.probes) or check.id in tallies:
                 continue
@@ -296,15 +300,18 @@ class Runner:
             for trial in range(1, trials + 1):
                 tally.add(self._judge_trial(check, trial), first=trial == 1)
             tallies[check.id] = (check, tally, trials)
+            floors[check.id] = trials
         blocked: set[str] = set()
         while True:
             open_ = [
                 (tally.samples, check.id)
                 for check, tally, trials in tallies.values()
                 if check.id not in blocked
-                and tally.clean
-                and rate_bound(tally.samples) > TARGET_RATE
                 and trials < MAX_EXTRA_TRIALS
+                and (
+                    (tally.clean and rate_bound(tally.samples) > TARGET_RATE)
+                    or (tally.unprovoked and trials < floors[check.id] + UNPROVOKED_TRIALS)
+                )
             ]
             if not open_ or self.stopped_by is not None:
                 return
@@ -491,6 +498,17 @@ class _Tally:
     def clean(self) -> bool:
         """No violation and no error yet, and something was judged."""
         return not any(self.per_trial) and not self.errors and self.samples > 0
+
+    @property
+    def unprovoked(self) -> bool:
+        """No violation, no error, nothing judged: every trial said "not provoked"."""
+        return (
+            not any(self.per_trial)
+            and not self.errors
+            and self.samples == 0
+            and self.not_provoked
+            and not self.unsupported
+        )
 
     def add(self, outcome: _Trial, *, first: bool) -> None:
         self.per_trial.append(outcome.findings)

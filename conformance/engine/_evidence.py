@@ -6,7 +6,9 @@ samples. So a sampled check that saw no violation in its ``--trials`` (the floor
 more trials, while an evidence budget lasts, until its samples support "0 of N samples:
 rate below X% at 95%" with X at most ``TARGET_RATE``; the bound reached is reported either
 way. The bound is the exact (Clopper-Pearson) one-sided 95% upper bound for zero events
-in N trials, 1 - 0.05^(1/N), which the rule of three (3/N) approximates.
+in N trials, 1 - 0.05^(1/N), which the rule of three (3/N) approximates. A sampled check
+that none of its trials provoked (no tool called under "auto") is given up to
+``UNPROVOKED_TRIALS`` more first, from the same budget.
 
 The budget is counted in tokens the extra exchanges really cost (reported usage, else an
 estimate), and a trial is sent only when its worst case (``worst_case_tokens``) fits in
@@ -23,6 +25,8 @@ CONFIDENCE = 0.95
 TARGET_RATE = 0.10  # a sampled check PASSes with "rate below 10%" when the budget allows
 DEFAULT_EVIDENCE_TOKENS = 1500  # tokens a default run may spend on extra trials
 MAX_EXTRA_TRIALS = 40  # whatever the budget: no check is sampled past this many trials
+# A sampled check that no trial provoked gets up to this many more, from the same budget.
+UNPROVOKED_TRIALS = 2
 TEMPLATE_TOKENS = 12  # a chat template's tokens around the messages
 CHARS_PER_TOKEN = 3  # denser than real tokenizers manage: an upper bound
 

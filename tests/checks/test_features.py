@@ -81,6 +81,64 @@ def test_format_checks_skip_a_cut_answer_and_call_a_declined_format_unsupported(
     )
 
 
+TITLE = "json_schema content breaks the requested schema (`{}`)"
+MEND = "the answer was cut by max_tokens, so it may be partial JSON"
+
+
+@pytest.mark.parametrize(
+    ("probe_id", "content", "verdict"),
+    [
+        # no ending could mend these: a key the schema forbids, a whole value of the wrong
+        # type, a whole string outside the enum
+        ("format_json_schema_strict", '{"answer": true, "wor', ["additionalProperties"]),
+        ("format_json_schema_strict", '{"ok": "yes", ', ["type"]),
+        ("format_json_schema_enum", '{"size": "medium", "x', ["enum"]),
+        # these may yet mend: a string, a number or a key cut short, a required key to come
+        ("format_json_schema_strict", '{"ok": tr', MEND),
+        ("format_json_schema_enum", '{"size": "sma', MEND),
+        ("format_json_schema_enum", '{"si', MEND),
+        ("format_json_schema_strict", "{", MEND),
+        ("format_json_schema_strict", '{"ok" 1', MEND),  # not JSON: the re-ask judges it
+    ],
+)
+def test_a_cut_json_schema_answer_is_judged_for_what_no_ending_could_mend(
+    probe_id, content, verdict
+):
+    result = judge("json_schema_content", exchange(probe_id, body=answer(content, finish="length")))
+    if verdict == MEND:
+        assert isinstance(result, NotProvoked)
+        assert str(result) == MEND
+    else:
+        assert [(f.title, f.json_path) for f in result] == [
+            (TITLE.format(k), CONTENT) for k in verdict
+        ]
+
+
+def test_a_numeric_enum_is_not_judged_on_a_number_that_may_have_more_digits():
+    from conformance.checks.response_format import Cut, cut_violations
+
+    schema = {"type": "object", "properties": {"n": {"enum": [12]}}}
+    assert cut_violations(schema, Cut('{"n": 1')) == []
+    assert [e.validator for e in cut_violations(schema, Cut('{"n": true, '))] == ["enum"]
+
+
+@given(
+    st.one_of(
+        st.builds(lambda v: ("size", {"size": v}), st.sampled_from(["small", "large"])),
+        st.builds(lambda v: ("ok", {"ok": v}), st.booleans()),
+    ),
+    st.sampled_from([(",", ":"), (", ", ": "), (",\n  ", ":  ")]),
+)
+def test_no_cut_prefix_of_a_valid_answer_is_a_finding(named, separators):
+    from conformance.checks.response_format import SCHEMA, SIZE_SCHEMA, Cut, cut_violations
+
+    name, instance = named
+    schema = SIZE_SCHEMA if name == "size" else SCHEMA
+    whole = json.dumps(instance, separators=separators, ensure_ascii=False)
+    for end in range(len(whole) + 1):
+        assert cut_violations(schema, Cut(whole[:end])) == [], whole[:end]
+
+
 # -- logprobs -----------------------------------------------------------------------------
 
 

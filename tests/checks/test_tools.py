@@ -194,6 +194,18 @@ def test_a_function_without_parameters_gets_exactly_an_empty_object():
         assert [f.title for f in found] == ([title] if title else []), arguments
 
 
+def test_arguments_cut_by_max_tokens_are_not_judged_but_a_finished_call_is():
+    partial = with_call(arguments='{"city": "Par')
+    cut = exchange("tools_required", body=answer(partial, finish="length"))
+    result = judge("tool_call_arguments", cut)
+    assert isinstance(result, NotProvoked)
+    assert str(result) == "every call was cut by max_tokens: its arguments may be partial"
+    finished = exchange("tools_required", body=answer(partial, finish="tool_calls"))
+    assert [f.title for f in judge("tool_call_arguments", finished)] == [
+        "tool-call arguments are not JSON"
+    ]
+
+
 def test_a_declined_tools_request_is_unsupported():
     refusal = {"error": {"message": "tools are not supported", "type": "invalid_request_error"}}
     declined = exchange("tools_required", status=400, body=refusal)
