@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -17,12 +18,23 @@ RECORDED = REPO.parent / "shared" / "recorded"
 if not RECORDED.is_dir():
     RECORDED = Path("/work/shared/recorded")
 NPM_TIMEOUT_S = 600  # npm ci of four pinned packages on a fresh machine
+INSTALL_LOCK = ".install.lock"  # held while one test process runs npm ci (.gitignore)
+INSTALLED = NODE_CLIENTS / "node_modules" / ".package-lock.json"  # npm writes it last
 
 
 def _install_node_clients() -> str | None:
-    """``npm ci`` the pinned Node clients when missing and possible; why not, when not."""
-    if (NODE_CLIENTS / "node_modules").is_dir():
+    """``npm ci`` the pinned Node clients when missing and possible; why not, when not.
+    One test process installs; the others (pytest-xdist's workers) wait for it."""
+    if INSTALLED.is_file():
         return None
+    with (NODE_CLIENTS / INSTALL_LOCK).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if INSTALLED.is_file():
+            return None  # another worker installed them while this one waited
+        return _npm_ci()
+
+
+def _npm_ci() -> str | None:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         return (

@@ -270,10 +270,10 @@ EXPECTED: dict[str, dict[str, Verdict]] = {
 # the model-like server, and whether the toy's deterministic requests happen to show it.
 SOMETIMES: dict[str, tuple[dict[str, Verdict], dict[str, Verdict] | None]] = {
     "tool-choice-named-as-auto": (
-        {
-            "tool_choice_named_calls": Verdict.FAIL,
-            "tool_call_stream_matches": Verdict.WARN,  # the streamed named call, as auto
-        },
+        # the model-like server, as auto, calls in one answer of two: the streamed named
+        # call and its non-streamed twin both call in about 1 trial of 4, so
+        # tool_call_stream_matches warns in about 2 runs of 3 (MODEL_MAY_ALSO)
+        {"tool_choice_named_calls": Verdict.FAIL},
         # the toy under auto calls the tool the prompt names: not the one the choice names;
         # its named stream asks the time without naming get_time: no call to compare
         {"tool_choice_named_calls": Verdict.FAIL, "tool_call_stream_matches": Verdict.SKIP},
@@ -309,6 +309,7 @@ MODEL_MAY_ALSO: dict[str, dict[str, Verdict]] = {
     # tools_required_stream makes two calls at times: its index rules then break too
     "tool-calls-one-index": {"tool_call_stream_deltas": Verdict.FAIL},
     "tool-call-ids-shared": {"tool_call_stream_deltas": Verdict.FAIL},
+    "tool-choice-named-as-auto": {"tool_call_stream_matches": Verdict.WARN},
 }
 FOUND = {Verdict.FAIL, Verdict.WARN}
 MODEL_SEEDS = (1, 2, 3)
