@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
+from pathlib import Path
+
 import pytest
 
 from conformance._errors import SpecError
+from conformance.clients._replay import Warm
 from conformance.run._session import Session
 from conformance.run._settings import resolve_settings
 
@@ -19,3 +25,59 @@ def test_a_session_that_cannot_start_ends_the_runners_it_started(tmp_path):
     assert session._warm.workers  # the Python clients' runner at least
     ended = {name: w.process.poll() is not None for name, w in session._warm.workers.items()}
     assert ended == dict.fromkeys(session._warm.workers, True)
+
+
+def _niceness(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[16])  # field 19 of stat(5), counted after the command's ")"
+
+
+ANSWER = {
+    "id": "c",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "ok"},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}
+LINE = {
+    "id": "chat",
+    "stream": False,
+    "request": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+    "status": 200,
+    "headers": [["content-type", "application/json"]],
+    "body_b64": base64.b64encode(json.dumps(ANSWER).encode()).decode(),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc (Linux)")
+def test_the_runners_run_at_the_lowest_priority_so_the_run_keeps_its_core(node_clients):
+    warm = Warm(node_clients)
+    try:
+        assert set(warm.workers) == {"python", "node"}
+        said = {}
+        for name, worker in warm.workers.items():
+            worker.send(LINE)
+            # A runner lowers its priority before it loads its clients: once it has read
+            # an answer, it runs at the lowest.
+            deadline = time.monotonic() + 120
+            while not worker._out and time.monotonic() < deadline:
+                time.sleep(0.05)
+            said[name] = _niceness(worker.process.pid)
+        readings = warm.finish()
+    finally:
+        warm.close()
+    assert said == {"python": 19, "node": 19}
+    assert {(r.client, r.mode) for r in readings if r.error is None} == {
+        ("openai-python", "create"),
+        ("langchain-openai", "invoke"),
+        ("openai-node", "create"),
+        ("ai-sdk", "generateText"),
+    }
