@@ -1,6 +1,6 @@
 """Running the suite against every endpoint x model of an endpoints file, then comparing.
 
-Each pair is a ``conformance run`` in a child process (ARCHITECTURE.md says why not in this
+Each pair is a ``conformance run`` in a child process (docs/design.md says why not in this
 one): the endpoints run side by side, the models of one endpoint one after another, so each
 endpoint's own concurrency and rate limit hold. The key goes to the child in its environment
 (``CONFORMANCE_API_KEY``), never on a command line. A pair that cannot conclude (unreachable,
