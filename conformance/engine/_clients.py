@@ -7,8 +7,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from conformance.checks import Check, probe_of
-from conformance.checks._model import Finding, Verdict, group_findings
+from conformance.checks import Check
+from conformance.checks._model import (
+    TRIAL_MARK,
+    Finding,
+    Verdict,
+    merge_trials,
+    probe_family,
+)
 from conformance.clients import Replay, replay
 from conformance.clients._impact import CLIENT_CHECK, break_finding, unnamed
 from conformance.engine._engine import Runner
@@ -37,7 +43,7 @@ def client_result(
         own = replace(finding, check_id=check.id, severity=check.severity)
         findings.append(own.redacted(redactor))
     replayed = [by_id[i] for i in replay.exchanges if i in by_id]
-    findings = _over_trials(group_findings(findings), replayed)
+    findings = _over_trials(findings, replayed)
     problems = [f"{c.name}: {c.error}" for c in replay.clients if c.error is not None]
     tested = replay.tested()
     if findings:
@@ -63,21 +69,25 @@ def client_result(
 
 
 def _over_trials(findings: list[Finding], replayed: Sequence[Exchange]) -> list[Finding]:
-    """One finding per probe for the same break in several trials of it (``probe#2``...),
-    saying in how many of the probe's replayed trials it was seen, as the engine's are."""
-    trials: dict[str, int] = {}
-    for exchange in replayed:
-        trials[probe_of(exchange.id)] = trials.get(probe_of(exchange.id), 0) + 1
-    merged: dict[tuple[str, str, str], Finding] = {}
+    """One finding per identity across trials (``merge_trials``, as the engine merges a
+    check's): ``seen`` in how many trials of its probes a break showed, of ``trials``."""
+    per_trial: dict[int, list[Finding]] = {}
     for finding in findings:
-        probe = probe_of(finding.exchange.id) if finding.exchange is not None else ""
-        key = (probe, finding.json_path, finding.failure)
-        seen = merged.get(key)
-        if seen is None:
-            merged[key] = replace(finding, seen=1, trials=trials.get(probe, 1))
-        else:
-            merged[key] = replace(seen, count=seen.count + finding.count, seen=seen.seen + 1)
-    return list(merged.values())
+        trial = _trial(finding.exchange.id) if finding.exchange is not None else 1
+        per_trial.setdefault(trial, []).append(finding)
+    trials: dict[str, set[int]] = {}
+    for exchange in replayed:
+        trials.setdefault(probe_family(exchange.id), set()).add(_trial(exchange.id))
+    return [
+        replace(f, trials=max((len(trials.get(p, ())) for p in f.probes), default=1) or 1)
+        for f in merge_trials([per_trial[t] for t in sorted(per_trial)])
+    ]
+
+
+def _trial(exchange_id: str) -> int:
+    """The trial an exchange belongs to (``stop_list#3``: 3; no mark: 1)."""
+    _, _, mark = exchange_id.partition(TRIAL_MARK)
+    return int(mark) if mark.isdigit() else 1
 
 
 def judge_catalogue(

@@ -436,3 +436,23 @@ def test_an_open_endpoint_skips_the_auth_checks_as_open_unless_auth_is_expected(
     # an endpoint that requires its key passes, whether auth is expected or not
     closed = auth_results(server_key=KEY, expect_auth=False, mode=mode)
     assert {k: r.verdict for k, r in closed.items()} == dict.fromkeys(AUTH_CHECKS, Verdict.PASS)
+
+
+def test_a_client_break_in_every_trial_is_seen_in_every_trial():
+    # The strict server's role on every delta breaks openai-python's stream reading in each
+    # of the trials: the finding says 4 of 4, not 1 of 4.
+    config = ServerConfig(api_key=KEY, profile="strict")
+    runner = Runner(
+        Endpoint("http://127.0.0.1/v1", api_key=KEY, model=config.models[0]),
+        contract("strict"),
+        transport=httpx.ASGITransport(create_app(config)),
+        trials=4,
+    )
+    [result] = [
+        r
+        for r in judge_catalogue(runner, registered_checks(), clients=True)
+        if r.check.id == "client_reads_exchange"
+    ]
+    role = [f for f in result.findings if "role" in f.json_path]
+    assert role
+    assert {(f.seen, f.trials) for f in role} == {(4, 4)}
