@@ -163,14 +163,23 @@ def as_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bool) -> Finding:
+def refusal(
+    exchange: Exchange,
+    ctx: CheckContext,
+    *,
+    what: str,
+    unsupported: bool,
+    excused_by: tuple[str, ...] = (),
+) -> Finding:
     """Judge a probe that was not answered with 2xx.
 
     When the contract in force rejects the request, a 4xx is right: ``NotApplicable``.
     When the feature is optional (``unsupported=True``), a proper refusal (``declined``: a 4xx
     JSON error, not 401/403/429) declares it unsupported: ``Unsupported``, as the feature
-    areas' ``require_served`` does. Otherwise (a valid request refused, or any 5xx) the
-    finding to report.
+    areas' ``require_served`` does; so does a 400 whose code says the model does not
+    support one of ``excused_by``, the parameters the check judges (a reasoning model's
+    ``stop``), never one that names another parameter. Otherwise (a valid request refused,
+    or any 5xx) the finding to report.
     """
     status = exchange.status or 0
     body = requested(exchange, ctx)
@@ -181,9 +190,7 @@ def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bo
             f"the request breaks {invalid[0].json_path}: {invalid[0].summary} in this contract, "
             f"so how it is refused ({status}) is {verdict}"
         )
-    # a proper 4xx JSON error declares the feature unsupported; so does, for any parameter,
-    # a 400 whose code says this model does not support it (a reasoning model's stop)
-    if unsupported or unsupported_parameter(exchange) is not None:
+    if unsupported or unsupported_parameter(exchange) in excused_by:
         unsupported_if_declined(exchange, what)
     kind = "server-error" if status >= 500 else "refused"
     return refusal_finding(
@@ -192,11 +199,16 @@ def refusal(exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bo
 
 
 def answered(
-    exchange: Exchange, ctx: CheckContext, *, what: str, unsupported: bool = False
+    exchange: Exchange,
+    ctx: CheckContext,
+    *,
+    what: str,
+    unsupported: bool = False,
+    excused_by: tuple[str, ...] = (),
 ) -> Iterator[Finding]:
     """Nothing when the exchange is a 2xx; else what :func:`refusal` makes of it (the
     shared probes' status is ``success_status``'s to report: ``NotApplicable`` there)."""
     if exchange.id in (CHAT.id, *STREAMS):
         require_success(exchange)
     if not exchange.ok:
-        yield refusal(exchange, ctx, what=what, unsupported=unsupported)
+        yield refusal(exchange, ctx, what=what, unsupported=unsupported, excused_by=excused_by)

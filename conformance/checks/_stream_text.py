@@ -36,7 +36,7 @@ def judge_stream_stop(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding
     """The judgment of ``stream.stream_stop_honoured``."""
     if ctx.probe.id == STOP_SEEDED.id:
         raise NotApplicable("the answer without stop is what the streamed stop is measured by")
-    yield from answered(exchange, ctx, what="stop")
+    yield from answered(exchange, ctx, what="stop", excused_by=("stop",))
     if not exchange.ok:
         return
     require_event_stream(exchange)

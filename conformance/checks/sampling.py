@@ -122,7 +122,7 @@ def stop_honoured(exchange: Exchange, ctx: CheckContext) -> Iterator[Finding]:
     """
     if ctx.probe.id == STOP_TWIN:
         raise NotApplicable("the answer without stop is what the stop answers are measured by")
-    yield from answered(exchange, ctx, what="stop")
+    yield from answered(exchange, ctx, what="stop", excused_by=("stop",))
     if not exchange.ok:
         return
     stop = requested(exchange, ctx).get("stop")
@@ -255,7 +255,7 @@ def sampling_bounds_accepted(exchange: Exchange, ctx: CheckContext) -> Iterator[
         return
     body = requested(exchange, ctx)
     name = ctx.probe.id.rsplit("_", 1)[0]  # the probe is named <parameter>_<min|max>
-    for finding in answered(exchange, ctx, what=f"{name} at its bound"):
+    for finding in answered(exchange, ctx, what=f"{name} at its bound", excused_by=(name,)):
         yield Finding(
             title=f"{name} {body.get(name)} (inside the document's range) was refused",
             kind="a value inside the document's range was refused",

@@ -45,6 +45,32 @@ def test_a_400_naming_an_unsupported_parameter_is_unsupported_not_broken():
     )
 
 
+def _naming(param):
+    error = {**ENVELOPE_400["error"], "param": param}
+    return {"error": {**error, "message": f"Unsupported parameter: '{param}'."}}
+
+
+@pytest.mark.parametrize(
+    ("check_id", "probe_id", "param", "excused"),
+    [
+        ("stop_honoured", "stop_list", "stop", True),
+        ("sampling_bounds_accepted", "temperature_max", "temperature", True),
+        # a 400 that names another parameter excuses nothing: the check's own is refused
+        ("stop_honoured", "stop_list", "max_tokens", False),
+        ("sampling_bounds_accepted", "temperature_max", "top_p", False),
+        ("seed_accepted", "seed", "seed", False),  # seed is never the model's to refuse
+    ],
+)
+def test_only_a_400_naming_the_judged_parameter_makes_it_unsupported(
+    check_id, probe_id, param, excused
+):
+    result = judge(check_id, exchange(probe_id, status=400, body=_naming(param)))
+    assert isinstance(result, Unsupported) is excused
+    if not excused:
+        [finding] = result
+        assert "refused" in finding.kind
+
+
 def _call_body(probe_id, arguments):
     call = {
         "id": "c1",
