@@ -34,6 +34,7 @@ ERROR_WORDS = (
 )
 DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 CLIENTS = (_python.OPENAI_PYTHON, _python.LANGCHAIN, _node.OPENAI_NODE, _node.AI_SDK)
+TIMEOUT = "ReplayTimeout"  # the Node runner's word for a client that did not finish in time
 
 
 @dataclass
@@ -284,9 +285,18 @@ def replay(
         read = wanted.get(line.exchange)
         if read is None or line.client not in warm.clients:
             continue
+        if line.error is not None and line.error.get("type") == TIMEOUT:
+            warm.statuses[line.client].error = (
+                f"{line.client} did not finish reading {line.exchange} ({line.mode}) within "
+                "its time; the runner works at the lowest priority, so on a loaded machine "
+                "this is inconclusive, not a break (rerun, or --no-clients)"
+            )
+            continue
         if line.client in ONE_CHOICE and several_choices(read):
             continue
         runs.append(_judged(line, read))
+    timed_out = {name for name, status in warm.statuses.items() if status.error is not None}
+    runs = [r for r in runs if r.client not in timed_out]
     statuses = [warm.statuses[c] for c in warm.clients if c in warm.statuses]
     return Replay(statuses, runs, [e.id for e in chosen], time.perf_counter() - started)
 

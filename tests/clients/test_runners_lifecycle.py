@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from conformance._errors import SpecError
-from conformance.clients._replay import Warm
+from conformance.clients._replay import Warm, replay
 from conformance.run._session import Session
 from conformance.run._settings import resolve_settings
+from conformance.wire._exchange import Exchange, RecordedRequest
 
 
 def test_a_session_that_cannot_start_ends_the_runners_it_started(tmp_path):
@@ -80,4 +81,45 @@ def test_the_runners_run_at_the_lowest_priority_so_the_run_keeps_its_core(node_c
         ("langchain-openai", "invoke"),
         ("openai-node", "create"),
         ("ai-sdk", "generateText"),
+    }
+
+
+# A runner speaking the protocol (node/replay.mjs's header) whose every read ran out of time,
+# as a starved low-priority runner's may: the protocol case, without starving a machine.
+TIMED_OUT = """
+import readline from "node:readline";
+const modes = { "openai-node": "create", "ai-sdk": "generateText" };
+for await (const raw of readline.createInterface({ input: process.stdin })) {
+  const { id } = JSON.parse(raw);
+  for (const [client, mode] of Object.entries(modes)) {
+    const error = { type: "ReplayTimeout", message: "the client did not finish in time" };
+    const line = { id, client, version: "1", mode, ok: false, error, reading: null };
+    console.log(JSON.stringify(line));
+  }
+}
+"""
+
+
+def test_a_client_that_runs_out_of_time_is_inconclusive_not_a_break(tmp_path):
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "replay.mjs").write_text(TIMED_OUT)
+    exchange = Exchange(
+        "chat",
+        RecordedRequest("POST", "http://x/v1/chat/completions", {}, LINE["request"]),
+        status=200,
+        headers={"content-type": "application/json"},
+        body=json.dumps(ANSWER).encode(),
+    )
+    node = ("openai-node", "ai-sdk")
+    warm = Warm(tmp_path, clients=node)
+    try:
+        done = replay([exchange], clients=node, warm=warm)
+    finally:
+        warm.close()
+    assert done.runs == []  # no break is claimed
+    assert {c.name: c.error for c in done.clients} == {
+        name: f"{name} did not finish reading chat ({mode}) within its time; the runner "
+        "works at the lowest priority, so on a loaded machine this is inconclusive, not a "
+        "break (rerun, or --no-clients)"
+        for name, mode in (("openai-node", "create"), ("ai-sdk", "generateText"))
     }
