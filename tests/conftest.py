@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.clients import _node
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,7 +21,7 @@ if not RECORDED.is_dir():
     RECORDED = Path("/work/shared/recorded")
 NPM_TIMEOUT_S = 600  # npm ci of four pinned packages on a fresh machine
 INSTALL_LOCK = ".install.lock"  # held while one test process runs npm ci (.gitignore)
-INSTALLED = NODE_CLIENTS / "node_modules" / ".package-lock.json"  # npm writes it last
+INSTALLED = NODE_CLIENTS / _node.INSTALLED  # npm writes it last
 
 
 def _install_node_clients() -> str | None:
@@ -56,6 +58,13 @@ def _npm_ci() -> str | None:
     if proc.returncode != 0:
         return f"npm ci --prefix {NODE_CLIENTS} failed ({proc.returncode}): {proc.stderr[-500:]}"
     return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the Node clients once, before any test (and before pytest-xdist's workers
+    start): the runs that replay without asking for ``node_clients`` find them ready."""
+    if not hasattr(config, "workerinput"):
+        _install_node_clients()
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ OPENAI_NODE = "openai-node"
 AI_SDK = "ai-sdk"
 DEFAULT_DIR = Path(__file__).resolve().parent / "node"
 RUNNER = "replay.mjs"
+INSTALLED = Path("node_modules") / ".package-lock.json"
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def command(node_dir: Path) -> tuple[list[str] | None, str | None]:
     node = shutil.which("node")
     if node is None:
         return None, f"node is not on PATH; install Node.js, then {install_line(node_dir)}"
-    if not (node_dir / "node_modules").is_dir() or not (node_dir / RUNNER).is_file():
+    # npm writes node_modules/.package-lock.json last: without it an install is unfinished
+    if not (node_dir / INSTALLED).is_file() or not (node_dir / RUNNER).is_file():
         why = f"the Node clients are not installed; install them with: {install_line(node_dir)}"
         return None, why
     return [node, str(node_dir / RUNNER)], None

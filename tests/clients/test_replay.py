@@ -264,6 +264,7 @@ def test_a_client_not_installed_is_skipped_with_the_line_that_installs_it(tmp_pa
 
 def fake_runner(tmp_path: Path, script: str) -> Path:
     (tmp_path / "node_modules").mkdir(parents=True)
+    (tmp_path / "node_modules" / ".package-lock.json").write_text("{}")  # npm's last write
     (tmp_path / "replay.mjs").write_text(script, encoding="utf-8")
     return tmp_path
 
@@ -315,3 +316,18 @@ def test_the_node_protocol_with_a_fake_runner_readings_and_a_broken_runner(tmp_p
     done = replay([streamed(*HELLO)], clients=("openai-node",), node_dir=broken)
     assert done.clients[0].error == "the Node runner exited with 3: it broke"
     assert done.runs == []
+
+
+def test_node_clients_half_installed_are_not_installed(tmp_path):
+    # npm ci makes node_modules early and writes .package-lock.json last: until then the
+    # clients are "not installed" (with the install line), never run half-installed.
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "replay.mjs").write_text("")
+    from conformance.clients._node import command
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not on PATH")
+    assert command(tmp_path) == (
+        None,
+        f"the Node clients are not installed; install them with: npm ci --prefix {tmp_path}",
+    )

@@ -14,6 +14,7 @@ from conformance.clients._replay import Warm, replay
 from conformance.run._session import Session
 from conformance.run._settings import resolve_settings
 from conformance.wire._exchange import Exchange, RecordedRequest
+from tests.clients.test_replay import fake_runner
 
 
 def test_a_session_that_cannot_start_ends_the_runners_it_started(tmp_path):
@@ -101,8 +102,7 @@ for await (const raw of readline.createInterface({ input: process.stdin })) {
 
 
 def test_a_client_that_runs_out_of_time_is_inconclusive_not_a_break(tmp_path):
-    (tmp_path / "node_modules").mkdir()
-    (tmp_path / "replay.mjs").write_text(TIMED_OUT)
+    fake_runner(tmp_path, TIMED_OUT)
     exchange = Exchange(
         "chat",
         RecordedRequest("POST", "http://x/v1/chat/completions", {}, LINE["request"]),
