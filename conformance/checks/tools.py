@@ -290,6 +290,8 @@ def tool_call_arguments(exchange: Exchange, ctx: CheckContext) -> Iterator[Findi
             yield replace(finding, should=loose) if loose else finding
     if not judged and cut:
         raise NotProvoked("every call was cut by max_tokens: its arguments may be partial")
+    if not judged:  # every call shared its index with another: the stream checks name it
+        raise NotProvoked("every call was merged with another on its index; nothing to judge")
 
 
 @dataclass(frozen=True)
