@@ -356,8 +356,10 @@ def logprobs_spell_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
     A client that shows or scores tokens (highlighting, confidence, constrained decoding)
     walks ``logprobs.content`` as the content: its tokens' bytes (their text where there
     are none), joined in order, are the content's UTF-8 bytes, for each of ``n`` choices,
-    across every chunk of a stream. A missing last entry, or a token sent without its
-    entry, leaves text no logprob covers. Judged for choices with content and logprobs.
+    across every chunk of a stream. A missing last entry, a token sent without its entry,
+    or a choice of ``n`` with none at all, leaves text no logprob covers. Judged for every
+    choice with content, once some choice carried logprobs (none at all is
+    ``logprobs_present``'s to judge).
     """
     require_served(exchange, "logprobs")
     spelled: dict[object, bytearray] = {}  # by the tokens' text
@@ -376,13 +378,14 @@ def logprobs_spell_content(exchange: Exchange, ctx: CheckContext) -> Iterator[Fi
         for entry in content if isinstance(content, list) else []:
             spelled.setdefault(index, bytearray()).extend(_token_bytes(entry, "token"))
             in_bytes.setdefault(index, bytearray()).extend(_token_bytes(entry, "bytes"))
-    judged = [i for i in spelled if text.get(i)]
-    if not judged:
+    judged = [i for i in text if text[i]]
+    if not spelled or not judged:
         raise NotProvoked("no choice carried both content and logprobs")
     for index in judged:
         wanted = text[index].encode("utf-8", "surrogatepass")
-        if wanted not in (bytes(spelled[index]), bytes(in_bytes[index])):
-            shown = bytes(spelled[index]).decode("utf-8", "replace")
+        got = bytes(spelled.get(index, b""))
+        if wanted not in (got, bytes(in_bytes.get(index, b""))):
+            shown = got.decode("utf-8", "replace")
             yield Finding(
                 title="the logprobs tokens do not spell the content",
                 json_path=where[index][0],

@@ -194,6 +194,15 @@ def test_a_missing_last_entry_is_its_finding_for_each_choice():
     ]
 
 
+def test_a_choice_of_n_without_any_logprobs_is_its_finding():
+    # logprobs collected for the first choice only: the second's text has no entry at all
+    chunks = [chunk({"content": "ok"}, index=0, logprobs={"content": [entry("ok")]})]
+    chunks.append(chunk({"content": "sea"}, index=1, logprobs=None))
+    assert spelled(exchange("logprobs_n_stream", body=sse(*chunks), headers=SSE)) == [
+        (SPELL, "$.choices[0].logprobs.content", 1)
+    ]
+
+
 def test_no_logprobs_at_all_does_not_provoke_the_check():
     result = spelled(exchange("logprobs_top", body=completion(message_choice("ok"))))
     assert isinstance(result, NotProvoked)
