@@ -37,9 +37,10 @@ def secrets_of(headers: Mapping[str, str]) -> list[str]:
     return [s for s in out if s]
 
 
-def is_chat(path: str) -> bool:
-    """True for the chat-completions operation, whatever the prefix (``/v1``, a gateway's)."""
-    return path.split("?", 1)[0].rstrip("/").endswith(CHAT_PATH)
+def is_chat(method: str, path: str) -> bool:
+    """True for the chat-completions operation, whatever the prefix (``/v1``, a gateway's):
+    a POST only (``GET /v1/chat/completions`` lists stored completions; not one to judge)."""
+    return method.upper() == "POST" and path.split("?", 1)[0].rstrip("/").endswith(CHAT_PATH)
 
 
 def request_json(raw: bytes) -> Any:

@@ -15,7 +15,7 @@ import pytest
 from conformance.contract._spec import Contract
 from conformance.proxy._app import Proxy
 from conformance.proxy._judging import Judging
-from conformance.proxy._observe import Recorded, build
+from conformance.proxy._observe import Recorded, build, is_chat
 from conformance.proxy._tally import Tally
 from conformance.server import DEFAULT_MODEL, ServerConfig, create_app
 from conformance.wire._client import MAX_BODY_BYTES
@@ -115,6 +115,32 @@ def test_a_path_without_the_upstreams_prefix_is_appended_to_it():
     assert proxy.target("/v1/chat/completions", b"a=1") == (
         "https://api.example.com/v1/chat/completions?a=1"
     )
+
+
+def test_a_get_of_the_chat_completions_path_is_forwarded_and_not_judged_as_a_chat():
+    """``GET /v1/chat/completions?limit=10`` lists stored completions: its 200 list is not a
+    chat answer, and judging it as one would FAIL invalid_request_rejected falsely."""
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"object": "list", "data": [], "has_more": False})
+
+    async def go() -> tuple[httpx.Response, Collected]:
+        sink = Collected()
+        proxy = Proxy(UPSTREAM, sink, other=sink.other, transport=httpx.MockTransport(upstream))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(proxy), base_url="http://proxy.invalid"
+        ) as client:
+            response = await client.get("/v1/chat/completions?limit=10")
+        await proxy.aclose()
+        return response, sink
+
+    response, sink = asyncio.run(go())
+    assert response.status_code == 200
+    assert response.json()["object"] == "list"
+    assert sink.recorded == []
+    assert sink.others == 1
+    assert is_chat("POST", "/v1/chat/completions")
+    assert not is_chat("GET", "/v1/chat/completions?limit=10")
 
 
 def test_an_unreachable_upstream_is_a_502_and_an_inconclusive_exchange_and_the_proxy_goes_on():
