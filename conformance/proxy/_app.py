@@ -130,9 +130,10 @@ class Proxy:
         ]
         path = str(scope.get("path", "/"))
         url = self.target(path, scope.get("query_string", b""))
-        chat = is_chat(path)
+        method = str(scope.get("method", "POST"))
+        chat = is_chat(method, path)
         recorded = Recorded(
-            method=str(scope.get("method", "POST")),
+            method=method,
             url=url,
             request_headers=dict(headers),
             request_body=body,

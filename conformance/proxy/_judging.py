@@ -136,7 +136,7 @@ def _judge(tally: Tally, batch: list[tuple[Recorded, str]], out: IO[str] | None)
     built: list[tuple[Exchange, Redactor]] = []
     for recorded, exchange_id in batch:
         exchange = build(recorded, exchange_id)
-        built.append((exchange, Redactor(secrets_of(recorded.request_headers))))
+        built.append((exchange, Redactor(secrets_of(recorded.request_headers, recorded.url))))
         if out is not None:
             line = record_line(exchange, keep_bodies=tally.keep_bodies)
             out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")

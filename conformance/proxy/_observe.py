@@ -6,6 +6,11 @@ kept and decoded (past it the exchange is inconclusive and only a glimpse is kep
 ``MAX_EVENTS`` events; the same SSE decoder (every framing problem), the same
 Content-Encoding rules (``wire/_decoding``), and the same redaction: the application's own
 key (its ``Authorization``, ``api-key`` or ``x-api-key``) is removed from everything kept.
+More than a run's reader, since the requests are the application's (a HAR carries its
+cookies, a gateway its own keys): of the request headers only those in ``KEPT_HEADERS``
+keep their value, the URL keeps no userinfo and no query value, and the values of
+credential-looking headers, query parameters and the URL's password are removed wherever
+they are echoed.
 """
 
 from __future__ import annotations
@@ -13,33 +18,86 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from conformance.wire._client import MAX_BODY_BYTES
 from conformance.wire._decoding import BodyDecoder
 from conformance.wire._exchange import Exchange, RecordedRequest, parse_json
 from conformance.wire._reader import EVENT_STREAM, MAX_EVENTS, OVER_CAP_KEPT
-from conformance.wire._redact import Redactor
+from conformance.wire._redact import REDACTED, SECRET_HEADERS, Redactor
 from conformance.wire._sse import UNTERMINATED, SSEDecoder
 
 CHAT_PATH = "/chat/completions"
 
 
-def secrets_of(headers: Mapping[str, str]) -> list[str]:
-    """The credentials an application sent: a bearer token, an ``api-key``/``x-api-key``."""
+# Request headers whose values are kept as sent (a check or a reader may want them); every
+# other value is replaced with the redaction marker.
+KEPT_HEADERS = frozenset(
+    {"content-type", "accept", "accept-encoding", "user-agent", "content-length"}
+)
+KEPT_PREFIXES = ("openai-", "x-stainless-")
+# A header or query parameter with one of these in its name holds a credential: its value
+# is a secret, removed wherever it appears (a cookie, cf-aig-authorization, helicone-auth).
+CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "cookie", "session", "password", "sig")
+
+
+def _credential(name: str) -> bool:
+    return any(word in name.lower() for word in CREDENTIAL_WORDS)
+
+
+def secrets_of(headers: Mapping[str, str], url: str = "") -> list[str]:
+    """The credentials an application sent: a bearer token, an ``api-key``/``x-api-key``, any
+    credential-looking header (a cookie, a gateway's key), the password in ``url`` and the
+    values of its credential-looking query parameters."""
     out: list[str] = []
     for name, value in headers.items():
         key = name.lower()
         if key in ("authorization", "proxy-authorization"):
             scheme, _, token = value.partition(" ")
             out.append(token.strip() if token.strip() else scheme)
-        elif key in ("api-key", "x-api-key"):
+        elif key in SECRET_HEADERS or _credential(key):
             out.append(value.strip())
+            if key == "cookie":
+                out.extend(c.partition("=")[2].strip() for c in value.split(";"))
+    parts = urlsplit(url)
+    if parts.password:
+        out += [parts.password, unquote(parts.password)]
+    for pair in parts.query.split("&"):
+        name, eq, value = pair.partition("=")
+        if eq and _credential(unquote(name)):
+            out += [value, unquote(value)]
     return [s for s in out if s]
 
 
-def is_chat(path: str) -> bool:
-    """True for the chat-completions operation, whatever the prefix (``/v1``, a gateway's)."""
-    return path.split("?", 1)[0].rstrip("/").endswith(CHAT_PATH)
+def public_request_headers(headers: Mapping[str, str], redact: Redactor) -> dict[str, str]:
+    """The request headers to keep: lower-case names, a value only for ``KEPT_HEADERS`` (and
+    the scheme word of an ``Authorization``), every other value the redaction marker."""
+    out = redact.headers(headers)
+    for key in out:
+        kept = key in KEPT_HEADERS or key.startswith(KEPT_PREFIXES)
+        if not kept and key not in SECRET_HEADERS:  # those: done by redact.headers
+            out[key] = REDACTED
+    return out
+
+
+def public_request_url(url: str) -> str:
+    """``url`` without its userinfo and with every query value the redaction marker (the
+    parameter names kept)."""
+    parts = urlsplit(url)
+    if not parts.netloc and not parts.query:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{name}={REDACTED}" if eq else name
+        for name, eq, _ in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def is_chat(method: str, path: str) -> bool:
+    """True for the chat-completions operation, whatever the prefix (``/v1``, a gateway's):
+    a POST only (``GET /v1/chat/completions`` lists stored completions; not one to judge)."""
+    return method.upper() == "POST" and path.split("?", 1)[0].rstrip("/").endswith(CHAT_PATH)
 
 
 def request_json(raw: bytes) -> Any:
@@ -79,14 +137,14 @@ class Recorded:
 
 def build(recorded: Recorded, exchange_id: str) -> Exchange:
     """Our ``Exchange`` of ``recorded``: decoded, bounded and redacted as a run's reader does."""
-    redact = Redactor(secrets_of(recorded.request_headers))
+    redact = Redactor(secrets_of(recorded.request_headers, recorded.url))
     headers = {k.lower(): v for k, v in recorded.headers.items()}
     exchange = Exchange(
         id=exchange_id,
         request=RecordedRequest(
             method=recorded.method,
-            url=redact.text(recorded.url),
-            headers=redact.headers(recorded.request_headers),
+            url=redact.text(public_request_url(recorded.url)),
+            headers=public_request_headers(recorded.request_headers, redact),
             body=redact.json(request_json(recorded.request_body)),
         ),
         status=recorded.status,

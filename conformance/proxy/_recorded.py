@@ -218,8 +218,8 @@ def _har(name: str, log: dict[str, Any]) -> Iterator[Read]:
             continue
         request = item["request"]
         url = str(request.get("url", ""))
-        if not is_chat(urlsplit(url).path):
-            continue  # not a chat completion: not judged (a page, an asset, /v1/models)
+        if not is_chat(str(request.get("method", "POST")), urlsplit(url).path):
+            continue  # not a chat completion: not judged (a page, an asset, /v1/models, a GET)
         yield _har_entry(name, number, url, request, item.get("response"))
 
 

@@ -48,6 +48,26 @@ def load_results(report_dir: Path) -> dict[str, Any]:
     return json.loads((report_dir / "results.json").read_text())
 
 
+def wait_listening(
+    proc: subprocess.Popen[Any], port: int, what: str, timeout: float = 30.0
+) -> None:
+    """Return once ``proc`` (described as ``what``) accepts connections on ``port``; raise
+    RuntimeError, with its stderr, when it exits first or does not listen within ``timeout``
+    seconds (the caller stops it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                err = proc.stderr.read() if proc.stderr else ""
+                text = err.decode(errors="replace") if isinstance(err, bytes) else err
+                raise RuntimeError(f"{what} exited before listening: {text}") from None
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen within {timeout:g} s")
+
+
 @contextmanager
 def serving(*args: str, key: str | None = CANARY) -> Iterator[str]:
     """`conformance serve ARGS` in its own process on a free port, requiring ``key`` (None:
@@ -60,20 +80,7 @@ def serving(*args: str, key: str | None = CANARY) -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"conformance serve {' '.join(args)} exited before listening: "
-                        + (proc.stderr.read().decode() if proc.stderr else "")
-                    ) from None
-                time.sleep(0.05)
-        else:
-            raise RuntimeError(f"conformance serve {' '.join(args)} did not listen within 30 s")
+        wait_listening(proc, port, f"conformance serve {' '.join(args)}")
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         proc.terminate()

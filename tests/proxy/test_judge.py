@@ -148,8 +148,17 @@ def _har(tmp_path: Path) -> Path:
     }
     page = {"request": {"method": "GET", "url": "https://example.com/"}, "response": {}}
     broken = {"request": {"method": "POST", "url": "https://x/v1/chat/completions"}}
+    # the list of stored completions: not a chat completion, not judged (nor unreadable)
+    listing = {
+        "request": {"method": "GET", "url": "https://api.example.com/v1/chat/completions?limit=10"},
+        "response": {
+            "status": 200,
+            "headers": [{"name": "Content-Type", "value": "application/json"}],
+            "content": {"mimeType": "application/json", "text": '{"object":"list","data":[]}'},
+        },
+    }
     path = tmp_path / "session.har"
-    path.write_text(json.dumps({"log": {"entries": [entry, page, broken]}}))
+    path.write_text(json.dumps({"log": {"entries": [entry, page, broken, listing]}}))
     return path
 
 

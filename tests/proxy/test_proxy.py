@@ -15,7 +15,7 @@ import pytest
 from conformance.contract._spec import Contract
 from conformance.proxy._app import Proxy
 from conformance.proxy._judging import Judging
-from conformance.proxy._observe import Recorded, build
+from conformance.proxy._observe import Recorded, build, from_bytes, is_chat
 from conformance.proxy._tally import Tally
 from conformance.server import DEFAULT_MODEL, ServerConfig, create_app
 from conformance.wire._client import MAX_BODY_BYTES
@@ -117,6 +117,32 @@ def test_a_path_without_the_upstreams_prefix_is_appended_to_it():
     )
 
 
+def test_a_get_of_the_chat_completions_path_is_forwarded_and_not_judged_as_a_chat():
+    """``GET /v1/chat/completions?limit=10`` lists stored completions: its 200 list is not a
+    chat answer, and judging it as one would FAIL invalid_request_rejected falsely."""
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"object": "list", "data": [], "has_more": False})
+
+    async def go() -> tuple[httpx.Response, Collected]:
+        sink = Collected()
+        proxy = Proxy(UPSTREAM, sink, other=sink.other, transport=httpx.MockTransport(upstream))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(proxy), base_url="http://proxy.invalid"
+        ) as client:
+            response = await client.get("/v1/chat/completions?limit=10")
+        await proxy.aclose()
+        return response, sink
+
+    response, sink = asyncio.run(go())
+    assert response.status_code == 200
+    assert response.json()["object"] == "list"
+    assert sink.recorded == []
+    assert sink.others == 1
+    assert is_chat("POST", "/v1/chat/completions")
+    assert not is_chat("GET", "/v1/chat/completions?limit=10")
+
+
 def test_an_unreachable_upstream_is_a_502_and_an_inconclusive_exchange_and_the_proxy_goes_on():
     calls = iter([httpx.ConnectError("refused"), None])
 
@@ -203,6 +229,86 @@ def test_the_upstreams_defects_are_found_in_the_traffic_and_the_reports_written(
     assert "a private prompt" not in json.dumps(data)
     assert KEY not in json.dumps(data)
     assert len(written.splitlines()) == 3
+
+
+def test_no_credential_of_the_application_reaches_the_reports_or_the_record(tmp_path: Path):
+    """Not only the API key: a cookie, a gateway's key, a key in the query string, and the
+    upstream URL's userinfo are kept out of results.json and the --record file (whose
+    request headers keep their value only for a short list of harmless ones)."""
+    secrets = {
+        "cookie": "session=cookie-canary-31415926; theme=dark",
+        "cf-aig-authorization": "Bearer cf-gateway-canary-2718",
+        "helicone-auth": "Bearer helicone-canary-1618",
+        "x-custom-header": "custom-canary-1414",
+    }
+    seen: list[httpx.Request] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=STREAM)
+
+    async def go() -> Collected:
+        sink = Collected()
+        proxy = Proxy(
+            "https://someuser:userinfo-canary-pw@upstream.invalid/v1",
+            sink,
+            transport=httpx.MockTransport(upstream),
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(proxy), base_url="http://proxy.invalid"
+        ) as client:
+            await client.post(
+                "/v1/chat/completions?key=query-canary-1732&api-version=2024-02-01",
+                content=json.dumps(chat(stream=True)).encode(),
+                headers={
+                    "authorization": f"Bearer {KEY}",
+                    "content-type": "application/json",
+                    "user-agent": "OpenAI/Python 1.0",
+                    **secrets,
+                },
+            )
+        await proxy.aclose()
+        return sink
+
+    sink = asyncio.run(go())
+    # forwarded unchanged: the upstream gets every credential
+    assert seen[0].headers["cookie"] == secrets["cookie"]
+    assert seen[0].url.params["key"] == "query-canary-1732"
+    tally = Tally(Contract.load(None, profile="strict"), upstream=UPSTREAM, source="proxy")
+    judging = Judging(lambda: tally, lambda data: None, record=tmp_path / "r.jsonl")
+    judging.submit(*sink.recorded[0])
+    data = json.dumps(judging.stop())
+    written = (tmp_path / "r.jsonl").read_text()
+    canaries = [
+        KEY, "cookie-canary-31415926", "cf-gateway-canary-2718", "helicone-canary-1618",
+        "custom-canary-1414", "query-canary-1732", "userinfo-canary-pw", "someuser",
+    ]  # fmt: skip
+    for canary in canaries:
+        assert canary not in data, canary
+        assert canary not in written, canary
+    request = json.loads(written)["request"]
+    assert request["url"] == (
+        "https://upstream.invalid/v1/chat/completions?key=[REDACTED]&api-version=[REDACTED]"
+    )
+    assert request["headers"]["content-type"] == "application/json"
+    assert request["headers"]["user-agent"] == "OpenAI/Python 1.0"
+    assert request["headers"]["authorization"] == "Bearer [REDACTED]"
+    for name in secrets:
+        assert request["headers"][name] == "[REDACTED]"
+
+
+def test_a_credential_echoed_by_the_upstream_is_redacted_too():
+    exchange = from_bytes(
+        "har#0",
+        url="https://u:userinfo-canary-pw@api.example.com/v1/chat/completions?key=query-canary-1",
+        request_headers={"Cookie": "a=cookie-canary-2; b=cookie-canary-3"},
+        status=400,
+        headers={"content-type": "application/json"},
+        body=b'{"error": {"message": "bad cookie-canary-2 query-canary-1 userinfo-canary-pw"}}',
+    )
+    kept = json.dumps(exchange.to_dict())
+    for canary in ("userinfo-canary-pw", "query-canary-1", "cookie-canary-2", "cookie-canary-3"):
+        assert canary not in kept, canary
 
 
 def test_with_keep_bodies_the_prompts_are_kept_and_the_record_judges_again(tmp_path: Path):

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from conformance.server import DEFAULT_MODEL, ServerConfig, create_app
-from tests.e2e.conftest import clean_env, free_port
+from tests.e2e.conftest import clean_env, free_port, wait_listening
 
 openai = pytest.importorskip("openai")
 
@@ -86,14 +86,7 @@ def proxying(upstream_url: str, report_dir: Any) -> Iterator[tuple[str, subproce
         text=True,
     )  # fmt: skip
     try:
-        while True:  # until it listens (or stopped)
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read() if proc.stderr else "") from None
-                time.sleep(0.05)
+        wait_listening(proc, port, f"conformance proxy --upstream {upstream_url}")
         yield f"http://127.0.0.1:{port}/v1", proc
     finally:
         if proc.poll() is None:
