@@ -24,7 +24,8 @@ from conformance.proxy._app import Proxy
 from conformance.proxy._judging import BATCH, Judging
 from conformance.proxy._recorded import Unreadable, read
 from conformance.proxy._tally import Tally, new_tally, no_replay, replay_clients
-from conformance.report._observed import observed_junit, observed_page
+from conformance.report._junit import junit_xml
+from conformance.report._observed import observed_page
 from conformance.run._results import (
     EXIT_INCONCLUSIVE,
     EXIT_INTERRUPTED,
@@ -49,7 +50,7 @@ class Publisher:
         self.report_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.report_dir / "results.json", data)
         write_text_atomic(self.report_dir / "report.html", observed_page(data))
-        write_text_atomic(self.report_dir / "junit.xml", observed_junit(data))
+        write_text_atomic(self.report_dir / "junit.xml", junit_xml(data))
 
 
 def _upstream(url: str) -> str:

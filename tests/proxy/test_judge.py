@@ -11,6 +11,7 @@ import base64
 import functools
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -251,3 +252,16 @@ def test_judge_without_clients_has_no_client_verdict(tmp_path):
     assert result.exit_code == 1, result.output
     ids = {c["id"] for c in json.loads((out / "results.json").read_text())["checks"]}
     assert "client_reads_exchange" not in ids
+
+
+def test_junit_of_observed_traffic_parses_whatever_the_upstream_wrote(tmp_path):
+    # a finish_reason with terminal escapes and a NUL: XML 1.0 cannot carry them raw
+    transcript = tmp_path / "stream.txt"
+    transcript.write_text(STREAM.replace('"eos"', '"\\u001b[31meos\\u0000"'))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["judge", str(transcript), "--report-dir", str(out)])
+    assert result.exit_code == 1, result.output
+    root = ElementTree.parse(out / "junit.xml").getroot()
+    failed = {c.get("name") for c in root.iter("testcase") if c.find("failure") is not None}
+    assert "chunk_schema" in failed
+    assert "\x1b" not in (out / "junit.xml").read_text()
