@@ -223,6 +223,7 @@ class ChatClient:
         exchange = last.result
         notes = notes[: max(0, sent - 1)]  # a wait was planned before the stop: not waited
         exchange.attempts = sent
+        exchange.retry_wait_s = sum(n.waited_s for n in notes)
         exchange.retries = [
             f"attempt {n.attempt}: {n.because}; waited {n.waited_s:.2f}s"
             + (f" as told ({n.told})" if n.told else " (backoff)")

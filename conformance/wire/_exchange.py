@@ -125,6 +125,7 @@ class Exchange:
     streamed: bool = False  # True when the body was read as an event stream
     attempts: int = 1  # requests sent for this exchange (retries included; 0: not sent)
     retries: list[str] = field(default_factory=list)  # why each earlier attempt was retried
+    retry_wait_s: float = 0.0  # seconds waited before the retries, in all
     timing: Timing = field(default_factory=Timing)  # when the answer's parts arrived
     # Parses of what was received, made once per run however many checks ask (see ``memo``).
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)

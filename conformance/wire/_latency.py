@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +29,6 @@ MIN_DECODE_S = 0.05
 # Upper bounds (milliseconds) of the histogram buckets of time to first token and chunk gaps;
 # the last bucket (None) holds everything slower.
 HISTOGRAM_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, None)
-# How the client notes the wait before a retry (``wire/_client``: "...; waited 1.02s").
-_WAITED = re.compile(r"; waited ([0-9.]+)s")
 
 # The figures of a run, in the order the report shows them: key, label, unit.
 FIGURES = (
@@ -187,17 +184,12 @@ def with_histogram(values: Sequence[float]) -> dict[str, Any] | None:
     return stats
 
 
-def retry_waits(notes: Iterable[str]) -> float:
-    """Seconds an exchange waited before its retries, from its retry notes."""
-    return sum(float(m.group(1)) for note in notes for m in _WAITED.finditer(note))
-
-
 class Timed(Protocol):
     """What :func:`figures` reads of an exchange (``_exchange.Exchange`` is one)."""
 
     streamed: bool
     timing: Timing
-    retries: list[str]
+    retry_wait_s: float
 
     @property
     def ok(self) -> bool: ...
@@ -217,7 +209,7 @@ def figures(exchanges: Iterable[Timed]) -> dict[str, Any]:
     rates = [f.output_tokens_per_s for f in per if f.output_tokens_per_s is not None]
     # Waits before retries (429s, 503s), per request that waited, over every exchange: the
     # figures above time the last attempt only, so a rate-limited run's cost shows here.
-    waits = [w for w in (retry_waits(e.retries) for e in exchanges) if w > 0]
+    waits = [e.retry_wait_s for e in exchanges if e.retry_wait_s > 0]
     return {
         "streamed_exchanges": len(answered),
         "headers_s": summary(headers),

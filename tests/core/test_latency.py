@@ -117,10 +117,8 @@ def test_waits_before_retries_are_reported_apart_from_the_answer_times():
 
     timing = SimpleNamespace(headers_s=None)
     waited = [
-        SimpleNamespace(streamed=False, ok=True, timing=timing, figures=None, retries=[
-            f"attempt 1: 429 Too Many Requests; waited {w}s"
-        ])
-        for w in ("1.02", "0.98", "1.10")
+        SimpleNamespace(streamed=False, ok=True, timing=timing, figures=None, retry_wait_s=w)
+        for w in (1.02, 0.98, 1.10, 0.0)  # the last one was not retried: not a wait
     ]  # fmt: skip
     data = figures(waited)
     assert data["retry_wait_s"] == {

@@ -13,6 +13,7 @@ from conformance.checks import get_check
 from conformance.checks._model import Verdict
 from conformance.server import FAULTS
 from conformance.wire._client import Timeouts
+from conformance.wire._latency import figures
 from tests.live.helpers import FAST, KEY, runner
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +48,9 @@ def test_retry_after_seconds_is_waited_as_told_then_the_check_concludes():
         assert note.startswith("attempt 1: 429 Too Many Requests; waited 1.")
         assert note.endswith("s as told (Retry-After: 1)")
         assert 1.0 <= elapsed < 2.5
+        waited = float(note.split("waited ")[1].split("s")[0])
+        assert exchange.retry_wait_s == pytest.approx(waited, abs=0.005)
+        assert figures([exchange])["retry_wait_s"]["max"] == round(exchange.retry_wait_s, 3)
         [fault] = run.faults()
         assert (fault.exchange, fault.kind, fault.recovered, fault.attempts) == (
             "chat", "rate-limited", True, 2,
