@@ -72,6 +72,7 @@ class ModelSampler:
     def rng(self, params: Params) -> random.Random:
         if params.seeded:  # the request's own seed: its answer depends on nothing else
             digest = hashlib.sha256(b"request seed\0" + params.key).digest()
+            # a simulated model's sampling, not a secret (S311)
             return random.Random(int.from_bytes(digest[:16], "big"))  # noqa: S311
         if self.seed is None:
             return random.Random(secrets.randbits(128))  # noqa: S311 - a model, not crypto

@@ -126,7 +126,10 @@ def test_another_server_on_loopback_works_with_no_code_change_and_the_key_never_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = load_results(out)
     assert data["endpoint"] == {"base_url": served, "embedded": False}
-    assert {c["id"] for c in data["checks"] if c["verdict"] != "PASS"} <= {"chunk_created_stable"}
+    others = {c["id"]: c["verdict"] for c in data["checks"] if c["verdict"] != "PASS"}
+    assert (
+        others.items() <= {"chunk_created_stable": "SKIP"}.items()
+    )  # PASS when a stream spans 1 s
     for path in out.rglob("*"):
         assert CANARY not in path.read_text(errors="replace"), path
     assert CANARY not in proc.stdout + proc.stderr

@@ -122,7 +122,10 @@ def test_a_gzip_serving_endpoint_passes_over_a_real_socket(tmp_path, served_gzip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = load_results(out)
     # a stream of the local server spans no second: created is not provoked (issue 19)
-    assert {c["id"] for c in data["checks"] if c["verdict"] != "PASS"} <= {"chunk_created_stable"}
+    others = {c["id"]: c["verdict"] for c in data["checks"] if c["verdict"] != "PASS"}
+    assert (
+        others.items() <= {"chunk_created_stable": "SKIP"}.items()
+    )  # PASS when a stream spans 1 s
     chat = next(e for e in data["exchanges"] if e["id"] == "chat")
     assert chat["request"]["headers"]["accept-encoding"] == "gzip, deflate"
     assert chat["response"]["headers"]["content-encoding"] == "gzip"
