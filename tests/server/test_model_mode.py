@@ -309,4 +309,6 @@ def test_created_stays_the_same_while_the_stream_clock_crosses_a_second():
     for chunks, stamps in long_enough:
         assert len(chunks) == len(stamps)  # the same answers
         assert len({c["created"] for c in stamps}) == 2  # the clock crossed a second ...
-        assert {c["created"] for c in chunks} == {stamps[0]["created"]}  # ... created did not
+        # ... created did not (each run's clock starts at its own second: the two runs may
+        # start in different seconds on a busy machine, so each is judged on its own)
+        assert {c["created"] for c in chunks} == {chunks[0]["created"]}
